@@ -1,0 +1,102 @@
+//! The config file's shape exactly as written: every scalar a located, unexpanded string.
+//!
+//! serde-saphyr checks the structure here — unknown keys (`deny_unknown_fields`), missing
+//! required keys, a list where a mapping belongs, duplicate mapping keys — and reports each with
+//! its line and column. Every leaf is a [`Scalar`] (`Spanned<String>`): its original text plus
+//! where it sits, whatever YAML type it looks like. That is what lets `resolve` expand `${VAR}`
+//! *after* parsing (a variable's value can never add YAML structure), then parse numbers,
+//! booleans, durations and enum words from the expanded text (`timeout: ${T:-30s}` works), and
+//! point any error at the scalar that caused it.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::ordered_map::OrderedMap;
+
+/// One scalar's source text and location.
+pub(crate) type Scalar = Spanned<String>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Document {
+    pub listen: Option<Scalar>,
+    pub namespace_separator: Option<Scalar>,
+    pub http: Option<HttpDoc>,
+    pub allow_private_upstreams: Option<Scalar>,
+    pub sessions: Option<SessionsDoc>,
+    #[serde(default)]
+    pub roots: Vec<RootDoc>,
+    pub upstreams: Option<OrderedMap<Scalar, UpstreamDoc>>,
+    pub products: Option<OrderedMap<Scalar, ProductDoc>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HttpDoc {
+    #[serde(default)]
+    pub allowed_hosts: Vec<Scalar>,
+    #[serde(default)]
+    pub allowed_origins: Vec<Scalar>,
+    pub max_body_bytes: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SessionsDoc {
+    pub idle_ttl: Option<Scalar>,
+    pub max_sessions: Option<Scalar>,
+    pub event_buffer: Option<Scalar>,
+    pub keepalive: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RootDoc {
+    pub uri: Scalar,
+    pub name: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpstreamDoc {
+    pub stdio: Option<StdioDoc>,
+    pub http: Option<RemoteDoc>,
+    pub sse: Option<RemoteDoc>,
+    pub prefix: Option<Scalar>,
+    pub session: Option<Scalar>,
+    pub timeout: Option<Scalar>,
+    pub max_message_bytes: Option<Scalar>,
+    pub era: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StdioDoc {
+    pub command: Scalar,
+    #[serde(default)]
+    pub args: Vec<Scalar>,
+    pub env: Option<OrderedMap<Scalar, Scalar>>,
+    pub cwd: Option<Scalar>,
+}
+
+/// The body of both `http:` and `sse:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RemoteDoc {
+    pub url: Scalar,
+    pub headers: Option<OrderedMap<Scalar, Scalar>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProductDoc {
+    pub name: Option<Scalar>,
+    pub status: Option<Scalar>,
+    pub description: Option<Scalar>,
+    #[serde(default)]
+    pub tools: Vec<Scalar>,
+    #[serde(default)]
+    pub prompts: Vec<Scalar>,
+    #[serde(default)]
+    pub resources: Vec<Scalar>,
+}

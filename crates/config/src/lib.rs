@@ -1,0 +1,32 @@
+//! Loads and validates switchboard's YAML config file into a [`Config`].
+//!
+//! Pure: no network, no processes, and the environment only through the injected `env`
+//! lookup. Errors point at `FILE:LINE:COL` so a person can fix the file without guessing.
+//!
+//! Code map: `model` is the result; `document` is the file's shape as written (located,
+//! unexpanded scalars); `resolve` expands (`expand`), parses (`duration`) and checks
+//! (`validate`) every value; `federation` adds `SWITCHBOARD_UPSTREAMS`; `listen` holds the
+//! listen-address overrides; `load` runs the pipeline; `error` is the one error type.
+
+mod document;
+mod duration;
+mod error;
+mod expand;
+mod federation;
+mod listen;
+mod load;
+mod model;
+mod ordered_map;
+mod resolve;
+mod validate;
+
+pub use error::ConfigError;
+pub use federation::{TOKEN_ENV_PREFIX, UPSTREAMS_ENV, token_env_name};
+pub use listen::LISTEN_ENV;
+pub use load::{load, parse};
+pub use model::{
+    Config, DEFAULT_EVENT_BUFFER, DEFAULT_IDLE_TTL, DEFAULT_KEEPALIVE, DEFAULT_LISTEN,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_SESSIONS,
+    DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_UPSTREAM_TIMEOUT, Era, HttpConfig, ProductConfig,
+    ProductStatus, Root, SessionMode, SessionsConfig, Transport, UpstreamConfig,
+};

@@ -1,0 +1,209 @@
+//! The validated configuration the rest of the workspace codes against.
+//!
+//! Everything here is plain data: env variables are already expanded, durations and sizes are
+//! parsed, relative paths are resolved and every rule in `validate` has passed. The defaults
+//! live here as constants so the docs, the loader and the tests name one value each.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Address the HTTP gateway binds when neither the file, `SWITCHBOARD_LISTEN` nor `--listen` says.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Joins an upstream's prefix to a tool, prompt or resource name: `github__create_issue`.
+pub const DEFAULT_NAMESPACE_SEPARATOR: &str = "__";
+/// Largest request body the HTTP layer accepts: 4 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// A downstream session idle this long is forgotten.
+pub const DEFAULT_IDLE_TTL: Duration = Duration::from_secs(30 * 60);
+/// Sessions kept at once before new ones are refused.
+pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
+/// SSE events kept per session so a client can resume with `Last-Event-ID`.
+pub const DEFAULT_EVENT_BUFFER: usize = 256;
+/// Interval between SSE keep-alive comments.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
+/// Default time an upstream gets to answer one request.
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest single message read from an upstream: 16 MiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The whole gateway configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Address the HTTP gateway binds, e.g. `127.0.0.1:8080`.
+    pub listen: String,
+    /// Joins prefix and name in the catalog; 1–4 characters out of `_`, `-`, `.`.
+    pub namespace_separator: String,
+    pub http: HttpConfig,
+    /// Permits upstream URLs that resolve to private addresses (accepted here, enforced later).
+    pub allow_private_upstreams: bool,
+    pub sessions: SessionsConfig,
+    /// Roots answered to an upstream's `roots/list` when no client session can be named.
+    pub roots: Vec<Root>,
+    /// In config file order, then `SWITCHBOARD_UPSTREAMS` order; earlier wins name collisions.
+    pub upstreams: Vec<UpstreamConfig>,
+    /// In config file order.
+    pub products: Vec<ProductConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: DEFAULT_LISTEN.to_owned(),
+            namespace_separator: DEFAULT_NAMESPACE_SEPARATOR.to_owned(),
+            http: HttpConfig::default(),
+            allow_private_upstreams: false,
+            sessions: SessionsConfig::default(),
+            roots: Vec::new(),
+            upstreams: Vec::new(),
+            products: Vec::new(),
+        }
+    }
+}
+
+/// Downstream HTTP hygiene: DNS-rebinding protection and body limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// `Host` header values accepted besides the localhost forms.
+    pub allowed_hosts: Vec<String>,
+    /// `Origin` header values accepted besides the localhost forms.
+    pub allowed_origins: Vec<String>,
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// Limits on downstream (client-facing) MCP sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionsConfig {
+    pub idle_ttl: Duration,
+    pub max_sessions: usize,
+    /// SSE events kept per session for resumption.
+    pub event_buffer: usize,
+    /// SSE keep-alive comment interval.
+    pub keepalive: Duration,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        SessionsConfig {
+            idle_ttl: DEFAULT_IDLE_TTL,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            event_buffer: DEFAULT_EVENT_BUFFER,
+            keepalive: DEFAULT_KEEPALIVE,
+        }
+    }
+}
+
+/// One MCP root (`file://` URI) the gateway reports on its own behalf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    pub uri: String,
+    pub name: Option<String>,
+}
+
+/// One MCP server switchboard talks to as a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamConfig {
+    /// The key under `upstreams:`; unique.
+    pub name: String,
+    /// Namespace for this upstream's names; defaults to `name`, `""` mounts without one. Unique.
+    pub prefix: String,
+    pub transport: Transport,
+    pub session: SessionMode,
+    /// Default time one request to this upstream may take.
+    pub timeout: Duration,
+    /// Largest single message accepted from this upstream; a longer stdio line kills the child.
+    pub max_message_bytes: usize,
+    pub era: Era,
+}
+
+impl UpstreamConfig {
+    /// An upstream with every optional setting at its default (prefix = name).
+    pub fn new(name: impl Into<String>, transport: Transport) -> Self {
+        let name = name.into();
+        UpstreamConfig {
+            prefix: name.clone(),
+            name,
+            transport,
+            session: SessionMode::default(),
+            timeout: DEFAULT_UPSTREAM_TIMEOUT,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            era: Era::default(),
+        }
+    }
+}
+
+/// How an upstream is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// A child process speaking newline-delimited JSON-RPC on stdin/stdout.
+    Stdio {
+        command: String,
+        args: Vec<String>,
+        /// Added to the child's environment, in file order.
+        env: Vec<(String, String)>,
+        /// Absolute once loaded (relative paths resolve against the config file's directory).
+        cwd: Option<PathBuf>,
+    },
+    /// MCP Streamable HTTP.
+    Http {
+        url: String,
+        headers: Vec<(String, String)>,
+    },
+    /// The legacy HTTP+SSE transport (MCP 2024-11-05).
+    Sse {
+        url: String,
+        headers: Vec<(String, String)>,
+    },
+}
+
+/// Whether downstream sessions share one upstream session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SessionMode {
+    /// One upstream session serves every client.
+    #[default]
+    Shared,
+    /// One upstream session per downstream session.
+    Isolated,
+}
+
+/// Which generation of the MCP protocol to speak to an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Era {
+    /// Negotiate: try the modern revisions, fall back to legacy.
+    #[default]
+    Auto,
+    Modern,
+    Legacy,
+}
+
+/// A virtual MCP server: a named selection of the catalog served at `/mcp/v/<id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductConfig {
+    /// The key under `products:`.
+    pub id: String,
+    /// Display name; defaults to the id.
+    pub name: String,
+    pub status: ProductStatus,
+    pub description: Option<String>,
+    /// Globs over namespaced catalog names.
+    pub tools: Vec<String>,
+    pub prompts: Vec<String>,
+    pub resources: Vec<String>,
+}
+
+/// Whether a product is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProductStatus {
+    Published,
+    #[default]
+    Draft,
+}

@@ -1,0 +1,503 @@
+//! Turns the located [`Document`] into the validated [`Config`].
+//!
+//! Every scalar goes the same way: expand `${VAR}` (see `expand`), then parse it as the type its
+//! key wants (count, duration, boolean, one of a few words, URL, …), then check it against the
+//! rules in `validate`. Any failure becomes a [`ConfigError`] at the scalar's own line and
+//! column, which serde-saphyr recorded in its `Spanned` wrapper. Relative `cwd` paths resolve
+//! against the config file's directory here, so nothing downstream depends on where the
+//! gateway was started.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use serde_saphyr::Location;
+
+use crate::document::{
+    Document, HttpDoc, ProductDoc, RemoteDoc, RootDoc, Scalar, SessionsDoc, StdioDoc, UpstreamDoc,
+};
+use crate::duration::parse_duration;
+use crate::error::ConfigError;
+use crate::expand::expand;
+use crate::federation::UPSTREAMS_ENV;
+use crate::listen::check_listen;
+use crate::model::{
+    Config, DEFAULT_EVENT_BUFFER, DEFAULT_IDLE_TTL, DEFAULT_KEEPALIVE, DEFAULT_LISTEN,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_SESSIONS,
+    DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_UPSTREAM_TIMEOUT, Era, HttpConfig, ProductConfig,
+    ProductStatus, Root, SessionMode, SessionsConfig, Transport, UpstreamConfig,
+};
+use crate::validate;
+
+/// Where an upstream was declared in the file, for errors that involve two upstreams.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UpstreamSite {
+    /// The upstream's key under `upstreams:`.
+    pub name: Location,
+    /// Its `prefix:` value, when written.
+    pub prefix: Option<Location>,
+}
+
+type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The context every scalar is resolved in.
+pub(crate) struct Resolver<'a> {
+    /// File name for error messages.
+    pub file: &'a str,
+    pub env: Env<'a>,
+    /// Directory relative `cwd`s resolve against; itself relative to the current directory
+    /// when not absolute (empty for text that did not come from a file).
+    pub base_dir: &'a Path,
+}
+
+impl Resolver<'_> {
+    /// Resolves the whole document; the sites run parallel to `config.upstreams`.
+    pub fn config(&self, doc: Document) -> Result<(Config, Vec<UpstreamSite>), ConfigError> {
+        let listen = match &doc.listen {
+            Some(s) => self.checked(s, check_listen)?,
+            None => DEFAULT_LISTEN.to_owned(),
+        };
+        let namespace_separator = match &doc.namespace_separator {
+            Some(s) => self.checked(s, validate::check_namespace_separator)?,
+            None => DEFAULT_NAMESPACE_SEPARATOR.to_owned(),
+        };
+        let http = match doc.http {
+            Some(http) => self.http(http)?,
+            None => HttpConfig::default(),
+        };
+        let allow_private_upstreams = match &doc.allow_private_upstreams {
+            Some(s) => self.boolean("allow_private_upstreams", s)?,
+            None => false,
+        };
+        let sessions = match doc.sessions {
+            Some(sessions) => self.sessions(sessions)?,
+            None => SessionsConfig::default(),
+        };
+        let roots = doc
+            .roots
+            .into_iter()
+            .map(|root| self.root(root))
+            .collect::<Result<_, _>>()?;
+
+        let mut upstreams = Vec::new();
+        let mut sites = Vec::new();
+        for (key, upstream) in doc.upstreams.unwrap_or_default().0 {
+            let (upstream, site) = self.upstream(&key, upstream)?;
+            upstreams.push(upstream);
+            sites.push(site);
+        }
+        let products = doc
+            .products
+            .unwrap_or_default()
+            .0
+            .into_iter()
+            .map(|(key, product)| self.product(&key, product))
+            .collect::<Result<_, _>>()?;
+
+        let config = Config {
+            listen,
+            namespace_separator,
+            http,
+            allow_private_upstreams,
+            sessions,
+            roots,
+            upstreams,
+            products,
+        };
+        Ok((config, sites))
+    }
+
+    fn http(&self, doc: HttpDoc) -> Result<HttpConfig, ConfigError> {
+        Ok(HttpConfig {
+            allowed_hosts: self.plain_list("allowed_hosts entry", &doc.allowed_hosts)?,
+            allowed_origins: self.plain_list("allowed_origins entry", &doc.allowed_origins)?,
+            max_body_bytes: self.count_or(
+                "max_body_bytes",
+                &doc.max_body_bytes,
+                DEFAULT_MAX_BODY_BYTES,
+            )?,
+        })
+    }
+
+    fn sessions(&self, doc: SessionsDoc) -> Result<SessionsConfig, ConfigError> {
+        Ok(SessionsConfig {
+            idle_ttl: self.duration_or("idle_ttl", &doc.idle_ttl, DEFAULT_IDLE_TTL)?,
+            max_sessions: self.count_or("max_sessions", &doc.max_sessions, DEFAULT_MAX_SESSIONS)?,
+            event_buffer: self.count_or("event_buffer", &doc.event_buffer, DEFAULT_EVENT_BUFFER)?,
+            keepalive: self.duration_or("keepalive", &doc.keepalive, DEFAULT_KEEPALIVE)?,
+        })
+    }
+
+    fn root(&self, doc: RootDoc) -> Result<Root, ConfigError> {
+        Ok(Root {
+            uri: self.checked(&doc.uri, validate::check_root_uri)?,
+            name: doc.name.as_ref().map(|s| self.text(s)).transpose()?,
+        })
+    }
+
+    fn upstream(
+        &self,
+        key: &Scalar,
+        doc: UpstreamDoc,
+    ) -> Result<(UpstreamConfig, UpstreamSite), ConfigError> {
+        let name = key.value.clone();
+        validate::check_name("upstream name", &name).map_err(|m| self.error(key, m))?;
+
+        let given: Vec<&str> = [
+            ("stdio", doc.stdio.is_some()),
+            ("http", doc.http.is_some()),
+            ("sse", doc.sse.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(kind, present)| present.then_some(kind))
+        .collect();
+        let transport = match (doc.stdio, doc.http, doc.sse) {
+            (Some(stdio), None, None) => self.stdio(stdio)?,
+            (None, Some(http), None) => {
+                let (url, headers) = self.remote(http)?;
+                Transport::Http { url, headers }
+            }
+            (None, None, Some(sse)) => {
+                let (url, headers) = self.remote(sse)?;
+                Transport::Sse { url, headers }
+            }
+            (None, None, None) => {
+                return Err(self.error(
+                    key,
+                    format!("upstream `{name}` has no transport: give exactly one of `stdio`, `http` or `sse`"),
+                ));
+            }
+            _ => {
+                return Err(self.error(
+                    key,
+                    format!(
+                        "upstream `{name}` has more than one transport (`{}`): give exactly one of `stdio`, `http` or `sse`",
+                        given.join("` and `")
+                    ),
+                ));
+            }
+        };
+
+        let prefix = match &doc.prefix {
+            Some(s) => self.checked(s, validate::check_prefix)?,
+            None => name.clone(),
+        };
+        let session = match &doc.session {
+            Some(s) => self.word(
+                "session",
+                s,
+                &[
+                    ("shared", SessionMode::Shared),
+                    ("isolated", SessionMode::Isolated),
+                ],
+            )?,
+            None => SessionMode::default(),
+        };
+        let era = match &doc.era {
+            Some(s) => self.word(
+                "era",
+                s,
+                &[
+                    ("auto", Era::Auto),
+                    ("modern", Era::Modern),
+                    ("legacy", Era::Legacy),
+                ],
+            )?,
+            None => Era::default(),
+        };
+        let upstream = UpstreamConfig {
+            timeout: self.duration_or("timeout", &doc.timeout, DEFAULT_UPSTREAM_TIMEOUT)?,
+            max_message_bytes: self.count_or(
+                "max_message_bytes",
+                &doc.max_message_bytes,
+                DEFAULT_MAX_MESSAGE_BYTES,
+            )?,
+            name,
+            prefix,
+            transport,
+            session,
+            era,
+        };
+        let site = UpstreamSite {
+            name: key.referenced,
+            prefix: doc.prefix.map(|s| s.referenced),
+        };
+        Ok((upstream, site))
+    }
+
+    fn stdio(&self, doc: StdioDoc) -> Result<Transport, ConfigError> {
+        let command = self.checked(&doc.command, |command| {
+            if command.is_empty() {
+                return Err("`command` must not be empty".to_owned());
+            }
+            validate::check_no_nul("`command`", command)
+        })?;
+        let args = doc
+            .args
+            .iter()
+            .map(|arg| self.checked(arg, |a| validate::check_no_nul("an argument", a)))
+            .collect::<Result<_, _>>()?;
+        let mut env = Vec::new();
+        for (key, value) in doc.env.unwrap_or_default().0 {
+            validate::check_env_name(&key.value).map_err(|m| self.error(&key, m))?;
+            let value = self.checked(&value, |v| {
+                validate::check_no_nul(&format!("the value of `{}`", key.value), v)
+            })?;
+            env.push((key.value, value));
+        }
+        let cwd = doc.cwd.as_ref().map(|s| self.cwd(s)).transpose()?;
+        Ok(Transport::Stdio {
+            command,
+            args,
+            env,
+            cwd,
+        })
+    }
+
+    fn cwd(&self, scalar: &Scalar) -> Result<PathBuf, ConfigError> {
+        let cwd = self.checked(scalar, |cwd| {
+            if cwd.is_empty() {
+                return Err("`cwd` must not be empty".to_owned());
+            }
+            validate::check_no_nul("`cwd`", cwd)
+        })?;
+        let mut path = self.base_dir.join(&cwd);
+        if path.is_relative() {
+            let current = std::env::current_dir().map_err(|e| {
+                self.error(
+                    scalar,
+                    format!("cannot resolve the relative cwd `{cwd}`: the current directory is unavailable: {e}"),
+                )
+            })?;
+            path = current.join(path);
+        }
+        // Drop `.` components (`/etc/switchboard/.` → `/etc/switchboard`); `..` stays, since
+        // folding it lexically is wrong across symlinks.
+        Ok(path
+            .components()
+            .filter(|c| !matches!(c, Component::CurDir))
+            .collect())
+    }
+
+    fn remote(&self, doc: RemoteDoc) -> Result<(String, Vec<(String, String)>), ConfigError> {
+        let url = self.checked(&doc.url, validate::check_http_url)?;
+        let mut headers: Vec<(String, String)> = Vec::new();
+        for (key, value) in doc.headers.unwrap_or_default().0 {
+            let name = key.value.clone();
+            validate::check_header_name(&name).map_err(|m| self.error(&key, m))?;
+            if let Some((first, _)) = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+                return Err(self.error(
+                    &key,
+                    format!("header `{name}` is given twice (as `{first}` too); header names ignore case"),
+                ));
+            }
+            let value = self.checked(&value, |v| validate::check_header_value(&name, v))?;
+            headers.push((name, value));
+        }
+        Ok((url, headers))
+    }
+
+    fn product(&self, key: &Scalar, doc: ProductDoc) -> Result<ProductConfig, ConfigError> {
+        let id = key.value.clone();
+        validate::check_name("product id", &id).map_err(|m| self.error(key, m))?;
+        let name = match &doc.name {
+            Some(s) => self.checked(s, |name| {
+                if name.is_empty() {
+                    Err("a product `name` must not be empty".to_owned())
+                } else {
+                    Ok(())
+                }
+            })?,
+            None => id.clone(),
+        };
+        let status = match &doc.status {
+            Some(s) => self.word(
+                "status",
+                s,
+                &[
+                    ("published", ProductStatus::Published),
+                    ("draft", ProductStatus::Draft),
+                ],
+            )?,
+            None => ProductStatus::default(),
+        };
+        Ok(ProductConfig {
+            name,
+            status,
+            description: doc.description.as_ref().map(|s| self.text(s)).transpose()?,
+            tools: self.plain_list("tool glob", &doc.tools)?,
+            prompts: self.plain_list("prompt glob", &doc.prompts)?,
+            resources: self.plain_list("resource glob", &doc.resources)?,
+            id,
+        })
+    }
+
+    // ---- scalars -------------------------------------------------------------------------
+
+    fn error(&self, scalar: &Scalar, message: impl Into<String>) -> ConfigError {
+        ConfigError::at(self.file, scalar.referenced, message)
+    }
+
+    /// The scalar's text with `${VAR}` expanded.
+    fn text(&self, scalar: &Scalar) -> Result<String, ConfigError> {
+        expand(&scalar.value, self.env).map_err(|e| self.error(scalar, e.to_string()))
+    }
+
+    /// Expanded text that passed `check`.
+    fn checked(
+        &self,
+        scalar: &Scalar,
+        check: impl FnOnce(&str) -> Result<(), String>,
+    ) -> Result<String, ConfigError> {
+        let text = self.text(scalar)?;
+        check(&text).map_err(|m| self.error(scalar, m))?;
+        Ok(text)
+    }
+
+    fn plain_list(&self, what: &str, scalars: &[Scalar]) -> Result<Vec<String>, ConfigError> {
+        scalars
+            .iter()
+            .map(|s| self.checked(s, |text| validate::check_plain(what, text)))
+            .collect()
+    }
+
+    /// A whole number greater than zero; `_` may group digits (`4_194_304`).
+    fn count_or(
+        &self,
+        key: &str,
+        scalar: &Option<Scalar>,
+        default: usize,
+    ) -> Result<usize, ConfigError> {
+        let Some(scalar) = scalar else {
+            return Ok(default);
+        };
+        let text = self.text(scalar)?;
+        let digits = text.replace('_', "");
+        let well_formed = !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !text.starts_with('_')
+            && !text.ends_with('_');
+        match digits.parse::<usize>() {
+            Ok(n) if well_formed && n > 0 => Ok(n),
+            Ok(_) if well_formed => {
+                Err(self.error(scalar, format!("`{key}` must be greater than 0")))
+            }
+            Err(_) if well_formed => {
+                Err(self.error(scalar, format!("`{key}` is too large: `{text}`")))
+            }
+            _ => Err(self.error(
+                scalar,
+                format!(
+                    "`{key}` must be a whole number greater than 0, got `{}`",
+                    text.escape_debug()
+                ),
+            )),
+        }
+    }
+
+    /// A duration greater than zero (see `duration`).
+    fn duration_or(
+        &self,
+        key: &str,
+        scalar: &Option<Scalar>,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        let Some(scalar) = scalar else {
+            return Ok(default);
+        };
+        let text = self.text(scalar)?;
+        let duration =
+            parse_duration(&text).map_err(|m| self.error(scalar, format!("`{key}`: {m}")))?;
+        if duration.is_zero() {
+            return Err(self.error(scalar, format!("`{key}` must be greater than 0")));
+        }
+        Ok(duration)
+    }
+
+    /// YAML 1.2 core booleans: `true`/`false`, also capitalised or upper case.
+    fn boolean(&self, key: &str, scalar: &Scalar) -> Result<bool, ConfigError> {
+        let text = self.text(scalar)?;
+        match text.as_str() {
+            "true" | "True" | "TRUE" => Ok(true),
+            "false" | "False" | "FALSE" => Ok(false),
+            _ => Err(self.error(
+                scalar,
+                format!(
+                    "`{key}` must be `true` or `false`, got `{}`",
+                    text.escape_debug()
+                ),
+            )),
+        }
+    }
+
+    /// One of a fixed set of lower-case words.
+    fn word<T: Copy>(
+        &self,
+        key: &str,
+        scalar: &Scalar,
+        choices: &[(&str, T)],
+    ) -> Result<T, ConfigError> {
+        let text = self.text(scalar)?;
+        if let Some((_, value)) = choices.iter().find(|(word, _)| *word == text) {
+            return Ok(*value);
+        }
+        let words: Vec<String> = choices
+            .iter()
+            .map(|(word, _)| format!("`{word}`"))
+            .collect();
+        Err(self.error(
+            scalar,
+            format!(
+                "unknown {key} `{}`: expected one of {}",
+                text.escape_debug(),
+                words.join(", ")
+            ),
+        ))
+    }
+}
+
+/// Two upstreams with one prefix would put their tools under the same names; reject it, naming
+/// both. Upstreams without a site came from `SWITCHBOARD_UPSTREAMS`.
+pub(crate) fn check_unique_prefixes(
+    file: &str,
+    upstreams: &[UpstreamConfig],
+    sites: &[UpstreamSite],
+) -> Result<(), ConfigError> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (index, upstream) in upstreams.iter().enumerate() {
+        let Some(&first) = seen.get(upstream.prefix.as_str()) else {
+            seen.insert(&upstream.prefix, index);
+            continue;
+        };
+        let earlier = &upstreams[first];
+        let place = |i: usize| match sites.get(i) {
+            Some(site) => format!("at {}:{}", site.name.line(), site.name.column()),
+            None => format!("from {UPSTREAMS_ENV}"),
+        };
+        let prefix = if upstream.prefix.is_empty() {
+            "the empty prefix \"\"".to_owned()
+        } else {
+            format!("the prefix `{}`", upstream.prefix)
+        };
+        let message = format!(
+            "upstreams `{}` ({}) and `{}` ({}) both use {prefix}; give each upstream its own `prefix:`",
+            earlier.name,
+            place(first),
+            upstream.name,
+            place(index),
+        );
+        let location = sites
+            .get(index)
+            .map(|site| site.prefix.unwrap_or(site.name))
+            .or_else(|| {
+                sites
+                    .get(first)
+                    .map(|site| site.prefix.unwrap_or(site.name))
+            });
+        return Err(match location {
+            Some(location) => ConfigError::at(file, location, message),
+            None => ConfigError::whole(file, message),
+        });
+    }
+    Ok(())
+}

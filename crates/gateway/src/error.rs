@@ -1,0 +1,73 @@
+//! The one place internal failures become JSON-RPC errors.
+//!
+//! Every error the gateway produces on its own is built here, so codes and messages stay consistent
+//! and `docs/errors.md` has one file to mirror. Errors about an upstream always name it in
+//! `error.data.upstream`.
+
+use switchboard_protocol::{ErrorCode, RpcError};
+use switchboard_upstream::UpstreamError;
+
+/// An upstream failure, as the client sees it.
+pub fn upstream(name: &str, e: &UpstreamError) -> RpcError {
+    let (code, message) = match e {
+        UpstreamError::Unavailable(m) => (
+            ErrorCode::UPSTREAM_UNAVAILABLE,
+            format!("upstream {name} is unavailable: {m}"),
+        ),
+        UpstreamError::Timeout(d) => (
+            ErrorCode::UPSTREAM_TIMEOUT,
+            format!("upstream {name} did not answer within {}ms", d.as_millis()),
+        ),
+        UpstreamError::Closed(m) => (
+            ErrorCode::UPSTREAM_CLOSED,
+            format!("upstream {name} closed: {m}"),
+        ),
+        UpstreamError::Protocol(m) => (
+            ErrorCode::UPSTREAM_PROTOCOL,
+            format!("upstream {name} broke the protocol: {m}"),
+        ),
+        UpstreamError::Cancelled => (ErrorCode::UPSTREAM_CLOSED, "request cancelled".to_owned()),
+    };
+    RpcError::new(code, message).with_str("upstream", name)
+}
+
+/// An upstream that is configured but has no live connection right now.
+pub fn upstream_down(name: &str, why: Option<&str>) -> RpcError {
+    let message = match why {
+        Some(w) => format!("upstream {name} is unavailable: {w}"),
+        None => format!("upstream {name} is unavailable"),
+    };
+    RpcError::new(ErrorCode::UPSTREAM_UNAVAILABLE, message).with_str("upstream", name)
+}
+
+pub fn method_not_found(method: &str) -> RpcError {
+    RpcError::new(
+        ErrorCode::METHOD_NOT_FOUND,
+        format!("Method not found: {method}"),
+    )
+}
+
+pub fn invalid_params(message: impl Into<String>) -> RpcError {
+    RpcError::new(ErrorCode::INVALID_PARAMS, message)
+}
+
+pub fn unknown_tool(name: &str) -> RpcError {
+    RpcError::new(ErrorCode::INVALID_PARAMS, format!("Unknown tool: {name}")).with_str("name", name)
+}
+
+pub fn unknown_prompt(name: &str) -> RpcError {
+    RpcError::new(ErrorCode::INVALID_PARAMS, format!("Unknown prompt: {name}"))
+        .with_str("name", name)
+}
+
+pub fn resource_not_found(uri: &str) -> RpcError {
+    RpcError::new(
+        ErrorCode::RESOURCE_NOT_FOUND,
+        format!("Resource not found: {uri}"),
+    )
+    .with_str("uri", uri)
+}
+
+pub fn shutting_down() -> RpcError {
+    RpcError::new(ErrorCode::SHUTTING_DOWN, "the gateway is shutting down")
+}

@@ -1,0 +1,403 @@
+//! The path of one client request, top to bottom.
+//!
+//! `Gateway::request` is the whole story: register the request (so it can be cancelled), dispatch
+//! on its method, route named items through the catalog (never by splitting names), forward to the
+//! owning upstream through [`relay`](crate::relay), and turn the outcome into exactly one response
+//! — or none, when the client cancelled. Every error response carries the request id in
+//! `error.data.request_id`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use switchboard_protocol::error::add_request_id;
+use switchboard_protocol::message::encode;
+use switchboard_protocol::object::{self, Edit};
+use switchboard_protocol::{ErrorCode, Id, Kind, Message, RpcError};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::ListKind;
+use crate::level::Level;
+use crate::session::{Session, lock};
+use crate::upstream::Upstream;
+use crate::{Gateway, error, relay, set_member};
+
+/// Items per page of a list served to clients.
+const PAGE_SIZE: usize = 1000;
+/// How long a list request waits for upstreams still starting for the first time.
+const STARTUP_WAIT: Duration = Duration::from_secs(10);
+
+/// The gateway's answer to one request.
+#[derive(Debug)]
+pub enum Answer {
+    /// A complete JSON-RPC response.
+    Response(Bytes),
+    /// The client cancelled: per the spec, no response is sent.
+    Cancelled,
+}
+
+enum Outcome {
+    /// A result produced by the gateway itself (raw JSON).
+    Local(String),
+    /// The upstream's response message, result or error, to relay.
+    Upstream(Message),
+    Cancelled,
+}
+
+impl Gateway {
+    /// Handles one request from a client. `related` carries the messages that belong to it
+    /// (progress, logs, server-to-client requests) to the client's response stream.
+    pub async fn request(
+        &self,
+        session: &Arc<Session>,
+        msg: &Message,
+        related: &mpsc::Sender<Bytes>,
+        request_id: &Arc<str>,
+    ) -> Answer {
+        let Some(id) = msg.id().cloned() else {
+            return Answer::Cancelled;
+        };
+        session.touch();
+        if self.is_shutting_down() {
+            return Answer::Response(error_response(&id, error::shutting_down(), request_id));
+        }
+        let cancel = session.begin(&id);
+        let cx = Cx {
+            session,
+            related,
+            request_id,
+            cancel: &cancel,
+        };
+        let method = msg.method().unwrap_or_default();
+        let outcome = match method {
+            "ping" => Ok(Outcome::Local("{}".into())),
+            "initialize" => Err(RpcError::new(
+                ErrorCode::INVALID_REQUEST,
+                "the session is already initialized",
+            )),
+            "tools/list" => self.list(ListKind::Tools, msg).await,
+            "prompts/list" => self.list(ListKind::Prompts, msg).await,
+            "resources/list" => self.list(ListKind::Resources, msg).await,
+            "resources/templates/list" => self.list(ListKind::Templates, msg).await,
+            "tools/call" => self.call_named(&cx, ListKind::Tools, msg).await,
+            "prompts/get" => self.call_named(&cx, ListKind::Prompts, msg).await,
+            "resources/read" => self.read_resource(&cx, msg).await,
+            "resources/subscribe" => self.subscribe(&cx, msg, true).await,
+            "resources/unsubscribe" => self.subscribe(&cx, msg, false).await,
+            "completion/complete" => self.complete(&cx, msg).await,
+            "logging/setLevel" => self.set_level(session, msg).await,
+            other => Err(error::method_not_found(other)),
+        };
+        session.end(&id);
+        match outcome {
+            Ok(Outcome::Local(result)) => {
+                Answer::Response(Bytes::from(encode::result(&id, &result)))
+            }
+            Ok(Outcome::Upstream(resp)) => Answer::Response(relay_response(&id, &resp, request_id)),
+            Ok(Outcome::Cancelled) => Answer::Cancelled,
+            Err(e) => Answer::Response(error_response(&id, e, request_id)),
+        }
+    }
+
+    /// A page of a merged list, with an opaque cursor for the next.
+    async fn list(&self, kind: ListKind, msg: &Message) -> Result<Outcome, RpcError> {
+        if !self.is_ready() {
+            self.wait_ready(STARTUP_WAIT).await;
+        }
+        let offset = match msg.param("cursor") {
+            None | Some("null") => 0,
+            Some(raw) => object::string_value(raw)
+                .as_deref()
+                .and_then(decode_cursor)
+                .ok_or_else(|| error::invalid_params("Invalid cursor"))?,
+        };
+        let catalog = self.catalog();
+        let total = catalog.len(kind);
+        if offset > total {
+            return Err(error::invalid_params("Invalid cursor"));
+        }
+        let items = catalog.items(kind);
+        let end = (offset + PAGE_SIZE).min(total);
+        let mut s = String::with_capacity(
+            64 + items[offset..end]
+                .iter()
+                .map(|i| i.len() + 1)
+                .sum::<usize>(),
+        );
+        s.push_str("{\"");
+        s.push_str(kind.key());
+        s.push_str("\":[");
+        for (i, item) in items[offset..end].iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(item);
+        }
+        s.push(']');
+        if end < total {
+            s.push_str(",\"nextCursor\":\"");
+            s.push_str(&encode_cursor(end));
+            s.push('"');
+        }
+        s.push('}');
+        Ok(Outcome::Local(s))
+    }
+
+    /// `tools/call` and `prompts/get`: route by exposed name, forward with the upstream's name.
+    async fn call_named(
+        &self,
+        cx: &Cx<'_>,
+        kind: ListKind,
+        msg: &Message,
+    ) -> Result<Outcome, RpcError> {
+        let params = msg
+            .params()
+            .filter(|p| p.starts_with('{'))
+            .ok_or_else(|| error::invalid_params("params must be an object"))?;
+        let name = object::get_str(params, "name")
+            .ok_or_else(|| error::invalid_params("params.name must be a string"))?;
+        let catalog = self.catalog();
+        let entry = match kind {
+            ListKind::Tools => catalog
+                .tool(&name)
+                .ok_or_else(|| error::unknown_tool(&name))?,
+            _ => catalog
+                .prompt(&name)
+                .ok_or_else(|| error::unknown_prompt(&name))?,
+        };
+        let up = self.upstreams()[entry.upstream].clone();
+        let forwarded;
+        let params = if *entry.original == *name {
+            params
+        } else {
+            forwarded = set_member(params, "name", &object::json_string(&entry.original))
+                .ok_or_else(|| error::invalid_params("params is not a valid object"))?;
+            &forwarded
+        };
+        let method = msg.method().unwrap_or_default();
+        self.forward(cx, &up, method, Some(params), msg).await
+    }
+
+    async fn read_resource(&self, cx: &Cx<'_>, msg: &Message) -> Result<Outcome, RpcError> {
+        let uri = msg
+            .param_str("uri")
+            .ok_or_else(|| error::invalid_params("params.uri must be a string"))?;
+        let up = self
+            .resource_owner(&uri)
+            .ok_or_else(|| error::resource_not_found(&uri))?;
+        self.forward(cx, &up, "resources/read", msg.params(), msg)
+            .await
+    }
+
+    /// The upstream serving `uri`: from the catalog's tables, else the only upstream with resources.
+    fn resource_owner(&self, uri: &str) -> Option<Arc<Upstream>> {
+        if let Some(i) = self.catalog().resource_upstream(uri) {
+            return Some(self.upstreams()[i].clone());
+        }
+        let mut with_resources = self.upstreams().iter().filter(|u| {
+            u.connection()
+                .and_then(|c| c.info().map(|i| i.has("resources")))
+                .unwrap_or(false)
+        });
+        match (with_resources.next(), with_resources.next()) {
+            (Some(only), None) => Some(only.clone()),
+            _ => None,
+        }
+    }
+
+    /// Subscriptions are reference-counted on shared upstream sessions: the upstream hears one
+    /// subscribe per URI however many clients hold it.
+    async fn subscribe(&self, cx: &Cx<'_>, msg: &Message, on: bool) -> Result<Outcome, RpcError> {
+        let uri = msg
+            .param_str("uri")
+            .ok_or_else(|| error::invalid_params("params.uri must be a string"))?
+            .into_owned();
+        let up = self
+            .resource_owner(&uri)
+            .ok_or_else(|| error::resource_not_found(&uri))?;
+        let conn = self.connection_for(cx.session, &up).await?;
+        if !conn
+            .info()
+            .is_some_and(|i| i.has_flag("resources", "subscribe"))
+        {
+            return Err(RpcError::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                format!(
+                    "upstream {} does not support resource subscriptions",
+                    up.name()
+                ),
+            )
+            .with_str("upstream", up.name()));
+        }
+        let method = if on {
+            "resources/subscribe"
+        } else {
+            "resources/unsubscribe"
+        };
+        if up.cfg.session == switchboard_config::SessionMode::Isolated {
+            let out = self.forward(cx, &up, method, msg.params(), msg).await?;
+            let mut subs = lock(&cx.session.subscriptions);
+            if on {
+                subs.insert(uri)
+            } else {
+                subs.remove(&uri)
+            };
+            return Ok(out);
+        }
+        let held = lock(&cx.session.subscriptions).contains(&uri);
+        if on == held {
+            return Ok(Outcome::Local("{}".into()));
+        }
+        if !on {
+            lock(&cx.session.subscriptions).remove(&uri);
+            self.release_subscription(&uri).await;
+            return Ok(Outcome::Local("{}".into()));
+        }
+        let first = {
+            let subs = lock(&up.subscriptions);
+            !subs.contains_key(&uri)
+        };
+        if first {
+            let out = self.forward(cx, &up, method, msg.params(), msg).await?;
+            if let Outcome::Upstream(m) = &out {
+                if m.kind() != Kind::Result {
+                    return Ok(out);
+                }
+            }
+        }
+        *lock(&up.subscriptions).entry(uri.clone()).or_insert(0) += 1;
+        lock(&cx.session.subscriptions).insert(uri);
+        Ok(Outcome::Local("{}".into()))
+    }
+
+    /// `completion/complete`: the `ref` names a prompt (namespaced) or a resource (by URI).
+    async fn complete(&self, cx: &Cx<'_>, msg: &Message) -> Result<Outcome, RpcError> {
+        let params = msg
+            .params()
+            .filter(|p| p.starts_with('{'))
+            .ok_or_else(|| error::invalid_params("params must be an object"))?;
+        let reference = object::get(params, "ref")
+            .ok_or_else(|| error::invalid_params("params.ref is required"))?;
+        let ty = object::get_str(reference, "type").unwrap_or_default();
+        match ty.as_ref() {
+            "ref/prompt" => {
+                let name = object::get_str(reference, "name")
+                    .ok_or_else(|| error::invalid_params("ref.name is required"))?;
+                let catalog = self.catalog();
+                let entry = catalog
+                    .prompt(&name)
+                    .ok_or_else(|| error::unknown_prompt(&name))?;
+                let up = self.upstreams()[entry.upstream].clone();
+                let r2 = object::edit(
+                    reference,
+                    &[("name", Edit::Set(&object::json_string(&entry.original)))],
+                )
+                .ok_or_else(|| error::invalid_params("ref is not an object"))?;
+                let p2 = set_member(params, "ref", &r2)
+                    .ok_or_else(|| error::invalid_params("params is not an object"))?;
+                self.forward(cx, &up, "completion/complete", Some(&p2), msg)
+                    .await
+            }
+            "ref/resource" => {
+                let uri = object::get_str(reference, "uri")
+                    .ok_or_else(|| error::invalid_params("ref.uri is required"))?;
+                let up = self
+                    .resource_owner(&uri)
+                    .ok_or_else(|| error::resource_not_found(&uri))?;
+                self.forward(cx, &up, "completion/complete", Some(params), msg)
+                    .await
+            }
+            other => Err(error::invalid_params(format!("unknown ref.type {other:?}"))),
+        }
+    }
+
+    async fn set_level(&self, session: &Arc<Session>, msg: &Message) -> Result<Outcome, RpcError> {
+        let level = msg
+            .param_str("level")
+            .and_then(|l| Level::parse(&l))
+            .ok_or_else(|| error::invalid_params("params.level must be one of debug, info, notice, warning, error, critical, alert, emergency"))?;
+        session.set_level(level);
+        for up in self.upstreams() {
+            self.sync_level(up).await;
+        }
+        let isolated: Vec<_> = session.isolated.lock().await.values().cloned().collect();
+        let p = format!("{{\"level\":\"{}\"}}", level.as_str());
+        for c in isolated {
+            if c.info().is_some_and(|i| i.has("logging")) {
+                let _ = c
+                    .request("logging/setLevel", Some(&p), Default::default())
+                    .await;
+            }
+        }
+        Ok(Outcome::Local("{}".into()))
+    }
+
+    /// Sends a request to an upstream and waits for its outcome, relaying everything related.
+    async fn forward(
+        &self,
+        cx: &Cx<'_>,
+        up: &Arc<Upstream>,
+        method: &str,
+        params: Option<&str>,
+        original: &Message,
+    ) -> Result<Outcome, RpcError> {
+        let conn = self.connection_for(cx.session, up).await?;
+        let progress = original.progress_token();
+        match relay::forward(
+            self,
+            cx.session,
+            &conn,
+            method,
+            params,
+            progress,
+            cx.cancel.clone(),
+            cx.related,
+            cx.request_id,
+        )
+        .await
+        {
+            Ok(m) => Ok(Outcome::Upstream(m)),
+            Err(switchboard_upstream::UpstreamError::Cancelled) => Ok(Outcome::Cancelled),
+            Err(e) => Err(error::upstream(up.name(), &e)),
+        }
+    }
+}
+
+/// What every stage of one request needs to know about it.
+struct Cx<'a> {
+    session: &'a Arc<Session>,
+    related: &'a mpsc::Sender<Bytes>,
+    request_id: &'a Arc<str>,
+    cancel: &'a CancellationToken,
+}
+
+/// The upstream's response under the client's id; errors gain `data.request_id`.
+fn relay_response(id: &Id, resp: &Message, request_id: &str) -> Bytes {
+    match resp.kind() {
+        Kind::Result => Bytes::from(encode::result(id, resp.result().unwrap_or("null"))),
+        _ => {
+            let raw = resp
+                .error()
+                .unwrap_or("{\"code\":-32603,\"message\":\"internal error\"}");
+            let with_id = add_request_id(raw, request_id);
+            Bytes::from(encode::error(Some(id), with_id.as_deref().unwrap_or(raw)))
+        }
+    }
+}
+
+/// A gateway-made error response with `data.request_id`.
+pub fn error_response(id: &Id, e: RpcError, request_id: &str) -> Bytes {
+    Bytes::from(encode::error(
+        Some(id),
+        &e.with_str("request_id", request_id).to_json(),
+    ))
+}
+
+fn encode_cursor(offset: usize) -> String {
+    format!("sb1.{offset:x}")
+}
+
+fn decode_cursor(c: &str) -> Option<usize> {
+    usize::from_str_radix(c.strip_prefix("sb1.")?, 16).ok()
+}

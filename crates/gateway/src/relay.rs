@@ -1,0 +1,301 @@
+//! Everything that flows back while a request is being served upstream.
+//!
+//! While the upstream works on a request it may report progress, log, or ask the client something
+//! (sampling, elicitation, roots). [`forward`] waits for the response while relaying those to the
+//! client that caused them, on that request's own stream: progress tokens mapped back to the
+//! client's, log messages filtered by the client's level with the logger prefixed by the upstream,
+//! and server-to-client requests re-issued under ids the gateway mints in the client's session.
+//! A server-to-client request the client cannot answer (it never declared the capability, or its
+//! revision lacks the feature) is refused to the upstream at once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use switchboard_protocol::message::encode;
+use switchboard_protocol::object::{self, Edit};
+use switchboard_protocol::{ErrorCode, Id, Kind, Message, RpcError};
+use switchboard_upstream::{Connection, RequestCtx, UpstreamError};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::Gateway;
+use crate::level::Level;
+use crate::session::Session;
+
+/// How long the gateway waits for a client to answer a server-to-client request (a person may be
+/// filling in an elicitation form).
+const CLIENT_ANSWER_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Sends `method` to `conn` for `session` and waits for its response message, relaying related
+/// messages to `related` meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn forward(
+    gw: &Gateway,
+    session: &Arc<Session>,
+    conn: &Connection,
+    method: &str,
+    params: Option<&str>,
+    progress: Option<&str>,
+    cancel: CancellationToken,
+    related: &mpsc::Sender<Bytes>,
+    request_id: &Arc<str>,
+) -> Result<Message, UpstreamError> {
+    let (tx, mut rx) = mpsc::channel::<Message>(64);
+    let ctx = RequestCtx {
+        timeout: None,
+        cancel: Some(cancel),
+        related: Some(tx),
+        owner: session.key,
+        rewrite_progress: progress.is_some(),
+        request_id: Some(request_id.clone()),
+    };
+    let call = conn.request(method, params, ctx);
+    tokio::pin!(call);
+    // Upstream ids of server-to-client requests relayed for this call, and the client's ids for them.
+    let mut relayed: HashMap<Box<str>, Id> = HashMap::new();
+    // The sender lives in the connection's pending entry; it closes when the response arrives.
+    let mut open = true;
+    loop {
+        tokio::select! {
+            biased;
+            m = rx.recv(), if open => match m {
+                Some(m) => relay_one(gw, session, conn, m, progress, related, &mut relayed),
+                None => open = false,
+            },
+            out = &mut call => {
+                // Whatever arrived just before the response still belongs before it.
+                while let Ok(m) = rx.try_recv() {
+                    relay_one(gw, session, conn, m, progress, related, &mut relayed);
+                }
+                return out;
+            }
+        }
+    }
+}
+
+fn relay_one(
+    gw: &Gateway,
+    session: &Arc<Session>,
+    conn: &Connection,
+    m: Message,
+    progress: Option<&str>,
+    related: &mpsc::Sender<Bytes>,
+    relayed: &mut HashMap<Box<str>, Id>,
+) {
+    match (m.kind(), m.method().unwrap_or_default()) {
+        (Kind::Notification, "notifications/progress") => {
+            let (Some(token), Some(params)) = (progress, m.params()) else {
+                return;
+            };
+            if let Some(p) = object::edit(params, &[("progressToken", Edit::Set(token))]) {
+                send(
+                    related,
+                    encode::notification("notifications/progress", Some(&p)),
+                );
+            }
+        }
+        (Kind::Notification, "notifications/message") => {
+            let level = m
+                .param_str("level")
+                .and_then(|l| Level::parse(&l))
+                .unwrap_or(Level::Info);
+            if session.level().is_some_and(|l| !l.admits(level)) {
+                return;
+            }
+            if let Some(out) = log_message(conn.name(), &m) {
+                let _ = related.try_send(out);
+            }
+        }
+        (Kind::Notification, "notifications/cancelled") => {
+            // The upstream withdrew a server-to-client request: withdraw it from the client too.
+            let Some(up_id) = m.param("requestId") else {
+                return;
+            };
+            if let Some(down) = relayed.remove(up_id.trim()) {
+                session.forget_client_request(&down);
+                let p = format!("{{\"requestId\":{}}}", down.as_raw());
+                send(
+                    related,
+                    encode::notification("notifications/cancelled", Some(&p)),
+                );
+            }
+        }
+        (Kind::Request, _) => {
+            let Some(up_id) = m.id().cloned() else { return };
+            let gw = gw.clone();
+            let session = session.clone();
+            let conn = conn.clone();
+            let related = related.clone();
+            let (down_id, rx) = session.client_request();
+            relayed.insert(up_id.as_raw().into(), down_id.clone());
+            tokio::spawn(async move {
+                relay_client_request(&gw, &session, &conn, m, Some(&related), down_id, rx).await;
+            });
+        }
+        _ => {
+            // Anything else (list changes, resource updates) is not about this request.
+            gw.on_upstream_message_shared(conn, m);
+        }
+    }
+}
+
+/// Relays one server-to-client request that arrived outside any request (isolated sessions).
+pub(crate) async fn client_request(
+    gw: &Gateway,
+    session: &Arc<Session>,
+    conn: &Connection,
+    m: Message,
+    related: Option<&mpsc::Sender<Bytes>>,
+) {
+    let (down_id, rx) = session.client_request();
+    relay_client_request(gw, session, conn, m, related, down_id, rx).await;
+}
+
+async fn relay_client_request(
+    _gw: &Gateway,
+    session: &Arc<Session>,
+    conn: &Connection,
+    m: Message,
+    related: Option<&mpsc::Sender<Bytes>>,
+    down_id: Id,
+    rx: tokio::sync::oneshot::Receiver<Message>,
+) {
+    let Some(up_id) = m.id().cloned() else { return };
+    let method = m.method().unwrap_or_default();
+    if let Err(why) = permitted(session, &m) {
+        session.forget_client_request(&down_id);
+        let e = RpcError::new(ErrorCode::CLIENT_LACKS_CAPABILITY, why).with_str("method", method);
+        let _ = conn.respond_error(&up_id, &e).await;
+        return;
+    }
+    let out = Bytes::from(encode::request(&down_id, method, m.params()));
+    match related {
+        Some(r) if r.try_send(out.clone()).is_ok() => {}
+        _ => session.push(out),
+    }
+    let answer = tokio::select! {
+        a = tokio::time::timeout(CLIENT_ANSWER_TIMEOUT, rx) => a.map(Result::ok),
+        _ = session.closed.cancelled() => Ok(None),
+    };
+    match answer {
+        Ok(Some(reply)) => {
+            let r = match reply.kind() {
+                Kind::Result => conn.respond(&up_id, reply.result().unwrap_or("{}")).await,
+                _ => {
+                    conn.respond_raw_error(
+                        &up_id,
+                        reply
+                            .error()
+                            .unwrap_or("{\"code\":-32603,\"message\":\"client error\"}"),
+                    )
+                    .await
+                }
+            };
+            if let Err(e) = r {
+                tracing::debug!(upstream = conn.name(), "answering {method} failed: {e}");
+            }
+        }
+        Ok(None) => {
+            let e = RpcError::new(
+                ErrorCode::NO_CLIENT_FOR_REQUEST,
+                "the client session ended before answering",
+            );
+            let _ = conn.respond_error(&up_id, &e).await;
+        }
+        Err(_) => {
+            session.forget_client_request(&down_id);
+            let e = RpcError::new(
+                ErrorCode::CLIENT_TIMEOUT,
+                "the client did not answer in time",
+            );
+            let _ = conn.respond_error(&up_id, &e).await;
+        }
+    }
+}
+
+/// Whether this client may receive this server-to-client request.
+fn permitted(session: &Session, m: &Message) -> Result<(), String> {
+    let caps = &session.caps;
+    let rev = session.revision;
+    match m.method().unwrap_or_default() {
+        "sampling/createMessage" => {
+            if !caps.sampling {
+                return Err("the client did not declare the sampling capability".into());
+            }
+            let uses_tools = m.param("tools").is_some() || m.param("toolChoice").is_some();
+            if uses_tools && !(caps.sampling_tools && rev.has_sampling_tools()) {
+                return Err("the client did not declare sampling.tools".into());
+            }
+            Ok(())
+        }
+        "elicitation/create" => {
+            let url_mode = m.param_str("mode").as_deref() == Some("url");
+            if url_mode && !(caps.elicitation_url && rev.has_url_elicitation()) {
+                return Err("the client did not declare URL-mode elicitation".into());
+            }
+            if !url_mode && !caps.elicitation_form {
+                return Err("the client did not declare the elicitation capability".into());
+            }
+            Ok(())
+        }
+        "roots/list" => {
+            if caps.roots {
+                Ok(())
+            } else {
+                Err("the client did not declare the roots capability".into())
+            }
+        }
+        "ping" => Ok(()),
+        other => Err(format!(
+            "{other} is not a request the gateway relays to clients"
+        )),
+    }
+}
+
+/// The capabilities an isolated upstream session declares: exactly the client's.
+pub(crate) fn declared_capabilities(session: &Session) -> String {
+    let c = &session.caps;
+    let mut parts = Vec::new();
+    if c.sampling {
+        parts.push(if c.sampling_tools {
+            r#""sampling":{"tools":{}}"#
+        } else {
+            r#""sampling":{}"#
+        });
+    }
+    match (c.elicitation_form, c.elicitation_url) {
+        (true, true) => parts.push(r#""elicitation":{"form":{},"url":{}}"#),
+        (true, false) => parts.push(r#""elicitation":{"form":{}}"#),
+        (false, true) => parts.push(r#""elicitation":{"url":{}}"#),
+        _ => {}
+    }
+    if c.roots {
+        parts.push(r#""roots":{"listChanged":true}"#);
+    }
+    format!("{{{}}}", parts.join(","))
+}
+
+/// A `notifications/message` with the logger prefixed by the upstream's name.
+pub(crate) fn log_message(upstream: &str, m: &Message) -> Option<Bytes> {
+    let params = m.params()?;
+    let logger = match object::get_str(params, "logger") {
+        Some(l) => format!("{upstream}/{l}"),
+        None => upstream.to_owned(),
+    };
+    let p = object::edit(
+        params,
+        &[("logger", Edit::Set(&object::json_string(&logger)))],
+    )?;
+    Some(Bytes::from(encode::notification(
+        "notifications/message",
+        Some(&p),
+    )))
+}
+
+fn send(related: &mpsc::Sender<Bytes>, msg: String) {
+    if related.try_send(Bytes::from(msg)).is_err() {
+        tracing::debug!("response stream full or gone; related message dropped");
+    }
+}

@@ -1,0 +1,236 @@
+//! One downstream client session and the registry of all of them.
+//!
+//! A session remembers what its client negotiated (revision, capabilities), what it asked for (log
+//! level, resource subscriptions), the requests it has in flight (so `notifications/cancelled` can
+//! find them), the server-to-client requests waiting on its answer, and its isolated upstream
+//! sessions. Messages for the client that belong to no request go into its outbox, which the
+//! transport drains into the GET stream (HTTP) or stdout (stdio).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use switchboard_protocol::object;
+use switchboard_protocol::{Id, Message, Revision};
+use switchboard_upstream::Connection;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::level::Level;
+
+/// What the client declared it can do, reduced to the flags routing needs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientCaps {
+    pub sampling: bool,
+    pub sampling_tools: bool,
+    pub elicitation_form: bool,
+    pub elicitation_url: bool,
+    pub roots: bool,
+}
+
+impl ClientCaps {
+    /// Reads the flags from raw `capabilities` JSON.
+    pub fn parse(raw: Option<&str>) -> ClientCaps {
+        let Some(raw) = raw else {
+            return ClientCaps::default();
+        };
+        let has = |k: &str| object::get(raw, k).filter(|v| *v != "null");
+        let sampling = has("sampling");
+        let elicitation = has("elicitation");
+        // `elicitation: {}` means form mode only (2025-11-25 keeps 06-18's meaning).
+        let (form, url) = match elicitation {
+            None => (false, false),
+            Some(e) => {
+                let form = object::get(e, "form").is_some();
+                let url = object::get(e, "url").is_some();
+                (form || !url, url)
+            }
+        };
+        ClientCaps {
+            sampling: sampling.is_some(),
+            sampling_tools: sampling.and_then(|s| object::get(s, "tools")).is_some(),
+            elicitation_form: form,
+            elicitation_url: url,
+            roots: has("roots").is_some(),
+        }
+    }
+}
+
+/// A downstream client session.
+pub struct Session {
+    /// The `MCP-Session-Id` (random, unguessable).
+    pub id: Arc<str>,
+    /// A small number used as the owner key toward upstreams.
+    pub key: u64,
+    pub revision: Revision,
+    pub caps: ClientCaps,
+    /// Raw `clientInfo`, for logs.
+    pub client_info: Box<str>,
+    level: Mutex<Option<Level>>,
+    pub(crate) subscriptions: Mutex<HashSet<String>>,
+    in_flight: Mutex<HashMap<Id, CancellationToken>>,
+    client_requests: Mutex<HashMap<Id, oneshot::Sender<Message>>>,
+    next_client_request: AtomicU64,
+    pub(crate) isolated: tokio::sync::Mutex<HashMap<usize, Connection>>,
+    outbox: mpsc::Sender<Bytes>,
+    outbox_rx: Mutex<Option<mpsc::Receiver<Bytes>>>,
+    last_seen: Mutex<Instant>,
+    pub(crate) closed: CancellationToken,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("revision", &self.revision)
+            .finish()
+    }
+}
+
+/// Messages waiting for a client that has no GET stream open are kept up to this many.
+const OUTBOX: usize = 1024;
+
+impl Session {
+    pub(crate) fn new(
+        id: Arc<str>,
+        key: u64,
+        revision: Revision,
+        caps: ClientCaps,
+        client_info: &str,
+    ) -> Session {
+        let (outbox, rx) = mpsc::channel(OUTBOX);
+        Session {
+            id,
+            key,
+            revision,
+            caps,
+            client_info: client_info.into(),
+            level: Mutex::new(None),
+            subscriptions: Mutex::new(HashSet::new()),
+            in_flight: Mutex::new(HashMap::new()),
+            client_requests: Mutex::new(HashMap::new()),
+            next_client_request: AtomicU64::new(1),
+            isolated: tokio::sync::Mutex::new(HashMap::new()),
+            outbox,
+            outbox_rx: Mutex::new(Some(rx)),
+            last_seen: Mutex::new(Instant::now()),
+            closed: CancellationToken::new(),
+        }
+    }
+
+    /// The receiving end of the outbox; the transport takes it once.
+    pub fn take_outbox(&self) -> Option<mpsc::Receiver<Bytes>> {
+        lock(&self.outbox_rx).take()
+    }
+
+    /// Queues a message that belongs to no request. A full outbox drops it: the client is not
+    /// reading, and holding more would let it pin the gateway's memory.
+    pub fn push(&self, msg: Bytes) {
+        if self.outbox.try_send(msg).is_err() {
+            tracing::debug!(session = %self.id, "outbox full or closed; message dropped");
+        }
+    }
+
+    pub fn touch(&self) {
+        *lock(&self.last_seen) = Instant::now();
+    }
+
+    pub fn idle_for(&self) -> Duration {
+        lock(&self.last_seen).elapsed()
+    }
+
+    pub fn level(&self) -> Option<Level> {
+        *lock(&self.level)
+    }
+
+    pub(crate) fn set_level(&self, l: Level) {
+        *lock(&self.level) = Some(l);
+    }
+
+    /// Registers a request in flight; the token fires on `notifications/cancelled`.
+    pub(crate) fn begin(&self, id: &Id) -> CancellationToken {
+        let t = self.closed.child_token();
+        lock(&self.in_flight).insert(id.clone(), t.clone());
+        t
+    }
+
+    pub(crate) fn end(&self, id: &Id) {
+        lock(&self.in_flight).remove(id);
+    }
+
+    pub(crate) fn cancel(&self, id: &Id) -> bool {
+        match lock(&self.in_flight).get(id) {
+            Some(t) => {
+                t.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn in_flight(&self) -> usize {
+        lock(&self.in_flight).len()
+    }
+
+    /// A fresh id for a server-to-client request to this client, with the receiver of its answer.
+    pub(crate) fn client_request(&self) -> (Id, oneshot::Receiver<Message>) {
+        let n = self.next_client_request.fetch_add(1, Ordering::Relaxed);
+        let id = Id::string(&format!("sb-{n}"));
+        let (tx, rx) = oneshot::channel();
+        lock(&self.client_requests).insert(id.clone(), tx);
+        (id, rx)
+    }
+
+    pub(crate) fn forget_client_request(&self, id: &Id) {
+        lock(&self.client_requests).remove(id);
+    }
+
+    /// Delivers a client's answer to a server-to-client request; false when nobody asked.
+    pub(crate) fn answer(&self, msg: Message) -> bool {
+        let Some(id) = msg.id() else { return false };
+        match lock(&self.client_requests).remove(id) {
+            Some(tx) => tx.send(msg).is_ok(),
+            None => false,
+        }
+    }
+
+    pub fn is_subscribed(&self, uri: &str) -> bool {
+        lock(&self.subscriptions).contains(uri)
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A new session id: 128 random bits from the OS-seeded CSPRNG, as hex (visible ASCII only).
+pub(crate) fn new_session_id() -> Arc<str> {
+    let bytes: [u8; 16] = rand::random();
+    let mut s = String::with_capacity(32);
+    for b in bytes {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_capabilities() {
+        let c = ClientCaps::parse(Some(
+            r#"{"sampling":{"tools":{}},"elicitation":{},"roots":{"listChanged":true}}"#,
+        ));
+        assert!(
+            c.sampling && c.sampling_tools && c.elicitation_form && !c.elicitation_url && c.roots
+        );
+        let c = ClientCaps::parse(Some(r#"{"elicitation":{"url":{}}}"#));
+        assert!(!c.elicitation_form && c.elicitation_url);
+        assert_eq!(ClientCaps::parse(Some("{}")), ClientCaps::default());
+        assert_ne!(new_session_id(), new_session_id());
+        assert_eq!(new_session_id().len(), 32);
+    }
+}

@@ -1,0 +1,17 @@
+//! The wire layer of switchboard: JSON-RPC 2.0 envelopes and MCP vocabulary, with no I/O.
+//!
+//! A gateway must be a lossless proxy, so nothing here parses a payload into a typed model. A
+//! [`Message`] keeps the exact bytes it was read from and records where its `id`, `method`,
+//! `params`, `result` and `error` sit inside them; [`object`] edits single fields of a raw JSON
+//! object and copies every other byte through. The gateway owns only the fields listed in
+//! `docs/protocol.md`; everything else crosses it untouched.
+
+pub mod error;
+pub mod message;
+pub mod object;
+pub mod revision;
+pub mod sse;
+
+pub use error::{ErrorCode, RpcError};
+pub use message::{Id, Kind, Message, ParseError};
+pub use revision::Revision;

@@ -1,0 +1,349 @@
+//! The MCP endpoint: POST, GET and DELETE on `/mcp` (Streamable HTTP, 2025-06-18 and 2025-11-25).
+//!
+//! POST checks the request's shape in the order the spec's status codes imply (media type 415,
+//! Accept 406, size 413, JSON 400, session 400/404, version 400), then hands the message to the
+//! gateway. A request's answer is plain JSON when nothing else comes first; as soon as a related
+//! message (progress, a log line, an elicitation) arrives before the response, the answer becomes
+//! an SSE stream backed by the session's [`EventStore`], so a dropped connection can resume.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use switchboard_gateway::session::Session;
+use switchboard_gateway::{Answer, SessionRefused};
+use switchboard_protocol::message::encode;
+use switchboard_protocol::{ErrorCode, Kind, Message, Revision};
+use tokio::sync::mpsc;
+
+use super::Server;
+use super::events::{EventStore, Reader, STANDALONE, parse_event_id, sse_body};
+use super::rejection::Rejection;
+use super::request_id::RequestId;
+
+const SESSION_HEADER: &str = "mcp-session-id";
+const VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// Related messages a request may queue before its stream reader catches up.
+const RELATED_QUEUE: usize = 256;
+
+pub async fn post(
+    State(srv): State<Arc<Server>>,
+    Extension(RequestId(rid)): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match handle_post(&srv, &rid, &headers, body).await {
+        Ok(r) => r,
+        Err(rej) => rej.into_response_with(&rid),
+    }
+}
+
+async fn handle_post(
+    srv: &Arc<Server>,
+    rid: &Arc<str>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, Rejection> {
+    let ctype = header_str(headers, header::CONTENT_TYPE.as_str()).unwrap_or("");
+    if !ctype
+        .split(';')
+        .next()
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+    {
+        return Err(Rejection::unsupported_media());
+    }
+    let accept = header_str(headers, header::ACCEPT.as_str()).unwrap_or("");
+    if !accepts(accept, "application/json") || !accepts(accept, "text/event-stream") {
+        return Err(Rejection::not_acceptable(
+            "application/json and text/event-stream",
+        ));
+    }
+    let limit = srv.max_body;
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| Rejection::too_large(limit))?;
+    let msg = Message::parse(bytes).map_err(|e| Rejection::parse(&e))?;
+    if let Some(v) = header_str(headers, VERSION_HEADER) {
+        if Revision::parse(v).is_none() {
+            return Err(Rejection::bad_version(v).with_id(msg.id().cloned()));
+        }
+    }
+    let session_id = header_str(headers, SESSION_HEADER);
+    if msg.method() == Some("initialize") && msg.is_request() {
+        if session_id.is_some_and(|id| srv.gw.session(id).is_some()) {
+            return Err(Rejection::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::INVALID_REQUEST,
+                "this session is already initialized",
+            )
+            .with_id(msg.id().cloned()));
+        }
+        return initialize(srv, rid, &msg);
+    }
+    let Some(session_id) = session_id else {
+        return Err(Rejection::missing_session().with_id(msg.id().cloned()));
+    };
+    let session = srv
+        .gw
+        .session(session_id)
+        .ok_or_else(|| Rejection::unknown_session().with_id(msg.id().cloned()))?;
+    match msg.kind() {
+        Kind::Notification => {
+            srv.gw.notification(&session, msg).await;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        Kind::Result | Kind::Error => {
+            if !srv.gw.client_response(&session, msg) {
+                tracing::debug!(session = %session.id, "response to no pending request ignored");
+            }
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        Kind::Request => Ok(request(srv, rid, session, msg).await),
+    }
+}
+
+fn initialize(srv: &Arc<Server>, rid: &Arc<str>, msg: &Message) -> Result<Response, Rejection> {
+    let Some(id) = msg.id().cloned() else {
+        return Err(Rejection::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::INVALID_REQUEST,
+            "initialize must be a request",
+        ));
+    };
+    let (session, result) = match srv.gw.initialize(msg.params()) {
+        Ok(ok) => ok,
+        Err(SessionRefused::TooMany(n)) => {
+            return Err(Rejection::overloaded(&format!(
+                "too many sessions (limit {n}); try again later"
+            ))
+            .with_id(Some(id)));
+        }
+        Err(SessionRefused::Invalid(e)) => {
+            let body = encode::error(Some(&id), &e.with_str("request_id", rid).to_json());
+            return Ok(json(StatusCode::OK, Bytes::from(body)));
+        }
+    };
+    let store = EventStore::new(srv.event_buffer, session.revision.has_sse_priming());
+    srv.attach(&session, store);
+    let mut resp = json(StatusCode::OK, Bytes::from(encode::result(&id, &result)));
+    if let Ok(v) = HeaderValue::from_str(&session.id) {
+        resp.headers_mut().insert(SESSION_HEADER, v);
+    }
+    Ok(resp)
+}
+
+/// Runs one request: JSON if its response comes first, SSE as soon as anything else does.
+async fn request(
+    srv: &Arc<Server>,
+    rid: &Arc<str>,
+    session: Arc<Session>,
+    msg: Message,
+) -> Response {
+    let (tx, mut rx) = mpsc::channel::<Bytes>(RELATED_QUEUE);
+    let gw = srv.gw.clone();
+    let s2 = session.clone();
+    let rid2 = rid.clone();
+    let mut handler = tokio::spawn(async move { gw.request(&s2, &msg, &tx, &rid2).await });
+    let early = tokio::select! {
+        biased;
+        m = rx.recv() => Err(m),
+        a = &mut handler => Ok(a),
+    };
+    let (first, answer) = match early {
+        // The handler dropped its sender: it is done and sent nothing related.
+        Err(None) => return json_answer((&mut handler).await, rid),
+        Err(Some(m)) => (m, None),
+        Ok(a) => match rx.try_recv() {
+            Ok(m) => (m, Some(a)),
+            Err(_) => return json_answer(a, rid),
+        },
+    };
+    let Some(store) = srv.store(&session.id) else {
+        return Rejection::unknown_session().into_response_with(rid);
+    };
+    let stream = store.open_stream();
+    let after = store.head();
+    store.push(stream, first);
+    // The stream lives in the store, not in this connection: if the client goes away the call
+    // still completes and its events wait there for a resumption.
+    let st = store.clone();
+    tokio::spawn(async move {
+        while let Some(m) = rx.recv().await {
+            st.push(stream, m);
+        }
+        let a = match answer {
+            Some(a) => a,
+            None => handler.await,
+        };
+        if let Ok(Answer::Response(b)) = a {
+            st.push(stream, b);
+        }
+        st.finish(stream);
+    });
+    sse(srv, store, stream, after, false)
+}
+
+fn json_answer(a: Result<Answer, tokio::task::JoinError>, rid: &str) -> Response {
+    match a {
+        Ok(Answer::Response(b)) => json(StatusCode::OK, b),
+        // Cancelled by the client: the spec sends no response, so the POST gets none either.
+        Ok(Answer::Cancelled) => StatusCode::ACCEPTED.into_response(),
+        Err(e) => {
+            tracing::error!("request handler failed: {e}");
+            Rejection::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::INTERNAL_ERROR,
+                "internal error",
+            )
+            .into_response_with(rid)
+        }
+    }
+}
+
+/// GET: the standalone stream, or the resumption of any stream with `Last-Event-ID`.
+pub async fn get(
+    State(srv): State<Arc<Server>>,
+    Extension(RequestId(rid)): Extension<RequestId>,
+    headers: HeaderMap,
+) -> Response {
+    let accept = header_str(&headers, header::ACCEPT.as_str()).unwrap_or("");
+    if !accepts(accept, "text/event-stream") {
+        return Rejection::not_acceptable("text/event-stream").into_response_with(&rid);
+    }
+    if let Some(v) = header_str(&headers, VERSION_HEADER) {
+        if Revision::parse(v).is_none() {
+            return Rejection::bad_version(v).into_response_with(&rid);
+        }
+    }
+    let Some(session_id) = header_str(&headers, SESSION_HEADER) else {
+        return Rejection::missing_session().into_response_with(&rid);
+    };
+    let (Some(_session), Some(store)) = (srv.gw.session(session_id), srv.store(session_id)) else {
+        return Rejection::unknown_session().into_response_with(&rid);
+    };
+    if let Some(last) = header_str(&headers, "last-event-id") {
+        let Some((stream, seq)) = parse_event_id(last).filter(|(s, _)| store.knows(*s)) else {
+            return Rejection::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::INVALID_REQUEST,
+                "Last-Event-ID names no stream of this session",
+            )
+            .into_response_with(&rid);
+        };
+        if stream == STANDALONE && !store.attach_standalone() {
+            return conflict(&rid);
+        }
+        return sse(&srv, store, stream, seq, true);
+    }
+    if !store.attach_standalone() {
+        return conflict(&rid);
+    }
+    let after = store.head();
+    sse(&srv, store, STANDALONE, after, true)
+}
+
+fn conflict(rid: &str) -> Response {
+    Rejection::new(
+        StatusCode::CONFLICT,
+        ErrorCode::INVALID_REQUEST,
+        "this session already has a GET stream open",
+    )
+    .into_response_with(rid)
+}
+
+/// DELETE: ends the session and everything it holds upstream.
+pub async fn delete(
+    State(srv): State<Arc<Server>>,
+    Extension(RequestId(rid)): Extension<RequestId>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(session_id) = header_str(&headers, SESSION_HEADER) else {
+        return Rejection::missing_session().into_response_with(&rid);
+    };
+    if srv.gw.close_session(session_id).await {
+        srv.detach(session_id);
+        StatusCode::OK.into_response()
+    } else {
+        Rejection::unknown_session().into_response_with(&rid)
+    }
+}
+
+fn sse(
+    srv: &Arc<Server>,
+    store: Arc<EventStore>,
+    stream: u64,
+    after: u64,
+    standalone: bool,
+) -> Response {
+    let shutdown = if standalone {
+        srv.streams_closing.clone()
+    } else {
+        srv.drained.clone()
+    };
+    let reader = Reader {
+        store,
+        stream,
+        after,
+        prime: true,
+        keepalive: srv.keepalive,
+        shutdown,
+    };
+    let mut resp = Response::new(Body::from_stream(sse_body(reader)));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
+}
+
+fn json(status: StatusCode, body: Bytes) -> Response {
+    let mut resp = (status, body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Whether an Accept header admits `mime` (wildcards count).
+fn accepts(accept: &str, mime: &str) -> bool {
+    let (ty, _) = mime.split_once('/').unwrap_or((mime, ""));
+    accept.split(',').any(|part| {
+        let m = part
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        m == mime || m == "*/*" || m == format!("{ty}/*")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts;
+
+    #[test]
+    fn accept_matching() {
+        assert!(accepts(
+            "application/json, text/event-stream",
+            "text/event-stream"
+        ));
+        assert!(accepts("*/*", "application/json"));
+        assert!(accepts("text/*;q=0.5", "text/event-stream"));
+        assert!(!accepts("application/json", "text/event-stream"));
+        assert!(!accepts("", "application/json"));
+    }
+}

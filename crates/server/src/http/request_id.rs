@@ -1,0 +1,48 @@
+//! `X-Request-Id`: accepted from the client when well-formed, generated otherwise, echoed on every
+//! response, forwarded to HTTP upstreams, and put in every error's `data.request_id`.
+
+use std::sync::Arc;
+
+/// The request id of one HTTP request (an axum extension).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub Arc<str>);
+
+/// Accepts 1–128 characters of `[A-Za-z0-9._:-]`.
+pub fn valid(s: &str) -> bool {
+    (1..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// The client's id if valid, else a fresh random one.
+pub fn accept_or_generate(header: Option<&str>) -> Arc<str> {
+    match header {
+        Some(h) if valid(h) => h.into(),
+        _ => generate(),
+    }
+}
+
+pub fn generate() -> Arc<str> {
+    let bytes: [u8; 12] = rand::random();
+    let mut s = String::with_capacity(27);
+    s.push_str("sb-");
+    for b in bytes {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates() {
+        assert!(valid("abc-1.2:3_x"));
+        assert!(!valid(""));
+        assert!(!valid(&"a".repeat(129)));
+        assert!(!valid("a b"));
+        assert_eq!(&*accept_or_generate(Some("ok-1")), "ok-1");
+        assert!(accept_or_generate(Some("bad id")).starts_with("sb-"));
+    }
+}

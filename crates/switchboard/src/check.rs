@@ -1,0 +1,166 @@
+//! `switchboard check`: validate a config and print the plan. Offline by default (spawns nothing,
+//! connects nowhere); `--connect` starts every upstream and prints the real catalog, with the items
+//! withheld by name collisions.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use switchboard_config::{Config, SessionMode, Transport};
+use switchboard_gateway::Gateway;
+use switchboard_gateway::catalog::ListKind;
+
+use crate::cli::CheckArgs;
+use crate::setup;
+
+pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let config = match setup::load_config(&args.config.config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    print!(
+        "{}",
+        plan(&config, &args.config.config.display().to_string())
+    );
+    if !args.connect {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if std::env::var_os("SWITCHBOARD_LOG").is_some() {
+        setup::init_logging();
+    }
+    switchboard_upstream::http::ensure_crypto_provider();
+    let gw = Gateway::new(config, setup::reaper());
+    gw.start();
+    gw.wait_ready(args.timeout).await;
+    let (report, healthy) = connected(&gw);
+    print!("{report}");
+    gw.shutdown().await;
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The offline plan: what would be started and how it would be named.
+fn plan(c: &Config, file: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "config {file}: ok");
+    let _ = writeln!(s, "listen: {}", c.listen);
+    let _ = writeln!(s, "namespace separator: {:?}", c.namespace_separator);
+    let _ = writeln!(s, "upstreams: {}", c.upstreams.len());
+    for u in &c.upstreams {
+        let what = match &u.transport {
+            Transport::Stdio { command, args, .. } => {
+                format!("stdio  {} {}", command, args.join(" "))
+            }
+            Transport::Http { url, .. } => format!("http   {url}"),
+            Transport::Sse { url, .. } => format!("sse    {url}"),
+        };
+        let names = if u.prefix.is_empty() {
+            "names unprefixed".to_owned()
+        } else {
+            format!("names {}{}*", u.prefix, c.namespace_separator)
+        };
+        let session = match u.session {
+            SessionMode::Shared => "shared",
+            SessionMode::Isolated => "isolated",
+        };
+        let _ = writeln!(
+            s,
+            "  {:<16} {}  ({names}, session {session}, timeout {}s)",
+            u.name,
+            what.trim_end(),
+            u.timeout.as_secs()
+        );
+    }
+    if !c.products.is_empty() {
+        let _ = writeln!(s, "products: {}", c.products.len());
+        for p in &c.products {
+            let _ = writeln!(s, "  {:<16} {:?}  tools {:?}", p.id, p.name, p.tools);
+        }
+    }
+    s
+}
+
+/// The live catalog after connecting; false when an upstream failed.
+fn connected(gw: &Gateway) -> (String, bool) {
+    let mut s = String::new();
+    let mut healthy = true;
+    let catalog = gw.catalog();
+    let _ = writeln!(s, "\nconnected:");
+    for (i, up) in gw.upstreams().iter().enumerate() {
+        let health = up.health();
+        let count = catalog.tools.iter().filter(|e| e.upstream == i).count();
+        match up.last_error() {
+            Some(e) if health != switchboard_gateway::upstream::Health::Ready => {
+                healthy = false;
+                let _ = writeln!(s, "  {:<16} {}: {e}", up.name(), health.as_str());
+            }
+            _ => {
+                let _ = writeln!(s, "  {:<16} {} ({count} tools)", up.name(), health.as_str());
+            }
+        }
+    }
+    for kind in ListKind::ALL {
+        let items = catalog.items(kind);
+        if items.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "{} ({}):", kind.key(), items.len());
+        let names: Vec<String> = match kind {
+            ListKind::Tools | ListKind::Prompts => {
+                let entries = if kind == ListKind::Tools {
+                    &catalog.tools
+                } else {
+                    &catalog.prompts
+                };
+                entries
+                    .iter()
+                    .map(|e| {
+                        let exposed = switchboard_protocol::object::get_str(&e.raw, "name")
+                            .map(|n| n.into_owned())
+                            .unwrap_or_default();
+                        format!(
+                            "{exposed}  <- {}:{}",
+                            gw.upstreams()[e.upstream].name(),
+                            e.original
+                        )
+                    })
+                    .collect()
+            }
+            ListKind::Resources => catalog
+                .resources
+                .iter()
+                .map(|e| format!("{}  <- {}", e.original, gw.upstreams()[e.upstream].name()))
+                .collect(),
+            ListKind::Templates => catalog
+                .templates
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{}  <- {}",
+                        t.entry.original,
+                        gw.upstreams()[t.entry.upstream].name()
+                    )
+                })
+                .collect(),
+        };
+        for n in names {
+            let _ = writeln!(s, "  {n}");
+        }
+    }
+    if !catalog.withheld.is_empty() {
+        let _ = writeln!(s, "withheld ({}):", catalog.withheld.len());
+        for w in &catalog.withheld {
+            let _ = writeln!(
+                s,
+                "  {} {} from {}: {}",
+                w.kind.key(),
+                w.name,
+                w.upstream,
+                w.reason
+            );
+        }
+    }
+    (s, healthy)
+}

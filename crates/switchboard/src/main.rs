@@ -1,0 +1,49 @@
+//! The `switchboard` binary: a thin command line over the library crates.
+//!
+//! Each subcommand lives in its own module: [`serve`] runs the HTTP gateway, [`stdio`] serves the
+//! catalog on stdin/stdout, [`check`] validates a config and prints the plan, [`probe`] talks to one
+//! MCP server as a client. The hidden `__reaper` mode is the watchdog process that ends upstream
+//! process groups if the gateway is killed (see `switchboard_upstream::reaper`).
+
+mod check;
+mod cli;
+mod probe;
+mod serve;
+mod setup;
+mod stdio;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some(setup::REAPER_ARG) {
+        switchboard_upstream::reaper::run();
+    }
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("switchboard: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            cli::Command::Serve(a) => serve::run(a).await,
+            cli::Command::Stdio(a) => stdio::run(a).await,
+            cli::Command::Check(a) => check::run(a).await,
+            cli::Command::Probe(a) => probe::run(a).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("switchboard: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `switchboard probe`: be a client of one MCP server — initialize, list tools, optionally call
+//! one — and print what happened. Useful to check an upstream before adding it, and it is how the
+//! official conformance suite scores switchboard's client side (it appends the URL last).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use switchboard_protocol::{Kind, Revision, object};
+use switchboard_upstream::http::HttpSpec;
+use switchboard_upstream::stdio::StdioSpec;
+use switchboard_upstream::{ConnectOptions, Connection, Inbound, RequestCtx, Target};
+use tokio::sync::mpsc;
+
+use crate::cli::ProbeArgs;
+use crate::setup;
+
+pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
+    setup::init_logging();
+    switchboard_upstream::http::ensure_crypto_provider();
+    let target = target(&args)?;
+    if !args.args.trim_start().starts_with('{') || serde_json_valid(&args.args).is_none() {
+        bail!("--args must be a JSON object, got {:?}", args.args);
+    }
+    let (tx, mut rx) = mpsc::channel(64);
+    let opts = ConnectOptions {
+        name: Arc::from("probe"),
+        target,
+        timeout: args.timeout,
+        max_message_bytes: 64 << 20,
+        capabilities: "{}".into(),
+        client_info: format!(
+            "{{\"name\":\"switchboard-probe\",\"version\":\"{}\"}}",
+            env!("CARGO_PKG_VERSION")
+        ),
+        revision: Revision::LATEST,
+        reaper: None,
+    };
+    let conn = Connection::connect(opts, tx).await.context("connect")?;
+    // Print what the server says on its own; refuse its requests (the probe declares no capabilities).
+    let printer = conn.clone();
+    tokio::spawn(async move {
+        while let Some(Inbound::Message(m)) = rx.recv().await {
+            match m.kind() {
+                Kind::Request => {
+                    if let Some(id) = m.id() {
+                        let e = switchboard_protocol::RpcError::new(
+                            switchboard_protocol::ErrorCode::METHOD_NOT_FOUND,
+                            "the probe answers no requests",
+                        );
+                        let _ = printer.respond_error(id, &e).await;
+                    }
+                }
+                _ => eprintln!("server: {}", String::from_utf8_lossy(m.bytes())),
+            }
+        }
+    });
+    if let Some(info) = conn.info() {
+        println!("server: {}", info.server_info);
+        println!("revision: {}", info.revision);
+        println!("capabilities: {}", info.capabilities);
+    }
+    let tools = conn
+        .request("tools/list", None, RequestCtx::default())
+        .await
+        .context("tools/list")?;
+    let Some(result) = tools.result() else {
+        bail!("tools/list failed: {}", tools.error().unwrap_or("?"));
+    };
+    let items = object::get(result, "tools")
+        .and_then(object::array_items)
+        .unwrap_or_default();
+    println!("tools ({}):", items.len());
+    for t in &items {
+        println!("  {}", object::get_str(t, "name").unwrap_or_default());
+    }
+    let mut code = ExitCode::SUCCESS;
+    if let Some(name) = &args.call {
+        let params = format!(
+            "{{\"name\":{},\"arguments\":{}}}",
+            object::json_string(name),
+            args.args
+        );
+        let resp = conn
+            .request("tools/call", Some(&params), RequestCtx::default())
+            .await
+            .context("tools/call")?;
+        match resp.kind() {
+            Kind::Result => {
+                let r = resp.result().unwrap_or("null");
+                println!("result: {r}");
+                if object::get(r, "isError") == Some("true") {
+                    code = ExitCode::from(1);
+                }
+            }
+            _ => {
+                println!("error: {}", resp.error().unwrap_or("?"));
+                code = ExitCode::from(1);
+            }
+        }
+    }
+    conn.close().await;
+    Ok(code)
+}
+
+fn target(args: &ProbeArgs) -> anyhow::Result<Target> {
+    let t = &args.target;
+    let first = t.first().map(String::as_str).unwrap_or_default();
+    if first == "--" || !(first.starts_with("http://") || first.starts_with("https://")) {
+        let cmd: Vec<&String> = t.iter().skip_while(|a| *a == "--").collect();
+        let Some((command, rest)) = cmd.split_first() else {
+            bail!("no command given after --")
+        };
+        if first != "--" {
+            bail!("expected a URL (http:// or https://) or `-- COMMAND ARGS…`, got {first:?}");
+        }
+        return Ok(Target::Stdio(StdioSpec {
+            command: (*command).clone(),
+            args: rest.iter().map(|s| (*s).clone()).collect(),
+            env: Vec::new(),
+            cwd: None,
+        }));
+    }
+    if t.len() > 1 {
+        bail!("unexpected arguments after the URL: {:?}", &t[1..]);
+    }
+    let spec = HttpSpec {
+        url: first.to_owned(),
+        headers: Vec::new(),
+    };
+    Ok(if args.sse {
+        Target::Sse(spec)
+    } else {
+        Target::Http(spec)
+    })
+}
+
+fn serde_json_valid(s: &str) -> Option<()> {
+    object::fields(s).map(|_| ())
+}

@@ -1,0 +1,52 @@
+//! `switchboard serve`: the HTTP gateway.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use switchboard_gateway::Gateway;
+use switchboard_server::http::Server;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cli::ServeArgs;
+use crate::setup;
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    setup::init_logging();
+    switchboard_upstream::http::ensure_crypto_provider();
+    let mut config = match setup::load_config(&args.config.config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    config.apply_listen_override(args.listen.as_deref(), &|k| std::env::var(k).ok());
+    if !config.listen_is_loopback() && config.http.allowed_hosts.is_empty() {
+        eprintln!(
+            "switchboard: listening on {} (not loopback) needs http.allowed_hosts: without it every browser page could reach the gateway through DNS rebinding",
+            config.listen
+        );
+        return Ok(ExitCode::from(setup::CONFIG_ERROR));
+    }
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let gw = Gateway::new(config, setup::reaper());
+    gw.start();
+    tracing::info!(%addr, upstreams = gw.upstreams().len(), "switchboard listening; MCP at http://{addr}/mcp");
+    Server::new(gw).serve(listener, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => {}
+                _ = i.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}

@@ -1,0 +1,698 @@
+//! One MCP client session with one upstream, independent of transport.
+//!
+//! The connection owns the upstream-side id space: every request it sends gets the next integer id,
+//! so ids from many downstream clients never collide on a shared upstream. It keeps the table of
+//! requests in flight and resolves each with the matching response, a timeout (which also sends
+//! `notifications/cancelled` upstream), the caller's cancellation, or the transport's death.
+//!
+//! Server-initiated messages are tied to the request they belong to when that can be known: by the
+//! HTTP response stream they arrived on, by their progress token (which the connection rewrites to
+//! the request's own id), or — on transports with one shared pipe — by the only client with calls in
+//! flight. Tied messages go to that request's `related` channel; everything else goes to the
+//! connection's `Inbound` channel for the gateway to route.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use switchboard_protocol::message::encode;
+use switchboard_protocol::object::{self, Edit};
+use switchboard_protocol::{ErrorCode, Id, Kind, Message, Revision, RpcError};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::UpstreamError;
+use crate::{http, legacy_sse, reaper, stdio};
+
+/// How to reach an upstream.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Stdio(stdio::StdioSpec),
+    Http(http::HttpSpec),
+    Sse(http::HttpSpec),
+}
+
+/// Everything needed to open a connection.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// The upstream's configured name, used in logs and errors.
+    pub name: Arc<str>,
+    pub target: Target,
+    /// Default per-request timeout; the handshake uses it too.
+    pub timeout: Duration,
+    /// Largest message accepted from the upstream.
+    pub max_message_bytes: usize,
+    /// Raw JSON of the client capabilities declared in `initialize`.
+    pub capabilities: String,
+    /// Raw JSON of `clientInfo`.
+    pub client_info: String,
+    /// The revision asked for in `initialize`.
+    pub revision: Revision,
+    /// Registers stdio children's process groups so they die with the gateway.
+    pub reaper: Option<reaper::Reaper>,
+}
+
+/// What the upstream said about itself in the handshake.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    pub revision: Revision,
+    /// Raw JSON of the server's capabilities.
+    pub capabilities: String,
+    /// Raw JSON of `serverInfo` (`{}` when the server sent none).
+    pub server_info: String,
+    pub instructions: Option<String>,
+}
+
+impl ServerInfo {
+    /// Whether the server declared capability `name` (e.g. `"tools"`).
+    pub fn has(&self, name: &str) -> bool {
+        object::get(&self.capabilities, name).is_some_and(|v| v != "null")
+    }
+
+    /// Whether the server declared `name.flag: true` (e.g. `resources.subscribe`).
+    pub fn has_flag(&self, name: &str, flag: &str) -> bool {
+        object::get(&self.capabilities, name)
+            .and_then(|c| object::get(c, flag))
+            .is_some_and(|v| v == "true")
+    }
+}
+
+/// A message from the upstream that no request in flight claimed, or the news that it closed.
+#[derive(Debug)]
+pub enum Inbound {
+    Message(Message),
+    Closed(String),
+}
+
+/// Per-request options.
+#[derive(Debug, Default)]
+pub struct RequestCtx {
+    /// Overrides the connection's default timeout.
+    pub timeout: Option<Duration>,
+    /// Cancels the request (and tells the upstream) when fired.
+    pub cancel: Option<CancellationToken>,
+    /// Receives the notifications and server-to-client requests that belong to this request.
+    pub related: Option<mpsc::Sender<Message>>,
+    /// Who asked: requests from one owner may share server-to-client requests on shared pipes.
+    pub owner: u64,
+    /// Replace `params._meta.progressToken` with this request's upstream id, so progress can be
+    /// routed back; the caller maps the token back for its client.
+    pub rewrite_progress: bool,
+    /// The gateway request id, forwarded to HTTP upstreams as `X-Request-Id`.
+    pub request_id: Option<Arc<str>>,
+}
+
+impl RequestCtx {
+    pub fn with_timeout(timeout: Duration) -> RequestCtx {
+        RequestCtx {
+            timeout: Some(timeout),
+            ..RequestCtx::default()
+        }
+    }
+}
+
+struct Pending {
+    tx: oneshot::Sender<Message>,
+    related: Option<mpsc::Sender<Message>>,
+    owner: u64,
+}
+
+/// How bytes reach the upstream.
+pub(crate) enum Wire {
+    /// A single ordered pipe (stdio, legacy SSE): a writer task drains the channel.
+    Pipe(mpsc::Sender<Bytes>),
+    Http(Arc<http::HttpWire>),
+}
+
+/// Whatever must stay alive with the connection (a child process, background tasks).
+pub(crate) enum Guard {
+    Stdio(stdio::Child),
+    Tasks(Vec<tokio::task::JoinHandle<()>>),
+}
+
+pub(crate) struct Core {
+    pub(crate) name: Arc<str>,
+    next_id: AtomicU64,
+    pending: Mutex<HashMap<u64, Pending>>,
+    /// Server-to-client request ids (raw) and the request they were tied to, for cancellations.
+    s2c: Mutex<HashMap<Box<str>, u64>>,
+    inbound: mpsc::Sender<Inbound>,
+    wire: OnceLock<Wire>,
+    guard: Mutex<Option<Guard>>,
+    pub(crate) closed: CancellationToken,
+    close_reason: Mutex<Option<String>>,
+    info: OnceLock<ServerInfo>,
+    pub(crate) opts: ConnectOptions,
+    /// State replayed after a transparent re-initialisation.
+    subscriptions: Mutex<HashSet<String>>,
+    log_level: Mutex<Option<String>>,
+}
+
+/// A live MCP session with one upstream. Cheap to clone; the session ends with [`Connection::close`]
+/// or when the last clone is dropped.
+#[derive(Clone)]
+pub struct Connection {
+    core: Arc<Core>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("name", &self.core.name)
+            .finish()
+    }
+}
+
+impl Connection {
+    /// Starts or reaches the upstream and performs the `initialize` handshake. Messages no request
+    /// claims go to `inbound`.
+    pub async fn connect(
+        opts: ConnectOptions,
+        inbound: mpsc::Sender<Inbound>,
+    ) -> Result<Connection, UpstreamError> {
+        let core = Arc::new(Core {
+            name: opts.name.clone(),
+            next_id: AtomicU64::new(1),
+            pending: Mutex::new(HashMap::new()),
+            s2c: Mutex::new(HashMap::new()),
+            inbound,
+            wire: OnceLock::new(),
+            guard: Mutex::new(None),
+            closed: CancellationToken::new(),
+            close_reason: Mutex::new(None),
+            info: OnceLock::new(),
+            opts: opts.clone(),
+            subscriptions: Mutex::new(HashSet::new()),
+            log_level: Mutex::new(None),
+        });
+        let (wire, guard) = match &opts.target {
+            Target::Stdio(spec) => stdio::start(spec, &core).await?,
+            Target::Http(spec) => http::start(spec, &core)?,
+            Target::Sse(spec) => legacy_sse::start(spec, &core).await?,
+        };
+        let _ = core.wire.set(wire);
+        *lock(&core.guard) = Some(guard);
+        let conn = Connection { core };
+        match conn.handshake().await {
+            Ok(info) => {
+                let _ = conn.core.info.set(info);
+                Ok(conn)
+            }
+            Err(e) => {
+                conn.close().await;
+                Err(match e {
+                    UpstreamError::Unavailable(m) => UpstreamError::Unavailable(m),
+                    other => UpstreamError::Unavailable(format!("initialize failed: {other}")),
+                })
+            }
+        }
+    }
+
+    /// The upstream's configured name.
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// What the upstream declared in the handshake.
+    pub fn info(&self) -> Option<&ServerInfo> {
+        self.core.info.get()
+    }
+
+    /// The negotiated revision (the asked one until the handshake finishes).
+    pub fn revision(&self) -> Revision {
+        self.info().map_or(self.core.opts.revision, |i| i.revision)
+    }
+
+    /// True once the transport has died or the connection was closed.
+    pub fn is_closed(&self) -> bool {
+        self.core.closed.is_cancelled()
+    }
+
+    /// Resolves when the connection closes; yields why.
+    pub async fn closed(&self) -> String {
+        self.core.closed.cancelled().await;
+        lock(&self.core.close_reason)
+            .clone()
+            .unwrap_or_else(|| "closed".into())
+    }
+
+    /// Number of requests in flight.
+    pub fn in_flight(&self) -> usize {
+        lock(&self.core.pending).len()
+    }
+
+    /// Sends a request and waits for its response message (a result or an error).
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Option<&str>,
+        ctx: RequestCtx,
+    ) -> Result<Message, UpstreamError> {
+        self.core.request(method, params, ctx).await
+    }
+
+    /// Sends a notification.
+    pub async fn notify(&self, method: &str, params: Option<&str>) -> Result<(), UpstreamError> {
+        let body = encode::notification(method, params);
+        self.core.send(Bytes::from(body)).await
+    }
+
+    /// Answers a server-to-client request with a result.
+    pub async fn respond(&self, id: &Id, result: &str) -> Result<(), UpstreamError> {
+        self.core.forget_s2c(id);
+        self.core
+            .send(Bytes::from(encode::result(id, result)))
+            .await
+    }
+
+    /// Answers a server-to-client request with an error.
+    pub async fn respond_error(&self, id: &Id, error: &RpcError) -> Result<(), UpstreamError> {
+        self.core.forget_s2c(id);
+        let body = encode::error(Some(id), &error.to_json());
+        self.core.send(Bytes::from(body)).await
+    }
+
+    /// Answers a server-to-client request with a raw JSON-RPC error object (a client's own error,
+    /// relayed as it was).
+    pub async fn respond_raw_error(&self, id: &Id, error: &str) -> Result<(), UpstreamError> {
+        self.core.forget_s2c(id);
+        self.core
+            .send(Bytes::from(encode::error(Some(id), error)))
+            .await
+    }
+
+    /// Ends the session: stdio children get stdin closed, then SIGTERM, then SIGKILL; HTTP
+    /// sessions get a DELETE.
+    pub async fn close(&self) {
+        self.core.shutdown("closed by gateway").await;
+    }
+
+    async fn handshake(&self) -> Result<ServerInfo, UpstreamError> {
+        let opts = &self.core.opts;
+        let params = format!(
+            "{{\"protocolVersion\":\"{}\",\"capabilities\":{},\"clientInfo\":{}}}",
+            opts.revision, opts.capabilities, opts.client_info
+        );
+        let resp = self
+            .request(
+                "initialize",
+                Some(&params),
+                RequestCtx::with_timeout(opts.timeout),
+            )
+            .await?;
+        let result = match resp.kind() {
+            Kind::Result => resp.result().unwrap_or("null"),
+            _ => {
+                return Err(UpstreamError::Unavailable(format!(
+                    "initialize was refused: {}",
+                    resp.error().unwrap_or("?")
+                )));
+            }
+        };
+        let version = object::get_str(result, "protocolVersion").ok_or_else(|| {
+            UpstreamError::Protocol("initialize result lacks protocolVersion".into())
+        })?;
+        let revision = Revision::parse(&version).ok_or_else(|| {
+            UpstreamError::Unavailable(format!("upstream chose unsupported revision {version}"))
+        })?;
+        let info = ServerInfo {
+            revision,
+            capabilities: object::get(result, "capabilities")
+                .unwrap_or("{}")
+                .to_owned(),
+            server_info: object::get(result, "serverInfo").unwrap_or("{}").to_owned(),
+            instructions: object::get_str(result, "instructions").map(|s| s.into_owned()),
+        };
+        if let Some(Wire::Http(h)) = self.core.wire.get() {
+            h.set_revision(revision);
+        }
+        self.notify("notifications/initialized", None).await?;
+        Ok(info)
+    }
+}
+
+impl Core {
+    pub(crate) async fn request(
+        self: &Arc<Self>,
+        method: &str,
+        params: Option<&str>,
+        ctx: RequestCtx,
+    ) -> Result<Message, UpstreamError> {
+        if self.closed.is_cancelled() {
+            return Err(UpstreamError::Closed(self.reason()));
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let rewritten;
+        let params = match (ctx.rewrite_progress, params) {
+            (true, Some(p)) => match with_progress_token(p, id) {
+                Some(p2) => {
+                    rewritten = p2;
+                    Some(rewritten.as_str())
+                }
+                None => Some(p),
+            },
+            (_, p) => p,
+        };
+        let body = Bytes::from(encode::request(&Id::number(id), method, params));
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(
+            id,
+            Pending {
+                tx,
+                related: ctx.related,
+                owner: ctx.owner,
+            },
+        );
+        let mut guard = PendingGuard {
+            core: self,
+            id: Some(id),
+        };
+        match self.wire.get() {
+            Some(Wire::Pipe(w)) => {
+                if w.send(body).await.is_err() {
+                    return Err(UpstreamError::Closed(self.reason()));
+                }
+            }
+            Some(Wire::Http(h)) => h.send_request(id, body, ctx.request_id.clone()),
+            None => return Err(UpstreamError::Unavailable("transport not ready".into())),
+        }
+        let timeout = ctx.timeout.unwrap_or(self.opts.timeout);
+        let cancel = ctx.cancel.unwrap_or_default();
+        let outcome = tokio::select! {
+            r = rx => match r {
+                Ok(msg) => Ok(msg),
+                Err(_) => Err(UpstreamError::Closed(self.reason())),
+            },
+            _ = tokio::time::sleep(timeout) => Err(UpstreamError::Timeout(timeout)),
+            _ = cancel.cancelled() => Err(UpstreamError::Cancelled),
+        };
+        match &outcome {
+            Ok(msg) => {
+                guard.id = None;
+                if msg.kind() == Kind::Result {
+                    self.remember(method, params);
+                }
+            }
+            Err(UpstreamError::Timeout(_)) | Err(UpstreamError::Cancelled) => {
+                if method != "initialize" {
+                    let reason = if matches!(outcome, Err(UpstreamError::Cancelled)) {
+                        "cancelled by client"
+                    } else {
+                        "timed out at gateway"
+                    };
+                    let p = format!("{{\"requestId\":{id},\"reason\":\"{reason}\"}}");
+                    let _ = self
+                        .send(Bytes::from(encode::notification(
+                            "notifications/cancelled",
+                            Some(&p),
+                        )))
+                        .await;
+                }
+            }
+            Err(_) => {}
+        }
+        outcome
+    }
+
+    /// Records state that must be replayed if the upstream session is re-created.
+    fn remember(&self, method: &str, params: Option<&str>) {
+        let uri = || {
+            params
+                .and_then(|p| object::get_str(p, "uri"))
+                .map(|s| s.into_owned())
+        };
+        match method {
+            "resources/subscribe" => {
+                if let Some(u) = uri() {
+                    lock(&self.subscriptions).insert(u);
+                }
+            }
+            "resources/unsubscribe" => {
+                if let Some(u) = uri() {
+                    lock(&self.subscriptions).remove(&u);
+                }
+            }
+            "logging/setLevel" => {
+                *lock(&self.log_level) = params
+                    .and_then(|p| object::get_str(p, "level"))
+                    .map(|s| s.into_owned());
+            }
+            _ => {}
+        }
+    }
+
+    /// What to replay after re-initialising: (method, params) pairs.
+    pub(crate) fn replay_plan(&self) -> Vec<(&'static str, String)> {
+        let mut plan = Vec::new();
+        if let Some(level) = lock(&self.log_level).clone() {
+            plan.push((
+                "logging/setLevel",
+                format!("{{\"level\":{}}}", object::json_string(&level)),
+            ));
+        }
+        for uri in lock(&self.subscriptions).iter() {
+            plan.push((
+                "resources/subscribe",
+                format!("{{\"uri\":{}}}", object::json_string(uri)),
+            ));
+        }
+        plan
+    }
+
+    /// The initialize params, for transports that re-initialise on their own.
+    pub(crate) fn initialize_params(&self) -> String {
+        format!(
+            "{{\"protocolVersion\":\"{}\",\"capabilities\":{},\"clientInfo\":{}}}",
+            self.opts.revision, self.opts.capabilities, self.opts.client_info
+        )
+    }
+
+    /// Sends a message that expects no response on its own stream.
+    pub(crate) async fn send(&self, body: Bytes) -> Result<(), UpstreamError> {
+        match self.wire.get() {
+            Some(Wire::Pipe(w)) => w
+                .send(body)
+                .await
+                .map_err(|_| UpstreamError::Closed(self.reason())),
+            Some(Wire::Http(h)) => h.send_message(body).await,
+            None => Err(UpstreamError::Unavailable("transport not ready".into())),
+        }
+    }
+
+    pub(crate) fn is_pending(&self, id: u64) -> bool {
+        lock(&self.pending).contains_key(&id)
+    }
+
+    fn forget_s2c(&self, id: &Id) {
+        lock(&self.s2c).remove(id.as_raw());
+    }
+
+    fn reason(&self) -> String {
+        lock(&self.close_reason)
+            .clone()
+            .unwrap_or_else(|| "connection closed".into())
+    }
+
+    /// Called by transports for every message read from the upstream. `related` is the id of the
+    /// request whose response stream carried it, when the transport knows.
+    pub(crate) fn deliver(self: &Arc<Self>, msg: Message, related: Option<u64>) {
+        match msg.kind() {
+            Kind::Result | Kind::Error => {
+                let Some(id) = msg.id().and_then(Id::as_u64) else {
+                    tracing::warn!(upstream = %self.name, "response with an id the gateway never sent; dropped");
+                    return;
+                };
+                match lock(&self.pending).remove(&id) {
+                    Some(p) => {
+                        let _ = p.tx.send(msg);
+                    }
+                    None => tracing::debug!(upstream = %self.name, id, "late response dropped"),
+                }
+            }
+            Kind::Request => {
+                if msg.method() == Some("ping") {
+                    if let Some(id) = msg.id().cloned() {
+                        let core = self.clone();
+                        tokio::spawn(async move {
+                            let _ = core.send(Bytes::from(encode::result(&id, "{}"))).await;
+                        });
+                    }
+                    return;
+                }
+                let related = related.or_else(|| self.attribute());
+                if let (Some(r), Some(id)) = (related, msg.id()) {
+                    lock(&self.s2c).insert(id.as_raw().into(), r);
+                }
+                self.route(related, msg);
+            }
+            Kind::Notification => {
+                let related = related.or_else(|| match msg.method() {
+                    Some("notifications/progress") => msg
+                        .param("progressToken")
+                        .and_then(|t| t.parse::<u64>().ok())
+                        .filter(|t| lock(&self.pending).contains_key(t)),
+                    Some("notifications/cancelled") => msg
+                        .param("requestId")
+                        .and_then(|r| lock(&self.s2c).get(r.trim()).copied()),
+                    // A log line emitted while one client's calls are running is that client's.
+                    Some("notifications/message") => self.attribute(),
+                    _ => None,
+                });
+                self.route(related, msg);
+            }
+        }
+    }
+
+    /// On a shared pipe, a server-to-client request can only be tied to a client when every
+    /// request in flight comes from that one client; then the newest of them is the likely cause.
+    fn attribute(&self) -> Option<u64> {
+        if matches!(self.wire.get(), Some(Wire::Http(_))) {
+            return None;
+        }
+        let pending = lock(&self.pending);
+        let mut owner = None;
+        let mut newest = None;
+        for (&id, p) in pending.iter() {
+            if p.related.is_none() {
+                continue;
+            }
+            match owner {
+                None => owner = Some(p.owner),
+                Some(o) if o != p.owner => return None,
+                _ => {}
+            }
+            newest = newest.max(Some(id));
+        }
+        newest
+    }
+
+    fn route(self: &Arc<Self>, related: Option<u64>, msg: Message) {
+        let sink = related.and_then(|r| {
+            let mut pending = lock(&self.pending);
+            let p = pending.get_mut(&r)?;
+            let tx = p.related.clone()?;
+            Some((r, tx))
+        });
+        let msg = match sink {
+            Some((r, tx)) => match tx.try_send(msg) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(m)) => {
+                    // The client reading this request's stream cannot keep up: it loses the
+                    // stream rather than stalling the upstream's reader for everyone.
+                    tracing::warn!(upstream = %self.name, request = r, "related stream full; detached");
+                    if let Some(p) = lock(&self.pending).get_mut(&r) {
+                        p.related = None;
+                    }
+                    m
+                }
+                Err(mpsc::error::TrySendError::Closed(m)) => m,
+            },
+            None => msg,
+        };
+        if msg.is_request() && related.is_some() {
+            // Tied to a request whose client is gone: nobody can answer.
+            self.refuse(
+                &msg,
+                ErrorCode::NO_CLIENT_FOR_REQUEST,
+                "the client that caused this request is no longer listening",
+            );
+            return;
+        }
+        if let Err(e) = self.inbound.try_send(Inbound::Message(msg)) {
+            if let mpsc::error::TrySendError::Full(Inbound::Message(m)) = e {
+                tracing::warn!(upstream = %self.name, method = ?m.method(), "gateway inbound queue full; message dropped");
+                if m.is_request() {
+                    self.refuse(&m, ErrorCode::NO_CLIENT_FOR_REQUEST, "gateway overloaded");
+                }
+            }
+        }
+    }
+
+    fn refuse(self: &Arc<Self>, msg: &Message, code: ErrorCode, why: &str) {
+        if let Some(id) = msg.id().cloned() {
+            let err = RpcError::new(code, why).to_json();
+            let core = self.clone();
+            tokio::spawn(async move {
+                let _ = core.send(Bytes::from(encode::error(Some(&id), &err))).await;
+            });
+        }
+    }
+
+    /// Called by a transport when it can no longer carry messages.
+    pub(crate) fn transport_closed(&self, reason: String) {
+        if self.closed.is_cancelled() {
+            return;
+        }
+        tracing::warn!(upstream = %self.name, %reason, "upstream connection closed");
+        lock(&self.close_reason).get_or_insert(reason.clone());
+        self.closed.cancel();
+        // Dropping the senders fails every waiter with `Closed`.
+        lock(&self.pending).clear();
+        let _ = self.inbound.try_send(Inbound::Closed(reason));
+    }
+
+    pub(crate) async fn shutdown(&self, reason: &str) {
+        lock(&self.close_reason).get_or_insert_with(|| reason.to_owned());
+        let guard = lock(&self.guard).take();
+        match guard {
+            Some(Guard::Stdio(child)) => child.shutdown().await,
+            Some(Guard::Tasks(tasks)) => {
+                if let Some(Wire::Http(h)) = self.wire.get() {
+                    h.terminate().await;
+                }
+                for t in tasks {
+                    t.abort();
+                }
+            }
+            None => {}
+        }
+        self.closed.cancel();
+        lock(&self.pending).clear();
+    }
+}
+
+/// Removes a request from the pending table if its waiter gives up for any reason.
+struct PendingGuard<'a> {
+    core: &'a Core,
+    id: Option<u64>,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            lock(&self.core.pending).remove(&id);
+        }
+    }
+}
+
+/// `params` with `_meta.progressToken` replaced by `id`; `None` when there is no token to replace.
+fn with_progress_token(params: &str, id: u64) -> Option<String> {
+    let meta = object::get(params, "_meta")?;
+    object::get(meta, "progressToken")?;
+    let token = id.to_string();
+    let meta2 = object::edit(meta, &[("progressToken", Edit::Set(&token))])?;
+    object::edit(params, &[("_meta", Edit::Set(&meta2))])
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it (the state stays usable:
+/// every critical section here leaves it consistent).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_token_is_rewritten_in_place() {
+        let p = r#"{"name":"x","_meta":{"progressToken":"abc","x-v":1},"arguments":{}}"#;
+        assert_eq!(
+            with_progress_token(p, 42).unwrap(),
+            r#"{"name":"x","_meta":{"progressToken":42,"x-v":1},"arguments":{}}"#
+        );
+        assert!(with_progress_token(r#"{"name":"x"}"#, 1).is_none());
+    }
+}

@@ -1,0 +1,22 @@
+//! What can go wrong talking to an upstream, in terms the gateway can map to one JSON-RPC error.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    /// Could not be started or reached, or failed its handshake.
+    #[error("upstream unavailable: {0}")]
+    Unavailable(String),
+    /// No answer within the timeout (the request was cancelled upstream).
+    #[error("upstream did not answer within {}ms", .0.as_millis())]
+    Timeout(Duration),
+    /// The process exited or the connection closed while the request was in flight.
+    #[error("upstream closed: {0}")]
+    Closed(String),
+    /// The upstream broke the protocol.
+    #[error("upstream protocol error: {0}")]
+    Protocol(String),
+    /// The caller cancelled the request.
+    #[error("request cancelled")]
+    Cancelled,
+}

@@ -1,0 +1,586 @@
+//! Upstreams that speak MCP Streamable HTTP.
+//!
+//! Every request is its own POST whose answer is either one JSON message or an SSE stream carrying
+//! the request's notifications, server-to-client requests and finally its response; everything on
+//! that stream is delivered as related to the request. A GET stream carries the server's unrelated
+//! messages. Both kinds of stream are resumed after a drop with `Last-Event-ID`, waiting the
+//! `retry` interval the server asked for.
+//!
+//! Sessions expire on servers' own schedules. When an upstream answers 404 (or 400 naming the
+//! session) for a session it issued, the session is re-created transparently: a fresh `initialize`,
+//! then the log level and resource subscriptions this connection had set are replayed, then the
+//! failed message is sent again. Clients of the gateway never see the upstream's session change.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Once, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Response, StatusCode};
+use switchboard_protocol::message::encode;
+use switchboard_protocol::sse::Parser;
+use switchboard_protocol::{ErrorCode, Id, Kind, Message, Revision, RpcError};
+
+use crate::connection::{Core, Guard, Wire, lock};
+use crate::error::UpstreamError;
+
+/// Where a Streamable HTTP (or legacy SSE) upstream lives.
+#[derive(Debug, Clone)]
+pub struct HttpSpec {
+    pub url: String,
+    /// Extra headers sent with every request (e.g. `Authorization`).
+    pub headers: Vec<(String, String)>,
+}
+
+const SESSION_HEADER: &str = "mcp-session-id";
+const VERSION_HEADER: &str = "mcp-protocol-version";
+/// How long to wait before resuming a dropped stream when the server named no `retry`.
+const DEFAULT_RETRY: Duration = Duration::from_millis(1000);
+/// Resumption attempts for one stream before giving up on it.
+const MAX_RESUMES: u32 = 5;
+
+/// Installs the process-wide TLS crypto provider once (ring: small, and no C toolchain surprises).
+pub fn ensure_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// Builds the HTTP client shared by all requests of one upstream (connections are pooled).
+pub(crate) fn client(
+    spec_headers: &[(String, String)],
+) -> Result<(reqwest::Client, HeaderMap), UpstreamError> {
+    ensure_crypto_provider();
+    let mut headers = HeaderMap::new();
+    for (k, v) in spec_headers {
+        let name = HeaderName::from_bytes(k.as_bytes())
+            .map_err(|e| UpstreamError::Unavailable(format!("bad header name {k}: {e}")))?;
+        let mut value = HeaderValue::from_str(v)
+            .map_err(|e| UpstreamError::Unavailable(format!("bad header value for {k}: {e}")))?;
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()
+        .map_err(|e| UpstreamError::Unavailable(format!("HTTP client: {e}")))?;
+    Ok((client, headers))
+}
+
+pub(crate) struct HttpWire {
+    client: reqwest::Client,
+    url: String,
+    headers: HeaderMap,
+    session: Mutex<Option<HeaderValue>>,
+    revision: Mutex<Option<Revision>>,
+    core: Weak<Core>,
+    /// Serialises re-initialisation; holds the session generation it produced.
+    reinit: tokio::sync::Mutex<u64>,
+    generation: AtomicU64,
+    get_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    reinit_ids: AtomicU64,
+}
+
+pub(crate) fn start(spec: &HttpSpec, core: &Arc<Core>) -> Result<(Wire, Guard), UpstreamError> {
+    let (client, headers) = client(&spec.headers)?;
+    let wire = Arc::new(HttpWire {
+        client,
+        url: spec.url.clone(),
+        headers,
+        session: Mutex::new(None),
+        revision: Mutex::new(None),
+        core: Arc::downgrade(core),
+        reinit: tokio::sync::Mutex::new(0),
+        generation: AtomicU64::new(0),
+        get_task: Mutex::new(None),
+        reinit_ids: AtomicU64::new(1),
+    });
+    Ok((Wire::Http(wire), Guard::Tasks(Vec::new())))
+}
+
+impl HttpWire {
+    /// Called after the handshake: later requests carry the version header, and the GET stream opens.
+    pub(crate) fn set_revision(self: &Arc<Self>, rev: Revision) {
+        *lock(&self.revision) = Some(rev);
+        let me = self.clone();
+        let task = tokio::spawn(async move { me.get_loop().await });
+        if let Some(old) = lock(&self.get_task).replace(task) {
+            old.abort();
+        }
+    }
+
+    fn post(&self, body: Bytes) -> reqwest::RequestBuilder {
+        let mut req = self
+            .client
+            .post(&self.url)
+            .headers(self.headers.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json, text/event-stream")
+            .body(body);
+        req = self.session_headers(req);
+        req
+    }
+
+    fn session_headers(&self, mut req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if let Some(s) = lock(&self.session).clone() {
+            req = req.header(SESSION_HEADER, s);
+        }
+        if let Some(r) = *lock(&self.revision) {
+            if r.has_version_header() {
+                req = req.header(VERSION_HEADER, r.as_str());
+            }
+        }
+        req
+    }
+
+    fn capture_session(&self, resp: &Response) {
+        if let Some(v) = resp.headers().get(SESSION_HEADER) {
+            let mut s = lock(&self.session);
+            if s.as_ref() != Some(v) {
+                *s = Some(v.clone());
+            }
+        }
+    }
+
+    /// Sends a request; its answer (and everything related) is delivered to the core.
+    pub(crate) fn send_request(
+        self: &Arc<Self>,
+        id: u64,
+        body: Bytes,
+        request_id: Option<Arc<str>>,
+    ) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = me.run_request(id, body, request_id.as_deref()).await {
+                me.fail(id, &e);
+            }
+        });
+    }
+
+    async fn run_request(
+        &self,
+        id: u64,
+        body: Bytes,
+        request_id: Option<&str>,
+    ) -> Result<(), UpstreamError> {
+        let mut retried = false;
+        loop {
+            let generation = self.generation.load(Ordering::Acquire);
+            let mut req = self.post(body.clone());
+            if let Some(rid) = request_id {
+                req = req.header("x-request-id", rid);
+            }
+            let resp = req.send().await.map_err(|e| {
+                UpstreamError::Unavailable(format!("POST {}: {}", self.url, error_chain(&e)))
+            })?;
+            self.capture_session(&resp);
+            let status = resp.status();
+            if !retried && self.session_expired(status, &resp) {
+                retried = true;
+                self.reinitialize(generation).await?;
+                continue;
+            }
+            if status == StatusCode::ACCEPTED {
+                // The answer will arrive on the GET stream.
+                return Ok(());
+            }
+            if !status.is_success() {
+                let text = resp.text().await.unwrap_or_default();
+                return Err(http_error(status, &text));
+            }
+            return self.read_answer(resp, Some(id)).await;
+        }
+    }
+
+    fn session_expired(&self, status: StatusCode, _resp: &Response) -> bool {
+        // 404 is the spec's answer for an unknown session; some servers say 400 instead. A 400 is
+        // only treated as expiry when we had a session to lose.
+        let had_session = lock(&self.session).is_some();
+        had_session && (status == StatusCode::NOT_FOUND || status == StatusCode::BAD_REQUEST)
+    }
+
+    /// Reads a POST's answer: one JSON message, or an SSE stream resumed until the response for
+    /// `id` has arrived.
+    async fn read_answer(&self, resp: Response, id: Option<u64>) -> Result<(), UpstreamError> {
+        let core = self
+            .core
+            .upgrade()
+            .ok_or(UpstreamError::Closed("gateway dropped".into()))?;
+        let max = core.opts.max_message_bytes;
+        let is_sse = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if !is_sse {
+            let bytes = read_limited(resp, max).await?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(());
+            }
+            let msg = Message::parse(bytes)
+                .map_err(|e| UpstreamError::Protocol(format!("invalid JSON answer: {e}")))?;
+            core.deliver(msg, id);
+            return Ok(());
+        }
+        drop(core);
+        let mut parser = Parser::new(max);
+        let mut resp = resp;
+        let mut resumes = 0;
+        loop {
+            let mut retry = None;
+            self.pump_sse(resp, &mut parser, id, &mut retry).await?;
+            let still_waiting = match (id, self.core.upgrade()) {
+                (Some(id), Some(core)) => core.is_pending(id),
+                _ => false,
+            };
+            if !still_waiting {
+                return Ok(());
+            }
+            let Some(last) = parser.last_event_id.clone() else {
+                return Err(UpstreamError::Closed(
+                    "response stream ended before the response".into(),
+                ));
+            };
+            resumes += 1;
+            if resumes > MAX_RESUMES {
+                return Err(UpstreamError::Closed(
+                    "response stream could not be resumed".into(),
+                ));
+            }
+            tokio::time::sleep(retry.unwrap_or(DEFAULT_RETRY)).await;
+            resp = self.resume(&last).await?;
+        }
+    }
+
+    /// GET with `Last-Event-ID`: how every stream is resumed.
+    async fn resume(&self, last: &str) -> Result<Response, UpstreamError> {
+        let req = self
+            .client
+            .get(&self.url)
+            .headers(self.headers.clone())
+            .header(ACCEPT, "text/event-stream")
+            .header("last-event-id", last);
+        let resp =
+            self.session_headers(req).send().await.map_err(|e| {
+                UpstreamError::Closed(format!("resume failed: {}", error_chain(&e)))
+            })?;
+        if !resp.status().is_success() {
+            return Err(UpstreamError::Closed(format!(
+                "resume refused: HTTP {}",
+                resp.status()
+            )));
+        }
+        Ok(resp)
+    }
+
+    /// Feeds one SSE response through the parser, delivering messages. Returns when it ends.
+    async fn pump_sse(
+        &self,
+        resp: Response,
+        parser: &mut Parser,
+        related: Option<u64>,
+        retry: &mut Option<Duration>,
+    ) -> Result<(), UpstreamError> {
+        let mut body = resp.bytes_stream();
+        let mut events = Vec::new();
+        while let Some(chunk) = body.next().await {
+            let Ok(chunk) = chunk else { break };
+            parser
+                .feed(&chunk, &mut events)
+                .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
+            let Some(core) = self.core.upgrade() else {
+                return Ok(());
+            };
+            for ev in events.drain(..) {
+                if let Some(ms) = ev.retry {
+                    *retry = Some(Duration::from_millis(ms));
+                }
+                if ev.event != "message" || ev.data.trim().is_empty() {
+                    continue;
+                }
+                match Message::parse(Bytes::from(ev.data)) {
+                    Ok(msg) => core.deliver(msg, related),
+                    Err(e) => {
+                        tracing::warn!(upstream = %core.name, "skipped an SSE event that is not JSON-RPC: {e}")
+                    }
+                }
+            }
+            // A request's stream is done once its response is in, even if the server keeps the
+            // connection open (a resumed GET stream usually stays open).
+            if related.is_some_and(|id| !core.is_pending(id)) {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps the GET stream open for the connection's lifetime, resuming it when it drops.
+    async fn get_loop(self: Arc<Self>) {
+        let mut parser = Parser::new(
+            self.core
+                .upgrade()
+                .map_or(1 << 24, |c| c.opts.max_message_bytes),
+        );
+        let mut failures = 0u32;
+        loop {
+            let Some(core) = self.core.upgrade() else {
+                return;
+            };
+            if core.closed.is_cancelled() {
+                return;
+            }
+            drop(core);
+            let mut req = self
+                .client
+                .get(&self.url)
+                .headers(self.headers.clone())
+                .header(ACCEPT, "text/event-stream");
+            if let Some(last) = &parser.last_event_id {
+                req = req.header("last-event-id", last.as_str());
+            }
+            let resp = match self.session_headers(req).send().await {
+                Ok(r) => r,
+                Err(_) => {
+                    failures += 1;
+                    tokio::time::sleep(backoff(failures)).await;
+                    continue;
+                }
+            };
+            match resp.status() {
+                s if s.is_success() => {}
+                // The server offers no GET stream: fine, everything comes on POST streams.
+                StatusCode::METHOD_NOT_ALLOWED => return,
+                StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => {
+                    // Session gone: the next POST re-initialises and restarts this loop.
+                    return;
+                }
+                _ => {
+                    failures += 1;
+                    tokio::time::sleep(backoff(failures)).await;
+                    continue;
+                }
+            }
+            failures = 0;
+            let mut retry = None;
+            if self
+                .pump_sse(resp, &mut parser, None, &mut retry)
+                .await
+                .is_err()
+            {
+                failures += 1;
+            }
+            tokio::time::sleep(retry.unwrap_or(DEFAULT_RETRY).max(backoff(failures))).await;
+        }
+    }
+
+    /// Sends a notification or a response; the server answers 202.
+    pub(crate) async fn send_message(&self, body: Bytes) -> Result<(), UpstreamError> {
+        let mut retried = false;
+        loop {
+            let generation = self.generation.load(Ordering::Acquire);
+            let resp = self.post(body.clone()).send().await.map_err(|e| {
+                UpstreamError::Unavailable(format!("POST {}: {}", self.url, error_chain(&e)))
+            })?;
+            self.capture_session(&resp);
+            let status = resp.status();
+            if !retried && self.session_expired(status, &resp) {
+                retried = true;
+                self.reinitialize(generation).await?;
+                continue;
+            }
+            if status.is_success() {
+                return Ok(());
+            }
+            let text = resp.text().await.unwrap_or_default();
+            return Err(http_error(status, &text));
+        }
+    }
+
+    /// Re-creates an expired upstream session and replays what the old one had set.
+    async fn reinitialize(&self, seen_generation: u64) -> Result<(), UpstreamError> {
+        let mut gen_guard = self.reinit.lock().await;
+        if self.generation.load(Ordering::Acquire) != seen_generation {
+            // Someone else already re-created the session while we waited.
+            return Ok(());
+        }
+        let core = self
+            .core
+            .upgrade()
+            .ok_or(UpstreamError::Closed("gateway dropped".into()))?;
+        tracing::info!(upstream = %core.name, "upstream session expired; re-initialising");
+        *lock(&self.session) = None;
+        let init = self
+            .direct("initialize", Some(&core.initialize_params()))
+            .await?;
+        if init.kind() != Kind::Result {
+            return Err(UpstreamError::Unavailable("re-initialize refused".into()));
+        }
+        self.send_plain(Bytes::from(encode::notification(
+            "notifications/initialized",
+            None,
+        )))
+        .await?;
+        for (method, params) in core.replay_plan() {
+            if let Err(e) = self.direct(method, Some(&params)).await {
+                tracing::warn!(upstream = %core.name, method, "replay after re-initialise failed: {e}");
+            }
+        }
+        let next = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        *gen_guard = next;
+        Ok(())
+    }
+
+    /// A request the wire answers itself (re-initialisation), not through the core's table.
+    async fn direct(&self, method: &str, params: Option<&str>) -> Result<Message, UpstreamError> {
+        let n = self.reinit_ids.fetch_add(1, Ordering::Relaxed);
+        let id = Id::string(&format!("switchboard-reinit-{n}"));
+        let body = Bytes::from(encode::request(&id, method, params));
+        let resp = self.post(body).send().await.map_err(|e| {
+            UpstreamError::Unavailable(format!("POST {}: {}", self.url, error_chain(&e)))
+        })?;
+        self.capture_session(&resp);
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let text = resp.text().await.unwrap_or_default();
+            return Err(http_error(status, &text));
+        }
+        let is_sse = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if !is_sse {
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|e| UpstreamError::Closed(e.to_string()))?;
+            return Message::parse(bytes).map_err(|e| UpstreamError::Protocol(e.to_string()));
+        }
+        let mut parser = Parser::new(1 << 24);
+        let mut body = resp.bytes_stream();
+        let mut events = Vec::new();
+        while let Some(Ok(chunk)) = body.next().await {
+            parser
+                .feed(&chunk, &mut events)
+                .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
+            for ev in events.drain(..) {
+                if let Ok(m) = Message::parse(Bytes::from(ev.data)) {
+                    if m.is_response() && m.id() == Some(&id) {
+                        return Ok(m);
+                    }
+                }
+            }
+        }
+        Err(UpstreamError::Closed(
+            "stream ended before the response".into(),
+        ))
+    }
+
+    async fn send_plain(&self, body: Bytes) -> Result<(), UpstreamError> {
+        let resp = self
+            .post(body)
+            .send()
+            .await
+            .map_err(|e| UpstreamError::Unavailable(error_chain(&e)))?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(http_error(resp.status(), ""))
+        }
+    }
+
+    /// Ends the upstream session (DELETE) and the GET stream.
+    pub(crate) async fn terminate(&self) {
+        if let Some(t) = lock(&self.get_task).take() {
+            t.abort();
+        }
+        let session = lock(&self.session).take();
+        if let Some(s) = session {
+            let req = self
+                .client
+                .delete(&self.url)
+                .headers(self.headers.clone())
+                .header(SESSION_HEADER, s);
+            let _ = tokio::time::timeout(Duration::from_secs(2), req.send()).await;
+        }
+    }
+
+    /// Resolves request `id` with a gateway-made error naming the upstream.
+    fn fail(&self, id: u64, e: &UpstreamError) {
+        let Some(core) = self.core.upgrade() else {
+            return;
+        };
+        let code = match e {
+            UpstreamError::Protocol(_) => ErrorCode::UPSTREAM_PROTOCOL,
+            UpstreamError::Closed(_) => ErrorCode::UPSTREAM_CLOSED,
+            _ => ErrorCode::UPSTREAM_UNAVAILABLE,
+        };
+        let err = RpcError::new(code, format!("upstream {}: {e}", core.name))
+            .with_str("upstream", &core.name);
+        let text = encode::error(Some(&Id::number(id)), &err.to_json());
+        if let Ok(m) = Message::parse(Bytes::from(text)) {
+            core.deliver(m, Some(id));
+        }
+    }
+}
+
+impl Drop for HttpWire {
+    fn drop(&mut self) {
+        if let Some(t) = lock(&self.get_task).take() {
+            t.abort();
+        }
+    }
+}
+
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis((250u64 << failures.min(6)).min(15_000))
+}
+
+fn http_error(status: StatusCode, body: &str) -> UpstreamError {
+    let snippet: String = body.chars().take(200).collect();
+    if status.is_server_error()
+        || status == StatusCode::NOT_FOUND
+        || status == StatusCode::UNAUTHORIZED
+    {
+        UpstreamError::Unavailable(format!("HTTP {status}: {snippet}"))
+    } else {
+        UpstreamError::Protocol(format!("HTTP {status}: {snippet}"))
+    }
+}
+
+async fn read_limited(resp: Response, max: usize) -> Result<Bytes, UpstreamError> {
+    if resp.content_length().is_some_and(|l| l as usize > max) {
+        return Err(UpstreamError::Protocol(format!(
+            "answer over max_message_bytes ({max})"
+        )));
+    }
+    let mut body = resp.bytes_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| UpstreamError::Closed(error_chain(&e)))?;
+        if buf.len() + chunk.len() > max {
+            return Err(UpstreamError::Protocol(format!(
+                "answer over max_message_bytes ({max})"
+            )));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// An error with its causes, for messages people read ("connection refused", not "error sending request").
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}

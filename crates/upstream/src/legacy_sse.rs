@@ -1,0 +1,140 @@
+//! Upstreams that speak the 2024-11-05 HTTP+SSE transport.
+//!
+//! The client opens one GET stream; its first `endpoint` event names the URL to POST messages to,
+//! and every server message (responses included) arrives as a `message` event on that stream. That
+//! makes it a single ordered pipe, like stdio: a writer task POSTs queued messages in order and a
+//! reader task delivers the stream's events. When the stream ends the connection is closed.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use switchboard_protocol::Message;
+use switchboard_protocol::sse::{Event, Parser};
+use tokio::sync::mpsc;
+
+use crate::connection::{Core, Guard, Wire};
+use crate::error::UpstreamError;
+use crate::http::{HttpSpec, client, error_chain};
+
+pub(crate) async fn start(
+    spec: &HttpSpec,
+    core: &Arc<Core>,
+) -> Result<(Wire, Guard), UpstreamError> {
+    let (client, headers) = client(&spec.headers)?;
+    let base = reqwest::Url::parse(&spec.url)
+        .map_err(|e| UpstreamError::Unavailable(format!("bad url {}: {e}", spec.url)))?;
+    let resp = client
+        .get(base.clone())
+        .headers(headers.clone())
+        .header(ACCEPT, "text/event-stream")
+        .send()
+        .await
+        .map_err(|e| UpstreamError::Unavailable(format!("GET {base}: {}", error_chain(&e))))?;
+    if !resp.status().is_success() {
+        return Err(UpstreamError::Unavailable(format!(
+            "GET {base}: HTTP {}",
+            resp.status()
+        )));
+    }
+    let max = core.opts.max_message_bytes;
+    let mut body = resp.bytes_stream();
+    let mut parser = Parser::new(max);
+    let mut events: Vec<Event> = Vec::new();
+    // The first thing on the stream must be the endpoint to POST to.
+    let endpoint = tokio::time::timeout(core.opts.timeout, async {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| UpstreamError::Unavailable(error_chain(&e)))?;
+            parser
+                .feed(&chunk, &mut events)
+                .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
+            if let Some(pos) = events.iter().position(|e| e.event == "endpoint") {
+                let ev = events.remove(pos);
+                return base
+                    .join(ev.data.trim())
+                    .map_err(|e| UpstreamError::Protocol(format!("bad endpoint event: {e}")));
+            }
+        }
+        Err(UpstreamError::Unavailable(
+            "stream ended before the endpoint event".into(),
+        ))
+    })
+    .await
+    .map_err(|_| UpstreamError::Unavailable("no endpoint event within the timeout".into()))??;
+    if endpoint.origin() != base.origin() {
+        return Err(UpstreamError::Protocol(format!(
+            "endpoint {endpoint} is on another origin than {base}; refused"
+        )));
+    }
+
+    let (tx, mut rx) = mpsc::channel::<Bytes>(256);
+    let name = core.name.clone();
+    let weak: Weak<Core> = Arc::downgrade(core);
+    let writer_weak = weak.clone();
+    let writer = tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            let r = client
+                .post(endpoint.clone())
+                .headers(headers.clone())
+                .header(CONTENT_TYPE, "application/json")
+                .body(msg)
+                .timeout(Duration::from_secs(30))
+                .send()
+                .await;
+            let failed = match r {
+                Ok(resp) if resp.status().is_success() => None,
+                Ok(resp) => Some(format!("POST {endpoint}: HTTP {}", resp.status())),
+                Err(e) => Some(format!("POST {endpoint}: {}", error_chain(&e))),
+            };
+            if let Some(reason) = failed {
+                tracing::warn!(upstream = %name, "{reason}");
+                if let Some(core) = writer_weak.upgrade() {
+                    core.transport_closed(reason);
+                }
+                return;
+            }
+        }
+    });
+    let reader = tokio::spawn(async move {
+        let deliver = |events: &mut Vec<Event>| -> bool {
+            let Some(core) = weak.upgrade() else {
+                return false;
+            };
+            for ev in events.drain(..) {
+                if ev.event != "message" || ev.data.trim().is_empty() {
+                    continue;
+                }
+                match Message::parse(Bytes::from(ev.data)) {
+                    Ok(m) => core.deliver(m, None),
+                    Err(e) => {
+                        tracing::warn!(upstream = %core.name, "skipped an SSE event that is not JSON-RPC: {e}")
+                    }
+                }
+            }
+            true
+        };
+        if !deliver(&mut events) {
+            return;
+        }
+        let reason = loop {
+            match body.next().await {
+                Some(Ok(chunk)) => {
+                    if let Err(e) = parser.feed(&chunk, &mut events) {
+                        break e.to_string();
+                    }
+                    if !deliver(&mut events) {
+                        return;
+                    }
+                }
+                Some(Err(e)) => break format!("stream failed: {}", error_chain(&e)),
+                None => break "stream ended".to_owned(),
+            }
+        };
+        if let Some(core) = weak.upgrade() {
+            core.transport_closed(reason);
+        }
+    });
+    Ok((Wire::Pipe(tx), Guard::Tasks(vec![writer, reader])))
+}

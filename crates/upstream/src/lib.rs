@@ -1,0 +1,21 @@
+//! The client side of switchboard: one MCP session with one upstream server.
+//!
+//! A [`Connection`] is transport-agnostic. It mints request ids, keeps the table of requests in
+//! flight, performs the `initialize` handshake, enforces timeouts and cancellation, and decides
+//! which in-flight request each server-initiated message belongs to. The transports below it only
+//! move bytes: [`stdio`] runs a child process in its own process group (with a [`reaper`] that
+//! outlives a killed gateway), [`http`] speaks Streamable HTTP with resumption and transparent
+//! re-initialisation, and [`legacy_sse`] speaks the 2024-11-05 HTTP+SSE transport.
+//!
+//! This crate knows nothing of downstream clients: what to do with a notification or a
+//! server-to-client request is the caller's business, delivered through [`Inbound`] channels.
+
+mod connection;
+mod error;
+pub mod http;
+pub mod legacy_sse;
+pub mod reaper;
+pub mod stdio;
+
+pub use connection::{ConnectOptions, Connection, Inbound, RequestCtx, ServerInfo, Target};
+pub use error::UpstreamError;

@@ -1,0 +1,257 @@
+//! Upstreams that are local child processes speaking newline-delimited JSON-RPC on stdio.
+//!
+//! Each child runs in a process group of its own, so that shutting it down also ends whatever it
+//! spawned (`npx` starts `node`, `uvx` starts `python`). Shutdown is polite first: close stdin, wait,
+//! SIGTERM the group, wait, SIGKILL the group. The group is registered with the [`Reaper`], a
+//! separate process that kills it if the gateway itself is killed without a chance to clean up.
+//!
+//! stdout must carry only MCP messages: a line that is not JSON-RPC is logged and skipped, and a line
+//! longer than `max_message_bytes` kills the child (a server that floods stdout is broken, and
+//! buffering it without bound would let one upstream exhaust the gateway's memory). stderr is free
+//! text and goes to the gateway's log tagged with the upstream's name.
+//!
+//! [`Reaper`]: crate::reaper::Reaper
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use switchboard_protocol::Message;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{ChildStdin, ChildStdout, Command};
+use tokio::sync::mpsc;
+
+use crate::connection::{Core, Guard, Wire};
+use crate::error::UpstreamError;
+use crate::reaper::Reaper;
+
+/// How to start a stdio upstream.
+#[derive(Debug, Clone)]
+pub struct StdioSpec {
+    pub command: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<PathBuf>,
+}
+
+/// How long each polite shutdown step waits before the next, firmer one.
+const GRACE: Duration = Duration::from_millis(1500);
+
+/// A running child process and its process group.
+pub(crate) struct Child {
+    child: tokio::process::Child,
+    pgid: Option<i32>,
+    stdin_closer: Option<mpsc::Sender<Bytes>>,
+    reaper: Option<Reaper>,
+    name: Arc<str>,
+}
+
+pub(crate) async fn start(
+    spec: &StdioSpec,
+    core: &Arc<Core>,
+) -> Result<(Wire, Guard), UpstreamError> {
+    let name = core.name.clone();
+    let mut cmd = Command::new(&spec.command);
+    cmd.args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(cwd) = &spec.cwd {
+        cmd.current_dir(cwd);
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| UpstreamError::Unavailable(format!("cannot start `{}`: {e}", spec.command)))?;
+    let pgid = child.id().and_then(|p| i32::try_from(p).ok());
+    let reaper = core.opts.reaper.clone();
+    if let (Some(r), Some(pg)) = (&reaper, pgid) {
+        r.register(pg);
+    }
+    let (Some(stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err(UpstreamError::Unavailable(
+            "child stdio was not piped".into(),
+        ));
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    tokio::spawn(write_loop(stdin, rx, name.clone()));
+    tokio::spawn(read_loop(
+        stdout,
+        Arc::downgrade(core),
+        core.opts.max_message_bytes,
+        pgid,
+    ));
+    let stderr_name = name.clone();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            tracing::info!(target: "upstream", upstream = %stderr_name, "stderr: {line}");
+        }
+    });
+    let guard = Child {
+        child,
+        pgid,
+        stdin_closer: Some(tx.clone()),
+        reaper,
+        name,
+    };
+    Ok((Wire::Pipe(tx), Guard::Stdio(guard)))
+}
+
+async fn write_loop(mut stdin: ChildStdin, mut rx: mpsc::Receiver<Bytes>, name: Arc<str>) {
+    while let Some(msg) = rx.recv().await {
+        let r = async {
+            stdin.write_all(&msg).await?;
+            stdin.write_all(b"\n").await?;
+            // Drain whatever else is queued before flushing: one syscall for a burst.
+            while let Ok(more) = rx.try_recv() {
+                stdin.write_all(&more).await?;
+                stdin.write_all(b"\n").await?;
+            }
+            stdin.flush().await
+        }
+        .await;
+        if let Err(e) = r {
+            tracing::debug!(upstream = %name, "stdin write failed: {e}");
+            return;
+        }
+    }
+    // All senders are gone: dropping stdin closes it, which asks the child to exit.
+}
+
+async fn read_loop(stdout: ChildStdout, core: Weak<Core>, max: usize, pgid: Option<i32>) {
+    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
+    let mut line = Vec::with_capacity(8 * 1024);
+    let reason = loop {
+        line.clear();
+        match read_line_limited(&mut reader, &mut line, max).await {
+            Ok(true) => {}
+            Ok(false) => break "process closed its stdout (exited)".to_owned(),
+            Err(LineError::TooLong) => {
+                if let Some(pg) = pgid {
+                    // SAFETY: kill(2) with a negative pid signals a process group; no memory is touched.
+                    unsafe { libc::kill(-pg, libc::SIGKILL) };
+                }
+                break format!("sent a message over max_message_bytes ({max}); killed");
+            }
+            Err(LineError::Io(e)) => break format!("stdout read failed: {e}"),
+        }
+        let Some(core) = core.upgrade() else { return };
+        let text = trim_line(&line);
+        if text.is_empty() {
+            continue;
+        }
+        match Message::parse_slice(text) {
+            Ok(msg) => core.deliver(msg, None),
+            Err(e) => {
+                let shown = String::from_utf8_lossy(&text[..text.len().min(200)]);
+                tracing::warn!(upstream = %core.name, "skipped a stdout line that is not JSON-RPC ({e}): {shown}");
+            }
+        }
+    };
+    if let Some(core) = core.upgrade() {
+        core.transport_closed(reason);
+    }
+}
+
+fn trim_line(line: &[u8]) -> &[u8] {
+    let mut s = line;
+    while let [rest @ .., b'\n' | b'\r' | b' ' | b'\t'] = s {
+        s = rest;
+    }
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    s
+}
+
+enum LineError {
+    TooLong,
+    Io(std::io::Error),
+}
+
+/// Reads one `\n`-terminated line into `buf`, refusing to hold more than `max` bytes.
+/// Ok(false) at end of stream with nothing read.
+async fn read_line_limited<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> Result<bool, LineError> {
+    loop {
+        let chunk = r.fill_buf().await.map_err(LineError::Io)?;
+        if chunk.is_empty() {
+            return Ok(!buf.is_empty());
+        }
+        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        if buf.len() + take > max.saturating_add(2) {
+            return Err(LineError::TooLong);
+        }
+        buf.extend_from_slice(&chunk[..take]);
+        r.consume(take);
+        if done {
+            return Ok(true);
+        }
+    }
+}
+
+impl Child {
+    /// Close stdin, then SIGTERM the group, then SIGKILL it, waiting a grace period between steps.
+    pub(crate) async fn shutdown(mut self) {
+        // Dropping our sender lets the writer task finish and close the child's stdin (the wire's
+        // own sender is dropped with the connection core).
+        self.stdin_closer.take();
+        let exited = tokio::time::timeout(GRACE, self.child.wait()).await.is_ok();
+        if !exited {
+            self.signal(libc::SIGTERM);
+            if tokio::time::timeout(GRACE, self.child.wait())
+                .await
+                .is_err()
+            {
+                self.signal(libc::SIGKILL);
+                let _ = self.child.wait().await;
+            }
+        }
+        // Descendants may outlive the leader; the group goes regardless.
+        self.signal(libc::SIGKILL);
+        if let (Some(r), Some(pg)) = (&self.reaper, self.pgid) {
+            r.unregister(pg);
+        }
+        self.pgid = None;
+        tracing::debug!(upstream = %self.name, "child stopped");
+    }
+
+    fn signal(&self, sig: i32) {
+        if let Some(pg) = self.pgid {
+            // SAFETY: kill(2) on a process group id we created; no memory is involved.
+            unsafe { libc::kill(-pg, sig) };
+        }
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        // Not shut down politely (the connection was dropped): end the whole group now.
+        if let Some(pg) = self.pgid.take() {
+            // SAFETY: as in `signal`.
+            unsafe { libc::kill(-pg, libc::SIGKILL) };
+            if let Some(r) = &self.reaper {
+                r.unregister(pg);
+            }
+        }
+    }
+}
+
+/// Used by tests and `check`: whether a process group still has members.
+pub fn group_alive(pgid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence/permission.
+    unsafe { libc::kill(-pgid, 0) == 0 }
+}

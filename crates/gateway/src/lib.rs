@@ -576,13 +576,11 @@ impl Gateway {
                 None => false,
             }
         };
-        if last {
-            if let Some(conn) = up.connection() {
-                let p = format!("{{\"uri\":{}}}", object::json_string(uri));
-                let _ = conn
-                    .request("resources/unsubscribe", Some(&p), Default::default())
-                    .await;
-            }
+        if last && let Some(conn) = up.connection() {
+            let p = format!("{{\"uri\":{}}}", object::json_string(uri));
+            let _ = conn
+                .request("resources/unsubscribe", Some(&p), Default::default())
+                .await;
         }
     }
 

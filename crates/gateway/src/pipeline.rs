@@ -260,10 +260,9 @@ impl Gateway {
         };
         if first {
             let out = self.forward(cx, &up, method, msg.params(), msg).await?;
-            if let Outcome::Upstream(m) = &out {
-                if m.kind() != Kind::Result {
-                    return Ok(out);
-                }
+            let subscribed = matches!(&out, Outcome::Upstream(m) if m.kind() == Kind::Result);
+            if !subscribed {
+                return Ok(out);
             }
         }
         *lock(&up.subscriptions).entry(uri.clone()).or_insert(0) += 1;

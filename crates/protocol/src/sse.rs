@@ -151,11 +151,8 @@ impl Parser {
                 }
             }
             b"event" => self.event = Some(value.into_owned()),
-            b"id" => {
-                if !value.contains('\0') {
-                    self.id = Some(value.into_owned());
-                }
-            }
+            // An id containing NUL is ignored, as the SSE spec requires.
+            b"id" if !value.contains('\0') => self.id = Some(value.into_owned()),
             b"retry" => {
                 if let Ok(n) = value.parse::<u64>() {
                     self.retry = Some(n);

@@ -19,7 +19,8 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
     setup::init_logging();
     switchboard_upstream::http::ensure_crypto_provider();
     let target = target(&args)?;
-    if !args.args.trim_start().starts_with('{') || serde_json_valid(&args.args).is_none() {
+    let valid = serde_json::from_str::<&serde_json::value::RawValue>(&args.args).is_ok();
+    if !valid || !args.args.trim_start().starts_with('{') {
         bail!("--args must be a JSON object, got {:?}", args.args);
     }
     let (tx, mut rx) = mpsc::channel(64);
@@ -133,8 +134,4 @@ fn target(args: &ProbeArgs) -> anyhow::Result<Target> {
     } else {
         Target::Http(spec)
     })
-}
-
-fn serde_json_valid(s: &str) -> Option<()> {
-    object::fields(s).map(|_| ())
 }

@@ -128,7 +128,7 @@ pub(crate) enum Wire {
 
 /// Whatever must stay alive with the connection (a child process, background tasks).
 pub(crate) enum Guard {
-    Stdio(stdio::Child),
+    Stdio(Box<stdio::Child>),
     Tasks(Vec<tokio::task::JoinHandle<()>>),
 }
 
@@ -600,12 +600,12 @@ impl Core {
             );
             return;
         }
-        if let Err(e) = self.inbound.try_send(Inbound::Message(msg)) {
-            if let mpsc::error::TrySendError::Full(Inbound::Message(m)) = e {
-                tracing::warn!(upstream = %self.name, method = ?m.method(), "gateway inbound queue full; message dropped");
-                if m.is_request() {
-                    self.refuse(&m, ErrorCode::NO_CLIENT_FOR_REQUEST, "gateway overloaded");
-                }
+        if let Err(mpsc::error::TrySendError::Full(Inbound::Message(m))) =
+            self.inbound.try_send(Inbound::Message(msg))
+        {
+            tracing::warn!(upstream = %self.name, method = ?m.method(), "gateway inbound queue full; message dropped");
+            if m.is_request() {
+                self.refuse(&m, ErrorCode::NO_CLIENT_FOR_REQUEST, "gateway overloaded");
             }
         }
     }
@@ -637,7 +637,7 @@ impl Core {
         lock(&self.close_reason).get_or_insert_with(|| reason.to_owned());
         let guard = lock(&self.guard).take();
         match guard {
-            Some(Guard::Stdio(child)) => child.shutdown().await,
+            Some(Guard::Stdio(child)) => (*child).shutdown().await,
             Some(Guard::Tasks(tasks)) => {
                 if let Some(Wire::Http(h)) = self.wire.get() {
                     h.terminate().await;

@@ -130,10 +130,10 @@ impl HttpWire {
         if let Some(s) = lock(&self.session).clone() {
             req = req.header(SESSION_HEADER, s);
         }
-        if let Some(r) = *lock(&self.revision) {
-            if r.has_version_header() {
-                req = req.header(VERSION_HEADER, r.as_str());
-            }
+        if let Some(r) = *lock(&self.revision)
+            && r.has_version_header()
+        {
+            req = req.header(VERSION_HEADER, r.as_str());
         }
         req
     }
@@ -469,10 +469,11 @@ impl HttpWire {
                 .feed(&chunk, &mut events)
                 .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
             for ev in events.drain(..) {
-                if let Ok(m) = Message::parse(Bytes::from(ev.data)) {
-                    if m.is_response() && m.id() == Some(&id) {
-                        return Ok(m);
-                    }
+                if let Ok(m) = Message::parse(Bytes::from(ev.data))
+                    && m.is_response()
+                    && m.id() == Some(&id)
+                {
+                    return Ok(m);
                 }
             }
         }

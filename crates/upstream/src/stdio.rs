@@ -101,7 +101,7 @@ pub(crate) async fn start(
         reaper,
         name,
     };
-    Ok((Wire::Pipe(tx), Guard::Stdio(guard)))
+    Ok((Wire::Pipe(tx), Guard::Stdio(Box::new(guard))))
 }
 
 async fn write_loop(mut stdin: ChildStdin, mut rx: mpsc::Receiver<Bytes>, name: Arc<str>) {

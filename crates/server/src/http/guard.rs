@@ -40,7 +40,7 @@ impl Allowlist {
     /// Whether an `Origin` header value is acceptable.
     pub fn origin_ok(&self, origin: &str) -> bool {
         let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-        if self.origins.iter().any(|o| *o == origin) {
+        if self.origins.contains(&origin) {
             return true;
         }
         let Some((scheme, rest)) = origin.split_once("://") else {

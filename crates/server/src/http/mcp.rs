@@ -68,10 +68,10 @@ async fn handle_post(
         .await
         .map_err(|_| Rejection::too_large(limit))?;
     let msg = Message::parse(bytes).map_err(|e| Rejection::parse(&e))?;
-    if let Some(v) = header_str(headers, VERSION_HEADER) {
-        if Revision::parse(v).is_none() {
-            return Err(Rejection::bad_version(v).with_id(msg.id().cloned()));
-        }
+    if let Some(v) = header_str(headers, VERSION_HEADER)
+        && Revision::parse(v).is_none()
+    {
+        return Err(Rejection::bad_version(v).with_id(msg.id().cloned()));
     }
     let session_id = header_str(headers, SESSION_HEADER);
     if msg.method() == Some("initialize") && msg.is_request() {
@@ -215,10 +215,10 @@ pub async fn get(
     if !accepts(accept, "text/event-stream") {
         return Rejection::not_acceptable("text/event-stream").into_response_with(&rid);
     }
-    if let Some(v) = header_str(&headers, VERSION_HEADER) {
-        if Revision::parse(v).is_none() {
-            return Rejection::bad_version(v).into_response_with(&rid);
-        }
+    if let Some(v) = header_str(&headers, VERSION_HEADER)
+        && Revision::parse(v).is_none()
+    {
+        return Rejection::bad_version(v).into_response_with(&rid);
     }
     let Some(session_id) = header_str(&headers, SESSION_HEADER) else {
         return Rejection::missing_session().into_response_with(&rid);

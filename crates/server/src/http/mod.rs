@@ -176,10 +176,10 @@ async fn guard_layer(State(srv): State<Arc<Server>>, req: Request, next: Next) -
     if !host.is_some_and(|h| srv.allow.host_ok(h)) {
         return Rejection::forbidden("this Host").into_response_with(&rid);
     }
-    if let Some(origin) = req.headers().get(header::ORIGIN) {
-        if !origin.to_str().is_ok_and(|o| srv.allow.origin_ok(o)) {
-            return Rejection::forbidden("this Origin").into_response_with(&rid);
-        }
+    if let Some(origin) = req.headers().get(header::ORIGIN)
+        && !origin.to_str().is_ok_and(|o| srv.allow.origin_ok(o))
+    {
+        return Rejection::forbidden("this Origin").into_response_with(&rid);
     }
     next.run(req).await
 }

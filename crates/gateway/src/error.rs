@@ -60,6 +60,11 @@ pub fn unknown_prompt(name: &str) -> RpcError {
         .with_str("name", name)
 }
 
+/// A task id that does not exist for this client (including another client's task: never say which).
+pub fn unknown_task(id: &str) -> RpcError {
+    RpcError::new(ErrorCode::INVALID_PARAMS, format!("Unknown task: {id}")).with_str("taskId", id)
+}
+
 pub fn resource_not_found(uri: &str) -> RpcError {
     RpcError::new(
         ErrorCode::RESOURCE_NOT_FOUND,

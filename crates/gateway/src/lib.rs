@@ -12,6 +12,7 @@ pub mod level;
 mod pipeline;
 mod relay;
 pub mod session;
+pub mod tasks;
 pub mod upstream;
 
 use std::collections::HashMap;
@@ -60,6 +61,7 @@ struct State {
     /// Number of upstreams that have finished their first connection attempt.
     started: watch::Sender<usize>,
     shutdown: CancellationToken,
+    tasks: tasks::Tasks,
 }
 
 /// Why a new session was refused.
@@ -91,6 +93,7 @@ impl Gateway {
                 reaper,
                 started: watch::Sender::new(0),
                 shutdown: CancellationToken::new(),
+                tasks: tasks::Tasks::default(),
             }),
         }
     }
@@ -183,8 +186,14 @@ impl Gateway {
             s
         };
         tracing::debug!(session = %session.id, %revision, client = %session.client_info, "session opened");
+        // Tasks exist from 2025-11-25 on; older clients are not told about them.
+        let tasks = if revision.has_tasks() {
+            r#","tasks":{"list":{},"cancel":{},"requests":{"tools":{"call":{}}}}"#
+        } else {
+            ""
+        };
         let result = format!(
-            "{{\"protocolVersion\":\"{revision}\",\"capabilities\":{{\"tools\":{{\"listChanged\":true}},\"prompts\":{{\"listChanged\":true}},\"resources\":{{\"subscribe\":true,\"listChanged\":true}},\"logging\":{{}},\"completions\":{{}}}},\"serverInfo\":{{\"name\":\"switchboard\",\"title\":\"switchboard MCP gateway\",\"version\":\"{}\"}}}}",
+            "{{\"protocolVersion\":\"{revision}\",\"capabilities\":{{\"tools\":{{\"listChanged\":true}},\"prompts\":{{\"listChanged\":true}},\"resources\":{{\"subscribe\":true,\"listChanged\":true}},\"logging\":{{}},\"completions\":{{}}{tasks}}},\"serverInfo\":{{\"name\":\"switchboard\",\"title\":\"switchboard MCP gateway\",\"version\":\"{}\"}}}}",
             env!("CARGO_PKG_VERSION")
         );
         Ok((session, result))
@@ -218,6 +227,7 @@ impl Gateway {
 
     async fn end_session(&self, s: &Arc<Session>) {
         s.closed.cancel();
+        self.state.tasks.forget_session(&s.id);
         let uris: Vec<String> = lock(&s.subscriptions).drain().collect();
         for uri in uris {
             self.release_subscription(&uri).await;
@@ -423,6 +433,24 @@ impl Gateway {
                     }
                 }
             }
+            (switchboard_protocol::Kind::Notification, "notifications/tasks/status") => {
+                // Only the task's owner hears about it, under the gateway's id for it.
+                let Some(upstream_id) = msg.param_str("taskId") else {
+                    return;
+                };
+                let Some((id, owner)) = self.state.tasks.owner(up.idx, &upstream_id) else {
+                    return;
+                };
+                let Some(session) = lock(&self.state.sessions).get(&owner).cloned() else {
+                    return;
+                };
+                if let Some(p) = msg.params().and_then(|p| tasks::with_task_id(p, &id)) {
+                    session.push(Bytes::from(encode::notification(
+                        "notifications/tasks/status",
+                        Some(&p),
+                    )));
+                }
+            }
             (switchboard_protocol::Kind::Notification, "notifications/message") => {
                 let Some(out) = relay::log_message(up.name(), &msg) else {
                     return;
@@ -473,6 +501,19 @@ impl Gateway {
                 "unclaimed upstream message dropped"
             ),
         }
+    }
+
+    /// The gateway id of an upstream's task, given the connection it came from.
+    pub(crate) fn task_id_for(&self, conn: &Connection, upstream_id: &str) -> Option<String> {
+        let up = self
+            .state
+            .upstreams
+            .iter()
+            .find(|u| u.name() == conn.name())?;
+        self.state
+            .tasks
+            .owner(up.idx, upstream_id)
+            .map(|(id, _)| id.to_string())
     }
 
     /// A message about no particular request that arrived on a request's stream.

@@ -21,12 +21,16 @@ use crate::catalog::ListKind;
 use crate::level::Level;
 use crate::session::{Session, lock};
 use crate::upstream::Upstream;
-use crate::{Gateway, error, relay, set_member};
+use crate::{Gateway, error, relay, set_member, tasks};
 
 /// Items per page of a list served to clients.
 const PAGE_SIZE: usize = 1000;
 /// How long a list request waits for upstreams still starting for the first time.
 const STARTUP_WAIT: Duration = Duration::from_secs(10);
+/// How long `tasks/result` may block waiting for a task to finish.
+const TASK_RESULT_WAIT: Duration = Duration::from_secs(24 * 3600);
+/// Most pages of an upstream's `tasks/list` followed.
+const MAX_TASK_PAGES: usize = 20;
 
 /// The gateway's answer to one request.
 #[derive(Debug)]
@@ -87,6 +91,10 @@ impl Gateway {
             "resources/unsubscribe" => self.subscribe(&cx, msg, false).await,
             "completion/complete" => self.complete(&cx, msg).await,
             "logging/setLevel" => self.set_level(session, msg).await,
+            "tasks/get" | "tasks/cancel" | "tasks/result" if session.revision.has_tasks() => {
+                self.task_call(&cx, msg).await
+            }
+            "tasks/list" if session.revision.has_tasks() => self.task_list(&cx).await,
             other => Err(error::method_not_found(other)),
         };
         session.end(&id);
@@ -176,7 +184,117 @@ impl Gateway {
             &forwarded
         };
         let method = msg.method().unwrap_or_default();
-        self.forward(cx, &up, method, Some(params), msg).await
+        let out = self.forward(cx, &up, method, Some(params), msg).await?;
+        if kind == ListKind::Tools && object::get(params, "task").is_some() {
+            return Ok(self.adopt_task(cx, up.idx, out));
+        }
+        Ok(out)
+    }
+
+    /// A task-augmented call answered with `CreateTaskResult`: the task gets a gateway id bound to
+    /// this session, and the client sees only that id.
+    fn adopt_task(&self, cx: &Cx<'_>, upstream: usize, out: Outcome) -> Outcome {
+        let Outcome::Upstream(resp) = &out else {
+            return out;
+        };
+        let Some(result) = resp.result() else {
+            return out;
+        };
+        let Some(task) = object::get(result, "task") else {
+            return out;
+        };
+        let Some(upstream_id) = object::get_str(task, "taskId") else {
+            return out;
+        };
+        let id = self
+            .state
+            .tasks
+            .register(&cx.session.id, upstream, &upstream_id);
+        match tasks::with_task_id(task, &id).and_then(|t| set_member(result, "task", &t)) {
+            Some(r) => Outcome::Local(r),
+            None => out,
+        }
+    }
+
+    /// `tasks/get`, `tasks/result`, `tasks/cancel`: resolve the gateway id for its owner only, ask
+    /// the upstream under its own id, and map ids in the answer back.
+    async fn task_call(&self, cx: &Cx<'_>, msg: &Message) -> Result<Outcome, RpcError> {
+        let method = msg.method().unwrap_or_default();
+        let params = msg
+            .params()
+            .filter(|p| p.starts_with('{'))
+            .ok_or_else(|| error::invalid_params("params must be an object"))?;
+        let id = object::get_str(params, "taskId")
+            .ok_or_else(|| error::invalid_params("params.taskId must be a string"))?;
+        let (upstream, upstream_id) = self
+            .state
+            .tasks
+            .resolve(&id, &cx.session.id)
+            .ok_or_else(|| error::unknown_task(&id))?;
+        let up = self.upstreams()[upstream].clone();
+        let p2 = set_member(params, "taskId", &object::json_string(&upstream_id))
+            .ok_or_else(|| error::invalid_params("params is not an object"))?;
+        // tasks/result blocks until the task ends: that is not a stalled upstream.
+        let timeout = (method == "tasks/result").then_some(TASK_RESULT_WAIT);
+        let out = self
+            .forward_with(cx, &up, method, Some(&p2), msg, timeout)
+            .await?;
+        let Outcome::Upstream(resp) = &out else {
+            return Ok(out);
+        };
+        let Some(result) = resp.result() else {
+            return Ok(out);
+        };
+        let mapped = if method == "tasks/result" {
+            tasks::map_related_task(result, |_| Some(id.to_string()))
+        } else {
+            tasks::with_task_id(result, &id)
+        };
+        Ok(mapped.map_or(out, Outcome::Local))
+    }
+
+    /// `tasks/list`: this session's tasks only, gathered from every upstream that holds one.
+    async fn task_list(&self, cx: &Cx<'_>) -> Result<Outcome, RpcError> {
+        let mut items = Vec::new();
+        for upstream in self.state.tasks.upstreams_of(&cx.session.id) {
+            let up = self.upstreams()[upstream].clone();
+            let Ok(conn) = self.connection_for(cx.session, &up).await else {
+                continue;
+            };
+            let mut cursor: Option<String> = None;
+            for _ in 0..MAX_TASK_PAGES {
+                let params = cursor.as_ref().map(|c| format!("{{\"cursor\":{c}}}"));
+                let Ok(resp) = conn
+                    .request("tasks/list", params.as_deref(), Default::default())
+                    .await
+                else {
+                    break;
+                };
+                let Some(result) = resp.result() else { break };
+                for t in object::get(result, "tasks")
+                    .and_then(object::array_items)
+                    .unwrap_or_default()
+                {
+                    let Some(uid) = object::get_str(t, "taskId") else {
+                        continue;
+                    };
+                    if let Some((id, owner)) = self.state.tasks.owner(upstream, &uid)
+                        && owner == cx.session.id
+                        && let Some(t2) = tasks::with_task_id(t, &id)
+                    {
+                        items.push(t2);
+                    }
+                }
+                match object::get(result, "nextCursor") {
+                    Some(c) if c.starts_with('"') => cursor = Some(c.to_owned()),
+                    _ => break,
+                }
+            }
+        }
+        Ok(Outcome::Local(format!(
+            "{{\"tasks\":[{}]}}",
+            items.join(",")
+        )))
     }
 
     async fn read_resource(&self, cx: &Cx<'_>, msg: &Message) -> Result<Outcome, RpcError> {
@@ -341,21 +459,31 @@ impl Gateway {
         params: Option<&str>,
         original: &Message,
     ) -> Result<Outcome, RpcError> {
+        self.forward_with(cx, up, method, params, original, None)
+            .await
+    }
+
+    /// [`Self::forward`] with a timeout other than the upstream's default.
+    async fn forward_with(
+        &self,
+        cx: &Cx<'_>,
+        up: &Arc<Upstream>,
+        method: &str,
+        params: Option<&str>,
+        original: &Message,
+        timeout: Option<Duration>,
+    ) -> Result<Outcome, RpcError> {
         let conn = self.connection_for(cx.session, up).await?;
         let progress = original.progress_token();
-        match relay::forward(
-            self,
-            cx.session,
-            &conn,
+        let call = relay::Call {
             method,
             params,
             progress,
-            cx.cancel.clone(),
-            cx.related,
-            cx.request_id,
-        )
-        .await
-        {
+            timeout,
+            cancel: cx.cancel.clone(),
+            request_id: cx.request_id,
+        };
+        match relay::forward(self, cx.session, &conn, call, cx.related).await {
             Ok(m) => Ok(Outcome::Upstream(m)),
             Err(switchboard_upstream::UpstreamError::Cancelled) => Ok(Outcome::Cancelled),
             Err(e) => Err(error::upstream(up.name(), &e)),

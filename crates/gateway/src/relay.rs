@@ -20,38 +20,46 @@ use switchboard_upstream::{Connection, RequestCtx, UpstreamError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::Gateway;
 use crate::level::Level;
 use crate::session::Session;
+use crate::{Gateway, tasks};
 
 /// How long the gateway waits for a client to answer a server-to-client request (a person may be
 /// filling in an elicitation form).
 const CLIENT_ANSWER_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Sends `method` to `conn` for `session` and waits for its response message, relaying related
+/// One request to forward.
+pub(crate) struct Call<'a> {
+    pub method: &'a str,
+    pub params: Option<&'a str>,
+    /// The client's progress token (raw), if it asked for progress.
+    pub progress: Option<&'a str>,
+    /// Overrides the upstream's default timeout.
+    pub timeout: Option<Duration>,
+    pub cancel: CancellationToken,
+    pub request_id: &'a Arc<str>,
+}
+
+/// Sends `call` to `conn` for `session` and waits for its response message, relaying related
 /// messages to `related` meanwhile.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn forward(
     gw: &Gateway,
     session: &Arc<Session>,
     conn: &Connection,
-    method: &str,
-    params: Option<&str>,
-    progress: Option<&str>,
-    cancel: CancellationToken,
+    call: Call<'_>,
     related: &mpsc::Sender<Bytes>,
-    request_id: &Arc<str>,
 ) -> Result<Message, UpstreamError> {
     let (tx, mut rx) = mpsc::channel::<Message>(64);
+    let progress = call.progress;
     let ctx = RequestCtx {
-        timeout: None,
-        cancel: Some(cancel),
+        timeout: call.timeout,
+        cancel: Some(call.cancel),
         related: Some(tx),
         owner: session.key,
         rewrite_progress: progress.is_some(),
-        request_id: Some(request_id.clone()),
+        request_id: Some(call.request_id.clone()),
     };
-    let call = conn.request(method, params, ctx);
+    let call = conn.request(call.method, call.params, ctx);
     tokio::pin!(call);
     // Upstream ids of server-to-client requests relayed for this call, and the client's ids for them.
     let mut relayed: HashMap<Box<str>, Id> = HashMap::new();
@@ -154,7 +162,7 @@ pub(crate) async fn client_request(
 }
 
 async fn relay_client_request(
-    _gw: &Gateway,
+    gw: &Gateway,
     session: &Arc<Session>,
     conn: &Connection,
     m: Message,
@@ -170,7 +178,15 @@ async fn relay_client_request(
         let _ = conn.respond_error(&up_id, &e).await;
         return;
     }
-    let out = Bytes::from(encode::request(&down_id, method, m.params()));
+    // A request made on behalf of a task names the task: the client knows it by the gateway's id.
+    let mapped = m
+        .params()
+        .and_then(|p| tasks::map_related_task(p, |uid| gw.task_id_for(conn, uid)));
+    let out = Bytes::from(encode::request(
+        &down_id,
+        method,
+        mapped.as_deref().or(m.params()),
+    ));
     match related {
         Some(r) if r.try_send(out.clone()).is_ok() => {}
         _ => session.push(out),

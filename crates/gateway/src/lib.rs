@@ -285,6 +285,7 @@ impl Gateway {
                         self.state.started.send_modify(|n| *n += 1);
                     }
                     self.replay_shared_state(&up, &conn).await;
+                    let pinger = tokio::spawn(keep_alive(conn.clone()));
                     let reason = loop {
                         tokio::select! {
                             m = rx.recv() => match m {
@@ -292,9 +293,15 @@ impl Gateway {
                                 Some(Inbound::Closed(r)) => break r,
                                 None => break "connection dropped".to_owned(),
                             },
-                            _ = self.state.shutdown.cancelled() => return,
+                            r = conn.closed() => break r,
+                            _ = self.state.shutdown.cancelled() => {
+                                pinger.abort();
+                                return;
+                            }
                         }
                     };
+                    pinger.abort();
+                    conn.close().await;
                     lock(&up.conn).take();
                     lock(&up.lists).take();
                     lock(&up.subscriptions).clear();
@@ -743,6 +750,31 @@ impl Gateway {
         }
         s.push_str(&format!("],\"sessions\":{}}}", self.session_count()));
         s
+    }
+}
+
+/// How often an idle upstream is pinged, and how many missed pings mark it dead.
+const PING_EVERY: Duration = Duration::from_secs(15);
+const PING_MISSES: u32 = 2;
+
+/// Pings the upstream periodically; a hung upstream (alive but not answering) is closed so its
+/// supervisor restarts it, instead of every call to it waiting out its timeout forever.
+async fn keep_alive(conn: Connection) {
+    let mut misses = 0;
+    loop {
+        tokio::time::sleep(PING_EVERY).await;
+        let ctx = switchboard_upstream::RequestCtx::with_timeout(PING_EVERY);
+        match conn.request("ping", None, ctx).await {
+            Ok(_) => misses = 0,
+            Err(e) => {
+                misses += 1;
+                tracing::warn!(upstream = conn.name(), misses, "ping failed: {e}");
+                if misses >= PING_MISSES {
+                    conn.close().await;
+                    return;
+                }
+            }
+        }
     }
 }
 

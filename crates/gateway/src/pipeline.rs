@@ -475,6 +475,16 @@ impl Gateway {
     ) -> Result<Outcome, RpcError> {
         let conn = self.connection_for(cx.session, up).await?;
         let progress = original.progress_token();
+        // Features the upstream's revision lacks are not sent: an older server would not know a
+        // task-augmented call and must see a plain one.
+        let stripped;
+        let params = match params {
+            Some(p) if !conn.revision().has_tasks() && object::get(p, "task").is_some() => {
+                stripped = object::edit(p, &[("task", Edit::Remove)]);
+                stripped.as_deref().or(Some(p))
+            }
+            other => other,
+        };
         let call = relay::Call {
             method,
             params,

@@ -107,6 +107,11 @@ impl HttpWire {
     /// Called after the handshake: later requests carry the version header, and the GET stream opens.
     pub(crate) fn set_revision(self: &Arc<Self>, rev: Revision) {
         *lock(&self.revision) = Some(rev);
+        self.start_get_stream();
+    }
+
+    /// (Re)opens the GET stream for the current upstream session.
+    fn start_get_stream(self: &Arc<Self>) {
         let me = self.clone();
         let task = tokio::spawn(async move { me.get_loop().await });
         if let Some(old) = lock(&self.get_task).replace(task) {
@@ -163,7 +168,7 @@ impl HttpWire {
     }
 
     async fn run_request(
-        &self,
+        self: &Arc<Self>,
         id: u64,
         body: Bytes,
         request_id: Option<&str>,
@@ -180,10 +185,17 @@ impl HttpWire {
             })?;
             self.capture_session(&resp);
             let status = resp.status();
-            if !retried && self.session_expired(status, &resp) {
-                retried = true;
-                self.reinitialize(generation).await?;
-                continue;
+            if !retried && self.may_be_expired(status) {
+                // 404 is the spec's answer for an unknown session; some servers say 400 instead,
+                // which counts only when the body names the session.
+                let text = resp.text().await.unwrap_or_default();
+                if status == StatusCode::NOT_FOUND || text.to_ascii_lowercase().contains("session")
+                {
+                    retried = true;
+                    self.reinitialize(generation).await?;
+                    continue;
+                }
+                return Err(http_error(status, &text));
             }
             if status == StatusCode::ACCEPTED {
                 // The answer will arrive on the GET stream.
@@ -197,9 +209,8 @@ impl HttpWire {
         }
     }
 
-    fn session_expired(&self, status: StatusCode, _resp: &Response) -> bool {
-        // 404 is the spec's answer for an unknown session; some servers say 400 instead. A 400 is
-        // only treated as expiry when we had a session to lose.
+    /// Whether an answer with this status could mean our upstream session is gone.
+    fn may_be_expired(&self, status: StatusCode) -> bool {
         let had_session = lock(&self.session).is_some();
         had_session && (status == StatusCode::NOT_FOUND || status == StatusCode::BAD_REQUEST)
     }
@@ -379,7 +390,7 @@ impl HttpWire {
     }
 
     /// Sends a notification or a response; the server answers 202.
-    pub(crate) async fn send_message(&self, body: Bytes) -> Result<(), UpstreamError> {
+    pub(crate) async fn send_message(self: &Arc<Self>, body: Bytes) -> Result<(), UpstreamError> {
         let mut retried = false;
         loop {
             let generation = self.generation.load(Ordering::Acquire);
@@ -388,10 +399,17 @@ impl HttpWire {
             })?;
             self.capture_session(&resp);
             let status = resp.status();
-            if !retried && self.session_expired(status, &resp) {
-                retried = true;
-                self.reinitialize(generation).await?;
-                continue;
+            if !retried && self.may_be_expired(status) {
+                // 404 is the spec's answer for an unknown session; some servers say 400 instead,
+                // which counts only when the body names the session.
+                let text = resp.text().await.unwrap_or_default();
+                if status == StatusCode::NOT_FOUND || text.to_ascii_lowercase().contains("session")
+                {
+                    retried = true;
+                    self.reinitialize(generation).await?;
+                    continue;
+                }
+                return Err(http_error(status, &text));
             }
             if status.is_success() {
                 return Ok(());
@@ -402,7 +420,7 @@ impl HttpWire {
     }
 
     /// Re-creates an expired upstream session and replays what the old one had set.
-    async fn reinitialize(&self, seen_generation: u64) -> Result<(), UpstreamError> {
+    async fn reinitialize(self: &Arc<Self>, seen_generation: u64) -> Result<(), UpstreamError> {
         let mut gen_guard = self.reinit.lock().await;
         if self.generation.load(Ordering::Acquire) != seen_generation {
             // Someone else already re-created the session while we waited.
@@ -432,6 +450,7 @@ impl HttpWire {
         }
         let next = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         *gen_guard = next;
+        self.start_get_stream();
         Ok(())
     }
 

@@ -139,16 +139,18 @@ impl Gateway {
     pub async fn shutdown(&self) {
         self.state.shutdown.cancel();
         let sessions: Vec<_> = lock(&self.state.sessions).drain().map(|(_, s)| s).collect();
-        for s in sessions {
-            self.end_session(&s).await;
-        }
         let conns: Vec<_> = self
             .state
             .upstreams
             .iter()
             .filter_map(|u| lock(&u.conn).take())
             .collect();
-        futures_join(conns.iter().map(|c| c.close())).await;
+        // Every upstream stops at once: shutdown takes one grace period, not one per session.
+        futures::future::join(
+            futures_join(sessions.iter().map(|s| self.end_session(s))),
+            futures_join(conns.iter().map(|c| c.close())),
+        )
+        .await;
     }
 
     pub fn is_shutting_down(&self) -> bool {

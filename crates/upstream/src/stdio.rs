@@ -22,6 +22,7 @@ use switchboard_protocol::Message;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{ChildStdin, ChildStdout, Command};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::connection::{Core, Guard, Wire};
 use crate::error::UpstreamError;
@@ -43,7 +44,8 @@ const GRACE: Duration = Duration::from_millis(1500);
 pub(crate) struct Child {
     child: tokio::process::Child,
     pgid: Option<i32>,
-    stdin_closer: Option<mpsc::Sender<Bytes>>,
+    /// Ends the writer task, closing the child's stdin (the wire's senders may outlive us).
+    close_stdin: CancellationToken,
     reaper: Option<Reaper>,
     name: Arc<str>,
 }
@@ -80,7 +82,8 @@ pub(crate) async fn start(
         ));
     };
     let (tx, rx) = mpsc::channel::<Bytes>(256);
-    tokio::spawn(write_loop(stdin, rx, name.clone()));
+    let close_stdin = CancellationToken::new();
+    tokio::spawn(write_loop(stdin, rx, close_stdin.clone(), name.clone()));
     tokio::spawn(read_loop(
         stdout,
         Arc::downgrade(core),
@@ -97,20 +100,45 @@ pub(crate) async fn start(
     let guard = Child {
         child,
         pgid,
-        stdin_closer: Some(tx.clone()),
+        close_stdin,
         reaper,
         name,
     };
     Ok((Wire::Pipe(tx), Guard::Stdio(Box::new(guard))))
 }
 
-async fn write_loop(mut stdin: ChildStdin, mut rx: mpsc::Receiver<Bytes>, name: Arc<str>) {
-    while let Some(msg) = rx.recv().await {
+async fn write_loop(
+    mut stdin: ChildStdin,
+    mut rx: mpsc::Receiver<Bytes>,
+    stop: CancellationToken,
+    name: Arc<str>,
+) {
+    // One message per line. Every message is valid JSON, where a raw CR or LF can only be
+    // whitespace (inside strings they must be escaped), so turning them into spaces keeps the
+    // message's meaning while a client's multi-line JSON no longer splits it across lines.
+    let one_line = |m: Bytes| -> Bytes {
+        if !m.iter().any(|&b| b == b'\n' || b == b'\r') {
+            return m;
+        }
+        m.iter()
+            .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
+            .collect::<Vec<u8>>()
+            .into()
+    };
+    loop {
+        let msg = tokio::select! {
+            m = rx.recv() => match m {
+                Some(m) => one_line(m),
+                None => break,
+            },
+            _ = stop.cancelled() => break,
+        };
         let r = async {
             stdin.write_all(&msg).await?;
             stdin.write_all(b"\n").await?;
             // Drain whatever else is queued before flushing: one syscall for a burst.
             while let Ok(more) = rx.try_recv() {
+                let more = one_line(more);
                 stdin.write_all(&more).await?;
                 stdin.write_all(b"\n").await?;
             }
@@ -122,7 +150,7 @@ async fn write_loop(mut stdin: ChildStdin, mut rx: mpsc::Receiver<Bytes>, name: 
             return;
         }
     }
-    // All senders are gone: dropping stdin closes it, which asks the child to exit.
+    // Dropping stdin closes it: end of input asks the child to exit.
 }
 
 async fn read_loop(stdout: ChildStdout, core: Weak<Core>, max: usize, pgid: Option<i32>) {
@@ -206,9 +234,7 @@ async fn read_line_limited<R: AsyncBufRead + Unpin>(
 impl Child {
     /// Close stdin, then SIGTERM the group, then SIGKILL it, waiting a grace period between steps.
     pub(crate) async fn shutdown(mut self) {
-        // Dropping our sender lets the writer task finish and close the child's stdin (the wire's
-        // own sender is dropped with the connection core).
-        self.stdin_closer.take();
+        self.close_stdin.cancel();
         let exited = tokio::time::timeout(GRACE, self.child.wait()).await.is_ok();
         if !exited {
             self.signal(libc::SIGTERM);

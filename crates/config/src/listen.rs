@@ -32,6 +32,12 @@ impl Config {
     pub fn listen_is_loopback(&self) -> bool {
         is_loopback(&self.listen)
     }
+
+    /// Checks `listen` after overrides (the file's own value was checked when loading):
+    /// `HOST:PORT` with a name, an IPv4 address or a bracketed IPv6 address.
+    pub fn check_listen(&self) -> Result<(), String> {
+        check_listen(&self.listen)
+    }
 }
 
 fn is_loopback(listen: &str) -> bool {

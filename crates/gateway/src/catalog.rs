@@ -183,6 +183,16 @@ impl Catalog {
                     );
                     continue;
                 };
+                if let Some(prev) = c.templates.iter().find(|p| *p.entry.original == *t) {
+                    let winner = sources[prev.entry.upstream].name;
+                    c.withhold(
+                        ListKind::Templates,
+                        src,
+                        &t,
+                        &format!("uri template already served by upstream {winner}"),
+                    );
+                    continue;
+                }
                 c.templates.push(Template {
                     pattern: parse_template(&t),
                     entry: Entry {
@@ -248,12 +258,6 @@ impl Catalog {
     }
 
     fn withhold(&mut self, kind: ListKind, src: &Source<'_>, name: &str, reason: &str) {
-        tracing::warn!(
-            upstream = src.name,
-            item = name,
-            ?kind,
-            "withheld: {reason}"
-        );
         self.withheld.push(Withheld {
             kind,
             upstream: src.name.to_owned(),

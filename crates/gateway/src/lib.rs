@@ -379,6 +379,10 @@ impl Gateway {
         let new = Catalog::build(&sources, &self.state.config.namespace_separator);
         let old = self.state.catalog.swap(Arc::new(new));
         let new = self.state.catalog.load();
+        // Reported once, when an item starts being withheld (rebuilds happen often).
+        for w in new.withheld.iter().filter(|w| !old.withheld.contains(w)) {
+            tracing::warn!(upstream = %w.upstream, item = %w.name, kind = w.kind.key(), "withheld: {}", w.reason);
+        }
         let mut sent = Vec::new();
         for kind in ListKind::ALL {
             let n = kind.changed_notification();

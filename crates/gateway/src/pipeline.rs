@@ -66,6 +66,11 @@ impl Gateway {
         if self.is_shutting_down() {
             return Answer::Response(error_response(&id, error::shutting_down(), request_id));
         }
+        // Right after start, upstreams may still be coming up: anything routed through the
+        // catalog waits for their first attempt (bounded) instead of seeing a partial catalog.
+        if !self.is_ready() && msg.method() != Some("ping") {
+            self.wait_ready(STARTUP_WAIT).await;
+        }
         let cancel = session.begin(&id);
         let cx = Cx {
             session,
@@ -110,9 +115,6 @@ impl Gateway {
 
     /// A page of a merged list, with an opaque cursor for the next.
     async fn list(&self, kind: ListKind, msg: &Message) -> Result<Outcome, RpcError> {
-        if !self.is_ready() {
-            self.wait_ready(STARTUP_WAIT).await;
-        }
         let offset = match msg.param("cursor") {
             None | Some("null") => 0,
             Some(raw) => object::string_value(raw)
@@ -166,13 +168,20 @@ impl Gateway {
         let name = object::get_str(params, "name")
             .ok_or_else(|| error::invalid_params("params.name must be a string"))?;
         let catalog = self.catalog();
-        let entry = match kind {
-            ListKind::Tools => catalog
-                .tool(&name)
-                .ok_or_else(|| error::unknown_tool(&name))?,
-            _ => catalog
-                .prompt(&name)
-                .ok_or_else(|| error::unknown_prompt(&name))?,
+        let found = match kind {
+            ListKind::Tools => catalog.tool(&name),
+            _ => catalog.prompt(&name),
+        };
+        let Some(entry) = found else {
+            // A down upstream's items are withdrawn from the catalog; a name under its prefix
+            // still deserves an answer that says the upstream is down, not that nothing exists.
+            if let Some(up) = self.down_owner_of(&name) {
+                return Err(error::upstream_down(up.name(), up.last_error().as_deref()));
+            }
+            return Err(match kind {
+                ListKind::Tools => error::unknown_tool(&name),
+                _ => error::unknown_prompt(&name),
+            });
         };
         let up = self.upstreams()[entry.upstream].clone();
         let forwarded;
@@ -295,6 +304,18 @@ impl Gateway {
             "{{\"tasks\":[{}]}}",
             items.join(",")
         )))
+    }
+
+    /// The upstream without a live connection whose prefix `name` carries, if any.
+    fn down_owner_of(&self, name: &str) -> Option<&Arc<Upstream>> {
+        let sep = &self.config().namespace_separator;
+        self.upstreams().iter().find(|u| {
+            !u.cfg.prefix.is_empty()
+                && name
+                    .strip_prefix(u.cfg.prefix.as_str())
+                    .is_some_and(|rest| rest.starts_with(sep.as_str()))
+                && u.connection().is_none()
+        })
     }
 
     async fn read_resource(&self, cx: &Cx<'_>, msg: &Message) -> Result<Outcome, RpcError> {

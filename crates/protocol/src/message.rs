@@ -305,6 +305,19 @@ impl Message {
     }
 }
 
+/// A message as one line for newline-delimited transports (stdio). Valid JSON can hold a raw CR
+/// or LF only as whitespace between tokens (inside strings they must be escaped), so turning them
+/// into spaces keeps the message's meaning; a message without them is returned as it is.
+pub fn single_line(m: Bytes) -> Bytes {
+    if !m.iter().any(|&b| b == b'\n' || b == b'\r') {
+        return m;
+    }
+    m.iter()
+        .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
+        .collect::<Vec<u8>>()
+        .into()
+}
+
 /// Writers of JSON-RPC envelopes around raw parts.
 pub mod encode {
     use super::Id;
@@ -415,6 +428,15 @@ mod tests {
         ] {
             assert!(matches!(p(bad), Err(ParseError::Invalid(_))), "{bad}");
         }
+    }
+
+    #[test]
+    fn single_line_keeps_meaning() {
+        let m = Bytes::from_static(b"{\n  \"a\": \"x\\ny\"\r\n}");
+        let one = single_line(m);
+        assert!(!one.contains(&b'\n'));
+        let v: serde_json::Value = serde_json::from_slice(&one).unwrap();
+        assert_eq!(v["a"], "x\ny");
     }
 
     #[test]

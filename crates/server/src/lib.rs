@@ -5,4 +5,5 @@
 //! their transport and [`switchboard_gateway::Gateway`]; neither knows how an upstream is reached.
 
 pub mod http;
+pub mod request_id;
 pub mod stdio;

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use switchboard_gateway::session::Session;
 use switchboard_gateway::{Answer, Gateway, SessionRefused};
-use switchboard_protocol::message::encode;
+use switchboard_protocol::message::{encode, single_line};
+
+use crate::request_id;
 use switchboard_protocol::{ErrorCode, Kind, Message, RpcError};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
@@ -82,13 +84,13 @@ where
             }
             (Kind::Request, _, None) => {
                 let answer = if msg.method() == Some("ping") {
-                    msg.id().map(|id| encode::result(id, "{}"))
+                    msg.id().map(|id| Bytes::from(encode::result(id, "{}")))
                 } else {
                     let e = RpcError::new(ErrorCode::INVALID_REQUEST, "send initialize first");
-                    msg.id().map(|id| encode::error(Some(id), &e.to_json()))
+                    msg.id().map(|id| refusal(Some(id), e))
                 };
                 if let Some(a) = answer {
-                    let _ = out_tx.send(Bytes::from(a)).await;
+                    let _ = out_tx.send(a).await;
                 }
             }
             (Kind::Request, _, Some(s)) => {
@@ -122,13 +124,20 @@ where
     Ok(())
 }
 
+/// A refusal by the transport itself, with a fresh `data.request_id` like every error.
+fn refusal(id: Option<&switchboard_protocol::Id>, e: RpcError) -> Bytes {
+    let rid = request_id::generate();
+    Bytes::from(encode::error(id, &e.with_str("request_id", &rid).to_json()))
+}
+
 async fn write_loop<W: AsyncWrite + Unpin>(mut out: W, mut rx: mpsc::Receiver<Bytes>) {
+    // One message per line: an upstream's pretty-printed JSON would otherwise break the framing.
     while let Some(m) = rx.recv().await {
         let r = async {
-            out.write_all(&m).await?;
+            out.write_all(&single_line(m)).await?;
             out.write_all(b"\n").await?;
             while let Ok(more) = rx.try_recv() {
-                out.write_all(&more).await?;
+                out.write_all(&single_line(more)).await?;
                 out.write_all(b"\n").await?;
             }
             out.flush().await

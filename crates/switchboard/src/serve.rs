@@ -18,6 +18,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     config.apply_listen_override(args.listen.as_deref(), &|k| std::env::var(k).ok());
+    if let Err(e) = config.check_listen() {
+        eprintln!(
+            "switchboard: listen address {:?} (from --listen, SWITCHBOARD_LISTEN or the file): {e}",
+            config.listen
+        );
+        return Ok(ExitCode::from(setup::CONFIG_ERROR));
+    }
     if !config.listen_is_loopback() && config.http.allowed_hosts.is_empty() {
         eprintln!(
             "switchboard: listening on {} (not loopback) needs http.allowed_hosts: without it every browser page could reach the gateway through DNS rebinding",

@@ -66,6 +66,12 @@ pub(crate) async fn start(
     if let Some(cwd) = &spec.cwd {
         cmd.current_dir(cwd);
     }
+    // Credentials meant for HTTP upstreams are not every child's business.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SWITCHBOARD_UPSTREAM_TOKEN_") && !spec.env.iter().any(|(e, _)| *e == k) {
+            cmd.env_remove(&k);
+        }
+    }
     let mut child = cmd
         .spawn()
         .map_err(|e| UpstreamError::Unavailable(format!("cannot start `{}`: {e}", spec.command)))?;
@@ -113,18 +119,8 @@ async fn write_loop(
     stop: CancellationToken,
     name: Arc<str>,
 ) {
-    // One message per line. Every message is valid JSON, where a raw CR or LF can only be
-    // whitespace (inside strings they must be escaped), so turning them into spaces keeps the
-    // message's meaning while a client's multi-line JSON no longer splits it across lines.
-    let one_line = |m: Bytes| -> Bytes {
-        if !m.iter().any(|&b| b == b'\n' || b == b'\r') {
-            return m;
-        }
-        m.iter()
-            .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
-            .collect::<Vec<u8>>()
-            .into()
-    };
+    // One message per line, even when a client sent pretty-printed JSON.
+    let one_line = switchboard_protocol::message::single_line;
     loop {
         let msg = tokio::select! {
             m = rx.recv() => match m {

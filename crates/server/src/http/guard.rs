@@ -68,7 +68,10 @@ fn strip_port(host: &str) -> &str {
 }
 
 fn is_loopback_name(h: &str) -> bool {
-    matches!(h, "localhost" | "127.0.0.1" | "[::1]") || h.ends_with(".localhost")
+    matches!(h, "localhost" | "[::1]")
+        || h.ends_with(".localhost")
+        || h.parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

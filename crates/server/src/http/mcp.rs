@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use super::Server;
 use super::events::{EventStore, Reader, STANDALONE, parse_event_id, sse_body};
 use super::rejection::Rejection;
-use super::request_id::RequestId;
+use crate::request_id::RequestId;
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";

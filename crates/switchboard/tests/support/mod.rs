@@ -59,6 +59,8 @@ pub struct Upstream {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub timeout: Option<String>,
+    /// Extra per-upstream YAML lines (`max_message_bytes: 1000`, `session: isolated`).
+    pub settings: Vec<String>,
 }
 
 impl Upstream {
@@ -79,6 +81,7 @@ impl Upstream {
             args: args.iter().map(|a| a.to_string()).collect(),
             env: Vec::new(),
             timeout: None,
+            settings: Vec::new(),
         }
     }
 
@@ -91,6 +94,12 @@ impl Upstream {
     pub fn log(self, path: &Path) -> Upstream {
         let p = path.display().to_string();
         self.env("FIXTURE_LOG", &p)
+    }
+
+    /// Adds a per-upstream setting line, e.g. `max_message_bytes: 1000`.
+    pub fn setting(mut self, line: &str) -> Upstream {
+        self.settings.push(line.to_owned());
+        self
     }
 
     pub fn timeout(mut self, t: &str) -> Upstream {
@@ -111,6 +120,9 @@ impl Upstream {
         }
         if let Some(t) = &self.timeout {
             s += &format!("    timeout: {t}\n");
+        }
+        for line in &self.settings {
+            s += &format!("    {line}\n");
         }
         s
     }

@@ -1,0 +1,174 @@
+//! Streams and limits that only show over time: a POST stream the client drops (not a
+//! cancellation: the call finishes and its events wait for a `Last-Event-ID` resumption),
+//! keep-alive comments on idle streams, the session limit, and a stdio upstream that writes a
+//! message over `max_message_bytes` (killed, named in the error, restarted).
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Config, Upstream};
+
+/// Reads an SSE response until `pred` holds on the text so far (or the deadline passes).
+async fn read_until(
+    resp: &mut reqwest::Response,
+    limit: Duration,
+    pred: impl Fn(&str) -> bool,
+) -> String {
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    while !pred(&text) {
+        match tokio::time::timeout_at(deadline, resp.chunk()).await {
+            Ok(Ok(Some(c))) => text.push_str(&String::from_utf8_lossy(&c)),
+            _ => break,
+        }
+    }
+    text
+}
+
+/// The `id:` of the last SSE event in `text` that carried data.
+fn last_event_id(text: &str) -> Option<String> {
+    let mut last = None;
+    for block in text.split("\n\n") {
+        let id = block.lines().find_map(|l| l.strip_prefix("id: "));
+        let has_data = block
+            .lines()
+            .any(|l| l.starts_with("data: ") && l.len() > 6);
+        if let (Some(id), true) = (id, has_data) {
+            last = Some(id.to_owned());
+        }
+    }
+    last
+}
+
+#[tokio::test]
+async fn a_dropped_post_stream_is_resumed_not_cancelled() {
+    let (c, log) = support::fx_config();
+    let gw = c.start().await;
+    let s = gw.initialize().await;
+    let body = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"fx__test_tool_with_progress","arguments":{},"_meta":{"progressToken":"p-1"}}}"#;
+    let mut resp = s.post().body(body).send().await.expect("POST");
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    // The first progress event, then the client goes away mid-call.
+    let first = read_until(&mut resp, Duration::from_secs(10), |t| {
+        t.contains("notifications/progress")
+    })
+    .await;
+    assert!(
+        first.starts_with("id: "),
+        "a 2025-11-25 stream opens with a priming event: {first:?}"
+    );
+    let resume_from = last_event_id(&first).expect("the progress event has an id");
+    assert!(
+        !first.contains(r#""id":7"#),
+        "the response came before the drop; the test proves nothing: {first}"
+    );
+    drop(resp);
+
+    // Resume with Last-Event-ID: the rest of that stream, ending with the call's own response.
+    let mut again = gw
+        .client
+        .get(gw.mcp())
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &s.id)
+        .header("mcp-protocol-version", support::PROTOCOL)
+        .header("last-event-id", &resume_from)
+        .send()
+        .await
+        .expect("GET resume");
+    assert_eq!(again.status(), 200);
+    let rest = read_until(&mut again, Duration::from_secs(10), |t| {
+        t.contains(r#""id":7"#)
+    })
+    .await;
+    assert!(
+        rest.contains(r#""id":7"#) && rest.contains("result"),
+        "the call completed and its response was replayed: {rest}"
+    );
+    assert!(
+        rest.contains(r#""progress":100"#),
+        "later progress is replayed: {rest}"
+    );
+    assert!(
+        !rest.contains(r#""progress":0,"#),
+        "events before Last-Event-ID are not replayed: {rest}"
+    );
+    let wire = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !wire.contains("notifications/cancelled"),
+        "dropping the stream cancelled the call upstream: {wire}"
+    );
+}
+
+#[tokio::test]
+async fn idle_streams_get_keepalive_comments() {
+    let c = Config::new()
+        .extra("sessions: { keepalive: 1s }")
+        .upstream(Upstream::fixture("fx"));
+    let gw = c.start().await;
+    let s = gw.initialize().await;
+    let mut stream = s.get_stream().await;
+    assert_eq!(stream.status(), 200);
+    let text = read_until(&mut stream, Duration::from_secs(5), |t| {
+        t.contains(": keepalive")
+    })
+    .await;
+    assert!(
+        text.contains(": keepalive"),
+        "no keep-alive comment within 5 s on an idle stream: {text:?}"
+    );
+}
+
+#[tokio::test]
+async fn sessions_beyond_the_limit_are_refused_with_503() {
+    let c = Config::new()
+        .extra("sessions: { max_sessions: 2 }")
+        .upstream(Upstream::fixture("fx"));
+    let gw = c.start().await;
+    let _a = gw.initialize().await;
+    let _b = gw.initialize().await;
+    let Err(refused) = gw.try_initialize(&[]).await else {
+        panic!("a third session is over the limit but was accepted");
+    };
+    let err = refused.assert_error(503, -32600);
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("too many sessions"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_stdio_message_kills_the_upstream_and_names_it() {
+    let c = Config::new().upstream(Upstream::fixture("fx").setting("max_message_bytes: 65536"));
+    let gw = c.start().await;
+    let s = gw.initialize().await;
+    let started = std::time::Instant::now();
+    let r = s.call_tool("fx__big", r#"{"bytes":200000}"#).await;
+    let err = r.error();
+    assert_eq!(err["data"]["upstream"], "fx", "{err}");
+    assert_eq!(err["code"], -31004, "the upstream closed mid-call: {err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the error took {:?}",
+        started.elapsed()
+    );
+    // The supervisor restarts it, and small answers work again.
+    let status = gw
+        .wait_status("fx ready again after a restart", |st| {
+            st["upstreams"][0]["state"] == "ready"
+                && st["upstreams"][0]["restarts"].as_u64() >= Some(1)
+        })
+        .await;
+    assert_eq!(status["upstreams"][0]["name"], "fx");
+    let ok = s.call_tool("fx__echo", r#"{"message":"small"}"#).await;
+    assert_eq!(ok.result()["content"][0]["text"], "small");
+}

@@ -1,0 +1,411 @@
+//! Renders `docs/performance.md` from a run's results.
+//!
+//! The page is regenerated on every full run; the text between `<!-- notes -->` and
+//! `<!-- /notes -->` (profiling findings, written by people) is carried over from the previous
+//! page unchanged.
+
+use std::fmt::Write as _;
+
+use super::results::{Comparison, Results};
+use super::targets::path_name;
+
+pub const NOTES_BEGIN: &str = "<!-- notes -->";
+pub const NOTES_END: &str = "<!-- /notes -->";
+
+const DEFAULT_NOTES: &str = "_No profile recorded yet._";
+
+/// The page for `r`, keeping the notes of `previous` (the old page) if it had any.
+pub fn render(r: &Results, previous: Option<&str>) -> String {
+    let mut s = String::new();
+    let w = &mut s;
+    let _ = writeln!(w, "# Performance\n");
+    let _ = writeln!(
+        w,
+        "How fast switchboard is, measured by `scripts/bench` (the `crates/bench` crate). Every \
+         gateway number stands beside a direct call to the same upstream measured in the same run \
+         on the same machine, and the ratio between them is what to read: the absolute numbers \
+         depend on the machine, which here runs the load generator, the gateway and the upstream \
+         on {} cores at once. Raw numbers: [`bench/latest.json`](bench/latest.json); the baseline \
+         that `--compare` reads: [`bench/baseline.json`](bench/baseline.json).\n",
+        r.machine.nproc
+    );
+    if r.tiny {
+        let _ = writeln!(
+            w,
+            "> **Tiny run** (`--tiny`): a few hundred calls per case, to prove the suite works. \
+             These numbers are not measurements.\n"
+        );
+    }
+    run_section(w);
+    machine_section(w, r);
+    targets_section(w, r);
+    transport_section(w, r);
+    memory_section(w, r);
+    startup_section(w, r);
+    big_section(w, r);
+    catalog_section(w, r);
+    isolation_section(w, r);
+    let _ = writeln!(w, "## Where the gateway's time goes\n");
+    let _ = writeln!(w, "{NOTES_BEGIN}");
+    let _ = writeln!(w, "{}", notes(previous).unwrap_or(DEFAULT_NOTES).trim());
+    let _ = writeln!(w, "{NOTES_END}\n");
+    method_section(w);
+    s
+}
+
+/// The hand-written notes of an earlier page.
+pub fn notes(previous: Option<&str>) -> Option<&str> {
+    let p = previous?;
+    let start = p.find(NOTES_BEGIN)? + NOTES_BEGIN.len();
+    let end = start + p[start..].find(NOTES_END)?;
+    Some(&p[start..end])
+}
+
+fn run_section(w: &mut String) {
+    let _ = writeln!(w, "## Running it\n");
+    let _ = writeln!(
+        w,
+        "```bash\n\
+         scripts/bench                                     # full run (a few minutes): rewrites this page and docs/bench/latest.json\n\
+         scripts/bench --compare docs/bench/baseline.json  # the same, then prints every metric > 10% worse than the baseline\n\
+         scripts/bench --tiny                              # a few hundred calls per case, < 60 s; writes under target/bench/ (CI)\n\
+         scripts/bench --only transport,memory             # some cases only; writes under target/bench/\n\
+         scripts/bench --render docs/bench/latest.json     # re-render this page from stored numbers, run nothing\n\
+         ```\n"
+    );
+    let _ = writeln!(
+        w,
+        "The pieces work alone too (all bind or call 127.0.0.1 only):\n\n\
+         ```bash\n\
+         target/release/switchboard-echo --http 127.0.0.1:0          # prints its URL; --stdio for stdio; --extra-tools N --page-size P\n\
+         target/release/switchboard-load --http URL --tool up__echo -c 32 -n 20000 --watch-pid PID\n\
+         target/release/switchboard-load --stdio -c 8 -n 20000 -- target/release/switchboard-echo --stdio\n\
+         ```\n\n\
+         `switchboard-load` prints one JSON object: `mode`, `concurrency`, `calls`, `errors`, \
+         `duration_s`, `throughput_per_s`, `latency_ms` (`p50`, `p90`, `p99`, `max`, `mean`) and, \
+         with `--watch-pid` (or over stdio, for the spawned server), the watched process's CPU per \
+         call and resident memory over the measured phase. `--help` lists every flag.\n"
+    );
+}
+
+fn machine_section(w: &mut String, r: &Results) {
+    let m = &r.machine;
+    let _ = writeln!(w, "## Machine\n");
+    let _ = writeln!(w, "| | |\n|---|---|");
+    let _ = writeln!(w, "| date | {} |", m.date);
+    let _ = writeln!(w, "| CPU | {} × {} |", m.nproc, m.cpu);
+    let _ = writeln!(w, "| memory | {} GiB |", m.memory_gib);
+    let _ = writeln!(w, "| kernel | {} |", m.kernel);
+    let _ = writeln!(w, "| rustc | {} |", m.rustc);
+    let _ = writeln!(
+        w,
+        "| switchboard | {} (commit {}) |",
+        m.switchboard, m.commit
+    );
+    let _ = writeln!(w, "| run time | {:.0} s |\n", r.elapsed_s);
+}
+
+fn targets_section(w: &mut String, r: &Results) {
+    let _ = writeln!(w, "## Targets\n");
+    let _ = writeln!(
+        w,
+        "| target | measured | limit | met | from |\n|---|---:|---:|:---:|---|"
+    );
+    for t in &r.targets {
+        let at_least = t.target.contains("throughput");
+        let _ = writeln!(
+            w,
+            "| {} | {} {} | {} {} {} | {} | {} |",
+            t.target,
+            num(t.value),
+            t.unit,
+            if at_least { "≥" } else { "≤" },
+            num(t.limit),
+            t.unit,
+            if t.met { "✅" } else { "❌" },
+            t.source
+        );
+    }
+    let _ = writeln!(w);
+}
+
+fn transport_section(w: &mut String, r: &Results) {
+    let _ = writeln!(
+        w,
+        "## Latency and throughput: direct vs through switchboard\n"
+    );
+    let first = r.transport.first();
+    let rounds = first.map_or(1, |c| c.gateway_rounds.len().max(1));
+    let _ = writeln!(
+        w,
+        "`echo` calls (`{{\"message\":\"hi\"}}`): {} measured calls per cell, in {} alternating \
+         direct/gateway round(s) of {} calls, each after {} warm-up calls; each figure is the \
+         median round's. Paths: **HTTP** — HTTP client → gateway → HTTP upstream; **stdio** — \
+         stdio client → `switchboard stdio` → stdio upstream; **HTTP→stdio** — HTTP client → \
+         gateway → stdio upstream (its direct column is the direct stdio call). Latencies in ms; \
+         *+p50*/*+p99* are gateway minus direct; *CPU/call* is the gateway's CPU time (all \
+         threads) per call, over all rounds.\n",
+        thousands(first.map_or(0, |c| c.gateway.calls) as f64),
+        rounds,
+        thousands(first.map_or(0, |c| c.gateway.calls / rounds as u64) as f64),
+        thousands(first.map_or(0, |c| c.gateway.warmup / rounds as u64) as f64),
+    );
+    comparison_table(w, &r.transport, true);
+}
+
+fn comparison_table(w: &mut String, rows: &[Comparison], with_c: bool) {
+    let _ = writeln!(
+        w,
+        "| path |{} direct p50 | gateway p50 | +p50 | direct p99 | gateway p99 | +p99 | direct calls/s | gateway calls/s | gateway/direct | CPU/call |",
+        if with_c { " c |" } else { "" }
+    );
+    let _ = writeln!(
+        w,
+        "|---|{}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        if with_c { "---:|" } else { "" }
+    );
+    let mut sorted: Vec<&Comparison> = rows.iter().collect();
+    let order = |p: &str| match p {
+        "http" => 0,
+        "stdio" => 1,
+        _ => 2,
+    };
+    sorted.sort_by_key(|c| (order(&c.path), c.concurrency));
+    for c in sorted {
+        let _ = writeln!(
+            w,
+            "| {} |{} {:.3} | {:.3} | {:+.3} | {:.3} | {:.3} | {:+.3} | {} | {} | {:.2}× | {} |",
+            path_name(&c.path),
+            if with_c {
+                format!(" {} |", c.concurrency)
+            } else {
+                String::new()
+            },
+            c.direct.latency_ms.p50,
+            c.gateway.latency_ms.p50,
+            c.added_p50_ms(),
+            c.direct.latency_ms.p99,
+            c.gateway.latency_ms.p99,
+            c.added_p99_ms(),
+            thousands(c.direct.throughput_per_s),
+            thousands(c.gateway.throughput_per_s),
+            c.throughput_ratio(),
+            c.gateway_cpu_us()
+                .map_or("—".into(), |u| format!("{u:.1} µs")),
+        );
+    }
+    let _ = writeln!(w);
+}
+
+fn memory_section(w: &mut String, r: &Results) {
+    let Some(m) = &r.memory else { return };
+    let _ = writeln!(w, "## Memory (gateway `VmRSS`)\n");
+    let _ = writeln!(w, "| state | RSS |\n|---|---:|");
+    let _ = writeln!(
+        w,
+        "| idle (ready, one HTTP upstream, nothing served) | {} |",
+        mib(m.idle_kib)
+    );
+    if m.under_load_kib > 0 {
+        let _ = writeln!(
+            w,
+            "| under load (peak during {}) | {} |",
+            m.under_load_run,
+            mib(m.under_load_kib)
+        );
+    }
+    let _ = writeln!(
+        w,
+        "| with {} idle sessions | {} (+{}, {} bytes per session) |",
+        thousands(m.sessions as f64),
+        mib(m.with_sessions_kib),
+        mib(m.added_kib),
+        thousands(m.per_session_bytes as f64)
+    );
+    let _ = writeln!(
+        w,
+        "\nSessions were created at {} per second (`initialize` + `notifications/initialized`, 16 \
+         connections, closed afterwards).\n",
+        thousands(m.sessions_per_s)
+    );
+}
+
+fn startup_section(w: &mut String, r: &Results) {
+    let Some(s) = &r.startup else { return };
+    let _ = writeln!(w, "## Start-up\n");
+    let _ = writeln!(
+        w,
+        "`switchboard serve` with {} stdio upstreams (`switchboard-echo --stdio`), {} runs. \
+         *Accepting*: exec → first valid `initialize` answer on `/mcp` (a client retries connect + \
+         POST every 200 µs). *Ready*: exec → `/readyz` 200.\n",
+        s.upstreams,
+        s.runs.len()
+    );
+    let _ = writeln!(w, "| | median | max |\n|---|---:|---:|");
+    let ready_max = s.runs.iter().map(|r| r.ready_ms).fold(0.0, f64::max);
+    let _ = writeln!(
+        w,
+        "| accepting | {:.1} ms | {:.1} ms |",
+        s.accept_ms_median, s.accept_ms_max
+    );
+    let _ = writeln!(
+        w,
+        "| ready | {:.1} ms | {:.1} ms |\n",
+        s.ready_ms_median, ready_max
+    );
+}
+
+fn big_section(w: &mut String, r: &Results) {
+    if r.big_result.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "## A 1 MiB tool result\n");
+    let first = &r.big_result[0];
+    let _ = writeln!(
+        w,
+        "The `big` tool returning {} bytes of text, c=1, {} calls after {} warm-up.\n",
+        thousands(1_048_576.0),
+        first.gateway.calls,
+        first.gateway.warmup
+    );
+    comparison_table(w, &r.big_result, false);
+}
+
+fn catalog_section(w: &mut String, r: &Results) {
+    let Some(c) = &r.catalog else { return };
+    let _ = writeln!(
+        w,
+        "## `tools/list` over a {}-tool catalog\n",
+        thousands(c.tools as f64)
+    );
+    let _ = writeln!(
+        w,
+        "One HTTP upstream with {} tools, paged {} per page (the gateway pages its own list by 1,000); \
+         one call is the whole listing, every page followed, c=1, {} calls. A gateway with this \
+         upstream was ready {:.0} ms after exec.\n",
+        thousands(c.tools as f64),
+        thousands(c.page_size as f64),
+        c.comparison.gateway.calls,
+        c.gateway_ready_ms
+    );
+    comparison_table(w, std::slice::from_ref(&c.comparison), false);
+}
+
+fn isolation_section(w: &mut String, r: &Results) {
+    if r.isolation.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "## A slow upstream beside a fast one\n");
+    let i0 = &r.isolation[0];
+    let _ = writeln!(
+        w,
+        "One gateway, upstreams `fast` and `slow`. `fast__echo` at c={} for {:.0} s alone, then again \
+         while another c={} load keeps `slow__slow` ({} ms per call) busy. The fast p99 must not \
+         move (target: at most ×1.25 or +0.25 ms).\n",
+        i0.alone.concurrency, i0.alone.duration_s, i0.slow.concurrency, i0.slow_ms
+    );
+    let _ = writeln!(
+        w,
+        "| upstreams | fast p50 alone | fast p99 alone | fast p50 beside slow | fast p99 beside slow | p99 ratio | fast calls/s alone → beside | slow p50 | held |"
+    );
+    let _ = writeln!(w, "|---|---:|---:|---:|---:|---:|---:|---:|:---:|");
+    for i in &r.isolation {
+        let _ = writeln!(
+            w,
+            "| {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2}× | {} → {} | {:.1} | {} |",
+            path_name(&i.upstream),
+            i.alone.latency_ms.p50,
+            i.alone.latency_ms.p99,
+            i.beside_slow.latency_ms.p50,
+            i.beside_slow.latency_ms.p99,
+            i.p99_ratio(),
+            thousands(i.alone.throughput_per_s),
+            thousands(i.beside_slow.throughput_per_s),
+            i.slow.latency_ms.p50,
+            if i.p99_held() { "✅" } else { "❌" }
+        );
+    }
+    let _ = writeln!(w);
+}
+
+fn method_section(w: &mut String) {
+    let _ = writeln!(
+        w,
+        "## How it is measured\n\n\
+         - **Upstream**: `switchboard-echo`, which answers from borrowed raw JSON without building a \
+           tree (HTTP on hyper with a current-thread runtime; stdio on plain threads), so it is \
+           not the bottleneck.\n\
+         - **Load generator**: `switchboard-load`, a separate process with a current-thread runtime. \
+           HTTP: one keep-alive HTTP/1.1 connection (TCP_NODELAY) per client and one MCP session \
+           per client, each initialized properly, requests with `Mcp-Session-Id` and \
+           `MCP-Protocol-Version: 2025-11-25`, answers read as JSON or SSE. stdio: one child, the \
+           C clients' requests multiplexed over its pipes by id. Every response is validated (id, \
+           `result`, no `error`, the echoed text), and every latency recorded; percentiles are \
+           exact (nearest rank over all samples).\n\
+         - **CPU per call**: the sum over the gateway's threads of `/proc/PID/task/*/schedstat` \
+           (time on CPU) across the measured phase, divided by its calls. The gateway's own \
+           upstream children are separate processes and not counted.\n\
+         - **Memory**: `VmRSS` from `/proc/PID/status`, sampled every 20 ms during a run for the \
+           peak.\n\
+         - **Noise**: everything shares the machine's cores, so throughput at high concurrency is \
+           partly a contest for CPU between the load generator, the gateway and the upstream, and \
+           a round trip costs 25 or 75 µs depending on whether two processes share a core. \
+           Direct and gateway runs alternate over several rounds and the median round is \
+           reported. Even so, two full runs of the same code on this machine differ by more than \
+           10% on about a quarter of the metrics (mostly p99s and 1 MiB / catalog cases), so \
+           `--compare` points at what to re-measure; it is not a gate.\n"
+    );
+}
+
+fn num(x: f64) -> String {
+    if x.abs() >= 100.0 {
+        format!("{x:.0}")
+    } else if x.abs() >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.3}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_owned()
+    }
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// `12345.6` → `12,346`.
+pub fn thousands(x: f64) -> String {
+    let n = x.round() as i64;
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_notes() {
+        let old = format!("# x\n{NOTES_BEGIN}\nhot: serde\n{NOTES_END}\n");
+        assert_eq!(notes(Some(&old)).map(str::trim), Some("hot: serde"));
+        assert_eq!(notes(Some("no markers")), None);
+        assert_eq!(notes(None), None);
+    }
+
+    #[test]
+    fn formats_numbers() {
+        assert_eq!(thousands(1234567.4), "1,234,567");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(num(0.2), "0.2");
+        assert_eq!(num(30.0), "30.0");
+        assert_eq!(num(1234.0), "1234");
+    }
+}

@@ -1,0 +1,296 @@
+//! Everything one benchmark run measured: the raw JSON written to `docs/bench/latest.json`.
+//!
+//! Each measurement keeps the load generator's full reports; [`Results::metrics`] flattens the
+//! numbers that matter into `name → value` (with which direction is better), which is what a
+//! comparison against a baseline reads.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::machine::Machine;
+use super::targets::TargetCheck;
+use crate::latency::round3;
+use crate::load::Report;
+
+/// Bumped when the JSON changes shape.
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    pub schema: u32,
+    pub tiny: bool,
+    pub machine: Machine,
+    pub elapsed_s: f64,
+    /// Direct vs through the gateway, per path and concurrency.
+    #[serde(default)]
+    pub transport: Vec<Comparison>,
+    /// A 1 MiB tool result.
+    #[serde(default)]
+    pub big_result: Vec<Comparison>,
+    /// `tools/list` over a large catalog.
+    #[serde(default)]
+    pub catalog: Option<Catalog>,
+    #[serde(default)]
+    pub memory: Option<Memory>,
+    #[serde(default)]
+    pub startup: Option<Startup>,
+    /// A fast upstream's latency with and without a slow one busy beside it.
+    #[serde(default)]
+    pub isolation: Vec<Isolation>,
+    #[serde(default)]
+    pub targets: Vec<TargetCheck>,
+    #[serde(default)]
+    pub metrics: BTreeMap<String, Metric>,
+}
+
+/// The same load, once straight to the upstream and once through switchboard.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Comparison {
+    /// `http` (HTTP client, HTTP upstream), `stdio` (stdio client, `switchboard stdio`, stdio
+    /// upstream) or `http-stdio` (HTTP client, stdio upstream).
+    pub path: String,
+    pub concurrency: usize,
+    /// The rounds folded into one ([`super::rounds::fold`]).
+    pub direct: Report,
+    pub gateway: Report,
+    /// Each round's own reports, when there was more than one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub direct_rounds: Vec<Report>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateway_rounds: Vec<Report>,
+}
+
+impl Comparison {
+    /// A comparison of single runs.
+    pub fn single(path: &str, concurrency: usize, direct: Report, gateway: Report) -> Comparison {
+        Comparison {
+            path: path.into(),
+            concurrency,
+            direct,
+            gateway,
+            direct_rounds: Vec::new(),
+            gateway_rounds: Vec::new(),
+        }
+    }
+
+    /// A comparison of several alternating rounds.
+    pub fn rounds(
+        path: &str,
+        concurrency: usize,
+        direct: Vec<Report>,
+        gateway: Vec<Report>,
+    ) -> Option<Comparison> {
+        let mut c = Comparison::single(
+            path,
+            concurrency,
+            super::rounds::fold(&direct)?,
+            super::rounds::fold(&gateway)?,
+        );
+        if direct.len() > 1 {
+            c.direct_rounds = direct;
+            c.gateway_rounds = gateway;
+        }
+        Some(c)
+    }
+
+    pub fn key(&self) -> String {
+        format!("{}.c{}", self.path, self.concurrency)
+    }
+
+    pub fn added_p50_ms(&self) -> f64 {
+        round3(self.gateway.latency_ms.p50 - self.direct.latency_ms.p50)
+    }
+
+    pub fn added_p99_ms(&self) -> f64 {
+        round3(self.gateway.latency_ms.p99 - self.direct.latency_ms.p99)
+    }
+
+    /// Gateway p50 over direct p50.
+    pub fn p50_ratio(&self) -> f64 {
+        ratio(self.gateway.latency_ms.p50, self.direct.latency_ms.p50)
+    }
+
+    /// Gateway p99 over direct p99.
+    pub fn p99_ratio(&self) -> f64 {
+        ratio(self.gateway.latency_ms.p99, self.direct.latency_ms.p99)
+    }
+
+    /// Gateway throughput over direct throughput.
+    pub fn throughput_ratio(&self) -> f64 {
+        ratio(self.gateway.throughput_per_s, self.direct.throughput_per_s)
+    }
+
+    pub fn gateway_cpu_us(&self) -> Option<f64> {
+        self.gateway.server.as_ref().map(|s| s.cpu_us_per_call)
+    }
+}
+
+/// `a / b` to three decimals (0 when `b` is 0).
+pub fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { round3(a / b) } else { 0.0 }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Catalog {
+    pub tools: usize,
+    pub page_size: usize,
+    /// Exec to `/readyz` 200 for a gateway whose upstream has this catalog.
+    pub gateway_ready_ms: f64,
+    pub comparison: Comparison,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Memory {
+    /// `VmRSS` of a ready gateway (one HTTP upstream) that has served nothing.
+    pub idle_kib: u64,
+    pub sessions: usize,
+    /// `VmRSS` after `sessions` idle sessions were created and their connections closed.
+    pub with_sessions_kib: u64,
+    pub added_kib: u64,
+    pub per_session_bytes: u64,
+    /// Rate at which sessions were created (initialize + initialized).
+    pub sessions_per_s: f64,
+    /// Largest `VmRSS` during the HTTP run at the highest concurrency.
+    pub under_load_kib: u64,
+    pub under_load_run: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StartupRun {
+    /// Exec to the first successful `initialize` answer on `/mcp`.
+    pub accept_ms: f64,
+    /// Exec to `/readyz` 200 (every upstream had its first connection attempt).
+    pub ready_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Startup {
+    pub upstreams: usize,
+    pub runs: Vec<StartupRun>,
+    pub accept_ms_median: f64,
+    pub accept_ms_max: f64,
+    pub ready_ms_median: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Isolation {
+    /// How both upstreams are reached: `http` or `stdio`.
+    pub upstream: String,
+    pub slow_ms: u64,
+    pub alone: Report,
+    pub beside_slow: Report,
+    pub slow: Report,
+}
+
+impl Isolation {
+    pub fn p99_ratio(&self) -> f64 {
+        ratio(self.beside_slow.latency_ms.p99, self.alone.latency_ms.p99)
+    }
+
+    /// The most the fast upstream's p99 may reach beside the slow one and still count as "did
+    /// not move": 25% or 0.25 ms over its p99 alone, whichever is larger (a p99 of a few tenths
+    /// of a millisecond on a shared 2-core machine moves by that much between identical runs).
+    pub fn p99_limit_ms(&self) -> f64 {
+        let a = self.alone.latency_ms.p99;
+        round3((a * 1.25).max(a + 0.25))
+    }
+
+    pub fn p99_held(&self) -> bool {
+        self.beside_slow.latency_ms.p99 <= self.p99_limit_ms()
+    }
+}
+
+/// Which way is better for a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    Lower,
+    Higher,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Metric {
+    pub value: f64,
+    pub better: Better,
+}
+
+impl Results {
+    /// The numbers a comparison looks at: the gateway's own figures and its ratios to direct.
+    pub fn compute_metrics(&self) -> BTreeMap<String, Metric> {
+        let mut m = BTreeMap::new();
+        let mut put = |k: String, value: f64, better: Better| {
+            m.insert(k, Metric { value, better });
+        };
+        let comparisons = self
+            .transport
+            .iter()
+            .map(|c| (format!("transport.{}", c.key()), c))
+            .chain(
+                self.big_result
+                    .iter()
+                    .map(|c| (format!("big_result.{}", c.key()), c)),
+            )
+            .chain(
+                self.catalog
+                    .iter()
+                    .map(|c| ("catalog".to_owned(), &c.comparison)),
+            );
+        for (k, c) in comparisons {
+            put(
+                format!("{k}.gateway.p50_ms"),
+                c.gateway.latency_ms.p50,
+                Better::Lower,
+            );
+            put(
+                format!("{k}.gateway.p99_ms"),
+                c.gateway.latency_ms.p99,
+                Better::Lower,
+            );
+            put(
+                format!("{k}.gateway.throughput_per_s"),
+                c.gateway.throughput_per_s,
+                Better::Higher,
+            );
+            put(format!("{k}.p50_ratio"), c.p50_ratio(), Better::Lower);
+            put(format!("{k}.p99_ratio"), c.p99_ratio(), Better::Lower);
+            put(
+                format!("{k}.throughput_ratio"),
+                c.throughput_ratio(),
+                Better::Higher,
+            );
+            if let Some(cpu) = c.gateway_cpu_us() {
+                put(format!("{k}.gateway.cpu_us_per_call"), cpu, Better::Lower);
+            }
+        }
+        if let Some(mem) = &self.memory {
+            put("memory.idle_kib".into(), mem.idle_kib as f64, Better::Lower);
+            put(
+                "memory.per_session_bytes".into(),
+                mem.per_session_bytes as f64,
+                Better::Lower,
+            );
+            put(
+                "memory.under_load_kib".into(),
+                mem.under_load_kib as f64,
+                Better::Lower,
+            );
+        }
+        if let Some(s) = &self.startup {
+            put(
+                "startup.accept_ms".into(),
+                s.accept_ms_median,
+                Better::Lower,
+            );
+            put("startup.ready_ms".into(), s.ready_ms_median, Better::Lower);
+        }
+        for i in &self.isolation {
+            put(
+                format!("isolation.{}.p99_ratio", i.upstream),
+                i.p99_ratio(),
+                Better::Lower,
+            );
+        }
+        m
+    }
+}

@@ -1,0 +1,233 @@
+//! The load generator against the echo server, both real binaries over real pipes and sockets:
+//! every mode the benchmark suite relies on works and validates what it gets.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+const ECHO: &str = env!("CARGO_BIN_EXE_switchboard-echo");
+const LOAD: &str = env!("CARGO_BIN_EXE_switchboard-load");
+
+/// An HTTP echo server, killed when dropped.
+struct Echo {
+    child: Child,
+    url: String,
+}
+
+impl Echo {
+    fn start(extra: &[&str]) -> Echo {
+        let mut child = Command::new(ECHO)
+            .args(["--http", "127.0.0.1:0", "--lifetime", "120"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn echo");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("echo URL");
+        assert!(line.starts_with("http://127.0.0.1:"), "{line}");
+        Echo {
+            child,
+            url: line.trim().to_owned(),
+        }
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn load(args: &[&str]) -> (bool, Value) {
+    let out = Command::new(LOAD).args(args).output().expect("run load");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
+    if !out.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    (out.status.success(), report)
+}
+
+fn assert_clean(r: &Value, calls: u64) {
+    assert_eq!(r["errors"], 0, "{r}");
+    assert_eq!(r["calls"], calls, "{r}");
+    assert!(r["throughput_per_s"].as_f64().unwrap() > 0.0, "{r}");
+    let lat = &r["latency_ms"];
+    assert!(
+        lat["p50"].as_f64().unwrap() <= lat["p99"].as_f64().unwrap(),
+        "{r}"
+    );
+    assert!(
+        lat["p99"].as_f64().unwrap() <= lat["max"].as_f64().unwrap(),
+        "{r}"
+    );
+}
+
+#[test]
+fn http_echo_calls_over_shared_sessions() {
+    let echo = Echo::start(&[]);
+    let pid = echo.child.id().to_string();
+    let (ok, r) = load(&[
+        "--http",
+        &echo.url,
+        "-c",
+        "8",
+        "--sessions",
+        "3",
+        "-n",
+        "400",
+        "--warmup",
+        "50",
+        "--watch-pid",
+        &pid,
+    ]);
+    assert!(ok, "{r}");
+    assert_clean(&r, 400);
+    assert_eq!(r["mode"], "http");
+    assert_eq!(r["sessions"], 3);
+    assert!(
+        r["server"]["cpu_us_per_call"].as_f64().unwrap() > 0.0,
+        "{r}"
+    );
+    assert!(r["server"]["rss_kib_max"].as_u64().unwrap() > 0, "{r}");
+}
+
+#[test]
+fn stdio_multiplexes_concurrent_calls() {
+    let (ok, r) = load(&[
+        "--stdio", "-c", "16", "-n", "500", "--warmup", "20", "--", ECHO, "--stdio",
+    ]);
+    assert!(ok, "{r}");
+    assert_clean(&r, 500);
+    assert_eq!(r["mode"], "stdio");
+    // The spawned server is watched by default.
+    assert!(r["server"]["pid"].as_u64().unwrap() > 0, "{r}");
+}
+
+#[test]
+fn paged_catalog_and_big_results_are_validated() {
+    let echo = Echo::start(&["--extra-tools", "250", "--page-size", "100"]);
+    let (ok, r) = load(&[
+        "--http",
+        &echo.url,
+        "--method",
+        "tools/list",
+        "--expect-tools",
+        "253",
+        "-n",
+        "5",
+        "--warmup",
+        "1",
+    ]);
+    assert!(ok, "{r}");
+    assert_clean(&r, 5);
+    let (_, r) = load(&[
+        "--http",
+        &echo.url,
+        "--method",
+        "tools/list",
+        "--expect-tools",
+        "300",
+        "-n",
+        "5",
+        "--warmup",
+        "0",
+    ]);
+    assert_eq!(r["errors"], 5, "a wrong tool count must fail: {r}");
+
+    let (ok, r) = load(&[
+        "--http",
+        &echo.url,
+        "--tool",
+        "big",
+        "--args",
+        r#"{"bytes":1048576}"#,
+        "--expect-bytes",
+        "1048576",
+        "-n",
+        "5",
+        "--warmup",
+        "1",
+    ]);
+    assert!(ok, "{r}");
+    assert_clean(&r, 5);
+    let (_, r) = load(&[
+        "--http",
+        &echo.url,
+        "--tool",
+        "big",
+        "--args",
+        r#"{"bytes":10}"#,
+        "--expect-bytes",
+        "11",
+        "-n",
+        "3",
+        "--warmup",
+        "0",
+    ]);
+    assert_eq!(r["errors"], 3, "a short result must fail: {r}");
+}
+
+#[test]
+fn wrong_answers_are_errors() {
+    let echo = Echo::start(&[]);
+    // The echo tool answers with the message, not with what we claim to expect.
+    let (_, r) = load(&[
+        "--http",
+        &echo.url,
+        "--expect-text",
+        "something else",
+        "-n",
+        "10",
+        "--warmup",
+        "0",
+    ]);
+    assert_eq!(r["errors"], 10, "{r}");
+    assert!(
+        r["first_error"].as_str().unwrap().contains("expected text"),
+        "{r}"
+    );
+    let (_, r) = load(&[
+        "--http", &echo.url, "--tool", "nope", "-n", "10", "--warmup", "0",
+    ]);
+    assert_eq!(r["errors"], 10, "{r}");
+}
+
+#[test]
+fn slow_calls_do_not_block_fast_ones_on_stdio() {
+    // Eight 300 ms calls at once finish together, not one after another.
+    let (ok, r) = load(&[
+        "--stdio",
+        "--tool",
+        "slow",
+        "--args",
+        r#"{"ms":300}"#,
+        "-c",
+        "8",
+        "-n",
+        "8",
+        "--warmup",
+        "0",
+        "--",
+        ECHO,
+        "--stdio",
+    ]);
+    assert!(ok, "{r}");
+    assert_clean(&r, 8);
+    assert!(r["duration_s"].as_f64().unwrap() < 1.5, "{r}");
+}
+
+#[test]
+fn refuses_non_loopback_targets() {
+    let (ok, _) = load(&["--http", "http://192.0.2.1:80/mcp", "-n", "1"]);
+    assert!(!ok);
+    let out = Command::new(ECHO)
+        .args(["--http", "0.0.0.0:0"])
+        .output()
+        .expect("run echo");
+    assert!(!out.status.success());
+}

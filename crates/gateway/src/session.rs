@@ -76,7 +76,8 @@ pub struct Session {
     pub(crate) isolated: tokio::sync::Mutex<HashMap<usize, Connection>>,
     outbox: mpsc::Sender<Bytes>,
     outbox_rx: Mutex<Option<mpsc::Receiver<Bytes>>>,
-    last_seen: Mutex<Instant>,
+    /// Milliseconds since [`epoch`] at the last request: an atomic, as every request touches it.
+    last_seen: AtomicU64,
     pub(crate) closed: CancellationToken,
 }
 
@@ -115,7 +116,7 @@ impl Session {
             isolated: tokio::sync::Mutex::new(HashMap::new()),
             outbox,
             outbox_rx: Mutex::new(Some(rx)),
-            last_seen: Mutex::new(Instant::now()),
+            last_seen: AtomicU64::new(now_ms()),
             closed: CancellationToken::new(),
         }
     }
@@ -134,11 +135,11 @@ impl Session {
     }
 
     pub fn touch(&self) {
-        *lock(&self.last_seen) = Instant::now();
+        self.last_seen.store(now_ms(), Ordering::Relaxed);
     }
 
     pub fn idle_for(&self) -> Duration {
-        lock(&self.last_seen).elapsed()
+        Duration::from_millis(now_ms().saturating_sub(self.last_seen.load(Ordering::Relaxed)))
     }
 
     pub fn level(&self) -> Option<Level> {
@@ -199,6 +200,16 @@ impl Session {
     pub fn is_subscribed(&self, uri: &str) -> bool {
         lock(&self.subscriptions).contains(uri)
     }
+}
+
+/// A process-wide monotonic origin for cheap timestamps.
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

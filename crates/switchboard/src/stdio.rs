@@ -16,7 +16,37 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<ExitCode> {
     };
     let gw = Gateway::new(config, setup::reaper());
     gw.start();
-    switchboard_server::stdio::serve(gw.clone(), tokio::io::stdin(), tokio::io::stdout()).await?;
+    let (input, output) = std_streams();
+    switchboard_server::stdio::serve(gw.clone(), input, output).await?;
     gw.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// stdin and stdout as async streams. When they are pipes (how MCP clients start us) they are
+/// read and written directly in non-blocking mode; tokio's portable stdin/stdout would put every
+/// read and write through its blocking thread pool, several thread hops per message. Terminals and
+/// files fall back to the portable ones.
+fn std_streams() -> (
+    Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+    Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
+) {
+    use std::os::fd::AsFd;
+    use tokio::net::unix::pipe;
+    let input: Box<dyn tokio::io::AsyncRead + Unpin + Send> = match std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(pipe::Receiver::from_owned_fd)
+    {
+        Ok(r) => Box::new(r),
+        Err(_) => Box::new(tokio::io::stdin()),
+    };
+    let output: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(pipe::Sender::from_owned_fd)
+    {
+        Ok(w) => Box::new(w),
+        Err(_) => Box::new(tokio::io::stdout()),
+    };
+    (input, output)
 }

@@ -49,10 +49,9 @@ pub fn ensure_crypto_provider() {
     });
 }
 
-/// Builds the HTTP client shared by all requests of one upstream (connections are pooled).
-pub(crate) fn client(
-    spec_headers: &[(String, String)],
-) -> Result<(reqwest::Client, HeaderMap), UpstreamError> {
+/// Builds the HTTP client shared by all requests of one upstream (connections are pooled). The
+/// configured headers are the client's defaults, so no request copies them.
+pub(crate) fn client(spec_headers: &[(String, String)]) -> Result<reqwest::Client, UpstreamError> {
     ensure_crypto_provider();
     let mut headers = HeaderMap::new();
     for (k, v) in spec_headers {
@@ -63,19 +62,19 @@ pub(crate) fn client(
         value.set_sensitive(true);
         headers.insert(name, value);
     }
-    let client = reqwest::Client::builder()
+    reqwest::Client::builder()
+        .default_headers(headers)
         .connect_timeout(Duration::from_secs(10))
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(90))
         .build()
-        .map_err(|e| UpstreamError::Unavailable(format!("HTTP client: {e}")))?;
-    Ok((client, headers))
+        .map_err(|e| UpstreamError::Unavailable(format!("HTTP client: {e}")))
 }
 
 pub(crate) struct HttpWire {
     client: reqwest::Client,
-    url: String,
-    headers: HeaderMap,
+    /// Parsed once: every request would otherwise parse it again.
+    url: reqwest::Url,
     session: Mutex<Option<HeaderValue>>,
     revision: Mutex<Option<Revision>>,
     core: Weak<Core>,
@@ -87,11 +86,12 @@ pub(crate) struct HttpWire {
 }
 
 pub(crate) fn start(spec: &HttpSpec, core: &Arc<Core>) -> Result<(Wire, Guard), UpstreamError> {
-    let (client, headers) = client(&spec.headers)?;
+    let client = client(&spec.headers)?;
+    let url = reqwest::Url::parse(&spec.url)
+        .map_err(|e| UpstreamError::Unavailable(format!("bad url {}: {e}", spec.url)))?;
     let wire = Arc::new(HttpWire {
         client,
-        url: spec.url.clone(),
-        headers,
+        url,
         session: Mutex::new(None),
         revision: Mutex::new(None),
         core: Arc::downgrade(core),
@@ -122,8 +122,7 @@ impl HttpWire {
     fn post(&self, body: Bytes) -> reqwest::RequestBuilder {
         let mut req = self
             .client
-            .post(&self.url)
-            .headers(self.headers.clone())
+            .post(self.url.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json, text/event-stream")
             .body(body);
@@ -152,19 +151,17 @@ impl HttpWire {
         }
     }
 
-    /// Sends a request; its answer (and everything related) is delivered to the core.
-    pub(crate) fn send_request(
+    /// POSTs a request and reads its answer; it (and everything related) is delivered to the
+    /// core, and a failure resolves the request with an error naming the upstream.
+    pub(crate) async fn post_request(
         self: &Arc<Self>,
         id: u64,
         body: Bytes,
-        request_id: Option<Arc<str>>,
+        request_id: Option<&str>,
     ) {
-        let me = self.clone();
-        tokio::spawn(async move {
-            if let Err(e) = me.run_request(id, body, request_id.as_deref()).await {
-                me.fail(id, &e);
-            }
-        });
+        if let Err(e) = self.run_request(id, body, request_id).await {
+            self.fail(id, &e);
+        }
     }
 
     async fn run_request(
@@ -272,8 +269,7 @@ impl HttpWire {
     async fn resume(&self, last: &str) -> Result<Response, UpstreamError> {
         let req = self
             .client
-            .get(&self.url)
-            .headers(self.headers.clone())
+            .get(self.url.clone())
             .header(ACCEPT, "text/event-stream")
             .header("last-event-id", last);
         let resp =
@@ -348,8 +344,7 @@ impl HttpWire {
             drop(core);
             let mut req = self
                 .client
-                .get(&self.url)
-                .headers(self.headers.clone())
+                .get(self.url.clone())
                 .header(ACCEPT, "text/event-stream");
             if let Some(last) = &parser.last_event_id {
                 req = req.header("last-event-id", last.as_str());
@@ -523,8 +518,7 @@ impl HttpWire {
         if let Some(s) = session {
             let req = self
                 .client
-                .delete(&self.url)
-                .headers(self.headers.clone())
+                .delete(self.url.clone())
                 .header(SESSION_HEADER, s);
             let _ = tokio::time::timeout(Duration::from_secs(2), req.send()).await;
         }

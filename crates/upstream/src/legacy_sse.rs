@@ -23,12 +23,11 @@ pub(crate) async fn start(
     spec: &HttpSpec,
     core: &Arc<Core>,
 ) -> Result<(Wire, Guard), UpstreamError> {
-    let (client, headers) = client(&spec.headers)?;
+    let client = client(&spec.headers)?;
     let base = reqwest::Url::parse(&spec.url)
         .map_err(|e| UpstreamError::Unavailable(format!("bad url {}: {e}", spec.url)))?;
     let resp = client
         .get(base.clone())
-        .headers(headers.clone())
         .header(ACCEPT, "text/event-stream")
         .send()
         .await
@@ -77,7 +76,6 @@ pub(crate) async fn start(
         while let Some(msg) = rx.recv().await {
             let r = client
                 .post(endpoint.clone())
-                .headers(headers.clone())
                 .header(CONTENT_TYPE, "application/json")
                 .body(msg)
                 .timeout(Duration::from_secs(30))

@@ -148,7 +148,9 @@ async fn request(
     let gw = srv.gw.clone();
     let s2 = session.clone();
     let rid2 = rid.clone();
-    let mut handler = tokio::spawn(async move { gw.request(&s2, &msg, &tx, &rid2).await });
+    // Polled here, not spawned: a plain JSON answer (the common case) costs no task hop. The
+    // future moves to a task of its own only if the answer becomes a stream.
+    let mut handler = Box::pin(async move { gw.request(&s2, &msg, &tx, &rid2).await });
     let early = tokio::select! {
         biased;
         m = rx.recv() => Err(m),
@@ -156,11 +158,11 @@ async fn request(
     };
     let (first, answer) = match early {
         // The handler dropped its sender: it is done and sent nothing related.
-        Err(None) => return json_answer((&mut handler).await, rid),
+        Err(None) => return json_answer((&mut handler).await),
         Err(Some(m)) => (m, None),
         Ok(a) => match rx.try_recv() {
             Ok(m) => (m, Some(a)),
-            Err(_) => return json_answer(a, rid),
+            Err(_) => return json_answer(a),
         },
     };
     let Some(store) = srv.store(&session.id) else {
@@ -173,14 +175,25 @@ async fn request(
     // still completes and its events wait there for a resumption.
     let st = store.clone();
     tokio::spawn(async move {
-        while let Some(m) = rx.recv().await {
-            st.push(stream, m);
-        }
         let a = match answer {
             Some(a) => a,
-            None => handler.await,
+            // Drive the call and move what it relates onto the stream, in order.
+            None => loop {
+                tokio::select! {
+                    biased;
+                    m = rx.recv() => match m {
+                        Some(m) => st.push(stream, m),
+                        None => break (&mut handler).await,
+                    },
+                    a = &mut handler => break a,
+                }
+            },
         };
-        if let Ok(Answer::Response(b)) = a {
+        // Whatever it sent just before answering still goes before the answer.
+        while let Ok(m) = rx.try_recv() {
+            st.push(stream, m);
+        }
+        if let Answer::Response(b) = a {
             st.push(stream, b);
         }
         st.finish(stream);
@@ -188,20 +201,11 @@ async fn request(
     sse(srv, store, stream, after, false)
 }
 
-fn json_answer(a: Result<Answer, tokio::task::JoinError>, rid: &str) -> Response {
+fn json_answer(a: Answer) -> Response {
     match a {
-        Ok(Answer::Response(b)) => json(StatusCode::OK, b),
+        Answer::Response(b) => json(StatusCode::OK, b),
         // Cancelled by the client: the spec sends no response, so the POST gets none either.
-        Ok(Answer::Cancelled) => StatusCode::ACCEPTED.into_response(),
-        Err(e) => {
-            tracing::error!("request handler failed: {e}");
-            Rejection::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::INTERNAL_ERROR,
-                "internal error",
-            )
-            .into_response_with(rid)
-        }
+        Answer::Cancelled => StatusCode::ACCEPTED.into_response(),
     }
 }
 

@@ -13,6 +13,7 @@ mod pipeline;
 mod relay;
 pub mod session;
 pub mod tasks;
+pub mod token;
 pub mod upstream;
 
 use std::collections::HashMap;

@@ -216,14 +216,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A new session id: 128 random bits from the OS-seeded CSPRNG, as hex (visible ASCII only).
+/// A new session id: 128 random bits, as hex (visible ASCII only, as `MCP-Session-Id` requires).
 pub(crate) fn new_session_id() -> Arc<str> {
-    let bytes: [u8; 16] = rand::random();
-    let mut s = String::with_capacity(32);
-    for b in bytes {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s.into()
+    crate::token::random::<16>("")
 }
 
 #[cfg(test)]

@@ -45,13 +45,7 @@ impl Tasks {
         if let Some(id) = i.by_upstream.get(&(upstream, upstream_id.into())) {
             return id.clone();
         }
-        let bytes: [u8; 16] = rand::random();
-        let mut id = String::with_capacity(36);
-        id.push_str("sbt-");
-        for b in bytes {
-            id.push_str(&format!("{b:02x}"));
-        }
-        let id: Arc<str> = id.into();
+        let id = crate::token::random::<16>("sbt-");
         i.by_upstream
             .insert((upstream, upstream_id.into()), id.clone());
         i.by_id.insert(

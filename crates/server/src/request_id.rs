@@ -23,13 +23,7 @@ pub fn accept_or_generate(header: Option<&str>) -> Arc<str> {
 }
 
 pub fn generate() -> Arc<str> {
-    let bytes: [u8; 12] = rand::random();
-    let mut s = String::with_capacity(27);
-    s.push_str("sb-");
-    for b in bytes {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s.into()
+    switchboard_gateway::token::random::<12>("sb-")
 }
 
 #[cfg(test)]

@@ -170,6 +170,26 @@ impl HttpWire {
         body: Bytes,
         request_id: Option<&str>,
     ) -> Result<(), UpstreamError> {
+        let resp = self.post_in_session(&body, request_id).await?;
+        let status = resp.status();
+        if status == StatusCode::ACCEPTED {
+            // The answer will arrive on the GET stream.
+            return Ok(());
+        }
+        if !status.is_success() {
+            let text = resp.text().await.unwrap_or_default();
+            return Err(http_error(status, &text));
+        }
+        self.read_answer(resp, Some(id)).await
+    }
+
+    /// POSTs `body` in the current upstream session. If the upstream says that session is gone,
+    /// it is re-created once and the POST repeated; any other answer is returned as it is.
+    async fn post_in_session(
+        self: &Arc<Self>,
+        body: &Bytes,
+        request_id: Option<&str>,
+    ) -> Result<Response, UpstreamError> {
         let mut retried = false;
         loop {
             let generation = self.generation.load(Ordering::Acquire);
@@ -182,27 +202,17 @@ impl HttpWire {
             })?;
             self.capture_session(&resp);
             let status = resp.status();
-            if !retried && self.may_be_expired(status) {
-                // 404 is the spec's answer for an unknown session; some servers say 400 instead,
-                // which counts only when the body names the session.
-                let text = resp.text().await.unwrap_or_default();
-                if status == StatusCode::NOT_FOUND || text.to_ascii_lowercase().contains("session")
-                {
-                    retried = true;
-                    self.reinitialize(generation).await?;
-                    continue;
-                }
+            if retried || !self.may_be_expired(status) {
+                return Ok(resp);
+            }
+            // 404 is the spec's answer for an unknown session; some servers say 400 instead,
+            // which counts only when the body names the session.
+            let text = resp.text().await.unwrap_or_default();
+            if status != StatusCode::NOT_FOUND && !text.to_ascii_lowercase().contains("session") {
                 return Err(http_error(status, &text));
             }
-            if status == StatusCode::ACCEPTED {
-                // The answer will arrive on the GET stream.
-                return Ok(());
-            }
-            if !status.is_success() {
-                let text = resp.text().await.unwrap_or_default();
-                return Err(http_error(status, &text));
-            }
-            return self.read_answer(resp, Some(id)).await;
+            retried = true;
+            self.reinitialize(generation).await?;
         }
     }
 
@@ -386,32 +396,13 @@ impl HttpWire {
 
     /// Sends a notification or a response; the server answers 202.
     pub(crate) async fn send_message(self: &Arc<Self>, body: Bytes) -> Result<(), UpstreamError> {
-        let mut retried = false;
-        loop {
-            let generation = self.generation.load(Ordering::Acquire);
-            let resp = self.post(body.clone()).send().await.map_err(|e| {
-                UpstreamError::Unavailable(format!("POST {}: {}", self.url, error_chain(&e)))
-            })?;
-            self.capture_session(&resp);
-            let status = resp.status();
-            if !retried && self.may_be_expired(status) {
-                // 404 is the spec's answer for an unknown session; some servers say 400 instead,
-                // which counts only when the body names the session.
-                let text = resp.text().await.unwrap_or_default();
-                if status == StatusCode::NOT_FOUND || text.to_ascii_lowercase().contains("session")
-                {
-                    retried = true;
-                    self.reinitialize(generation).await?;
-                    continue;
-                }
-                return Err(http_error(status, &text));
-            }
-            if status.is_success() {
-                return Ok(());
-            }
-            let text = resp.text().await.unwrap_or_default();
-            return Err(http_error(status, &text));
+        let resp = self.post_in_session(&body, None).await?;
+        if resp.status().is_success() {
+            return Ok(());
         }
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        Err(http_error(status, &text))
     }
 
     /// Re-creates an expired upstream session and replays what the old one had set.

@@ -307,7 +307,6 @@ impl Gateway {
                     conn.close().await;
                     lock(&up.conn).take();
                     lock(&up.lists).take();
-                    lock(&up.subscriptions).clear();
                     up.set_health(Health::Down, Some(reason));
                     self.rebuild_catalog();
                 }
@@ -341,16 +340,17 @@ impl Gateway {
             uris.dedup();
             uris
         };
-        let catalog = self.catalog();
+        if up.cfg.session != switchboard_config::SessionMode::Shared {
+            return;
+        }
         for uri in uris {
-            if catalog.resource_upstream(&uri) == Some(up.idx) {
+            if self.resource_owner(&uri).is_some_and(|o| o.idx == up.idx) {
                 let p = format!("{{\"uri\":{}}}", object::json_string(&uri));
-                if conn
+                if let Err(e) = conn
                     .request("resources/subscribe", Some(&p), Default::default())
                     .await
-                    .is_ok()
                 {
-                    *lock(&up.subscriptions).entry(uri).or_insert(0) += 1;
+                    tracing::warn!(upstream = up.name(), %uri, "re-subscribing after reconnect failed: {e}");
                 }
             }
         }
@@ -452,7 +452,7 @@ impl Gateway {
                 let Some(upstream_id) = msg.param_str("taskId") else {
                     return;
                 };
-                let Some((id, owner)) = self.state.tasks.owner(up.idx, &upstream_id) else {
+                let Some((id, owner)) = self.state.tasks.owner(conn.serial(), &upstream_id) else {
                     return;
                 };
                 let Some(session) = lock(&self.state.sessions).get(&owner).cloned() else {
@@ -519,14 +519,9 @@ impl Gateway {
 
     /// The gateway id of an upstream's task, given the connection it came from.
     pub(crate) fn task_id_for(&self, conn: &Connection, upstream_id: &str) -> Option<String> {
-        let up = self
-            .state
-            .upstreams
-            .iter()
-            .find(|u| u.name() == conn.name())?;
         self.state
             .tasks
-            .owner(up.idx, upstream_id)
+            .owner(conn.serial(), upstream_id)
             .map(|(id, _)| id.to_string())
     }
 
@@ -610,28 +605,27 @@ impl Gateway {
         }
     }
 
-    /// Drops one session's hold on a shared subscription; the upstream is unsubscribed when the
-    /// last holder leaves.
+    /// How many sessions hold a subscription to `uri`. The upstream side of a shared
+    /// subscription follows from this (subscribed while it is above zero); nothing else counts.
+    pub(crate) fn subscription_holders(&self, uri: &str) -> usize {
+        lock(&self.state.sessions)
+            .values()
+            .filter(|s| s.is_subscribed(uri))
+            .count()
+    }
+
+    /// After a session let go of `uri` (unsubscribe, or the session ended): the shared upstream
+    /// is unsubscribed when nobody holds it any more.
     async fn release_subscription(&self, uri: &str) {
-        let Some(idx) = self.catalog().resource_upstream(uri) else {
+        let Some(up) = self.resource_owner(uri) else {
             return;
         };
-        let up = &self.state.upstreams[idx];
-        let last = {
-            let mut subs = lock(&up.subscriptions);
-            match subs.get_mut(uri) {
-                Some(n) if *n > 1 => {
-                    *n -= 1;
-                    false
-                }
-                Some(_) => {
-                    subs.remove(uri);
-                    true
-                }
-                None => false,
-            }
-        };
-        if last && let Some(conn) = up.connection() {
+        if up.cfg.session != switchboard_config::SessionMode::Shared
+            || self.subscription_holders(uri) > 0
+        {
+            return;
+        }
+        if let Some(conn) = up.connection() {
             let p = format!("{{\"uri\":{}}}", object::json_string(uri));
             let _ = conn
                 .request("resources/unsubscribe", Some(&p), Default::default())
@@ -663,14 +657,31 @@ impl Gateway {
         let conn = Connection::connect(opts, tx)
             .await
             .map_err(|e| error::upstream(up.name(), &e))?;
+        if session.closed.is_cancelled() {
+            // The session ended while this one was starting: nobody will close it later.
+            conn.close().await;
+            return Err(error::upstream_down(
+                up.name(),
+                Some("the client session ended"),
+            ));
+        }
         isolated.insert(up.idx, conn.clone());
         let gw = self.clone();
         let s = session.clone();
         let up2 = up.clone();
         let c2 = conn.clone();
+        // Ends with the connection or the session, whichever goes first; it must not keep either
+        // alive (the connection holds this channel's sender, so the channel alone never closes).
         tokio::spawn(async move {
-            while let Some(Inbound::Message(m)) = rx.recv().await {
-                gw.on_upstream_message(&up2, &c2, m, Some(&s));
+            loop {
+                tokio::select! {
+                    m = rx.recv() => match m {
+                        Some(Inbound::Message(m)) => gw.on_upstream_message(&up2, &c2, m, Some(&s)),
+                        _ => break,
+                    },
+                    _ = c2.closed() => break,
+                    _ = s.closed.cancelled() => break,
+                }
             }
         });
         Ok(conn)

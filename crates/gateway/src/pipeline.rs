@@ -195,14 +195,14 @@ impl Gateway {
         let method = msg.method().unwrap_or_default();
         let out = self.forward(cx, &up, method, Some(params), msg).await?;
         if kind == ListKind::Tools && object::get(params, "task").is_some() {
-            return Ok(self.adopt_task(cx, up.idx, out));
+            return Ok(self.adopt_task(cx, &up, out).await);
         }
         Ok(out)
     }
 
     /// A task-augmented call answered with `CreateTaskResult`: the task gets a gateway id bound to
     /// this session, and the client sees only that id.
-    fn adopt_task(&self, cx: &Cx<'_>, upstream: usize, out: Outcome) -> Outcome {
+    async fn adopt_task(&self, cx: &Cx<'_>, up: &Arc<Upstream>, out: Outcome) -> Outcome {
         let Outcome::Upstream(resp) = &out else {
             return out;
         };
@@ -215,10 +215,14 @@ impl Gateway {
         let Some(upstream_id) = object::get_str(task, "taskId") else {
             return out;
         };
+        // The connection that made it (the one this call used): task ids are its own.
+        let Ok(conn) = self.connection_for(cx.session, up).await else {
+            return out;
+        };
         let id = self
             .state
             .tasks
-            .register(&cx.session.id, upstream, &upstream_id);
+            .register(&cx.session.id, up.idx, conn.serial(), &upstream_id);
         match tasks::with_task_id(task, &id).and_then(|t| set_member(result, "task", &t)) {
             Some(r) => Outcome::Local(r),
             None => out,
@@ -235,12 +239,16 @@ impl Gateway {
             .ok_or_else(|| error::invalid_params("params must be an object"))?;
         let id = object::get_str(params, "taskId")
             .ok_or_else(|| error::invalid_params("params.taskId must be a string"))?;
-        let (upstream, upstream_id) = self
+        let (upstream, serial, upstream_id) = self
             .state
             .tasks
             .resolve(&id, &cx.session.id)
             .ok_or_else(|| error::unknown_task(&id))?;
         let up = self.upstreams()[upstream].clone();
+        // A task lives in the upstream session that created it; if that ended, so did the task.
+        if self.connection_for(cx.session, &up).await?.serial() != serial {
+            return Err(error::unknown_task(&id));
+        }
         let p2 = set_member(params, "taskId", &object::json_string(&upstream_id))
             .ok_or_else(|| error::invalid_params("params is not an object"))?;
         // tasks/result blocks until the task ends: that is not a stalled upstream.
@@ -287,7 +295,7 @@ impl Gateway {
                     let Some(uid) = object::get_str(t, "taskId") else {
                         continue;
                     };
-                    if let Some((id, owner)) = self.state.tasks.owner(upstream, &uid)
+                    if let Some((id, owner)) = self.state.tasks.owner(conn.serial(), &uid)
                         && owner == cx.session.id
                         && let Some(t2) = tasks::with_task_id(t, &id)
                     {
@@ -330,7 +338,7 @@ impl Gateway {
     }
 
     /// The upstream serving `uri`: from the catalog's tables, else the only upstream with resources.
-    fn resource_owner(&self, uri: &str) -> Option<Arc<Upstream>> {
+    pub(crate) fn resource_owner(&self, uri: &str) -> Option<Arc<Upstream>> {
         if let Some(i) = self.catalog().resource_upstream(uri) {
             return Some(self.upstreams()[i].clone());
         }
@@ -393,18 +401,13 @@ impl Gateway {
             self.release_subscription(&uri).await;
             return Ok(Outcome::Local("{}".into()));
         }
-        let first = {
-            let subs = lock(&up.subscriptions);
-            !subs.contains_key(&uri)
-        };
-        if first {
+        if self.subscription_holders(&uri) == 0 {
             let out = self.forward(cx, &up, method, msg.params(), msg).await?;
             let subscribed = matches!(&out, Outcome::Upstream(m) if m.kind() == Kind::Result);
             if !subscribed {
                 return Ok(out);
             }
         }
-        *lock(&up.subscriptions).entry(uri.clone()).or_insert(0) += 1;
         lock(&cx.session.subscriptions).insert(uri);
         Ok(Outcome::Local("{}".into()))
     }

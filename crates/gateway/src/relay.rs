@@ -195,6 +195,12 @@ async fn relay_client_request(
         a = tokio::time::timeout(CLIENT_ANSWER_TIMEOUT, rx) => a.map(Result::ok),
         _ = session.closed.cancelled() => Ok(None),
     };
+    // The answer's sender is dropped, not used, when the upstream itself withdrew the request
+    // (notifications/cancelled): then it expects no answer at all.
+    let withdrawn = matches!(answer, Ok(None)) && !session.closed.is_cancelled();
+    if withdrawn {
+        return;
+    }
     match answer {
         Ok(Some(reply)) => {
             let r = match reply.kind() {

@@ -6,7 +6,9 @@
 //! and the upstream's own id. `tasks/get`, `tasks/result` and `tasks/cancel` resolve the id only
 //! for its owner (anyone else gets "unknown task", never "not yours"); `tasks/list` shows a client
 //! its own tasks only; status notifications and `related-task` metadata are mapped back on the way
-//! to the owner. Entries live as long as their session.
+//! to the owner. Upstream ids are only unique within one upstream session (isolated sessions each
+//! have their own; a restarted upstream starts counting again), so the table is keyed by the
+//! connection as well. Entries live as long as their session.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +24,8 @@ pub const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
 struct Task {
     session: Arc<str>,
     upstream: usize,
+    /// The serial of the upstream connection that created it.
+    conn: u64,
     upstream_id: Box<str>,
 }
 
@@ -34,42 +38,48 @@ pub struct Tasks {
 #[derive(Debug, Default)]
 struct Inner {
     by_id: HashMap<Arc<str>, Task>,
-    by_upstream: HashMap<(usize, Box<str>), Arc<str>>,
+    by_upstream: HashMap<(u64, Box<str>), Arc<str>>,
 }
 
 impl Tasks {
     /// Records a task the upstream created for `session`; returns its gateway id (the same id
     /// again if the upstream reports the same task twice).
-    pub fn register(&self, session: &Arc<str>, upstream: usize, upstream_id: &str) -> Arc<str> {
+    pub fn register(
+        &self,
+        session: &Arc<str>,
+        upstream: usize,
+        conn: u64,
+        upstream_id: &str,
+    ) -> Arc<str> {
         let mut i = lock(&self.inner);
-        if let Some(id) = i.by_upstream.get(&(upstream, upstream_id.into())) {
+        if let Some(id) = i.by_upstream.get(&(conn, upstream_id.into())) {
             return id.clone();
         }
         let id = crate::token::random::<16>("sbt-");
-        i.by_upstream
-            .insert((upstream, upstream_id.into()), id.clone());
+        i.by_upstream.insert((conn, upstream_id.into()), id.clone());
         i.by_id.insert(
             id.clone(),
             Task {
                 session: session.clone(),
                 upstream,
+                conn,
                 upstream_id: upstream_id.into(),
             },
         );
         id
     }
 
-    /// The upstream and upstream id of a task, if `session` owns it.
-    pub fn resolve(&self, id: &str, session: &str) -> Option<(usize, Box<str>)> {
+    /// The upstream, connection serial and upstream id of a task, if `session` owns it.
+    pub fn resolve(&self, id: &str, session: &str) -> Option<(usize, u64, Box<str>)> {
         let i = lock(&self.inner);
         let t = i.by_id.get(id)?;
-        (&*t.session == session).then(|| (t.upstream, t.upstream_id.clone()))
+        (&*t.session == session).then(|| (t.upstream, t.conn, t.upstream_id.clone()))
     }
 
-    /// The gateway id and owning session of an upstream's task.
-    pub fn owner(&self, upstream: usize, upstream_id: &str) -> Option<(Arc<str>, Arc<str>)> {
+    /// The gateway id and owning session of a task of connection `conn`.
+    pub fn owner(&self, conn: u64, upstream_id: &str) -> Option<(Arc<str>, Arc<str>)> {
         let i = lock(&self.inner);
-        let id = i.by_upstream.get(&(upstream, upstream_id.into()))?;
+        let id = i.by_upstream.get(&(conn, upstream_id.into()))?;
         let t = i.by_id.get(id)?;
         Some((id.clone(), t.session.clone()))
     }
@@ -99,7 +109,7 @@ impl Tasks {
             .collect();
         for id in gone {
             if let Some(t) = i.by_id.remove(&id) {
-                i.by_upstream.remove(&(t.upstream, t.upstream_id));
+                i.by_upstream.remove(&(t.conn, t.upstream_id));
             }
         }
     }
@@ -130,15 +140,22 @@ mod tests {
     fn ids_are_bound_to_their_session() {
         let t = Tasks::default();
         let a: Arc<str> = "session-a".into();
-        let id = t.register(&a, 2, "up-1");
+        let id = t.register(&a, 2, 9, "up-1");
         assert!(id.starts_with("sbt-") && id.len() == 36);
-        assert_eq!(t.register(&a, 2, "up-1"), id);
-        assert_eq!(t.resolve(&id, "session-a"), Some((2, "up-1".into())));
+        assert_eq!(t.register(&a, 2, 9, "up-1"), id);
+        assert_eq!(t.resolve(&id, "session-a"), Some((2, 9, "up-1".into())));
         assert_eq!(t.resolve(&id, "session-b"), None);
-        assert_eq!(t.owner(2, "up-1").map(|o| o.1), Some(a.clone()));
+        assert_eq!(t.owner(9, "up-1").map(|o| o.1), Some(a.clone()));
+        // The same upstream id from another connection (an isolated session, a restart) is
+        // another task, never the first session's.
+        let b: Arc<str> = "session-b".into();
+        let other = t.register(&b, 2, 10, "up-1");
+        assert_ne!(other, id);
+        assert_eq!(t.resolve(&other, "session-a"), None);
+        assert_eq!(t.owner(10, "up-1").map(|o| o.1), Some(b));
         t.forget_session("session-a");
         assert_eq!(t.resolve(&id, "session-a"), None);
-        assert_eq!(t.owner(2, "up-1"), None);
+        assert_eq!(t.owner(9, "up-1"), None);
     }
 
     #[test]

@@ -6,7 +6,6 @@
 //! broken upstream never holds up another: each has its own task, and calls to an upstream that is
 //! down fail at once with an error naming it.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -62,8 +61,6 @@ pub struct Upstream {
     pub(crate) status: Mutex<Status>,
     /// The log level last sent to the shared connection.
     pub(crate) sent_level: Mutex<Option<Level>>,
-    /// Resource subscriptions on the shared connection, reference-counted across sessions.
-    pub(crate) subscriptions: Mutex<HashMap<String, usize>>,
 }
 
 impl Upstream {
@@ -81,7 +78,6 @@ impl Upstream {
                 revision: None,
             }),
             sent_level: Mutex::new(None),
-            subscriptions: Mutex::new(HashMap::new()),
         }
     }
 
@@ -164,6 +160,7 @@ impl Upstream {
             ),
             revision: Revision::LATEST,
             reaper,
+            standalone_stream: true,
         }
     }
 }

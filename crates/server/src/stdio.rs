@@ -14,7 +14,7 @@ use switchboard_protocol::message::{encode, single_line};
 
 use crate::request_id;
 use switchboard_protocol::{ErrorCode, Kind, Message, RpcError};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -26,33 +26,38 @@ where
 {
     let (out_tx, out_rx) = mpsc::channel::<Bytes>(1024);
     let writer = tokio::spawn(write_loop(output, out_rx));
-    let mut lines = BufReader::with_capacity(64 * 1024, input).lines();
+    let mut input = BufReader::with_capacity(64 * 1024, input);
+    let mut line = Vec::with_capacity(8 * 1024);
     let mut session: Option<Arc<Session>> = None;
     let mut tasks = JoinSet::new();
     let max = gw.config().http.max_body_bytes;
-    while let Some(line) = lines.next_line().await? {
-        if line.trim().is_empty() {
-            continue;
-        }
-        if line.len() > max {
-            let e = RpcError::new(
-                ErrorCode::INVALID_REQUEST,
-                format!("message larger than {max} bytes"),
-            );
-            let _ = out_tx
-                .send(Bytes::from(encode::error(None, &e.to_json())))
-                .await;
-            continue;
-        }
-        let msg = match Message::parse(Bytes::from(line)) {
-            Ok(m) => m,
-            Err(e) => {
-                let err = RpcError::new(ErrorCode(e.code()), e.to_string());
-                let _ = out_tx
-                    .send(Bytes::from(encode::error(None, &err.to_json())))
-                    .await;
+    loop {
+        line.clear();
+        // Bounded: a line longer than the body limit is skipped, never held in memory whole.
+        let msg = match read_line(&mut input, &mut line, max).await? {
+            Line::End => break,
+            Line::TooLong => {
+                let e = RpcError::new(
+                    ErrorCode::INVALID_REQUEST,
+                    format!("message larger than {max} bytes"),
+                );
+                let _ = out_tx.send(refusal(None, e)).await;
                 continue;
             }
+            Line::Complete if line.iter().all(u8::is_ascii_whitespace) => continue,
+            Line::Complete => match Message::parse_slice(&line) {
+                Ok(m) => m,
+                Err(e) => {
+                    // Not JSON, not UTF-8, or not JSON-RPC: answered, and the session goes on.
+                    let _ = out_tx
+                        .send(refusal(
+                            None,
+                            RpcError::new(ErrorCode(e.code()), e.to_string()),
+                        ))
+                        .await;
+                    continue;
+                }
+            },
         };
         match (msg.kind(), msg.method(), &session) {
             (Kind::Request, Some("initialize"), None) => {
@@ -75,11 +80,15 @@ where
                         session = Some(s);
                     }
                     Err(SessionRefused::Invalid(e)) => {
-                        let _ = out_tx
-                            .send(Bytes::from(encode::error(id.as_ref(), &e.to_json())))
-                            .await;
+                        let _ = out_tx.send(refusal(id.as_ref(), e)).await;
                     }
-                    Err(SessionRefused::TooMany(_)) => {}
+                    Err(SessionRefused::TooMany(n)) => {
+                        let e = RpcError::new(
+                            ErrorCode::INVALID_REQUEST,
+                            format!("too many sessions (limit {n})"),
+                        );
+                        let _ = out_tx.send(refusal(id.as_ref(), e)).await;
+                    }
                 }
             }
             (Kind::Request, _, None) => {
@@ -98,9 +107,7 @@ where
                 let s = s.clone();
                 let tx = out_tx.clone();
                 tasks.spawn(async move {
-                    let rid: Arc<str> =
-                        format!("stdio-{}", msg.id().map(|i| i.as_raw()).unwrap_or_default())
-                            .into();
+                    let rid = request_id::generate();
                     if let Answer::Response(b) = gw.request(&s, &msg, &tx, &rid).await {
                         let _ = tx.send(b).await;
                     }
@@ -122,6 +129,52 @@ where
     drop(out_tx);
     let _ = writer.await;
     Ok(())
+}
+
+enum Line {
+    Complete,
+    TooLong,
+    End,
+}
+
+/// Reads one `\n`-terminated line into `buf`, holding at most `max` bytes of it: the rest of a
+/// longer line is read and dropped.
+async fn read_line<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Line> {
+    let mut too_long = false;
+    loop {
+        let chunk = r.fill_buf().await?;
+        if chunk.is_empty() {
+            return Ok(match (buf.is_empty() && !too_long, too_long) {
+                (true, _) => Line::End,
+                (false, true) => Line::TooLong,
+                (false, false) => Line::Complete,
+            });
+        }
+        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        if !too_long {
+            if buf.len() + take > max.saturating_add(1) {
+                too_long = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(&chunk[..take]);
+            }
+        }
+        r.consume(take);
+        if done {
+            return Ok(if too_long {
+                Line::TooLong
+            } else {
+                Line::Complete
+            });
+        }
+    }
 }
 
 /// A refusal by the transport itself, with a fresh `data.request_id` like every error.

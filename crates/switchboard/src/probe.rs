@@ -36,6 +36,8 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
         ),
         revision: Revision::LATEST,
         reaper: None,
+        // One call and done: no standalone stream to race the call's own stream.
+        standalone_stream: false,
     };
     let conn = Connection::connect(opts, tx).await.context("connect")?;
     // Print what the server says on its own; refuse its requests (the probe declares no capabilities).

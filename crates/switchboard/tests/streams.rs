@@ -172,3 +172,58 @@ async fn an_oversized_stdio_message_kills_the_upstream_and_names_it() {
     let ok = s.call_tool("fx__echo", r#"{"message":"small"}"#).await;
     assert_eq!(ok.result()["content"][0]["text"], "small");
 }
+
+#[test]
+fn stdio_answers_bad_bytes_and_oversized_lines_and_goes_on() {
+    use std::io::{Read, Write};
+    let c = Config::new()
+        .extra("http: { max_body_bytes: 1024 }")
+        .upstream(Upstream::fixture("fx"));
+    let path = c.write();
+    let mut child = std::process::Command::new(support::gateway_bin())
+        .args(["stdio", "--config"])
+        .arg(&path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn switchboard stdio");
+    let mut input = Vec::new();
+    input.extend_from_slice(b"\xff\xfe not utf-8\n");
+    input.extend_from_slice(&vec![b'x'; 5000]);
+    input.push(b'\n');
+    input.extend_from_slice(support::initialize_body(1).as_bytes());
+    input.push(b'\n');
+    input.extend_from_slice(br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"fx__echo","arguments":{"message":"still here"}}}"#);
+    input.push(b'\n');
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(&input).expect("write");
+    drop(stdin);
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read");
+    let _ = child.wait();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON message per line"))
+        .collect();
+    assert_eq!(lines[0]["error"]["code"], -32700, "{out}");
+    assert!(lines[0]["error"]["data"]["request_id"].is_string(), "{out}");
+    assert_eq!(lines[1]["error"]["code"], -32600, "{out}");
+    assert!(
+        lines[1]["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("larger than 1024"),
+        "{out}"
+    );
+    let echo = lines
+        .iter()
+        .find(|m| m["id"] == 2)
+        .unwrap_or_else(|| panic!("no answer to the call: {out}"));
+    assert_eq!(echo["result"]["content"][0]["text"], "still here");
+}

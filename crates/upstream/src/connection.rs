@@ -52,6 +52,9 @@ pub struct ConnectOptions {
     pub revision: Revision,
     /// Registers stdio children's process groups so they die with the gateway.
     pub reaper: Option<reaper::Reaper>,
+    /// Open the HTTP upstream's standalone GET stream for its unsolicited messages (list changes,
+    /// resource updates). A one-shot client such as `probe` does without.
+    pub standalone_stream: bool,
 }
 
 /// What the upstream said about itself in the handshake.
@@ -134,6 +137,9 @@ pub(crate) enum Guard {
 
 pub(crate) struct Core {
     pub(crate) name: Arc<str>,
+    /// Unique per connection in this process: ids the upstream mints (tasks) are only unique
+    /// within one of its sessions.
+    serial: u64,
     next_id: AtomicU64,
     pending: Mutex<HashMap<u64, Pending>>,
     /// Server-to-client request ids (raw) and the request they were tied to, for cancellations.
@@ -172,8 +178,10 @@ impl Connection {
         opts: ConnectOptions,
         inbound: mpsc::Sender<Inbound>,
     ) -> Result<Connection, UpstreamError> {
+        static SERIAL: AtomicU64 = AtomicU64::new(1);
         let core = Arc::new(Core {
             name: opts.name.clone(),
+            serial: SERIAL.fetch_add(1, Ordering::Relaxed),
             next_id: AtomicU64::new(1),
             pending: Mutex::new(HashMap::new()),
             s2c: Mutex::new(HashMap::new()),
@@ -208,6 +216,11 @@ impl Connection {
                 })
             }
         }
+    }
+
+    /// A number unique to this connection within the process.
+    pub fn serial(&self) -> u64 {
+        self.core.serial
     }
 
     /// The upstream's configured name.
@@ -326,7 +339,7 @@ impl Connection {
             instructions: object::get_str(result, "instructions").map(|s| s.into_owned()),
         };
         if let Some(Wire::Http(h)) = self.core.wire.get() {
-            h.set_revision(revision);
+            h.set_revision(revision, self.core.opts.standalone_stream);
         }
         self.notify("notifications/initialized", None).await?;
         Ok(info)
@@ -369,24 +382,28 @@ impl Core {
             core: self,
             id: Some(id),
         };
-        let http = match self.wire.get() {
-            Some(Wire::Pipe(w)) => {
-                if w.send(body).await.is_err() {
-                    return Err(UpstreamError::Closed(self.reason()));
-                }
-                None
-            }
-            Some(Wire::Http(h)) => Some((h.clone(), body)),
+        let wire = match self.wire.get() {
+            Some(Wire::Pipe(w)) => Ok(w.clone()),
+            Some(Wire::Http(h)) => Err(h.clone()),
             None => return Err(UpstreamError::Unavailable("transport not ready".into())),
         };
-        // An HTTP request is its own POST, driven right here rather than in a task of its own:
-        // one task hop less per call. It may finish before the response (a 202, or a stream that
-        // continues elsewhere); then only the response is awaited.
+        // Sending is part of the wait, under the same deadline and cancellation: a child that
+        // stops reading its stdin fills the pipe, and then even sending must be able to time out.
+        // An HTTP request is its own POST, driven right here rather than in a task of its own (one
+        // task hop less per call); it may finish before the response (a 202, or a stream that
+        // continues elsewhere), and then only the response is awaited.
         let request_id = ctx.request_id.clone();
+        let closed = || UpstreamError::Closed(self.reason());
         let post = async move {
-            match http {
-                Some((h, body)) => h.post_request(id, body, request_id.as_deref()).await,
-                None => std::future::pending().await,
+            match wire {
+                Ok(pipe) => match pipe.send(body).await {
+                    Ok(()) => std::future::pending().await,
+                    Err(_) => Some(closed()),
+                },
+                Err(h) => {
+                    h.post_request(id, body, request_id.as_deref()).await;
+                    None
+                }
             }
         };
         tokio::pin!(post);
@@ -402,7 +419,10 @@ impl Core {
                     Ok(msg) => Ok(msg),
                     Err(_) => Err(UpstreamError::Closed(self.reason())),
                 },
-                () = &mut post, if posting => posting = false,
+                failed = &mut post, if posting => match failed {
+                    Some(e) => break Err(e),
+                    None => posting = false,
+                },
                 _ = &mut deadline => break Err(UpstreamError::Timeout(timeout)),
                 _ = cancel.cancelled() => break Err(UpstreamError::Cancelled),
             }
@@ -422,12 +442,10 @@ impl Core {
                         "timed out at gateway"
                     };
                     let p = format!("{{\"requestId\":{id},\"reason\":\"{reason}\"}}");
-                    let _ = self
-                        .send(Bytes::from(encode::notification(
-                            "notifications/cancelled",
-                            Some(&p),
-                        )))
-                        .await;
+                    let note =
+                        Bytes::from(encode::notification("notifications/cancelled", Some(&p)));
+                    // Best effort, and bounded: the upstream may be the reason we gave up.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), self.send(note)).await;
                 }
             }
             Err(_) => {}
@@ -631,6 +649,7 @@ impl Core {
 
     fn refuse(self: &Arc<Self>, msg: &Message, code: ErrorCode, why: &str) {
         if let Some(id) = msg.id().cloned() {
+            self.forget_s2c(&id);
             let err = RpcError::new(code, why).to_json();
             let core = self.clone();
             tokio::spawn(async move {

@@ -105,9 +105,11 @@ pub(crate) fn start(spec: &HttpSpec, core: &Arc<Core>) -> Result<(Wire, Guard), 
 
 impl HttpWire {
     /// Called after the handshake: later requests carry the version header, and the GET stream opens.
-    pub(crate) fn set_revision(self: &Arc<Self>, rev: Revision) {
+    pub(crate) fn set_revision(self: &Arc<Self>, rev: Revision, standalone_stream: bool) {
         *lock(&self.revision) = Some(rev);
-        self.start_get_stream();
+        if standalone_stream {
+            self.start_get_stream();
+        }
     }
 
     /// (Re)opens the GET stream for the current upstream session.
@@ -436,7 +438,9 @@ impl HttpWire {
         }
         let next = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         *gen_guard = next;
-        self.start_get_stream();
+        if core.opts.standalone_stream {
+            self.start_get_stream();
+        }
         Ok(())
     }
 

@@ -1,11 +1,13 @@
 //! The MCP endpoint: POST, GET and DELETE on `/mcp` (Streamable HTTP, 2025-06-18 and 2025-11-25).
 //!
 //! POST checks the request's shape in the order the spec's status codes imply (media type 415,
-//! Accept 406, size 413, JSON 400, session 400/404, version 400), then hands the message to the
+//! Accept 406, size 413, JSON 400, version 400, session 400/404), then hands the message to the
 //! gateway. A request's answer is plain JSON when nothing else comes first; as soon as a related
 //! message (progress, a log line, an elicitation) arrives before the response, the answer becomes
 //! an SSE stream backed by the session's [`EventStore`], so a dropped connection can resume.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::Extension;
@@ -150,15 +152,23 @@ async fn request(
     let rid2 = rid.clone();
     // Polled here, not spawned: a plain JSON answer (the common case) costs no task hop. The
     // future moves to a task of its own only if the answer becomes a stream.
-    let mut handler = Box::pin(async move { gw.request(&s2, &msg, &tx, &rid2).await });
+    let mut handler = RunToEnd::new(async move { gw.request(&s2, &msg, &tx, &rid2).await });
     let early = tokio::select! {
         biased;
         m = rx.recv() => Err(m),
         a = &mut handler => Ok(a),
     };
     let (first, answer) = match early {
-        // The handler dropped its sender: it is done and sent nothing related.
-        Err(None) => return json_answer((&mut handler).await),
+        // Only the finished call drops its sender, and the call is polled only here, where its
+        // completion is seen first: this cannot happen, but must not be a panic if it ever does.
+        Err(None) => {
+            return Rejection::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::INTERNAL_ERROR,
+                "internal error",
+            )
+            .into_response_with(rid);
+        }
         Err(Some(m)) => (m, None),
         Ok(a) => match rx.try_recv() {
             Ok(m) => (m, Some(a)),
@@ -199,6 +209,47 @@ async fn request(
         st.finish(stream);
     });
     sse(srv, store, stream, after, false)
+}
+
+/// A gateway call polled in place by the POST handler that, if the handler is dropped before it
+/// finishes (the client closed the connection), goes on in a task of its own: a closed POST stream
+/// is not a cancellation, and the call's bookkeeping (in-flight entry, subscriptions) must run
+/// to its end.
+struct RunToEnd<F: Future<Output = Answer> + Send + 'static> {
+    fut: Option<Pin<Box<F>>>,
+}
+
+impl<F: Future<Output = Answer> + Send + 'static> RunToEnd<F> {
+    fn new(f: F) -> Self {
+        RunToEnd {
+            fut: Some(Box::pin(f)),
+        }
+    }
+}
+
+impl<F: Future<Output = Answer> + Send + 'static> Future for RunToEnd<F> {
+    type Output = Answer;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Answer> {
+        let Some(f) = self.fut.as_mut() else {
+            return std::task::Poll::Ready(Answer::Cancelled);
+        };
+        let out = f.as_mut().poll(cx);
+        if out.is_ready() {
+            self.fut = None;
+        }
+        out
+    }
+}
+
+impl<F: Future<Output = Answer> + Send + 'static> Drop for RunToEnd<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.fut.take() {
+            tokio::spawn(async move {
+                let _ = f.await;
+            });
+        }
+    }
 }
 
 fn json_answer(a: Answer) -> Response {

@@ -459,18 +459,19 @@ impl Gateway {
             .and_then(|l| Level::parse(&l))
             .ok_or_else(|| error::invalid_params("params.level must be one of debug, info, notice, warning, error, critical, alert, emergency"))?;
         session.set_level(level);
-        for up in self.upstreams() {
-            self.sync_level(up).await;
-        }
+        // All upstreams at once: one slow upstream must not hold up the client's answer for
+        // longer than its own timeout, nor the others at all.
+        let shared =
+            futures::future::join_all(self.upstreams().iter().map(|up| self.sync_level(up)));
         let isolated: Vec<_> = session.isolated.lock().await.values().cloned().collect();
         let p = format!("{{\"level\":\"{}\"}}", level.as_str());
-        for c in isolated {
-            if c.info().is_some_and(|i| i.has("logging")) {
-                let _ = c
-                    .request("logging/setLevel", Some(&p), Default::default())
-                    .await;
-            }
-        }
+        let own = futures::future::join_all(
+            isolated
+                .iter()
+                .filter(|c| c.info().is_some_and(|i| i.has("logging")))
+                .map(|c| c.request("logging/setLevel", Some(&p), Default::default())),
+        );
+        futures::future::join(shared, own).await;
         Ok(Outcome::Local("{}".into()))
     }
 

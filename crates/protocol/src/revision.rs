@@ -67,11 +67,6 @@ impl Revision {
         self >= Revision::V2025_11_25
     }
 
-    /// Elicitation exists at all.
-    pub fn has_elicitation(self) -> bool {
-        self >= Revision::V2025_06_18
-    }
-
     /// The `MCP-Protocol-Version` header is sent on HTTP requests after initialization.
     pub fn has_version_header(self) -> bool {
         self >= Revision::V2025_06_18

@@ -304,10 +304,7 @@ impl Connection {
 
     async fn handshake(&self) -> Result<ServerInfo, UpstreamError> {
         let opts = &self.core.opts;
-        let params = format!(
-            "{{\"protocolVersion\":\"{}\",\"capabilities\":{},\"clientInfo\":{}}}",
-            opts.revision, opts.capabilities, opts.client_info
-        );
+        let params = self.core.initialize_params();
         let resp = self
             .request(
                 "initialize",

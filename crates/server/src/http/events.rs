@@ -172,6 +172,9 @@ struct ReaderState {
     r: Reader,
     pending: VecDeque<Bytes>,
     done: bool,
+    /// When this stream last carried anything: keep-alives are due `keepalive` after it, however
+    /// often other streams of the session wake this reader.
+    last_sent: tokio::time::Instant,
 }
 
 impl Drop for ReaderState {
@@ -197,6 +200,7 @@ pub fn sse_body(r: Reader) -> impl Stream<Item = Result<Bytes, std::convert::Inf
             r,
             pending,
             done: false,
+            last_sent: tokio::time::Instant::now(),
         },
         |mut st| async move {
             loop {
@@ -227,6 +231,7 @@ pub fn sse_body(r: Reader) -> impl Stream<Item = Result<Bytes, std::convert::Inf
                                 sse::encode_event(&mut buf, id.as_deref(), Some("message"), &data);
                                 st.r.after = seq;
                             }
+                            st.last_sent = tokio::time::Instant::now();
                             return Some((Ok(Bytes::from(buf)), st));
                         }
                         if finished {
@@ -236,9 +241,10 @@ pub fn sse_body(r: Reader) -> impl Stream<Item = Result<Bytes, std::convert::Inf
                 }
                 tokio::select! {
                     _ = &mut notified => {}
-                    _ = tokio::time::sleep(st.r.keepalive) => {
+                    _ = tokio::time::sleep_until(st.last_sent + st.r.keepalive) => {
                         let mut buf = Vec::new();
                         sse::encode_comment(&mut buf, "keepalive");
+                        st.last_sent = tokio::time::Instant::now();
                         return Some((Ok(Bytes::from(buf)), st));
                     }
                     _ = st.r.shutdown.cancelled() => {

@@ -376,13 +376,11 @@ fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 fn accepts(accept: &str, mime: &str) -> bool {
     let (ty, _) = mime.split_once('/').unwrap_or((mime, ""));
     accept.split(',').any(|part| {
-        let m = part
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        m == mime || m == "*/*" || m == format!("{ty}/*")
+        let m = part.split(';').next().unwrap_or("").trim();
+        m.eq_ignore_ascii_case(mime)
+            || m == "*/*"
+            || m.strip_suffix("/*")
+                .is_some_and(|t| t.eq_ignore_ascii_case(ty))
     })
 }
 

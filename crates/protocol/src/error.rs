@@ -17,8 +17,15 @@ impl ErrorCode {
     pub const METHOD_NOT_FOUND: ErrorCode = ErrorCode(-32601);
     pub const INVALID_PARAMS: ErrorCode = ErrorCode(-32602);
     pub const INTERNAL_ERROR: ErrorCode = ErrorCode(-32603);
-    /// MCP 2025-11-25: resource not found.
+    /// MCP 2025-11-25: resource not found (2026-07-28 uses -32602 instead).
     pub const RESOURCE_NOT_FOUND: ErrorCode = ErrorCode(-32002);
+    /// MCP 2026-07-28: an `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` or `Mcp-Param-*`
+    /// header disagrees with the body (HTTP 400).
+    pub const HEADER_MISMATCH: ErrorCode = ErrorCode(-32020);
+    /// MCP 2026-07-28: the request needs a client capability it did not declare (HTTP 400).
+    pub const MISSING_CLIENT_CAPABILITY: ErrorCode = ErrorCode(-32021);
+    /// MCP 2026-07-28: the requested protocol version is not served (HTTP 400).
+    pub const UNSUPPORTED_PROTOCOL_VERSION: ErrorCode = ErrorCode(-32022);
 
     /// The upstream could not be reached, started, or has failed and is not serving.
     pub const UPSTREAM_UNAVAILABLE: ErrorCode = ErrorCode(-31001);
@@ -93,6 +100,34 @@ impl RpcError {
     }
 }
 
+/// A handshake-era error object made fit for a 2026-07-28 client. `-32002` (resource not found)
+/// became `-32602` there, with `data` kept. Codes inside the band the spec reserves
+/// (-32099..=-32020) that 2026-07-28 does not define would be read as its own codes (it validates
+/// -32020..-32022 by shape), so they become -32603 with the original in `data.upstream_code`.
+/// `None` when the error needs no change.
+pub fn remap_for_modern(error: &str) -> Option<String> {
+    use crate::object::{Edit, edit, get};
+    let code: i64 = get(error, "code")?.trim().parse().ok()?;
+    let defined = [-32020, -32021, -32022];
+    let new_code = match code {
+        -32002 => -32602,
+        c if (-32099..=-32020).contains(&c) && !defined.contains(&c) => -32603,
+        _ => return None,
+    };
+    let code_text = new_code.to_string();
+    let mut out = edit(error, &[("code", Edit::Set(&code_text))])?;
+    if new_code == -32603 {
+        let original = code.to_string();
+        let data = match get(&out, "data") {
+            Some(d) if d.starts_with('{') => edit(d, &[("upstream_code", Edit::Set(&original))])?,
+            Some(_) => return Some(out),
+            None => format!("{{\"upstream_code\":{original}}}"),
+        };
+        out = edit(&out, &[("data", Edit::Set(&data))])?;
+    }
+    Some(out)
+}
+
 /// Adds `request_id` to the `data` of a raw error object, when `data` is absent or an object that
 /// lacks the key; any other `data` is left alone. Returns `None` when nothing needed changing.
 pub fn add_request_id(error: &str, request_id: &str) -> Option<String> {
@@ -124,6 +159,24 @@ mod tests {
             e.to_json(),
             r#"{"code":-31002,"message":"upstream \"x\" timed out","data":{"upstream":"x","timeout_ms":30000}}"#
         );
+    }
+
+    #[test]
+    fn errors_are_remapped_for_modern_clients() {
+        assert_eq!(
+            remap_for_modern(
+                r#"{"code":-32002,"message":"Resource not found","data":{"uri":"x"}}"#
+            )
+            .unwrap(),
+            r#"{"code":-32602,"message":"Resource not found","data":{"uri":"x"}}"#
+        );
+        assert_eq!(
+            remap_for_modern(r#"{"code":-32042,"message":"URL elicitation required"}"#).unwrap(),
+            r#"{"code":-32603,"message":"URL elicitation required","data":{"upstream_code":-32042}}"#
+        );
+        assert_eq!(remap_for_modern(r#"{"code":-32602,"message":"m"}"#), None);
+        assert_eq!(remap_for_modern(r#"{"code":-32022,"message":"m"}"#), None);
+        assert_eq!(remap_for_modern(r#"{"code":-31001,"message":"m"}"#), None);
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! `docs/protocol.md`; everything else crosses it untouched.
 
 pub mod error;
+pub mod headers;
 pub mod message;
+pub mod meta;
 pub mod object;
 pub mod revision;
 pub mod sse;

@@ -1,0 +1,173 @@
+//! The reserved `_meta` keys of 2026-07-28 requests, read and written without re-serialising.
+//!
+//! A modern request carries its protocol version, the client's capabilities and (optionally) its
+//! identity and log level in `params._meta` under `io.modelcontextprotocol/*` keys. The gateway
+//! reads them to classify and validate a request, strips them before a handshake-era upstream
+//! sees the request (such a server would not expect them), and stamps them onto requests it sends
+//! to modern upstreams. Every other `_meta` member, and every other byte, is left as it was.
+
+use crate::object::{self, Edit};
+
+pub const PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+pub const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+pub const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+pub const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+pub const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+pub const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
+
+/// The reserved prefix: keys under it belong to the protocol, not to the application.
+const RESERVED: &str = "io.modelcontextprotocol/";
+
+/// What a modern request says about itself, raw where it is JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestMeta<'a> {
+    pub version: Option<String>,
+    pub client_capabilities: Option<&'a str>,
+    pub client_info: Option<&'a str>,
+    pub log_level: Option<String>,
+}
+
+impl<'a> RequestMeta<'a> {
+    /// Reads the reserved keys of `params._meta` (all `None` when there is no `_meta`).
+    pub fn read(params: Option<&'a str>) -> RequestMeta<'a> {
+        let Some(meta) = params.and_then(|p| object::get(p, "_meta")) else {
+            return RequestMeta::default();
+        };
+        RequestMeta {
+            version: object::get_str(meta, PROTOCOL_VERSION).map(|v| v.into_owned()),
+            client_capabilities: object::get(meta, CLIENT_CAPABILITIES)
+                .filter(|c| c.starts_with('{')),
+            client_info: object::get(meta, CLIENT_INFO).filter(|c| c.starts_with('{')),
+            log_level: object::get_str(meta, LOG_LEVEL).map(|v| v.into_owned()),
+        }
+    }
+
+    /// The required keys that are missing or of the wrong type, named as the spec names them.
+    pub fn missing(&self) -> Vec<&'static str> {
+        let mut m = Vec::new();
+        if self.version.is_none() {
+            m.push(PROTOCOL_VERSION);
+        }
+        if self.client_capabilities.is_none() {
+            m.push(CLIENT_CAPABILITIES);
+        }
+        m
+    }
+}
+
+/// `params` without the reserved `io.modelcontextprotocol/*` keys in `_meta` (and without
+/// `_meta` when nothing else was in it), for a handshake-era upstream. `progressToken` and the
+/// trace context keys are application keys and stay. `None` when there was nothing to strip.
+pub fn strip_reserved(params: &str) -> Option<String> {
+    let meta = object::get(params, "_meta")?;
+    let mut drop = Vec::new();
+    let mut others = 0usize;
+    object::fields(meta)?.into_iter().for_each(|f| {
+        if f.key().starts_with(RESERVED) {
+            drop.push(f.key().into_owned());
+        } else {
+            others += 1;
+        }
+    });
+    if drop.is_empty() {
+        return None;
+    }
+    if others == 0 {
+        return object::edit(params, &[("_meta", Edit::Remove)]);
+    }
+    let edits: Vec<(&str, Edit<'_>)> = drop.iter().map(|k| (k.as_str(), Edit::Remove)).collect();
+    let meta2 = object::edit(meta, &edits)?;
+    object::edit(params, &[("_meta", Edit::Set(&meta2))])
+}
+
+/// `params` (or `{}`) with the reserved keys a modern upstream requires set in `_meta`:
+/// version and capabilities always, client info and log level when given.
+pub fn stamp_modern(
+    params: Option<&str>,
+    version: &str,
+    client_capabilities: &str,
+    client_info: Option<&str>,
+    log_level: Option<&str>,
+) -> Option<String> {
+    let params = params.unwrap_or("{}");
+    let meta = object::get(params, "_meta").unwrap_or("{}");
+    let version = object::json_string(version);
+    let level = log_level.map(object::json_string);
+    let mut edits = vec![
+        (PROTOCOL_VERSION, Edit::Set(&version)),
+        (CLIENT_CAPABILITIES, Edit::Set(client_capabilities)),
+    ];
+    if let Some(info) = client_info {
+        edits.push((CLIENT_INFO, Edit::Set(info)));
+    }
+    if let Some(l) = &level {
+        edits.push((LOG_LEVEL, Edit::Set(l)));
+    }
+    let meta2 = object::edit(meta, &edits)?;
+    object::edit(params, &[("_meta", Edit::Set(&meta2))])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: &str = r#"{"name":"t","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"elicitation":{}},"io.modelcontextprotocol/clientInfo":{"name":"c","version":"1"},"progressToken":7,"traceparent":"00-ab-cd-01"}}"#;
+
+    #[test]
+    fn reads_the_reserved_keys() {
+        let m = RequestMeta::read(Some(P));
+        assert_eq!(m.version.as_deref(), Some("2026-07-28"));
+        assert_eq!(m.client_capabilities, Some(r#"{"elicitation":{}}"#));
+        assert_eq!(m.client_info, Some(r#"{"name":"c","version":"1"}"#));
+        assert!(m.missing().is_empty());
+        let none = RequestMeta::read(Some(
+            r#"{"_meta":{"io.modelcontextprotocol/clientCapabilities":[]}}"#,
+        ));
+        assert_eq!(none.missing(), vec![PROTOCOL_VERSION, CLIENT_CAPABILITIES]);
+        assert_eq!(RequestMeta::read(None).missing().len(), 2);
+    }
+
+    #[test]
+    fn strips_only_reserved_keys() {
+        assert_eq!(
+            strip_reserved(P).unwrap(),
+            r#"{"name":"t","_meta":{"progressToken":7,"traceparent":"00-ab-cd-01"}}"#
+        );
+        let only =
+            r#"{"name":"t","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}"#;
+        assert_eq!(strip_reserved(only).unwrap(), r#"{"name":"t"}"#);
+        assert_eq!(
+            strip_reserved(r#"{"name":"t","_meta":{"progressToken":1}}"#),
+            None
+        );
+        assert_eq!(strip_reserved(r#"{"name":"t"}"#), None);
+    }
+
+    #[test]
+    fn stamps_what_modern_upstreams_require() {
+        let out = stamp_modern(
+            Some(r#"{"name":"t","_meta":{"progressToken":1}}"#),
+            "2026-07-28",
+            "{}",
+            None,
+            Some("info"),
+        )
+        .unwrap();
+        let m = RequestMeta::read(Some(&out));
+        assert_eq!(m.version.as_deref(), Some("2026-07-28"));
+        assert_eq!(m.log_level.as_deref(), Some("info"));
+        assert_eq!(
+            object::get(object::get(&out, "_meta").unwrap(), "progressToken"),
+            Some("1")
+        );
+        let bare = stamp_modern(
+            None,
+            "2026-07-28",
+            r#"{"roots":{}}"#,
+            Some(r#"{"name":"gw"}"#),
+            None,
+        )
+        .unwrap();
+        assert!(RequestMeta::read(Some(&bare)).missing().is_empty());
+    }
+}

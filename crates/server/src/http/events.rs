@@ -133,10 +133,12 @@ impl EventStore {
         if i.evicted.get(&stream).is_some_and(|&e| e > after) {
             return Err(());
         }
+        // Sequence numbers only grow along the ring: skip what this reader has seen in O(log n).
+        let start = i.events.partition_point(|e| e.seq <= after);
         let out: Vec<(u64, Bytes)> = i
             .events
-            .iter()
-            .filter(|e| e.stream == stream && e.seq > after)
+            .range(start..)
+            .filter(|e| e.stream == stream)
             .map(|e| (e.seq, e.data.clone()))
             .collect();
         Ok((out, i.finished.contains(&stream)))

@@ -275,22 +275,29 @@ impl Gateway {
                 up.connect_options(SHARED_CAPABILITIES.to_owned(), self.state.reaper.clone());
             match Connection::connect(opts, tx).await {
                 Ok(conn) => {
-                    let lists = fetch_lists(&conn).await;
-                    lock(&up.status).revision = Some(conn.revision());
-                    *lock(&up.lists) = Some(Arc::new(lists));
-                    *lock(&up.conn) = Some(conn.clone());
-                    *lock(&up.sent_level) = None;
-                    up.set_health(Health::Ready, None);
-                    tracing::info!(upstream = up.name(), revision = %conn.revision(), "upstream ready");
-                    failures = 0;
-                    self.rebuild_catalog();
-                    if std::mem::take(&mut first) {
-                        self.state.started.send_modify(|n| *n += 1);
-                    }
-                    self.replay_shared_state(&up, &conn).await;
+                    // Listing and publishing run beside the reading of the upstream's own messages:
+                    // a server may ask something (roots/list) before it answers tools/list.
+                    let first_start = std::mem::take(&mut first);
+                    let setup = async {
+                        let lists = fetch_lists(&conn).await;
+                        lock(&up.status).revision = Some(conn.revision());
+                        *lock(&up.lists) = Some(Arc::new(lists));
+                        *lock(&up.conn) = Some(conn.clone());
+                        *lock(&up.sent_level) = None;
+                        up.set_health(Health::Ready, None);
+                        tracing::info!(upstream = up.name(), revision = %conn.revision(), "upstream ready");
+                        self.rebuild_catalog();
+                        if first_start {
+                            self.state.started.send_modify(|n| *n += 1);
+                        }
+                        self.replay_shared_state(&up, &conn).await;
+                    };
+                    tokio::pin!(setup);
+                    let mut set_up = false;
                     let pinger = tokio::spawn(keep_alive(conn.clone()));
                     let reason = loop {
                         tokio::select! {
+                            () = &mut setup, if !set_up => set_up = true,
                             m = rx.recv() => match m {
                                 Some(Inbound::Message(msg)) => self.on_upstream_message(&up, &conn, msg, None),
                                 Some(Inbound::Closed(r)) => break r,
@@ -303,6 +310,12 @@ impl Gateway {
                             }
                         }
                     };
+                    if set_up {
+                        failures = 0;
+                    } else if first_start {
+                        // Closed before it was ready: the first attempt is over all the same.
+                        self.state.started.send_modify(|n| *n += 1);
+                    }
                     pinger.abort();
                     conn.close().await;
                     lock(&up.conn).take();

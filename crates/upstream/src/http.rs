@@ -232,12 +232,7 @@ impl HttpWire {
             .upgrade()
             .ok_or(UpstreamError::Closed("gateway dropped".into()))?;
         let max = core.opts.max_message_bytes;
-        let is_sse = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/event-stream"));
-        if !is_sse {
+        if !is_event_stream(&resp) {
             let bytes = read_limited(resp, max).await?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(());
@@ -458,19 +453,16 @@ impl HttpWire {
             let text = resp.text().await.unwrap_or_default();
             return Err(http_error(status, &text));
         }
-        let is_sse = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/event-stream"));
-        if !is_sse {
-            let bytes = resp
-                .bytes()
-                .await
-                .map_err(|e| UpstreamError::Closed(e.to_string()))?;
+        // The same bound as every other answer from this upstream.
+        let max = self
+            .core
+            .upgrade()
+            .map_or(1 << 24, |c| c.opts.max_message_bytes);
+        if !is_event_stream(&resp) {
+            let bytes = read_limited(resp, max).await?;
             return Message::parse(bytes).map_err(|e| UpstreamError::Protocol(e.to_string()));
         }
-        let mut parser = Parser::new(1 << 24);
+        let mut parser = Parser::new(max);
         let mut body = resp.bytes_stream();
         let mut events = Vec::new();
         while let Some(Ok(chunk)) = body.next().await {
@@ -544,6 +536,14 @@ impl Drop for HttpWire {
             t.abort();
         }
     }
+}
+
+/// Whether an answer is an SSE stream (else it is one JSON message).
+fn is_event_stream(resp: &Response) -> bool {
+    resp.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
 }
 
 fn backoff(failures: u32) -> Duration {

@@ -17,4 +17,5 @@ pub mod load;
 pub mod loopback;
 pub mod procfs;
 pub mod rlimit;
+pub mod runtime;
 pub mod suite;

@@ -193,7 +193,9 @@ impl Gateway {
             &forwarded
         };
         let method = msg.method().unwrap_or_default();
-        let out = self.forward(cx, &up, method, Some(params), msg).await?;
+        let out = self
+            .forward(cx, &up, method, Some(params), msg, None)
+            .await?;
         if kind == ListKind::Tools && object::get(params, "task").is_some() {
             return Ok(self.adopt_task(cx, &up, out).await);
         }
@@ -254,7 +256,7 @@ impl Gateway {
         // tasks/result blocks until the task ends: that is not a stalled upstream.
         let timeout = (method == "tasks/result").then_some(TASK_RESULT_WAIT);
         let out = self
-            .forward_with(cx, &up, method, Some(&p2), msg, timeout)
+            .forward(cx, &up, method, Some(&p2), msg, timeout)
             .await?;
         let Outcome::Upstream(resp) = &out else {
             return Ok(out);
@@ -333,7 +335,7 @@ impl Gateway {
         let up = self
             .resource_owner(&uri)
             .ok_or_else(|| error::resource_not_found(&uri))?;
-        self.forward(cx, &up, "resources/read", msg.params(), msg)
+        self.forward(cx, &up, "resources/read", msg.params(), msg, None)
             .await
     }
 
@@ -383,7 +385,9 @@ impl Gateway {
             "resources/unsubscribe"
         };
         if up.cfg.session == switchboard_config::SessionMode::Isolated {
-            let out = self.forward(cx, &up, method, msg.params(), msg).await?;
+            let out = self
+                .forward(cx, &up, method, msg.params(), msg, None)
+                .await?;
             let mut subs = lock(&cx.session.subscriptions);
             if on {
                 subs.insert(uri)
@@ -402,7 +406,9 @@ impl Gateway {
             return Ok(Outcome::Local("{}".into()));
         }
         if self.subscription_holders(&uri) == 0 {
-            let out = self.forward(cx, &up, method, msg.params(), msg).await?;
+            let out = self
+                .forward(cx, &up, method, msg.params(), msg, None)
+                .await?;
             let subscribed = matches!(&out, Outcome::Upstream(m) if m.kind() == Kind::Result);
             if !subscribed {
                 return Ok(out);
@@ -437,7 +443,7 @@ impl Gateway {
                 .ok_or_else(|| error::invalid_params("ref is not an object"))?;
                 let p2 = set_member(params, "ref", &r2)
                     .ok_or_else(|| error::invalid_params("params is not an object"))?;
-                self.forward(cx, &up, "completion/complete", Some(&p2), msg)
+                self.forward(cx, &up, "completion/complete", Some(&p2), msg, None)
                     .await
             }
             "ref/resource" => {
@@ -446,7 +452,7 @@ impl Gateway {
                 let up = self
                     .resource_owner(&uri)
                     .ok_or_else(|| error::resource_not_found(&uri))?;
-                self.forward(cx, &up, "completion/complete", Some(params), msg)
+                self.forward(cx, &up, "completion/complete", Some(params), msg, None)
                     .await
             }
             other => Err(error::invalid_params(format!("unknown ref.type {other:?}"))),
@@ -475,21 +481,9 @@ impl Gateway {
         Ok(Outcome::Local("{}".into()))
     }
 
-    /// Sends a request to an upstream and waits for its outcome, relaying everything related.
+    /// Sends a request to an upstream and waits for its outcome, relaying everything related;
+    /// `timeout` overrides the upstream's default.
     async fn forward(
-        &self,
-        cx: &Cx<'_>,
-        up: &Arc<Upstream>,
-        method: &str,
-        params: Option<&str>,
-        original: &Message,
-    ) -> Result<Outcome, RpcError> {
-        self.forward_with(cx, up, method, params, original, None)
-            .await
-    }
-
-    /// [`Self::forward`] with a timeout other than the upstream's default.
-    async fn forward_with(
         &self,
         cx: &Cx<'_>,
         up: &Arc<Upstream>,

@@ -59,16 +59,7 @@ fn main() -> ExitCode {
 }
 
 fn http(addr: SocketAddr, echo: Echo, threads: usize, lifetime: Duration) -> anyhow::Result<()> {
-    let rt = if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()?
-    };
+    let rt = switchboard_bench::runtime::build(threads)?;
     rt.block_on(async move {
         let (listener, local) = echo::http::bind(addr).await?;
         let mut out = std::io::stdout().lock();

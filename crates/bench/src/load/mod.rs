@@ -179,16 +179,7 @@ pub fn main(args: Args) -> anyhow::Result<Report> {
     let threads = args.threads;
     let opts = args.options()?;
     let _ = crate::rlimit::raise_nofile();
-    let rt = if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()?
-    };
+    let rt = crate::runtime::build(threads)?;
     rt.block_on(run(opts))
 }
 

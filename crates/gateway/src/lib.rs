@@ -8,7 +8,9 @@
 
 pub mod catalog;
 pub mod error;
+pub mod hints;
 pub mod level;
+pub mod modern;
 mod pipeline;
 mod relay;
 pub mod session;

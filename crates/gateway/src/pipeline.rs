@@ -21,7 +21,7 @@ use crate::catalog::ListKind;
 use crate::level::Level;
 use crate::session::{Session, lock};
 use crate::upstream::Upstream;
-use crate::{Gateway, error, relay, set_member, tasks};
+use crate::{Gateway, error, modern, relay, set_member, tasks};
 
 /// Items per page of a list served to clients.
 const PAGE_SIZE: usize = 1000;
@@ -37,6 +37,9 @@ const MAX_TASK_PAGES: usize = 20;
 pub enum Answer {
     /// A complete JSON-RPC response.
     Response(Bytes),
+    /// A complete JSON-RPC error response that 2026-07-28 sends with another HTTP status than
+    /// 200 (400 or 404); other transports treat it like [`Answer::Response`].
+    Status(u16, Bytes),
     /// The client cancelled: per the spec, no response is sent.
     Cancelled,
 }
@@ -79,7 +82,10 @@ impl Gateway {
             cancel: &cancel,
         };
         let method = msg.method().unwrap_or_default();
+        let modern = session.revision.is_modern();
         let outcome = match method {
+            m if modern && modern::removed(m) => Err(error::method_not_found(m)),
+            "server/discover" if modern => Ok(Outcome::Local(self.discover_result())),
             "ping" => Ok(Outcome::Local("{}".into())),
             "initialize" => Err(RpcError::new(
                 ErrorCode::INVALID_REQUEST,
@@ -103,6 +109,9 @@ impl Gateway {
             other => Err(error::method_not_found(other)),
         };
         session.end(&id);
+        if modern {
+            return self.modern_answer(&id, method, outcome, request_id);
+        }
         match outcome {
             Ok(Outcome::Local(result)) => {
                 Answer::Response(Bytes::from(encode::result(&id, &result)))
@@ -110,6 +119,52 @@ impl Gateway {
             Ok(Outcome::Upstream(resp)) => Answer::Response(relay_response(&id, &resp, request_id)),
             Ok(Outcome::Cancelled) => Answer::Cancelled,
             Err(e) => Answer::Response(error_response(&id, e, request_id)),
+        }
+    }
+
+    /// The answer to a modern caller: results shaped for the era, errors renumbered and given
+    /// their HTTP status.
+    fn modern_answer(
+        &self,
+        id: &Id,
+        method: &str,
+        outcome: Result<Outcome, RpcError>,
+        request_id: &str,
+    ) -> Answer {
+        let hint = match method {
+            "tools/list" => Some(self.list_hint(ListKind::Tools)),
+            "prompts/list" => Some(self.list_hint(ListKind::Prompts)),
+            "resources/list" => Some(self.list_hint(ListKind::Resources)),
+            "resources/templates/list" => Some(self.list_hint(ListKind::Templates)),
+            "resources/read" => Some(modern::read_hint()),
+            _ => None,
+        };
+        let result = |raw: &str| {
+            let shaped = modern::shape_result(raw, hint);
+            let raw = shaped.as_deref().unwrap_or(raw);
+            Answer::Response(Bytes::from(encode::result(id, raw)))
+        };
+        let error = |raw: &str| {
+            let (remapped, status) = modern::shape_error(raw);
+            let raw = remapped.as_deref().unwrap_or(raw);
+            let with_id = add_request_id(raw, request_id);
+            let body = Bytes::from(encode::error(Some(id), with_id.as_deref().unwrap_or(raw)));
+            match status {
+                200 => Answer::Response(body),
+                s => Answer::Status(s, body),
+            }
+        };
+        match outcome {
+            Ok(Outcome::Local(r)) => result(&r),
+            Ok(Outcome::Upstream(resp)) => match (resp.kind(), resp.result()) {
+                (Kind::Result, Some(r)) => result(r),
+                _ => error(
+                    resp.error()
+                        .unwrap_or("{\"code\":-32603,\"message\":\"internal error\"}"),
+                ),
+            },
+            Ok(Outcome::Cancelled) => Answer::Cancelled,
+            Err(e) => error(&e.to_json()),
         }
     }
 
@@ -494,6 +549,15 @@ impl Gateway {
     ) -> Result<Outcome, RpcError> {
         let conn = self.connection_for(cx.session, up).await?;
         let progress = original.progress_token();
+        // A modern caller's protocol keys in `_meta` mean nothing to a handshake-era upstream.
+        let unmeta;
+        let params = match params {
+            Some(p) if cx.session.revision.is_modern() => {
+                unmeta = switchboard_protocol::meta::strip_reserved(p);
+                unmeta.as_deref().or(Some(p))
+            }
+            other => other,
+        };
         // Features the upstream's revision lacks are not sent: an older server would not know a
         // task-augmented call and must see a plain one.
         let stripped;

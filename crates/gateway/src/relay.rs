@@ -109,7 +109,13 @@ fn relay_one(
                 .param_str("level")
                 .and_then(|l| Level::parse(&l))
                 .unwrap_or(Level::Info);
-            if session.level().is_some_and(|l| !l.admits(level)) {
+            // A handshake session hears everything until it sets a level; a modern caller hears
+            // nothing unless its request named a level.
+            let admitted = match session.level() {
+                Some(l) => l.admits(level),
+                None => !session.revision.is_modern(),
+            };
+            if !admitted {
                 return;
             }
             if let Some(out) = log_message(conn.name(), &m) {
@@ -241,6 +247,11 @@ async fn relay_client_request(
 fn permitted(session: &Session, m: &Message) -> Result<(), String> {
     let caps = &session.caps;
     let rev = session.revision;
+    if rev.is_modern() {
+        return Err(
+            "2026-07-28 callers take no server-to-client requests, and this gateway does not yet turn them into input_required results".into(),
+        );
+    }
     match m.method().unwrap_or_default() {
         "sampling/createMessage" => {
             if !caps.sampling {

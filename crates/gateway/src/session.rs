@@ -134,6 +134,11 @@ impl Session {
         }
     }
 
+    /// The token that ends the session; firing it cancels everything the session has in flight.
+    pub fn closer(&self) -> CancellationToken {
+        self.closed.clone()
+    }
+
     pub fn touch(&self) {
         self.last_seen.store(now_ms(), Ordering::Relaxed);
     }

@@ -108,7 +108,9 @@ where
                 let tx = out_tx.clone();
                 tasks.spawn(async move {
                     let rid = request_id::generate();
-                    if let Answer::Response(b) = gw.request(&s, &msg, &tx, &rid).await {
+                    if let Answer::Response(b) | Answer::Status(_, b) =
+                        gw.request(&s, &msg, &tx, &rid).await
+                    {
                         let _ = tx.send(b).await;
                     }
                 });

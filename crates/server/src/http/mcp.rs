@@ -19,19 +19,19 @@ use bytes::Bytes;
 use switchboard_gateway::session::Session;
 use switchboard_gateway::{Answer, SessionRefused};
 use switchboard_protocol::message::encode;
-use switchboard_protocol::{ErrorCode, Kind, Message, Revision};
+use switchboard_protocol::{ErrorCode, Kind, Message};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::Server;
 use super::events::{EventStore, Reader, STANDALONE, parse_event_id, sse_body};
 use super::rejection::Rejection;
 use crate::request_id::RequestId;
 
-const SESSION_HEADER: &str = "mcp-session-id";
-const VERSION_HEADER: &str = "mcp-protocol-version";
+use super::classify::{Route, SESSION_HEADER, VersionHeader, classify};
 
 /// Related messages a request may queue before its stream reader catches up.
-const RELATED_QUEUE: usize = 256;
+pub(super) const RELATED_QUEUE: usize = 256;
 
 pub async fn post(
     State(srv): State<Arc<Server>>,
@@ -70,10 +70,10 @@ async fn handle_post(
         .await
         .map_err(|_| Rejection::too_large(limit))?;
     let msg = Message::parse(bytes).map_err(|e| Rejection::parse(&e))?;
-    if let Some(v) = header_str(headers, VERSION_HEADER)
-        && Revision::parse(v).is_none()
-    {
-        return Err(Rejection::bad_version(v).with_id(msg.id().cloned()));
+    match classify(headers, &msg) {
+        Route::Handshake => {}
+        Route::Modern => return super::modern::post(srv, rid, headers, msg).await,
+        Route::Refuse(r) => return Err(r.with_id(msg.id().cloned())),
     }
     let session_id = header_str(headers, SESSION_HEADER);
     if msg.method() == Some("initialize") && msg.is_request() {
@@ -203,7 +203,7 @@ async fn request(
         while let Ok(m) = rx.try_recv() {
             st.push(stream, m);
         }
-        if let Answer::Response(b) = a {
+        if let Answer::Response(b) | Answer::Status(_, b) = a {
             st.push(stream, b);
         }
         st.finish(stream);
@@ -215,14 +215,25 @@ async fn request(
 /// finishes (the client closed the connection), goes on in a task of its own: a closed POST stream
 /// is not a cancellation, and the call's bookkeeping (in-flight entry, subscriptions) must run
 /// to its end.
-struct RunToEnd<F: Future<Output = Answer> + Send + 'static> {
+pub(super) struct RunToEnd<F: Future<Output = Answer> + Send + 'static> {
     fut: Option<Pin<Box<F>>>,
+    /// Fired when the handler is dropped unfinished (2026-07-28: closing is cancelling).
+    cancel_on_drop: Option<CancellationToken>,
 }
 
 impl<F: Future<Output = Answer> + Send + 'static> RunToEnd<F> {
-    fn new(f: F) -> Self {
+    pub(super) fn new(f: F) -> Self {
         RunToEnd {
             fut: Some(Box::pin(f)),
+            cancel_on_drop: None,
+        }
+    }
+
+    /// Like [`RunToEnd::new`], but a drop before the end also cancels the call.
+    pub(super) fn cancelling(f: F, cancel: CancellationToken) -> Self {
+        RunToEnd {
+            fut: Some(Box::pin(f)),
+            cancel_on_drop: Some(cancel),
         }
     }
 }
@@ -245,6 +256,9 @@ impl<F: Future<Output = Answer> + Send + 'static> Future for RunToEnd<F> {
 impl<F: Future<Output = Answer> + Send + 'static> Drop for RunToEnd<F> {
     fn drop(&mut self) {
         if let Some(f) = self.fut.take() {
+            if let Some(c) = &self.cancel_on_drop {
+                c.cancel();
+            }
             tokio::spawn(async move {
                 let _ = f.await;
             });
@@ -254,7 +268,7 @@ impl<F: Future<Output = Answer> + Send + 'static> Drop for RunToEnd<F> {
 
 fn json_answer(a: Answer) -> Response {
     match a {
-        Answer::Response(b) => json(StatusCode::OK, b),
+        Answer::Response(b) | Answer::Status(_, b) => json(StatusCode::OK, b),
         // Cancelled by the client: the spec sends no response, so the POST gets none either.
         Answer::Cancelled => StatusCode::ACCEPTED.into_response(),
     }
@@ -270,9 +284,10 @@ pub async fn get(
     if !accepts(accept, "text/event-stream") {
         return Rejection::not_acceptable("text/event-stream").into_response_with(&rid);
     }
-    if let Some(v) = header_str(&headers, VERSION_HEADER)
-        && Revision::parse(v).is_none()
-    {
+    if let Some(r) = no_session_verb(&headers) {
+        return r;
+    }
+    if let VersionHeader::Unknown(v) = VersionHeader::read(&headers) {
         return Rejection::bad_version(v).into_response_with(&rid);
     }
     let Some(session_id) = header_str(&headers, SESSION_HEADER) else {
@@ -302,6 +317,19 @@ pub async fn get(
     sse(&srv, store, STANDALONE, after, true)
 }
 
+/// GET and DELETE belong to sessions: a 2026-07-28 client (no session, the modern version
+/// header) gets 405, as the revision has neither a standalone stream nor sessions to end.
+fn no_session_verb(headers: &HeaderMap) -> Option<Response> {
+    let modern = !headers.contains_key(SESSION_HEADER)
+        && VersionHeader::read(headers) == VersionHeader::Modern;
+    modern.then(|| {
+        let mut r = StatusCode::METHOD_NOT_ALLOWED.into_response();
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        r
+    })
+}
+
 fn conflict(rid: &str) -> Response {
     Rejection::new(
         StatusCode::CONFLICT,
@@ -317,6 +345,9 @@ pub async fn delete(
     Extension(RequestId(rid)): Extension<RequestId>,
     headers: HeaderMap,
 ) -> Response {
+    if let Some(r) = no_session_verb(&headers) {
+        return r;
+    }
     let Some(session_id) = header_str(&headers, SESSION_HEADER) else {
         return Rejection::missing_session().into_response_with(&rid);
     };
@@ -359,7 +390,7 @@ fn sse(
     resp
 }
 
-fn json(status: StatusCode, body: Bytes) -> Response {
+pub(super) fn json(status: StatusCode, body: Bytes) -> Response {
     let mut resp = (status, body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -368,7 +399,7 @@ fn json(status: StatusCode, body: Bytes) -> Response {
     resp
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 

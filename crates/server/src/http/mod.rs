@@ -8,9 +8,11 @@
 //! `retry:` so clients come back to another replica or after the restart); streams of requests in
 //! flight get a drain period to deliver their responses before they close too.
 
+mod classify;
 mod events;
 mod guard;
 mod mcp;
+mod modern;
 mod rejection;
 
 use std::collections::HashMap;

@@ -4,7 +4,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use switchboard_protocol::message::encode;
-use switchboard_protocol::{ErrorCode, Id, RpcError};
+use switchboard_protocol::{ErrorCode, Id, RpcError, object};
 
 /// A refusal: HTTP status, JSON-RPC code and message.
 #[derive(Debug)]
@@ -13,6 +13,8 @@ pub struct Rejection {
     pub code: ErrorCode,
     pub message: String,
     pub id: Option<Id>,
+    /// Members of `error.data` beside `request_id` (raw JSON values).
+    pub data: Vec<(&'static str, String)>,
 }
 
 impl Rejection {
@@ -22,7 +24,14 @@ impl Rejection {
             code,
             message: message.into(),
             id: None,
+            data: Vec::new(),
         }
+    }
+
+    /// Adds a member to `error.data` (`raw` is JSON).
+    pub fn with_data(mut self, key: &'static str, raw: String) -> Rejection {
+        self.data.push((key, raw));
+        self
     }
 
     pub fn with_id(mut self, id: Option<Id>) -> Rejection {
@@ -92,6 +101,37 @@ impl Rejection {
         )
     }
 
+    /// 2026-07-28 V1: the request's `_meta` lacks what every modern request must carry.
+    pub fn missing_meta(missing: &[&str]) -> Rejection {
+        let list: Vec<String> = missing.iter().map(|k| object::json_string(k)).collect();
+        Rejection::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::INVALID_PARAMS,
+            "Invalid params: a 2026-07-28 request's params._meta must carry io.modelcontextprotocol/protocolVersion (a string) and io.modelcontextprotocol/clientCapabilities (an object); to open a handshake-era session instead, send initialize without them",
+        )
+        .with_data("missing", format!("[{}]", list.join(",")))
+    }
+
+    /// 2026-07-28: a header that mirrors the body is missing or says something else.
+    pub fn header_mismatch(message: String) -> Rejection {
+        Rejection::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::HEADER_MISMATCH,
+            format!("Header mismatch: {message}"),
+        )
+    }
+
+    /// 2026-07-28: a version this endpoint does not serve statelessly.
+    pub fn unsupported_version(requested: &str, supported: &str) -> Rejection {
+        Rejection::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::UNSUPPORTED_PROTOCOL_VERSION,
+            format!("Unsupported protocol version {requested:?}"),
+        )
+        .with_data("supported", supported.to_owned())
+        .with_data("requested", object::json_string(requested))
+    }
+
     pub fn overloaded(why: &str) -> Rejection {
         Rejection::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -102,7 +142,11 @@ impl Rejection {
 
     /// The response, with `data.request_id`.
     pub fn into_response_with(self, request_id: &str) -> Response {
-        let err = RpcError::new(self.code, self.message).with_str("request_id", request_id);
+        let mut err = RpcError::new(self.code, self.message);
+        for (k, raw) in self.data {
+            err = err.with_raw(k, raw);
+        }
+        let err = err.with_str("request_id", request_id);
         let body = encode::error(self.id.as_ref(), &err.to_json());
         let mut resp = (self.status, body).into_response();
         resp.headers_mut().insert(

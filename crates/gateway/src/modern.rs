@@ -1,0 +1,231 @@
+//! Callers of the 2026-07-28 ("modern") era.
+//!
+//! A modern request carries everything a handshake session would have negotiated (version,
+//! client capabilities, client info, log level) in its own `_meta`, so the gateway serves it as a
+//! *one-request session*: a [`Session`] built from that `_meta`, registered nowhere, ended when the
+//! request ends. Everything downstream of that (routing, relaying, cancellation) is the same code
+//! that serves handshake sessions; what differs is at the edges and lives here: the methods the
+//! era removed or added, the shape of its results (`resultType`, cache hints, the server's
+//! identity on `server/discover`), and its error codes and HTTP statuses.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use switchboard_protocol::error::remap_for_modern;
+use switchboard_protocol::meta::{RequestMeta, SERVER_INFO};
+use switchboard_protocol::object::{self, Edit};
+use switchboard_protocol::{ErrorCode, Revision, RpcError};
+
+use crate::catalog::ListKind;
+use crate::hints::{Hint, Scope};
+use crate::level::Level;
+use crate::session::{ClientCaps, Session};
+use crate::{Gateway, error};
+
+/// The versions `server/discover` and `-32022` name: the modern one, and the handshake revisions
+/// this same endpoint serves through `initialize`.
+pub const SUPPORTED_VERSIONS: &str = r#"["2026-07-28","2025-11-25","2025-06-18"]"#;
+
+/// Methods 2026-07-28 removed. A modern caller gets "method not found" (HTTP 404) for them, as
+/// for any method the era does not have.
+const REMOVED: [&str; 7] = [
+    "initialize",
+    "ping",
+    "logging/setLevel",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "tasks/list",
+    "tasks/result",
+];
+
+/// The hint handshake-era upstreams contribute: they say nothing about caching, so nothing of
+/// theirs may be cached.
+const LEGACY_HINT: Hint = Hint {
+    ttl_ms: 0,
+    scope: Scope::Private,
+};
+
+impl Gateway {
+    /// The one-request session that serves a modern request whose `_meta` the transport has
+    /// validated. A `logLevel` that is not a level is the caller's error.
+    pub fn modern_caller(&self, params: Option<&str>) -> Result<Arc<Session>, RpcError> {
+        let meta = RequestMeta::read(params);
+        let level = match meta.log_level.as_deref() {
+            None => None,
+            Some(l) => Some(Level::parse(l).ok_or_else(|| {
+                error::invalid_params(format!(
+                    "_meta io.modelcontextprotocol/logLevel {l:?} is not a log level (debug, info, notice, warning, error, critical, alert, emergency)"
+                ))
+            })?),
+        };
+        let key = self.state.next_key.fetch_add(1, Ordering::Relaxed);
+        let session = Session::new(
+            Arc::from(format!("modern-{key}")),
+            key,
+            Revision::V2026_07_28,
+            ClientCaps::parse(meta.client_capabilities),
+            meta.client_info.unwrap_or("{}"),
+        );
+        if let Some(l) = level {
+            session.set_level(l);
+        }
+        Ok(Arc::new(session))
+    }
+
+    /// Ends a modern caller: whatever it started upstream for itself alone (isolated upstream
+    /// sessions) ends with it.
+    pub async fn end_modern(&self, session: &Arc<Session>) {
+        self.end_session(session).await;
+    }
+
+    /// The `server/discover` result.
+    pub(crate) fn discover_result(&self) -> String {
+        let mut s = String::with_capacity(512);
+        s.push_str("{\"supportedVersions\":");
+        s.push_str(SUPPORTED_VERSIONS);
+        s.push_str(",\"capabilities\":{\"tools\":{\"listChanged\":true},\"prompts\":{\"listChanged\":true},\"resources\":{\"subscribe\":true,\"listChanged\":true},\"completions\":{},\"logging\":{}},\"resultType\":\"complete\",");
+        self.discover_hint().write_members(&mut s);
+        s.push_str(",\"_meta\":{");
+        object::push_json_string(&mut s, SERVER_INFO);
+        s.push_str(
+            ":{\"name\":\"switchboard\",\"title\":\"switchboard MCP gateway\",\"version\":\"",
+        );
+        s.push_str(env!("CARGO_PKG_VERSION"));
+        s.push_str("\"}}}");
+        s
+    }
+
+    /// The hint on `server/discover`: what it says changes when upstreams come and go, so it is
+    /// as strict as any upstream's.
+    fn discover_hint(&self) -> Hint {
+        Hint::merge_all(
+            self.upstreams()
+                .iter()
+                .filter(|u| u.connection().is_some())
+                .map(|_| LEGACY_HINT),
+        )
+    }
+
+    /// The hint on a merged list: the strictest of the upstreams that contribute to it.
+    pub(crate) fn list_hint(&self, kind: ListKind) -> Hint {
+        let capability = match kind {
+            ListKind::Tools => "tools",
+            ListKind::Prompts => "prompts",
+            ListKind::Resources | ListKind::Templates => "resources",
+        };
+        Hint::merge_all(
+            self.upstreams()
+                .iter()
+                .filter(|u| {
+                    u.connection()
+                        .and_then(|c| c.info().map(|i| i.has(capability)))
+                        .unwrap_or(false)
+                })
+                .map(|_| LEGACY_HINT),
+        )
+    }
+}
+
+/// Whether `method` exists for a modern caller.
+pub(crate) fn removed(method: &str) -> bool {
+    REMOVED.contains(&method)
+}
+
+/// A result made fit for a modern caller: `resultType` when the producer did not say, and the
+/// cache hint when one applies and the producer gave none.
+pub(crate) fn shape_result(result: &str, hint: Option<Hint>) -> Option<String> {
+    let has_type = object::get(result, "resultType").is_some();
+    let hint = hint.filter(|_| {
+        object::get(result, "ttlMs").is_none() || object::get(result, "cacheScope").is_none()
+    });
+    if has_type && hint.is_none() {
+        return None;
+    }
+    let values = hint.map(Hint::values);
+    let mut edits: Vec<(&str, Edit<'_>)> = Vec::with_capacity(3);
+    if !has_type {
+        edits.push(("resultType", Edit::Set("\"complete\"")));
+    }
+    if let Some((ttl, scope)) = &values {
+        if object::get(result, "ttlMs").is_none() {
+            edits.push(("ttlMs", Edit::Set(ttl)));
+        }
+        if object::get(result, "cacheScope").is_none() {
+            edits.push(("cacheScope", Edit::Set(scope)));
+        }
+    }
+    object::edit(result, &edits)
+}
+
+/// A raw error object made fit for a modern caller (codes the era renumbered), and the HTTP
+/// status it goes with.
+pub(crate) fn shape_error(error: &str) -> (Option<String>, u16) {
+    let remapped = remap_for_modern(error);
+    let code = object::get(remapped.as_deref().unwrap_or(error), "code")
+        .and_then(|c| c.trim().parse::<i64>().ok());
+    (remapped, code.map_or(200, status_of))
+}
+
+/// The HTTP status 2026-07-28 gives a JSON-RPC error code (200 when it names none).
+pub fn status_of(code: i64) -> u16 {
+    match ErrorCode(code) {
+        ErrorCode::METHOD_NOT_FOUND => 404,
+        ErrorCode::HEADER_MISMATCH
+        | ErrorCode::MISSING_CLIENT_CAPABILITY
+        | ErrorCode::UNSUPPORTED_PROTOCOL_VERSION => 400,
+        _ => 200,
+    }
+}
+
+/// The hint a list result from one handshake-era upstream gets; `resources/read` results carry
+/// the serving upstream's own hint when it gave one.
+pub(crate) fn read_hint() -> Hint {
+    LEGACY_HINT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_gain_type_and_hint_once() {
+        assert_eq!(
+            shape_result(r#"{"content":[]}"#, None).unwrap(),
+            r#"{"content":[],"resultType":"complete"}"#
+        );
+        assert_eq!(
+            shape_result(r#"{"content":[],"resultType":"complete"}"#, None),
+            None
+        );
+        let hint = Hint {
+            ttl_ms: 0,
+            scope: Scope::Private,
+        };
+        assert_eq!(
+            shape_result(r#"{"tools":[]}"#, Some(hint)).unwrap(),
+            r#"{"tools":[],"resultType":"complete","ttlMs":0,"cacheScope":"private"}"#
+        );
+        // A modern producer's own hint wins.
+        assert_eq!(
+            shape_result(
+                r#"{"contents":[],"resultType":"complete","ttlMs":5,"cacheScope":"public"}"#,
+                Some(hint)
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn errors_get_modern_codes_and_statuses() {
+        let (e, status) = shape_error(r#"{"code":-32002,"message":"nope","data":{"uri":"x"}}"#);
+        assert_eq!(
+            e.unwrap(),
+            r#"{"code":-32602,"message":"nope","data":{"uri":"x"}}"#
+        );
+        assert_eq!(status, 200);
+        assert_eq!(shape_error(r#"{"code":-32601,"message":"m"}"#), (None, 404));
+        assert_eq!(shape_error(r#"{"code":-32021,"message":"m"}"#), (None, 400));
+        assert_eq!(shape_error(r#"{"code":-31001,"message":"m"}"#), (None, 200));
+        assert!(removed("ping") && removed("initialize") && !removed("tools/call"));
+    }
+}

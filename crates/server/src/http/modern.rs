@@ -1,0 +1,257 @@
+//! 2026-07-28 requests on `/mcp`: validated, served, answered without a session.
+//!
+//! A modern request is checked in the order the revision's errors imply, each step with its own
+//! status and code (`docs/errors.md`):
+//!
+//! - V0: a notification is accepted (202) and nothing more: no client notification is defined on
+//!   modern HTTP, and closing a response stream is how a client cancels;
+//! - V1: `params._meta` names a protocol version and the client's capabilities (400, -32602);
+//! - V2: `MCP-Protocol-Version` equals that version (400, -32020);
+//! - V3: `Mcp-Method` equals the method (400, -32020);
+//! - V4: the version is one this endpoint serves statelessly (400, -32022; a handshake revision
+//!   gets the handshake era's "send initialize first");
+//! - V5: `Mcp-Name` equals `params.name` (`tools/call`, `prompts/get`) or `params.uri`
+//!   (`resources/read`), after base64-sentinel decoding (400, -32020);
+//! - then the gateway serves it, and a method the era lacks is 404 (-32601).
+//!
+//! The answer is JSON, or an SSE stream as soon as something related (progress, an opted-in log
+//! line) comes before the response. Modern streams carry no event ids and cannot be resumed;
+//! closing one, or dropping the connection while the JSON answer is pending, cancels the request
+//! upstream.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use switchboard_gateway::modern::SUPPORTED_VERSIONS;
+use switchboard_gateway::session::Session;
+use switchboard_gateway::{Answer, Gateway};
+use switchboard_protocol::headers::{self, trim_ows};
+use switchboard_protocol::meta::RequestMeta;
+use switchboard_protocol::sse;
+use switchboard_protocol::{ErrorCode, Message, Revision, object};
+use tokio::sync::mpsc;
+
+use super::Server;
+use super::classify::VERSION_HEADER;
+use super::mcp::{RELATED_QUEUE, RunToEnd, header_str, json};
+use super::rejection::Rejection;
+
+const METHOD_HEADER: &str = "mcp-method";
+const NAME_HEADER: &str = "mcp-name";
+
+/// Serves one POSTed message of the modern era.
+pub(super) async fn post(
+    srv: &Arc<Server>,
+    rid: &Arc<str>,
+    headers: &HeaderMap,
+    msg: Message,
+) -> Result<Response, Rejection> {
+    if msg.is_notification() {
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
+    let id = msg.id().cloned();
+    validate(headers, &msg).map_err(|r| r.with_id(id.clone()))?;
+    let session = srv
+        .gw
+        .modern_caller(msg.params())
+        .map_err(|e| Rejection::new(StatusCode::BAD_REQUEST, e.code, e.message).with_id(id))?;
+    Ok(serve(srv, rid, session, msg).await)
+}
+
+/// Steps V1 to V5.
+fn validate(headers: &HeaderMap, msg: &Message) -> Result<(), Rejection> {
+    let method = msg.method().unwrap_or_default();
+    let params = msg.params().filter(|p| p.starts_with('{'));
+    let meta = RequestMeta::read(params);
+    let missing = meta.missing();
+    let (Some(_), Some(version), true) = (params, meta.version.as_deref(), missing.is_empty())
+    else {
+        return Err(Rejection::missing_meta(&missing));
+    };
+    match header_str(headers, VERSION_HEADER).map(trim_ows) {
+        None => {
+            return Err(Rejection::header_mismatch(format!(
+                "the MCP-Protocol-Version header is missing; the body says {version:?}"
+            )));
+        }
+        Some(h) if h != version => {
+            return Err(Rejection::header_mismatch(format!(
+                "MCP-Protocol-Version header value {h:?} does not match body value {version:?}"
+            )));
+        }
+        Some(_) => {}
+    }
+    match header_str(headers, METHOD_HEADER).map(trim_ows) {
+        None => {
+            return Err(Rejection::header_mismatch(format!(
+                "the Mcp-Method header is missing; the body says {method:?}"
+            )));
+        }
+        Some(h) if h != method => {
+            return Err(Rejection::header_mismatch(format!(
+                "Mcp-Method header value {h:?} does not match body value {method:?}"
+            )));
+        }
+        Some(_) => {}
+    }
+    match Revision::parse_any(version) {
+        Some(r) if r.is_modern() => {}
+        Some(_) => {
+            return Err(Rejection::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::INVALID_REQUEST,
+                format!(
+                    "Bad Request: {version} is a handshake-era revision: send initialize first, then use MCP-Session-Id"
+                ),
+            ));
+        }
+        None => return Err(Rejection::unsupported_version(version, SUPPORTED_VERSIONS)),
+    }
+    let named = match method {
+        "tools/call" | "prompts/get" => Some(("params.name", "name")),
+        "resources/read" => Some(("params.uri", "uri")),
+        _ => None,
+    };
+    if let Some((what, key)) = named {
+        let body = params.and_then(|p| object::get_str(p, key));
+        let header = headers.get(NAME_HEADER).map(|v| v.to_str().map_err(|_| ()));
+        match (header, body) {
+            (None, Some(b)) => {
+                return Err(Rejection::header_mismatch(format!(
+                    "the Mcp-Name header is missing; {what} is {b:?}"
+                )));
+            }
+            (Some(Err(())), _) => {
+                return Err(Rejection::header_mismatch(
+                    "the Mcp-Name header is not visible ASCII; send non-ASCII values as =?base64?…?="
+                        .into(),
+                ));
+            }
+            (Some(Ok(h)), Some(b)) if !headers::matches(h, &b) => {
+                return Err(Rejection::header_mismatch(format!(
+                    "Mcp-Name header value {:?} does not match {what} {b:?}",
+                    trim_ows(h)
+                )));
+            }
+            // No name in the body: the gateway's own "params.name must be a string" says more.
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Runs one modern request: JSON if its response comes first, a per-request SSE stream as soon
+/// as anything else does.
+async fn serve(srv: &Arc<Server>, rid: &Arc<str>, session: Arc<Session>, msg: Message) -> Response {
+    let (tx, mut rx) = mpsc::channel::<Bytes>(RELATED_QUEUE);
+    let gw: Gateway = srv.gw.clone();
+    let s2 = session.clone();
+    let rid2 = rid.clone();
+    // The request ends with the caller: if the client goes away before the answer, the request is
+    // cancelled upstream (and its bookkeeping still runs to its end).
+    let mut handler = RunToEnd::cancelling(
+        async move {
+            let a = gw.request(&s2, &msg, &tx, &rid2).await;
+            gw.end_modern(&s2).await;
+            a
+        },
+        session.closer(),
+    );
+    let early = tokio::select! {
+        biased;
+        m = rx.recv() => Err(m),
+        a = &mut handler => Ok(a),
+    };
+    let (first, answer) = match early {
+        Err(None) => {
+            return Rejection::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::INTERNAL_ERROR,
+                "internal error",
+            )
+            .into_response_with(rid);
+        }
+        Err(Some(m)) => (m, None),
+        Ok(a) => match rx.try_recv() {
+            Ok(m) => (m, Some(a)),
+            Err(_) => return json_answer(a),
+        },
+    };
+    let (out, body) = mpsc::channel::<Bytes>(RELATED_QUEUE);
+    let cancel = session.closer();
+    let keepalive = srv.keepalive;
+    let drained = srv.drained.clone();
+    tokio::spawn(async move {
+        let _ = out.send(frame(&first)).await;
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+        let a = match answer {
+            Some(a) => a,
+            None => loop {
+                tokio::select! {
+                    biased;
+                    m = rx.recv() => match m {
+                        Some(m) => {
+                            let _ = out.send(frame(&m)).await;
+                        }
+                        None => break (&mut handler).await,
+                    },
+                    a = &mut handler => break a,
+                    // The client closed the stream, or the server is going away: that cancels.
+                    _ = out.closed() => {
+                        cancel.cancel();
+                        break (&mut handler).await;
+                    }
+                    _ = drained.cancelled() => {
+                        cancel.cancel();
+                        break (&mut handler).await;
+                    }
+                    _ = tick.tick() => {
+                        let mut c = Vec::new();
+                        sse::encode_comment(&mut c, "keepalive");
+                        let _ = out.send(Bytes::from(c)).await;
+                    }
+                }
+            },
+        };
+        while let Ok(m) = rx.try_recv() {
+            let _ = out.send(frame(&m)).await;
+        }
+        if let Answer::Response(b) | Answer::Status(_, b) = a {
+            let _ = out.send(frame(&b)).await;
+        }
+    });
+    let stream = futures::stream::unfold(body, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
+}
+
+/// One SSE event without id: modern streams cannot be resumed.
+fn frame(data: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(data.len() + 16);
+    sse::encode_event(&mut out, None, None, data);
+    Bytes::from(out)
+}
+
+fn json_answer(a: Answer) -> Response {
+    match a {
+        Answer::Response(b) => json(StatusCode::OK, b),
+        Answer::Status(s, b) => json(
+            StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST),
+            b,
+        ),
+        Answer::Cancelled => StatusCode::ACCEPTED.into_response(),
+    }
+}

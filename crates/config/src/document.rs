@@ -28,6 +28,20 @@ pub(crate) struct Document {
     pub roots: Vec<RootDoc>,
     pub upstreams: Option<OrderedMap<Scalar, UpstreamDoc>>,
     pub products: Option<OrderedMap<Scalar, ProductDoc>>,
+    pub modern: Option<ModernDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ModernDoc {
+    #[serde(default)]
+    pub state_keys: Vec<Scalar>,
+    pub replica_id: Option<Scalar>,
+    pub input_ttl: Option<Scalar>,
+    pub max_rounds: Option<Scalar>,
+    pub gather: Option<Scalar>,
+    pub list_ttl: Option<Scalar>,
+    pub list_scope: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,6 +81,7 @@ pub(crate) struct UpstreamDoc {
     pub timeout: Option<Scalar>,
     pub max_message_bytes: Option<Scalar>,
     pub era: Option<Scalar>,
+    pub probe_timeout: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

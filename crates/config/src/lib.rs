@@ -25,8 +25,10 @@ pub use federation::{TOKEN_ENV_PREFIX, UPSTREAMS_ENV, token_env_name};
 pub use listen::LISTEN_ENV;
 pub use load::{load, parse};
 pub use model::{
-    Config, DEFAULT_EVENT_BUFFER, DEFAULT_IDLE_TTL, DEFAULT_KEEPALIVE, DEFAULT_LISTEN,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_SESSIONS,
-    DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_UPSTREAM_TIMEOUT, Era, HttpConfig, ProductConfig,
-    ProductStatus, Root, SessionMode, SessionsConfig, Transport, UpstreamConfig,
+    CacheScope, Config, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER, DEFAULT_IDLE_TTL, DEFAULT_INPUT_TTL,
+    DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_ROUNDS, DEFAULT_MAX_SESSIONS,
+    DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT, Era, HttpConfig,
+    MAX_REPLICA_ID_LEN, ModernConfig, ProductConfig, ProductStatus, Root, SessionMode,
+    SessionsConfig, StateKey, Transport, UpstreamConfig,
 };

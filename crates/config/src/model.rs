@@ -25,6 +25,18 @@ pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
 pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest single message read from an upstream: 16 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+/// Time an `era: auto` upstream gets to answer the gateway's `server/discover` probe.
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Lifetime of a held call and of any sealed `requestState`.
+pub const DEFAULT_INPUT_TTL: Duration = Duration::from_secs(10 * 60);
+/// Rounds of `input_required` one call may take, as in the Python SDK and rmcp.
+pub const DEFAULT_MAX_ROUNDS: u32 = 10;
+/// Quiet time that ends a batch of an upstream's server-to-client requests.
+pub const DEFAULT_GATHER: Duration = Duration::from_millis(50);
+/// `ttlMs` given to lists built from handshake-era upstreams: do not cache.
+pub const DEFAULT_LIST_TTL: Duration = Duration::ZERO;
+/// Longest `modern.replica_id`; it is sealed into every held `requestState`.
+pub const MAX_REPLICA_ID_LEN: usize = 64;
 
 /// The whole gateway configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +55,8 @@ pub struct Config {
     pub upstreams: Vec<UpstreamConfig>,
     /// In config file order.
     pub products: Vec<ProductConfig>,
+    /// Serving MCP 2026-07-28 (stateless) clients.
+    pub modern: ModernConfig,
 }
 
 impl Default for Config {
@@ -56,6 +70,7 @@ impl Default for Config {
             roots: Vec::new(),
             upstreams: Vec::new(),
             products: Vec::new(),
+            modern: ModernConfig::default(),
         }
     }
 }
@@ -123,6 +138,9 @@ pub struct UpstreamConfig {
     /// Largest single message accepted from this upstream; a longer stdio line kills the child.
     pub max_message_bytes: usize,
     pub era: Era,
+    /// How long an `era: auto` upstream gets to answer `server/discover` before it counts as
+    /// handshake-era.
+    pub probe_timeout: Duration,
 }
 
 impl UpstreamConfig {
@@ -137,6 +155,7 @@ impl UpstreamConfig {
             timeout: DEFAULT_UPSTREAM_TIMEOUT,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             era: Era::default(),
+            probe_timeout: DEFAULT_PROBE_TIMEOUT,
         }
     }
 }
@@ -183,6 +202,75 @@ pub enum Era {
     Auto,
     Modern,
     Legacy,
+}
+
+/// Settings for MCP 2026-07-28 clients: the sealed `requestState`, held calls and the cache
+/// hint of lists the gateway builds itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModernConfig {
+    /// Keys for sealing `requestState`. The first seals; every one opens, so a key can be
+    /// rotated in by putting it first and out by dropping it later. Empty: the gateway seals with
+    /// a random key of its own, and states do not survive a restart or reach another replica.
+    pub state_keys: Vec<StateKey>,
+    /// This gateway's name among replicas sharing `state_keys`: 1 to [`MAX_REPLICA_ID_LEN`]
+    /// visible ASCII characters. `None` when not configured; the gateway then mints one per
+    /// process (16 random hex characters).
+    pub replica_id: Option<String>,
+    /// Lifetime of a held call and of any sealed `requestState`.
+    pub input_ttl: Duration,
+    /// Rounds of `input_required` one call may take; at least 1.
+    pub max_rounds: u32,
+    /// Quiet time that ends a batch of an upstream's server-to-client requests.
+    pub gather: Duration,
+    /// `ttlMs` for lists built from handshake-era upstreams; may be zero.
+    pub list_ttl: Duration,
+    /// `cacheScope` for lists built from handshake-era upstreams.
+    pub list_scope: CacheScope,
+}
+
+impl Default for ModernConfig {
+    fn default() -> Self {
+        ModernConfig {
+            state_keys: Vec::new(),
+            replica_id: None,
+            input_ttl: DEFAULT_INPUT_TTL,
+            max_rounds: DEFAULT_MAX_ROUNDS,
+            gather: DEFAULT_GATHER,
+            list_ttl: DEFAULT_LIST_TTL,
+            list_scope: CacheScope::default(),
+        }
+    }
+}
+
+/// A 32-byte secret that seals and opens `requestState`. Its `Debug` form never shows the
+/// bytes, so a printed `Config` leaks no key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StateKey([u8; 32]);
+
+impl StateKey {
+    pub fn new(bytes: [u8; 32]) -> Self {
+        StateKey(bytes)
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for StateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StateKey(<redacted>)")
+    }
+}
+
+/// Who may cache a list result (`cacheScope` in MCP 2026-07-28).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheScope {
+    /// Any client may reuse it for anyone.
+    Public,
+    /// Only for the principal that fetched it.
+    #[default]
+    Private,
 }
 
 /// A virtual MCP server: a named selection of the catalog served at `/mcp/v/<id>`.

@@ -14,7 +14,8 @@ use std::time::Duration;
 use serde_saphyr::Location;
 
 use crate::document::{
-    Document, HttpDoc, ProductDoc, RemoteDoc, RootDoc, Scalar, SessionsDoc, StdioDoc, UpstreamDoc,
+    Document, HttpDoc, ModernDoc, ProductDoc, RemoteDoc, RootDoc, Scalar, SessionsDoc, StdioDoc,
+    UpstreamDoc,
 };
 use crate::duration::parse_duration;
 use crate::error::ConfigError;
@@ -22,10 +23,12 @@ use crate::expand::expand;
 use crate::federation::UPSTREAMS_ENV;
 use crate::listen::check_listen;
 use crate::model::{
-    Config, DEFAULT_EVENT_BUFFER, DEFAULT_IDLE_TTL, DEFAULT_KEEPALIVE, DEFAULT_LISTEN,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_SESSIONS,
-    DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_UPSTREAM_TIMEOUT, Era, HttpConfig, ProductConfig,
-    ProductStatus, Root, SessionMode, SessionsConfig, Transport, UpstreamConfig,
+    CacheScope, Config, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER, DEFAULT_IDLE_TTL, DEFAULT_INPUT_TTL,
+    DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_ROUNDS, DEFAULT_MAX_SESSIONS,
+    DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT, Era, HttpConfig,
+    ModernConfig, ProductConfig, ProductStatus, Root, SessionMode, SessionsConfig, StateKey,
+    Transport, UpstreamConfig,
 };
 use crate::validate;
 
@@ -93,6 +96,10 @@ impl Resolver<'_> {
             .into_iter()
             .map(|(key, product)| self.product(&key, product))
             .collect::<Result<_, _>>()?;
+        let modern = match doc.modern {
+            Some(modern) => self.modern(modern)?,
+            None => ModernConfig::default(),
+        };
 
         let config = Config {
             listen,
@@ -103,6 +110,7 @@ impl Resolver<'_> {
             roots,
             upstreams,
             products,
+            modern,
         };
         Ok((config, sites))
     }
@@ -125,6 +133,62 @@ impl Resolver<'_> {
             max_sessions: self.count_or("max_sessions", &doc.max_sessions, DEFAULT_MAX_SESSIONS)?,
             event_buffer: self.count_or("event_buffer", &doc.event_buffer, DEFAULT_EVENT_BUFFER)?,
             keepalive: self.duration_or("keepalive", &doc.keepalive, DEFAULT_KEEPALIVE)?,
+        })
+    }
+
+    fn modern(&self, doc: ModernDoc) -> Result<ModernConfig, ConfigError> {
+        let mut state_keys: Vec<StateKey> = Vec::new();
+        for (index, scalar) in doc.state_keys.iter().enumerate() {
+            let what = format!("`modern.state_keys[{index}]`");
+            let text = self.text(scalar)?;
+            let key = validate::parse_state_key(&what, &text).map_err(|m| self.error(scalar, m))?;
+            let key = StateKey::new(key);
+            if let Some(first) = state_keys.iter().position(|k| *k == key) {
+                let at = doc.state_keys[first].referenced;
+                return Err(self.error(
+                    scalar,
+                    format!(
+                        "{what} is the same key as `modern.state_keys[{first}]` (at {}:{}); list each key once",
+                        at.line(),
+                        at.column()
+                    ),
+                ));
+            }
+            state_keys.push(key);
+        }
+        // The round travels sealed as a u32, so that is the bound.
+        let max_rounds = match &doc.max_rounds {
+            Some(scalar) => {
+                let rounds = self.count("max_rounds", scalar)?;
+                u32::try_from(rounds).map_err(|_| {
+                    self.error(scalar, format!("`max_rounds` is too large: `{rounds}`"))
+                })?
+            }
+            None => DEFAULT_MAX_ROUNDS,
+        };
+        let list_scope = match &doc.list_scope {
+            Some(s) => self.word(
+                "list_scope",
+                s,
+                &[
+                    ("public", CacheScope::Public),
+                    ("private", CacheScope::Private),
+                ],
+            )?,
+            None => CacheScope::default(),
+        };
+        Ok(ModernConfig {
+            state_keys,
+            replica_id: doc
+                .replica_id
+                .as_ref()
+                .map(|s| self.checked(s, validate::check_replica_id))
+                .transpose()?,
+            input_ttl: self.duration_or("input_ttl", &doc.input_ttl, DEFAULT_INPUT_TTL)?,
+            max_rounds,
+            gather: self.duration_or("gather", &doc.gather, DEFAULT_GATHER)?,
+            list_ttl: self.duration_or_zero("list_ttl", &doc.list_ttl, DEFAULT_LIST_TTL)?,
+            list_scope,
         })
     }
 
@@ -217,6 +281,11 @@ impl Resolver<'_> {
             transport,
             session,
             era,
+            probe_timeout: self.duration_or(
+                "probe_timeout",
+                &doc.probe_timeout,
+                DEFAULT_PROBE_TIMEOUT,
+            )?,
         };
         let site = UpstreamSite {
             name: key.referenced,
@@ -361,16 +430,21 @@ impl Resolver<'_> {
             .collect()
     }
 
-    /// A whole number greater than zero; `_` may group digits (`4_194_304`).
+    /// A [`count`](Self::count), or `default` when not given.
     fn count_or(
         &self,
         key: &str,
         scalar: &Option<Scalar>,
         default: usize,
     ) -> Result<usize, ConfigError> {
-        let Some(scalar) = scalar else {
-            return Ok(default);
-        };
+        match scalar {
+            Some(scalar) => self.count(key, scalar),
+            None => Ok(default),
+        }
+    }
+
+    /// A whole number greater than zero; `_` may group digits (`4_194_304`).
+    fn count(&self, key: &str, scalar: &Scalar) -> Result<usize, ConfigError> {
         let text = self.text(scalar)?;
         let digits = text.replace('_', "");
         let well_formed = !digits.is_empty()
@@ -402,16 +476,27 @@ impl Resolver<'_> {
         scalar: &Option<Scalar>,
         default: Duration,
     ) -> Result<Duration, ConfigError> {
+        let duration = self.duration_or_zero(key, scalar, default)?;
+        match scalar {
+            Some(scalar) if duration.is_zero() => {
+                Err(self.error(scalar, format!("`{key}` must be greater than 0")))
+            }
+            _ => Ok(duration),
+        }
+    }
+
+    /// A duration that may be zero, for settings where zero means "none" (a cache TTL).
+    fn duration_or_zero(
+        &self,
+        key: &str,
+        scalar: &Option<Scalar>,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
         let Some(scalar) = scalar else {
             return Ok(default);
         };
         let text = self.text(scalar)?;
-        let duration =
-            parse_duration(&text).map_err(|m| self.error(scalar, format!("`{key}`: {m}")))?;
-        if duration.is_zero() {
-            return Err(self.error(scalar, format!("`{key}` must be greater than 0")));
-        }
-        Ok(duration)
+        parse_duration(&text).map_err(|m| self.error(scalar, format!("`{key}`: {m}")))
     }
 
     /// YAML 1.2 core booleans: `true`/`false`, also capitalised or upper case.

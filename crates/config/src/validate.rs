@@ -5,6 +5,8 @@
 //! name in both the file and `SWITCHBOARD_UPSTREAMS`) live in `resolve` and `federation`,
 //! where the locations of both sides are known.
 
+use crate::model::MAX_REPLICA_ID_LEN;
+
 /// Upstream names and product ids: `[A-Za-z0-9][A-Za-z0-9_-]{0,63}`. They appear in tool
 /// names, URLs (`/mcp/v/<id>`) and env variable names, so the alphabet is deliberately small.
 pub(crate) fn check_name(what: &str, name: &str) -> Result<(), String> {
@@ -183,6 +185,53 @@ pub(crate) fn check_plain(what: &str, text: &str) -> Result<(), String> {
     }
 }
 
+/// What a `modern.state_keys` entry starts with, before the base64 of the key.
+pub(crate) const STATE_KEY_PREFIX: &str = "base64:";
+
+/// How to make a key, repeated in every state-key error.
+const STATE_KEY_FORM: &str = "a state key is `base64:` followed by the standard, padded base64 of 32 random bytes (`openssl rand -base64 32`)";
+
+/// A state key: `base64:` + the standard, padded base64 of exactly 32 bytes. The message never
+/// quotes the value: it is a secret, and errors end up in logs.
+pub(crate) fn parse_state_key(what: &str, text: &str) -> Result<[u8; 32], String> {
+    let Some(encoded) = text.strip_prefix(STATE_KEY_PREFIX) else {
+        let why = if text.is_empty() {
+            "is empty"
+        } else {
+            "does not start with `base64:`"
+        };
+        return Err(format!("{what} {why}; {STATE_KEY_FORM}"));
+    };
+    let Some(bytes) = switchboard_protocol::base64::decode(encoded) else {
+        let why = if encoded.contains(char::is_whitespace) {
+            "is not valid base64 (it contains whitespace)"
+        } else {
+            "is not valid base64"
+        };
+        return Err(format!("{what} {why}; {STATE_KEY_FORM}"));
+    };
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+        format!(
+            "{what} decodes to {} bytes, not 32; {STATE_KEY_FORM}",
+            bytes.len()
+        )
+    })
+}
+
+/// A replica id is sealed into states and compared as text: 1 to 64 visible ASCII characters,
+/// so it prints the same in logs, errors and `data.replica`.
+pub(crate) fn check_replica_id(id: &str) -> Result<(), String> {
+    let visible = id.bytes().all(|b| b.is_ascii_graphic());
+    if visible && (1..=MAX_REPLICA_ID_LEN).contains(&id.len()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid replica_id `{}`: use 1 to {MAX_REPLICA_ID_LEN} visible ASCII characters (no spaces)",
+            id.escape_debug()
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +312,44 @@ mod tests {
         assert_eq!(check_root_uri("file:///work"), Ok(()));
         assert!(check_root_uri("/work").is_err());
         assert!(check_root_uri("https://x").is_err());
+    }
+
+    #[test]
+    fn state_keys() {
+        let key = |bytes: &[u8]| format!("base64:{}", switchboard_protocol::base64::encode(bytes));
+        assert_eq!(parse_state_key("k", &key(&[7; 32])), Ok([7; 32]));
+        let cases = [
+            (String::new(), "k is empty"),
+            ("c2VjcmV0".to_owned(), "does not start with `base64:`"),
+            ("BASE64:AAAA".to_owned(), "does not start with `base64:`"),
+            ("base64:not base64".to_owned(), "(it contains whitespace)"),
+            ("base64:@@@@".to_owned(), "is not valid base64;"),
+            (
+                key(&[1; 32]).trim_end_matches('=').to_owned(),
+                "is not valid base64;",
+            ),
+            (key(&[1; 16]), "decodes to 16 bytes, not 32"),
+            (key(&[1; 33]), "decodes to 33 bytes, not 32"),
+            ("base64:".to_owned(), "decodes to 0 bytes"),
+        ];
+        for (text, why) in cases {
+            match parse_state_key("k", &text) {
+                Ok(_) => panic!("{text:?} was accepted"),
+                Err(message) => {
+                    assert!(message.contains(why), "{text:?}: {message}");
+                    assert!(message.contains("openssl rand -base64 32"), "{message}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn replica_ids() {
+        for good in ["a", "eu-west-1/pod-7", "0123456789abcdef", &"x".repeat(64)] {
+            assert_eq!(check_replica_id(good), Ok(()), "{good}");
+        }
+        for bad in ["", "a b", "tab\t", "é", "nul\0", &"x".repeat(65)] {
+            assert!(check_replica_id(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! object and copies every other byte through. The gateway owns only the fields listed in
 //! `docs/protocol.md`; everything else crosses it untouched.
 
+pub mod base64;
 pub mod error;
 pub mod headers;
 pub mod message;

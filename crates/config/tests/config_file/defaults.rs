@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use switchboard_config::{
-    Config, Era, HttpConfig, ProductStatus, SessionMode, SessionsConfig, Transport, UpstreamConfig,
+    CacheScope, Config, Era, HttpConfig, ModernConfig, ProductStatus, SessionMode, SessionsConfig,
+    Transport, UpstreamConfig,
 };
 
 use crate::ok;
@@ -72,12 +73,30 @@ fn upstream_defaults() {
         timeout: Duration::from_secs(30),
         max_message_bytes: 16 * 1024 * 1024,
         era: Era::Auto,
+        probe_timeout: Duration::from_secs(2),
     };
     assert_eq!(config.upstreams, vec![expected.clone()]);
     assert_eq!(
         UpstreamConfig::new("time", expected.transport.clone()),
         expected
     );
+}
+
+#[test]
+fn modern_defaults() {
+    let expected = ModernConfig {
+        state_keys: vec![],
+        replica_id: None,
+        input_ttl: Duration::from_secs(600),
+        max_rounds: 10,
+        gather: Duration::from_millis(50),
+        list_ttl: Duration::ZERO,
+        list_scope: CacheScope::Private,
+    };
+    assert_eq!(ok("").modern, expected);
+    assert_eq!(ok("modern: {}\n").modern, expected);
+    assert_eq!(ok("modern:\n").modern, expected);
+    assert_eq!(ok("modern: { state_keys: [] }\n").modern, expected);
 }
 
 #[test]

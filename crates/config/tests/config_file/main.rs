@@ -7,6 +7,7 @@ mod expansion;
 mod federation;
 mod files;
 mod listen;
+mod modern;
 mod products;
 mod shape_errors;
 mod transports;

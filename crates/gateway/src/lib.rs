@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod error;
 pub mod hints;
 pub mod level;
+pub mod listen;
 pub mod modern;
 mod pipeline;
 mod relay;
@@ -69,6 +70,8 @@ struct State {
     started: watch::Sender<usize>,
     shutdown: CancellationToken,
     tasks: tasks::Tasks,
+    /// Open `subscriptions/listen` requests of modern callers.
+    listeners: listen::Listeners,
 }
 
 /// Why a new session was refused.
@@ -101,6 +104,7 @@ impl Gateway {
                 started: watch::Sender::new(0),
                 shutdown: CancellationToken::new(),
                 tasks: tasks::Tasks::default(),
+                listeners: listen::Listeners::default(),
             }),
         }
     }
@@ -409,6 +413,7 @@ impl Gateway {
             if !sent.contains(&n) && old.differs(&new, kind) {
                 sent.push(n);
                 self.broadcast(Bytes::from(encode::notification(n, None)));
+                self.state.listeners.list_changed(n);
             }
         }
     }
@@ -463,6 +468,7 @@ impl Gateway {
                                 s.push(msg.bytes().clone());
                             }
                         }
+                        self.state.listeners.resource_updated(&uri, &msg);
                     }
                 }
             }
@@ -624,13 +630,14 @@ impl Gateway {
         }
     }
 
-    /// How many sessions hold a subscription to `uri`. The upstream side of a shared
+    /// How many sessions and listens hold a subscription to `uri`. The upstream side of a shared
     /// subscription follows from this (subscribed while it is above zero); nothing else counts.
     pub(crate) fn subscription_holders(&self, uri: &str) -> usize {
         lock(&self.state.sessions)
             .values()
             .filter(|s| s.is_subscribed(uri))
             .count()
+            + self.state.listeners.holders(uri)
     }
 
     /// After a session let go of `uri` (unsubscribe, or the session ended): the shared upstream
@@ -785,7 +792,11 @@ impl Gateway {
                 object::json_string(&w.reason)
             ));
         }
-        s.push_str(&format!("],\"sessions\":{}}}", self.session_count()));
+        s.push_str(&format!(
+            "],\"sessions\":{},\"listens\":{}}}",
+            self.session_count(),
+            self.state.listeners.len()
+        ));
         s
     }
 }

@@ -38,13 +38,6 @@ const REMOVED: [&str; 7] = [
     "tasks/result",
 ];
 
-/// The hint handshake-era upstreams contribute: they say nothing about caching, so nothing of
-/// theirs may be cached.
-const LEGACY_HINT: Hint = Hint {
-    ttl_ms: 0,
-    scope: Scope::Private,
-};
-
 impl Gateway {
     /// The one-request session that serves a modern request whose `_meta` the transport has
     /// validated. A `logLevel` that is not a level is the caller's error.
@@ -78,6 +71,19 @@ impl Gateway {
         self.end_session(session).await;
     }
 
+    /// The hint handshake-era upstreams contribute (`modern.list_ttl`, `modern.list_scope`): they
+    /// say nothing about caching themselves, so by default nothing of theirs may be cached.
+    pub(crate) fn legacy_hint(&self) -> Hint {
+        let m = &self.config().modern;
+        Hint {
+            ttl_ms: u64::try_from(m.list_ttl.as_millis()).unwrap_or(u64::MAX),
+            scope: match m.list_scope {
+                switchboard_config::CacheScope::Public => Scope::Public,
+                switchboard_config::CacheScope::Private => Scope::Private,
+            },
+        }
+    }
+
     /// The `server/discover` result.
     pub(crate) fn discover_result(&self) -> String {
         let mut s = String::with_capacity(512);
@@ -102,7 +108,7 @@ impl Gateway {
             self.upstreams()
                 .iter()
                 .filter(|u| u.connection().is_some())
-                .map(|_| LEGACY_HINT),
+                .map(|_| self.legacy_hint()),
         )
     }
 
@@ -121,7 +127,7 @@ impl Gateway {
                         .and_then(|c| c.info().map(|i| i.has(capability)))
                         .unwrap_or(false)
                 })
-                .map(|_| LEGACY_HINT),
+                .map(|_| self.legacy_hint()),
         )
     }
 }
@@ -175,12 +181,6 @@ pub fn status_of(code: i64) -> u16 {
         | ErrorCode::UNSUPPORTED_PROTOCOL_VERSION => 400,
         _ => 200,
     }
-}
-
-/// The hint a list result from one handshake-era upstream gets; `resources/read` results carry
-/// the serving upstream's own hint when it gave one.
-pub(crate) fn read_hint() -> Hint {
-    LEGACY_HINT
 }
 
 #[cfg(test)]

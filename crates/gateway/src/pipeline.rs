@@ -136,7 +136,8 @@ impl Gateway {
             "prompts/list" => Some(self.list_hint(ListKind::Prompts)),
             "resources/list" => Some(self.list_hint(ListKind::Resources)),
             "resources/templates/list" => Some(self.list_hint(ListKind::Templates)),
-            "resources/read" => Some(modern::read_hint()),
+            // A modern upstream's own hint on a read wins; a handshake one gives none.
+            "resources/read" => Some(self.legacy_hint()),
             _ => None,
         };
         let result = |raw: &str| {

@@ -30,6 +30,7 @@ use switchboard_gateway::modern::SUPPORTED_VERSIONS;
 use switchboard_gateway::session::Session;
 use switchboard_gateway::{Answer, Gateway};
 use switchboard_protocol::headers::{self, trim_ows};
+use switchboard_protocol::message::encode;
 use switchboard_protocol::meta::RequestMeta;
 use switchboard_protocol::sse;
 use switchboard_protocol::{ErrorCode, Message, Revision, object};
@@ -55,6 +56,9 @@ pub(super) async fn post(
     }
     let id = msg.id().cloned();
     validate(headers, &msg).map_err(|r| r.with_id(id.clone()))?;
+    if msg.method() == Some("subscriptions/listen") {
+        return Ok(listen(srv, rid, msg).await);
+    }
     let session = srv
         .gw
         .modern_caller(msg.params())
@@ -224,6 +228,58 @@ async fn serve(srv: &Arc<Server>, rid: &Arc<str>, session: Arc<Session>, msg: Me
             let _ = out.send(frame(&b)).await;
         }
     });
+    sse_response(body)
+}
+
+/// `subscriptions/listen`: an SSE stream that opens with the acknowledgement and stays open
+/// until the client closes it or the gateway shuts down (then it ends with the graceful result).
+async fn listen(srv: &Arc<Server>, rid: &Arc<str>, msg: Message) -> Response {
+    let mut listening = match srv.gw.listen(&msg).await {
+        Ok(l) => l,
+        Err(e) => {
+            let body = encode::error(msg.id(), &e.with_str("request_id", rid).to_json());
+            return json(StatusCode::OK, Bytes::from(body));
+        }
+    };
+    let (out, body) = mpsc::channel::<Bytes>(RELATED_QUEUE);
+    let keepalive = srv.keepalive;
+    let closing = srv.streams_closing.clone();
+    tokio::spawn(async move {
+        if out.send(frame(&listening.ack)).await.is_err() {
+            return;
+        }
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+        loop {
+            tokio::select! {
+                biased;
+                m = listening.rx.recv() => match m {
+                    Some(m) => {
+                        if out.send(frame(&m)).await.is_err() {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+                // The client closed the stream: the listen ends (dropping it lets go upstream).
+                _ = out.closed() => break,
+                _ = closing.cancelled() => {
+                    let _ = out.send(frame(&listening.done)).await;
+                    break;
+                }
+                _ = tick.tick() => {
+                    let mut c = Vec::new();
+                    sse::encode_comment(&mut c, "keepalive");
+                    if out.send(Bytes::from(c)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    sse_response(body)
+}
+
+fn sse_response(body: mpsc::Receiver<Bytes>) -> Response {
     let stream = futures::stream::unfold(body, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
     });

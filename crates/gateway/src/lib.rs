@@ -12,11 +12,9 @@ pub mod hints;
 pub mod level;
 pub mod listen;
 pub mod modern;
+mod mrtr;
 mod pipeline;
 mod relay;
-// Bridge C (`mrtr.rs`) and the modern relay will seal and open states; until then only the
-// module's tests use it.
-#[allow(dead_code)]
 mod sealed;
 pub mod session;
 pub mod tasks;
@@ -72,6 +70,12 @@ struct State {
     tasks: tasks::Tasks,
     /// Open `subscriptions/listen` requests of modern callers.
     listeners: listen::Listeners,
+    /// Calls of modern callers held for their retry (bridge C).
+    held: mrtr::HeldCalls,
+    /// Seals and opens `requestState`; `None` only if the system's random source failed.
+    keys: Option<sealed::Keys>,
+    /// This replica's name, sealed into the state of the calls it holds.
+    replica: String,
 }
 
 /// Why a new session was refused.
@@ -86,6 +90,31 @@ pub enum SessionRefused {
 impl Gateway {
     /// Builds the gateway; nothing is started until [`Gateway::start`].
     pub fn new(config: Config, reaper: Option<Reaper>) -> Gateway {
+        let configured: Vec<[u8; 32]> = config
+            .modern
+            .state_keys
+            .iter()
+            .map(|k| *k.bytes())
+            .collect();
+        let keys = match sealed::Keys::new(&configured) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                tracing::error!(
+                    "no key to seal requestState with ({e}); input_required results are unavailable"
+                );
+                None
+            }
+        };
+        if keys.as_ref().is_some_and(sealed::Keys::is_ephemeral) {
+            tracing::warn!(
+                "modern.state_keys not set: requestState is sealed with a random per-process key; retries after a restart or on another replica will fail"
+            );
+        }
+        let replica = config
+            .modern
+            .replica_id
+            .clone()
+            .unwrap_or_else(|| token::random::<8>("").to_string());
         let upstreams = config
             .upstreams
             .iter()
@@ -105,6 +134,9 @@ impl Gateway {
                 shutdown: CancellationToken::new(),
                 tasks: tasks::Tasks::default(),
                 listeners: listen::Listeners::default(),
+                held: mrtr::HeldCalls::default(),
+                keys,
+                replica,
             }),
         }
     }
@@ -793,9 +825,10 @@ impl Gateway {
             ));
         }
         s.push_str(&format!(
-            "],\"sessions\":{},\"listens\":{}}}",
+            "],\"sessions\":{},\"listens\":{},\"held_calls\":{}}}",
             self.session_count(),
-            self.state.listeners.len()
+            self.state.listeners.len(),
+            self.held_calls()
         ));
         s
     }

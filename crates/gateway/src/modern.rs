@@ -137,12 +137,36 @@ pub(crate) fn removed(method: &str) -> bool {
     REMOVED.contains(&method)
 }
 
+/// `params` of a modern caller's request without what only the modern era knows: the reserved
+/// `_meta` keys and a retry's `inputResponses` and `requestState`. `None` when nothing changes.
+pub(crate) fn strip_for_handshake(params: &str) -> Option<String> {
+    let meta = switchboard_protocol::meta::strip_reserved(params);
+    let p = meta.as_deref().unwrap_or(params);
+    let retry =
+        object::get(p, "inputResponses").is_some() || object::get(p, "requestState").is_some();
+    if !retry {
+        return meta;
+    }
+    object::edit(
+        p,
+        &[
+            ("inputResponses", Edit::Remove),
+            ("requestState", Edit::Remove),
+        ],
+    )
+    .or(meta)
+}
+
 /// A result made fit for a modern caller: `resultType` when the producer did not say, and the
-/// cache hint when one applies and the producer gave none.
+/// cache hint when one applies and the producer gave none (never on `input_required`).
 pub(crate) fn shape_result(result: &str, hint: Option<Hint>) -> Option<String> {
-    let has_type = object::get(result, "resultType").is_some();
+    let result_type = object::get(result, "resultType");
+    let has_type = result_type.is_some();
+    let complete = result_type.is_none_or(|t| t == "\"complete\"");
     let hint = hint.filter(|_| {
-        object::get(result, "ttlMs").is_none() || object::get(result, "cacheScope").is_none()
+        complete
+            && (object::get(result, "ttlMs").is_none()
+                || object::get(result, "cacheScope").is_none())
     });
     if has_type && hint.is_none() {
         return None;

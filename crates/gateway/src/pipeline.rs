@@ -21,7 +21,7 @@ use crate::catalog::ListKind;
 use crate::level::Level;
 use crate::session::{Session, lock};
 use crate::upstream::Upstream;
-use crate::{Gateway, error, modern, relay, set_member, tasks};
+use crate::{Gateway, error, modern, mrtr, relay, set_member, tasks};
 
 /// Items per page of a list served to clients.
 const PAGE_SIZE: usize = 1000;
@@ -550,15 +550,44 @@ impl Gateway {
     ) -> Result<Outcome, RpcError> {
         let conn = self.connection_for(cx.session, up).await?;
         let progress = original.progress_token();
-        // A modern caller's protocol keys in `_meta` mean nothing to a handshake-era upstream.
+        // A modern caller's protocol members (`_meta` keys, the answers and state of a retry)
+        // mean nothing to a handshake-era upstream.
         let unmeta;
+        let modern = cx.session.revision.is_modern();
         let params = match params {
-            Some(p) if cx.session.revision.is_modern() => {
-                unmeta = switchboard_protocol::meta::strip_reserved(p);
+            Some(p) if modern => {
+                unmeta = modern::strip_for_handshake(p);
                 unmeta.as_deref().or(Some(p))
             }
             other => other,
         };
+        if modern && matches!(method, "tools/call" | "prompts/get" | "resources/read") {
+            let key = if method == "resources/read" {
+                "uri"
+            } else {
+                "name"
+            };
+            let target = original.param_str(key).unwrap_or_default();
+            let call = mrtr::Call {
+                session: cx.session,
+                conn,
+                isolated: (up.cfg.session == switchboard_config::SessionMode::Isolated)
+                    .then_some(up.idx),
+                method,
+                params,
+                original: original.params(),
+                target: &target,
+                progress,
+                related: cx.related,
+                cancel: cx.cancel,
+                request_id: cx.request_id,
+            };
+            return Ok(match self.bridge(call).await? {
+                mrtr::Bridged::Done(m) => Outcome::Upstream(m),
+                mrtr::Bridged::InputRequired(r) => Outcome::Local(r),
+                mrtr::Bridged::Cancelled => Outcome::Cancelled,
+            });
+        }
         // Features the upstream's revision lacks are not sent: an older server would not know a
         // task-augmented call and must see a plain one.
         let stripped;

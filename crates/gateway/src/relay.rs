@@ -93,34 +93,8 @@ fn relay_one(
     relayed: &mut HashMap<Box<str>, Id>,
 ) {
     match (m.kind(), m.method().unwrap_or_default()) {
-        (Kind::Notification, "notifications/progress") => {
-            let (Some(token), Some(params)) = (progress, m.params()) else {
-                return;
-            };
-            if let Some(p) = object::edit(params, &[("progressToken", Edit::Set(token))]) {
-                send(
-                    related,
-                    encode::notification("notifications/progress", Some(&p)),
-                );
-            }
-        }
-        (Kind::Notification, "notifications/message") => {
-            let level = m
-                .param_str("level")
-                .and_then(|l| Level::parse(&l))
-                .unwrap_or(Level::Info);
-            // A handshake session hears everything until it sets a level; a modern caller hears
-            // nothing unless its request named a level.
-            let admitted = match session.level() {
-                Some(l) => l.admits(level),
-                None => !session.revision.is_modern(),
-            };
-            if !admitted {
-                return;
-            }
-            if let Some(out) = log_message(conn.name(), &m) {
-                let _ = related.try_send(out);
-            }
+        (Kind::Notification, "notifications/progress" | "notifications/message") => {
+            relay_note(session, conn, &m, progress, related);
         }
         (Kind::Notification, "notifications/cancelled") => {
             // The upstream withdrew a server-to-client request: withdraw it from the client too.
@@ -152,6 +126,49 @@ fn relay_one(
             // Anything else (list changes, resource updates) is not about this request.
             gw.on_upstream_message_shared(conn, m);
         }
+    }
+}
+
+/// Relays a request's progress (under the client's own token) or log line (if the client's level
+/// admits it) to the request's stream.
+pub(crate) fn relay_note(
+    session: &Session,
+    conn: &Connection,
+    m: &Message,
+    progress: Option<&str>,
+    related: &mpsc::Sender<Bytes>,
+) {
+    match m.method().unwrap_or_default() {
+        "notifications/progress" => {
+            let (Some(token), Some(params)) = (progress, m.params()) else {
+                return;
+            };
+            if let Some(p) = object::edit(params, &[("progressToken", Edit::Set(token))]) {
+                send(
+                    related,
+                    encode::notification("notifications/progress", Some(&p)),
+                );
+            }
+        }
+        "notifications/message" => {
+            let level = m
+                .param_str("level")
+                .and_then(|l| Level::parse(&l))
+                .unwrap_or(Level::Info);
+            // A handshake session hears everything until it sets a level; a modern caller hears
+            // nothing unless its request named a level.
+            let admitted = match session.level() {
+                Some(l) => l.admits(level),
+                None => !session.revision.is_modern(),
+            };
+            if !admitted {
+                return;
+            }
+            if let Some(out) = log_message(conn.name(), m) {
+                let _ = related.try_send(out);
+            }
+        }
+        _ => {}
     }
 }
 

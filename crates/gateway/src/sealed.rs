@@ -143,6 +143,7 @@ impl Keys {
     }
 
     /// One random key for this process; the same as `Keys::new(&[])`.
+    #[cfg(test)]
     pub fn random() -> Result<Keys, SealError> {
         Keys::new(&[])
     }

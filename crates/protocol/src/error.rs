@@ -44,6 +44,12 @@ impl ErrorCode {
     pub const NO_CLIENT_FOR_REQUEST: ErrorCode = ErrorCode(-31011);
     /// Sent to an upstream: the client did not answer its server-to-client request in time.
     pub const CLIENT_TIMEOUT: ErrorCode = ErrorCode(-31012);
+    /// To a 2026-07-28 caller: its `requestState` expired, or the call it stood for is gone.
+    pub const STATE_EXPIRED: ErrorCode = ErrorCode(-31020);
+    /// To a 2026-07-28 caller: its `requestState` is held by another replica of the gateway.
+    pub const STATE_ELSEWHERE: ErrorCode = ErrorCode(-31021);
+    /// To a 2026-07-28 caller: the call asked for input more often than `modern.max_rounds`.
+    pub const TOO_MANY_ROUNDS: ErrorCode = ErrorCode(-31022);
 }
 
 /// An error object under construction: `{"code":…,"message":…,"data":{…}}`.

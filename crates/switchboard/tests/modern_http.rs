@@ -561,7 +561,10 @@ async fn listen_acknowledges_filters_and_tags() {
         "L1"
     );
     let got = events(&mut prompts, 1, Duration::from_millis(700)).await;
-    assert!(got.is_empty(), "the prompts listen heard something: {got:?}");
+    assert!(
+        got.is_empty(),
+        "the prompts listen heard something: {got:?}"
+    );
 
     // Closing the resource listen lets go of the upstream subscription.
     drop(res);

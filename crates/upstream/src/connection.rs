@@ -142,6 +142,10 @@ pub(crate) struct Core {
     serial: u64,
     next_id: AtomicU64,
     pending: Mutex<HashMap<u64, Pending>>,
+    /// Owners whose requests in flight are parked: waiting on an answer from a client that is
+    /// not connected (a 2026-07-28 caller that will retry), so they cannot be the cause of a new
+    /// server-to-client request and do not count when one is attributed.
+    parked: Mutex<Vec<u64>>,
     /// Server-to-client request ids (raw) and the request they were tied to, for cancellations.
     s2c: Mutex<HashMap<Box<str>, u64>>,
     inbound: mpsc::Sender<Inbound>,
@@ -184,6 +188,7 @@ impl Connection {
             serial: SERIAL.fetch_add(1, Ordering::Relaxed),
             next_id: AtomicU64::new(1),
             pending: Mutex::new(HashMap::new()),
+            parked: Mutex::new(Vec::new()),
             s2c: Mutex::new(HashMap::new()),
             inbound,
             wire: OnceLock::new(),
@@ -216,6 +221,21 @@ impl Connection {
                 })
             }
         }
+    }
+
+    /// Marks `owner`'s requests in flight as parked: blocked on answers the gateway holds back
+    /// until a client retries, so they are left out when server-to-client requests are tied to
+    /// their cause.
+    pub fn park(&self, owner: u64) {
+        let mut p = lock(&self.core.parked);
+        if !p.contains(&owner) {
+            p.push(owner);
+        }
+    }
+
+    /// Undoes [`Connection::park`].
+    pub fn unpark(&self, owner: u64) {
+        lock(&self.core.parked).retain(|&o| o != owner);
     }
 
     /// A number unique to this connection within the process.
@@ -581,15 +601,17 @@ impl Core {
 
     /// On a shared pipe, a server-to-client request can only be tied to a client when every
     /// request in flight comes from that one client; then the newest of them is the likely cause.
+    /// Parked requests are not in flight in that sense: they wait on us, not on the upstream.
     fn attribute(&self) -> Option<u64> {
         if matches!(self.wire.get(), Some(Wire::Http(_))) {
             return None;
         }
+        let parked = lock(&self.parked).clone();
         let pending = lock(&self.pending);
         let mut owner = None;
         let mut newest = None;
         for (&id, p) in pending.iter() {
-            if p.related.is_none() {
+            if p.related.is_none() || parked.contains(&p.owner) {
                 continue;
             }
             match owner {

@@ -8,9 +8,10 @@
 //! can never rename another's items. Resource URIs are never rewritten; reads route through a
 //! URI table, then through templates in config order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use switchboard_protocol::headers::{ParamHeader, param_headers};
 use switchboard_protocol::object::{self, Edit};
 
 /// Raw list items of one upstream, as fetched (each a JSON object, verbatim).
@@ -117,6 +118,10 @@ pub struct Catalog {
     prompt_index: HashMap<Box<str>, usize>,
     resource_index: HashMap<Box<str>, usize>,
     pub withheld: Vec<Withheld>,
+    /// The `x-mcp-header` annotations of tools that have any (by exposed name).
+    param_headers: HashMap<Box<str>, Arc<[ParamHeader]>>,
+    /// Tools whose annotations break SEP-2243's rules: 2026-07-28 callers do not see them.
+    modern_hidden: HashSet<Box<str>>,
 }
 
 /// A resource template and a matcher for it.
@@ -249,12 +254,31 @@ impl Catalog {
                 None => return,
             }
         };
-        index.insert(exposed.into_boxed_str(), entries.len());
+        let annotated = (kind == ListKind::Tools && raw.contains("x-mcp-header"))
+            .then(|| param_headers(object::get(&raw, "inputSchema").unwrap_or("{}")));
+        let exposed: Box<str> = exposed.into_boxed_str();
+        index.insert(exposed.clone(), entries.len());
         entries.push(Entry {
             upstream: idx,
             original: name.as_ref().into(),
             raw,
         });
+        match annotated {
+            None => {}
+            Some(Ok(h)) if h.is_empty() => {}
+            Some(Ok(h)) => {
+                self.param_headers.insert(exposed, h.into());
+            }
+            Some(Err(why)) => {
+                self.modern_hidden.insert(exposed);
+                self.withhold(
+                    kind,
+                    src,
+                    &name,
+                    &format!("{why}; hidden from 2026-07-28 clients only"),
+                );
+            }
+        }
     }
 
     fn withhold(&mut self, kind: ListKind, src: &Source<'_>, name: &str, reason: &str) {
@@ -264,6 +288,22 @@ impl Catalog {
             name: name.to_owned(),
             reason: reason.to_owned(),
         });
+    }
+
+    /// The `x-mcp-header` annotations of a tool, if it has any.
+    pub fn param_headers(&self, tool: &str) -> Option<&Arc<[ParamHeader]>> {
+        self.param_headers.get(tool)
+    }
+
+    /// Whether a tool is kept from 2026-07-28 callers (its `x-mcp-header` annotations are
+    /// invalid, so they could not send its headers right).
+    pub fn hidden_from_modern(&self, tool: &str) -> bool {
+        self.modern_hidden.contains(tool)
+    }
+
+    /// Whether any tool is kept from 2026-07-28 callers.
+    pub fn hides_from_modern(&self) -> bool {
+        !self.modern_hidden.is_empty()
     }
 
     /// Routes an exposed tool name.

@@ -91,10 +91,10 @@ impl Gateway {
                 ErrorCode::INVALID_REQUEST,
                 "the session is already initialized",
             )),
-            "tools/list" => self.list(ListKind::Tools, msg).await,
-            "prompts/list" => self.list(ListKind::Prompts, msg).await,
-            "resources/list" => self.list(ListKind::Resources, msg).await,
-            "resources/templates/list" => self.list(ListKind::Templates, msg).await,
+            "tools/list" => self.list(ListKind::Tools, msg, modern).await,
+            "prompts/list" => self.list(ListKind::Prompts, msg, modern).await,
+            "resources/list" => self.list(ListKind::Resources, msg, modern).await,
+            "resources/templates/list" => self.list(ListKind::Templates, msg, modern).await,
             "tools/call" => self.call_named(&cx, ListKind::Tools, msg).await,
             "prompts/get" => self.call_named(&cx, ListKind::Prompts, msg).await,
             "resources/read" => self.read_resource(&cx, msg).await,
@@ -170,7 +170,7 @@ impl Gateway {
     }
 
     /// A page of a merged list, with an opaque cursor for the next.
-    async fn list(&self, kind: ListKind, msg: &Message) -> Result<Outcome, RpcError> {
+    async fn list(&self, kind: ListKind, msg: &Message, modern: bool) -> Result<Outcome, RpcError> {
         let offset = match msg.param("cursor") {
             None | Some("null") => 0,
             Some(raw) => object::string_value(raw)
@@ -179,11 +179,18 @@ impl Gateway {
                 .ok_or_else(|| error::invalid_params("Invalid cursor"))?,
         };
         let catalog = self.catalog();
-        let total = catalog.len(kind);
+        let mut items = catalog.items(kind);
+        // Tools whose header annotations are invalid cannot be called right by a 2026-07-28
+        // client, so it does not see them.
+        if modern && kind == ListKind::Tools && catalog.hides_from_modern() {
+            items.retain(|raw| {
+                !object::get_str(raw, "name").is_some_and(|n| catalog.hidden_from_modern(&n))
+            });
+        }
+        let total = items.len();
         if offset > total {
             return Err(error::invalid_params("Invalid cursor"));
         }
-        let items = catalog.items(kind);
         let end = (offset + PAGE_SIZE).min(total);
         let mut s = String::with_capacity(
             64 + items[offset..end]
@@ -225,6 +232,11 @@ impl Gateway {
             .ok_or_else(|| error::invalid_params("params.name must be a string"))?;
         let catalog = self.catalog();
         let found = match kind {
+            ListKind::Tools
+                if cx.session.revision.is_modern() && catalog.hidden_from_modern(&name) =>
+            {
+                None
+            }
             ListKind::Tools => catalog.tool(&name),
             _ => catalog.prompt(&name),
         };

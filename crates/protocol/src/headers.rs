@@ -56,6 +56,164 @@ pub fn matches(header: &str, body: &str) -> bool {
     decode(header).is_ok_and(|h| h == body)
 }
 
+/// The JSON type of a parameter mirrored into an `Mcp-Param-*` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    String,
+    Integer,
+    Boolean,
+}
+
+/// One `x-mcp-header` annotation of a tool's input schema: the header suffix and where the value
+/// sits in `arguments`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamHeader {
+    /// The suffix after `Mcp-Param-`, as the schema spells it.
+    pub name: String,
+    /// Property names from the root of `arguments` down to the value.
+    pub path: Vec<String>,
+    pub ty: ParamType,
+}
+
+const ANNOTATION: &str = "x-mcp-header";
+
+/// The `x-mcp-header` annotations of an input schema (SEP-2243), or why they are invalid: a name
+/// must be a non-empty RFC 9110 token, unique ignoring case, on a property of type string,
+/// integer or boolean that is reachable from the root through `properties` only.
+pub fn param_headers(schema: &str) -> Result<Vec<ParamHeader>, String> {
+    let mut out = Vec::new();
+    let mut path = Vec::new();
+    walk_properties(schema, &mut path, &mut out, 0)?;
+    let total = count_annotations(schema, 0);
+    if total != out.len() {
+        return Err(format!(
+            "{} x-mcp-header annotation(s) sit where they cannot be reached through properties alone",
+            total - out.len()
+        ));
+    }
+    for (i, h) in out.iter().enumerate() {
+        if out[..i]
+            .iter()
+            .any(|o| o.name.eq_ignore_ascii_case(&h.name))
+        {
+            return Err(format!(
+                "x-mcp-header {:?} is used twice (names ignore case)",
+                h.name
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Nesting deeper than this is not followed (and counts as unreachable).
+const MAX_DEPTH: usize = 32;
+
+fn walk_properties(
+    schema: &str,
+    path: &mut Vec<String>,
+    out: &mut Vec<ParamHeader>,
+    depth: usize,
+) -> Result<(), String> {
+    if depth > MAX_DEPTH {
+        return Ok(());
+    }
+    let Some(props) = crate::object::get(schema, "properties").filter(|p| p.starts_with('{'))
+    else {
+        return Ok(());
+    };
+    for f in crate::object::fields(props).unwrap_or_default() {
+        let key = f.key().into_owned();
+        let prop = f.value;
+        if !prop.starts_with('{') {
+            continue;
+        }
+        path.push(key);
+        if let Some(raw) = crate::object::get(prop, ANNOTATION) {
+            let name = crate::object::string_value(raw)
+                .filter(|_| raw.starts_with('"'))
+                .ok_or_else(|| format!("x-mcp-header on {} is not a string", path.join(".")))?;
+            if name.is_empty() || !name.bytes().all(is_tchar) {
+                return Err(format!(
+                    "x-mcp-header {name:?} on {} is not an HTTP token",
+                    path.join(".")
+                ));
+            }
+            let ty = match crate::object::get_str(prop, "type").as_deref() {
+                Some("string") => ParamType::String,
+                Some("integer") => ParamType::Integer,
+                Some("boolean") => ParamType::Boolean,
+                other => {
+                    return Err(format!(
+                        "x-mcp-header {name:?} on {} annotates a property of type {}; only string, integer and boolean may be mirrored",
+                        path.join("."),
+                        other.unwrap_or("(none)")
+                    ));
+                }
+            };
+            out.push(ParamHeader {
+                name: name.into_owned(),
+                path: path.clone(),
+                ty,
+            });
+        }
+        walk_properties(prop, path, out, depth + 1)?;
+        path.pop();
+    }
+    Ok(())
+}
+
+/// Every `x-mcp-header` member anywhere in `value`.
+fn count_annotations(value: &str, depth: usize) -> usize {
+    if depth > MAX_DEPTH + 2 {
+        return 0;
+    }
+    let v = value.trim_start();
+    if v.starts_with('{') {
+        crate::object::fields(v)
+            .unwrap_or_default()
+            .iter()
+            .map(|f| usize::from(f.key() == ANNOTATION) + count_annotations(f.value, depth + 1))
+            .sum()
+    } else if v.starts_with('[') {
+        crate::object::array_items(v)
+            .unwrap_or_default()
+            .iter()
+            .map(|i| count_annotations(i, depth + 1))
+            .sum()
+    } else {
+        0
+    }
+}
+
+/// RFC 9110 `tchar`.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Whether a header value stands for the body value `raw` (JSON) of a parameter of type `ty`.
+/// Strings compare exactly after decoding; integers numerically (`42` and `42.0` are equal);
+/// booleans as `true`/`false`.
+pub fn param_matches(header: &str, raw: &str, ty: ParamType) -> bool {
+    let Ok(h) = decode(header) else { return false };
+    match ty {
+        ParamType::String => crate::object::string_value(raw)
+            .filter(|_| raw.starts_with('"'))
+            .is_some_and(|b| b == h),
+        ParamType::Integer => match (h.parse::<f64>(), raw.trim().parse::<f64>()) {
+            (Ok(a), Ok(b)) => {
+                a == b
+                    && h.bytes()
+                        .all(|c| c.is_ascii_digit() || b"-+.eE".contains(&c))
+            }
+            _ => false,
+        },
+        ParamType::Boolean => matches!(
+            (h.as_str(), raw.trim()),
+            ("true", "true") | ("false", "false")
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +252,57 @@ mod tests {
             "base64?SGVsbG8=?=",
             "no prefix: literal"
         );
+    }
+
+    #[test]
+    fn reads_param_annotations() {
+        let schema = r#"{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region"},"opts":{"type":"object","properties":{"n":{"type":"integer","x-mcp-header":"Count"}}},"plain":{"type":"string"}}}"#;
+        let h = param_headers(schema).unwrap();
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[0].name, "Region");
+        assert_eq!(h[0].path, vec!["region"]);
+        assert_eq!(h[1].path, vec!["opts", "n"]);
+        assert_eq!(h[1].ty, ParamType::Integer);
+        assert_eq!(param_headers(r#"{"type":"object"}"#).unwrap(), vec![]);
+        // Each rule breaks it.
+        for bad in [
+            r#"{"properties":{"a":{"type":"number","x-mcp-header":"A"}}}"#,
+            r#"{"properties":{"a":{"x-mcp-header":"A"}}}"#,
+            r#"{"properties":{"a":{"type":"string","x-mcp-header":""}}}"#,
+            r#"{"properties":{"a":{"type":"string","x-mcp-header":"Bad Name"}}}"#,
+            r#"{"properties":{"a":{"type":"string","x-mcp-header":7}}}"#,
+            r#"{"properties":{"a":{"type":"string","x-mcp-header":"A"},"b":{"type":"string","x-mcp-header":"a"}}}"#,
+            r#"{"properties":{"a":{"type":"array","items":{"type":"string","x-mcp-header":"A"}}}}"#,
+            r#"{"properties":{},"oneOf":[{"properties":{"a":{"type":"string","x-mcp-header":"A"}}}]}"#,
+        ] {
+            assert!(param_headers(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn compares_params_by_type() {
+        assert!(param_matches("Hello", r#""Hello""#, ParamType::String));
+        assert!(param_matches(
+            "=?base64?SGVsbG8=?=",
+            r#""Hello""#,
+            ParamType::String
+        ));
+        assert!(!param_matches(
+            "=?base64?SGVsbG8?=",
+            r#""Hello""#,
+            ParamType::String
+        ));
+        assert!(!param_matches(
+            "=?base64?SGVs!!!bG8=?=",
+            r#""Hello""#,
+            ParamType::String
+        ));
+        assert!(!param_matches("hello", r#""Hello""#, ParamType::String));
+        assert!(param_matches("42", "42.0", ParamType::Integer));
+        assert!(!param_matches("43", "42", ParamType::Integer));
+        assert!(!param_matches("0x2a", "42", ParamType::Integer));
+        assert!(param_matches("true", "true", ParamType::Boolean));
+        assert!(!param_matches("True", "true", ParamType::Boolean));
     }
 
     #[test]

@@ -9,52 +9,8 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Gateway, Reply, fx_config};
-
-const V: &str = "2026-07-28";
-
-/// The `_meta` every modern request carries, plus `extra` members.
-fn meta(extra: Value) -> Value {
-    let mut m = json!({
-        "io.modelcontextprotocol/protocolVersion": V,
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "modern-test", "version": "1"},
-    });
-    if let (Some(m), Some(e)) = (m.as_object_mut(), extra.as_object()) {
-        m.extend(e.clone());
-    }
-    m
-}
-
-/// A modern request body with `params` (an object) and the standard `_meta`.
-fn body(id: u64, method: &str, mut params: Value, extra_meta: Value) -> String {
-    params["_meta"] = meta(extra_meta);
-    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string()
-}
-
-/// The headers a well-behaved modern client sends for `method` (and `name`, when it has one).
-fn headers<'a>(method: &'a str, name: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
-    let mut h = vec![("mcp-protocol-version", V), ("mcp-method", method)];
-    if let Some(n) = name {
-        h.push(("mcp-name", n));
-    }
-    h
-}
-
-async fn call(gw: &Gateway, id: u64, method: &str, params: Value, name: Option<&str>) -> Reply {
-    gw.post_raw(body(id, method, params, json!({})), &headers(method, name))
-        .await
-}
-
-fn assert_error(r: &Reply, status: u16, code: i64, id: u64) -> Value {
-    assert_eq!(r.status, status, "{}", r.text);
-    let resp = r
-        .response()
-        .unwrap_or_else(|| panic!("no response: {}", r.text));
-    assert_eq!(resp["id"], id, "the id is echoed: {}", r.text);
-    assert_eq!(r.error_code(), code, "{}", r.text);
-    r.error()
-}
+use support::modern::{V, assert_error, body, call, headers, meta};
+use support::{Gateway, fx_config};
 
 async fn started() -> (Gateway, std::path::PathBuf) {
     let (c, log) = fx_config();

@@ -56,6 +56,9 @@ pub(super) async fn post(
     }
     let id = msg.id().cloned();
     validate(headers, &msg).map_err(|r| r.with_id(id.clone()))?;
+    if msg.method() == Some("tools/call") {
+        validate_params(&srv.gw, headers, &msg).map_err(|r| r.with_id(id.clone()))?;
+    }
     if msg.method() == Some("subscriptions/listen") {
         return Ok(listen(srv, rid, msg).await);
     }
@@ -143,6 +146,56 @@ fn validate(headers: &HeaderMap, msg: &Message) -> Result<(), Rejection> {
             }
             // No name in the body: the gateway's own "params.name must be a string" says more.
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Step V6: every argument a tool mirrors into an `Mcp-Param-*` header (its `x-mcp-header`
+/// annotations) is there, well formed, and equal to the body's value.
+fn validate_params(gw: &Gateway, headers: &HeaderMap, msg: &Message) -> Result<(), Rejection> {
+    let Some(params) = msg.params() else {
+        return Ok(());
+    };
+    let Some(name) = object::get_str(params, "name") else {
+        return Ok(());
+    };
+    let catalog = gw.catalog();
+    let Some(annotations) = catalog.param_headers(&name) else {
+        return Ok(());
+    };
+    let arguments = object::get(params, "arguments").unwrap_or("{}");
+    for a in annotations.iter() {
+        let mut value = Some(arguments);
+        for key in &a.path {
+            value = value.and_then(|v| object::get(v, key));
+        }
+        let Some(raw) = value.filter(|v| *v != "null") else {
+            continue;
+        };
+        let header = format!("mcp-param-{}", a.name.to_ascii_lowercase());
+        let what = format!("arguments.{}", a.path.join("."));
+        match headers.get(header.as_str()).map(|v| v.to_str()) {
+            None => {
+                return Err(Rejection::header_mismatch(format!(
+                    "the Mcp-Param-{} header is missing; {what} is {raw}",
+                    a.name
+                )));
+            }
+            Some(Err(_)) => {
+                return Err(Rejection::header_mismatch(format!(
+                    "the Mcp-Param-{} header is not visible ASCII",
+                    a.name
+                )));
+            }
+            Some(Ok(h)) if !headers::param_matches(h, raw, a.ty) => {
+                return Err(Rejection::header_mismatch(format!(
+                    "Mcp-Param-{} header value {:?} does not match {what} {raw} (or is not valid =?base64?…?=)",
+                    a.name,
+                    trim_ows(h)
+                )));
+            }
+            Some(Ok(_)) => {}
         }
     }
     Ok(())

@@ -11,6 +11,8 @@
 
 #![allow(dead_code)]
 
+pub mod modern;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,130 @@
+"""The official Python SDK (`mcp` 2.3.0) speaking MCP 2026-07-28 to the gateway.
+
+The SDK's modern mode sends no `initialize`: every request carries its version and capabilities
+in `_meta`, with the `Mcp-Method`/`Mcp-Name` headers. The gateway serves it on the same `/mcp`
+as handshake sessions, in front of real handshake-era servers (server-everything over stdio,
+mcp-server-time over stdio). What is checked:
+
+- `mode="auto"` (discover first) settles on 2026-07-28, and lists and calls work;
+- an elicitation raised mid-call by server-everything (a real server-to-client request) reaches
+  the modern client as an `input_required` result with a gateway-sealed `requestState`; the SDK's
+  `elicitation_callback` answers it, the SDK retries, the call completes;
+- a declined elicitation completes too, with the decline passed to the upstream;
+- `subscriptions/listen` (the SDK's `listen`) is acknowledged with what the gateway honours
+  (list changes, and the resource URIs an upstream can subscribe to).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+import mcp_types as types
+import pytest
+from mcp import Client
+from mcp.client.subscriptions import listen
+
+from harness import everything_entry, node_bin, peers_dir, venv_python, wait_upstreams_ready
+
+pytestmark = [pytest.mark.anyio]
+
+MODERN = "2026-07-28"
+TEST_TIMEOUT_S = 45
+
+
+def config() -> str:
+    j = json.dumps
+    no_fetch = {"GZIP_ALLOWED_DOMAINS": "switchboard-tests.invalid"}
+    return (
+        "upstreams:\n"
+        "  ev:\n"
+        f"    stdio: {{ command: {j(node_bin())}, args: [{j(everything_entry())}, \"stdio\"], "
+        f"env: {j(no_fetch)}, cwd: {j(str(peers_dir()))} }}\n"
+        "    timeout: 30s\n"
+        "  time:\n"
+        f"    stdio: {{ command: {j(venv_python())}, "
+        "args: [\"-m\", \"mcp_server_time\", \"--local-timezone\", \"UTC\"] }\n"
+        "    timeout: 30s\n"
+    )
+
+
+@pytest.fixture
+def gw(gateway) -> str:
+    base = gateway(config())
+    wait_upstreams_ready(base, ["ev", "time"])
+    return base
+
+
+def texts(result: types.CallToolResult) -> list[str]:
+    return [c.text for c in result.content if isinstance(c, types.TextContent)]
+
+
+class Elicitor:
+    def __init__(self, action: str, content: dict[str, Any] | None) -> None:
+        self.action = action
+        self.content = content
+        self.asked: list[types.ElicitRequestParams] = []
+
+    async def __call__(self, _context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        self.asked.append(params)
+        return types.ElicitResult(action=self.action, content=self.content)
+
+
+ANSWER = {"name": "Ada Lovelace", "check": True, "email": "ada@example.com", "integer": 7}
+
+
+async def test_auto_mode_settles_on_2026_07_28(gw: str) -> None:
+    with anyio.fail_after(TEST_TIMEOUT_S):
+        async with Client(f"{gw}/mcp", cache=None) as c:
+            assert c.protocol_version == MODERN
+            names = {t.name for t in (await c.list_tools()).tools}
+            assert {"ev__echo", "time__get_current_time"} <= names, names
+            echoed = await c.call_tool("ev__echo", {"message": "hi"})
+            assert not echoed.is_error, echoed
+            assert texts(echoed) == ["Echo: hi"], echoed
+            now = await c.call_tool("time__get_current_time", {"timezone": "UTC"})
+            assert not now.is_error, now
+            assert json.loads(texts(now)[0])["timezone"] == "UTC", now
+
+
+async def test_elicitation_from_a_handshake_server_via_input_required(gw: str) -> None:
+    elicit = Elicitor("accept", dict(ANSWER))
+    with anyio.fail_after(TEST_TIMEOUT_S):
+        async with Client(f"{gw}/mcp", mode=MODERN, elicitation_callback=elicit, cache=None) as c:
+            # Round one by hand: what the gateway hands a modern client.
+            first = await c.session.call_tool(
+                "ev__trigger-elicitation-request", {}, allow_input_required=True
+            )
+            assert isinstance(first, types.InputRequiredResult), first
+            assert first.request_state and first.request_state.startswith("sb1."), first
+            (key, ask), = first.input_requests.items()
+            assert ask.method == "elicitation/create", ask
+            # The SDK's own loop: callback, retry with the answer and the state, complete.
+            result = await c.call_tool("ev__trigger-elicitation-request", {})
+            assert not result.is_error, result
+            body = "\n".join(texts(result))
+            assert "Ada Lovelace" in body, body
+            assert '"action": "accept"' in body, body
+    # Round one above was never answered (it expires in the gateway); the SDK's call asked once.
+    assert len(elicit.asked) == 1, elicit.asked
+
+
+async def test_declined_elicitation_completes(gw: str) -> None:
+    elicit = Elicitor("decline", None)
+    with anyio.fail_after(TEST_TIMEOUT_S):
+        async with Client(f"{gw}/mcp", mode=MODERN, elicitation_callback=elicit, cache=None) as c:
+            result = await c.call_tool("ev__trigger-elicitation-request", {})
+            assert "declined" in "\n".join(texts(result)).lower(), result
+    assert len(elicit.asked) == 1
+
+
+async def test_listen_is_acknowledged_with_what_is_honoured(gw: str) -> None:
+    uri = "demo://resource/static/document/features.md"
+    with anyio.fail_after(TEST_TIMEOUT_S):
+        async with Client(f"{gw}/mcp", mode=MODERN, cache=None) as c:
+            async with listen(
+                c.session, tools_list_changed=True, resource_subscriptions=[uri, "nowhere://x"]
+            ) as sub:
+                assert sub.honored.tools_list_changed, sub.honored
+                assert sub.honored.resource_subscriptions == [uri], sub.honored

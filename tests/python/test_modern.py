@@ -10,6 +10,7 @@ mcp-server-time over stdio). What is checked:
   the modern client as an `input_required` result with a gateway-sealed `requestState`; the SDK's
   `elicitation_callback` answers it, the SDK retries, the call completes;
 - a declined elicitation completes too, with the decline passed to the upstream;
+- `switchboard stdio` serves the SDK's modern mode too (the first request fixes the era);
 - `subscriptions/listen` (the SDK's `listen`) is acknowledged with what the gateway honours
   (list changes, and the resource URIs an upstream can subscribe to).
 """
@@ -17,15 +18,26 @@ mcp-server-time over stdio). What is checked:
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import anyio
 import mcp_types as types
 import pytest
 from mcp import Client
+from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.subscriptions import listen
 
-from harness import everything_entry, node_bin, peers_dir, venv_python, wait_upstreams_ready
+from harness import (
+    attach_log,
+    everything_entry,
+    gateway_env,
+    node_bin,
+    peers_dir,
+    switchboard_bin,
+    venv_python,
+    wait_upstreams_ready,
+)
 
 pytestmark = [pytest.mark.anyio]
 
@@ -128,3 +140,26 @@ async def test_listen_is_acknowledged_with_what_is_honoured(gw: str) -> None:
             ) as sub:
                 assert sub.honored.tools_list_changed, sub.honored
                 assert sub.honored.resource_subscriptions == [uri], sub.honored
+
+
+async def test_stdio_gateway_in_2026_07_28(request: pytest.FixtureRequest, tmp_path: Path,
+                                           write_config) -> None:
+    params = StdioServerParameters(
+        command=switchboard_bin(),
+        args=["stdio", "--config", str(write_config(config()))],
+        env=gateway_env(),  # stdio_client passes only a minimal environment otherwise
+    )
+    log_path = tmp_path / "gateway-stdio.log"
+    attach_log(request, "gateway stderr (stdio)", log_path)
+    elicit = Elicitor("accept", dict(ANSWER))
+    with open(log_path, "w") as errlog, anyio.fail_after(TEST_TIMEOUT_S):
+        async with Client(stdio_client(params, errlog=errlog), mode=MODERN,
+                          elicitation_callback=elicit, cache=None) as c:
+            assert c.protocol_version == MODERN
+            names = {t.name for t in (await c.list_tools()).tools}
+            assert {"ev__echo", "time__get_current_time"} <= names, names
+            echoed = await c.call_tool("ev__echo", {"message": "over stdio"})
+            assert texts(echoed) == ["Echo: over stdio"], echoed
+            result = await c.call_tool("ev__trigger-elicitation-request", {})
+            assert "Ada Lovelace" in "\n".join(texts(result)), result
+    assert len(elicit.asked) == 1, elicit.asked

@@ -1,10 +1,26 @@
 //! `switchboard stdio`: the catalog served over stdin/stdout, for desktop MCP clients.
 //!
-//! One process is one client session. Lines on stdin are JSON-RPC messages; everything written to
-//! stdout is a JSON-RPC message, one per line, and every log line goes to stderr. Requests run
-//! concurrently, each with its own channel for related messages, which here simply interleave on
-//! stdout. End of input ends the session once requests in flight have answered.
+//! Lines on stdin are JSON-RPC messages; everything written to stdout is a JSON-RPC message, one
+//! per line, and every log line goes to stderr. Requests run concurrently, each with its own
+//! channel for related messages, which here simply interleave on stdout.
+//!
+//! The first request fixes the era of the process, as the spec says for stdio:
+//!
+//! | state | message | answer |
+//! |---|---|---|
+//! | undecided | `initialize` without modern `_meta` | handshake: one session for the process |
+//! | undecided | a request with modern `_meta` | modern: every request stands alone |
+//! | undecided | `ping` | `{}` |
+//! | undecided | any other request | -32600: send initialize first, or 2026-07-28 `_meta` |
+//! | handshake | a request naming 2026-07-28 in `_meta` | -32600: this connection used initialize |
+//! | modern | `initialize` | -32022 with the supported versions |
+//! | modern | a request without modern `_meta` | -32602 naming what is missing |
+//! | modern | `notifications/cancelled` | cancels that request (a listen included) |
+//!
+//! End of input ends the session (handshake) or the listens (modern, each with its graceful
+//! result) once requests in flight have answered.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -13,10 +29,13 @@ use switchboard_gateway::{Answer, Gateway, SessionRefused};
 use switchboard_protocol::message::{encode, single_line};
 
 use crate::request_id;
-use switchboard_protocol::{ErrorCode, Kind, Message, RpcError};
+use switchboard_gateway::modern::SUPPORTED_VERSIONS;
+use switchboard_protocol::meta::{PROTOCOL_VERSION, RequestMeta};
+use switchboard_protocol::{ErrorCode, Id, Kind, Message, Revision, RpcError, object};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 /// Serves one client on `input`/`output` until end of input.
 pub async fn serve<R, W>(gw: Gateway, input: R, output: W) -> std::io::Result<()>
@@ -29,6 +48,7 @@ where
     let mut input = BufReader::with_capacity(64 * 1024, input);
     let mut line = Vec::with_capacity(8 * 1024);
     let mut session: Option<Arc<Session>> = None;
+    let mut modern: Option<Modern> = None;
     let mut tasks = JoinSet::new();
     let max = gw.config().http.max_body_bytes;
     loop {
@@ -59,6 +79,22 @@ where
                 }
             },
         };
+        if modern.is_none() && session.is_none() && msg.is_request() && has_modern_meta(&msg) {
+            modern = Some(Modern::default());
+        }
+        if let Some(m) = &modern {
+            m.handle(&gw, msg, &out_tx, &mut tasks).await;
+            while tasks.try_join_next().is_some() {}
+            continue;
+        }
+        if session.is_some() && msg.is_request() && names_modern(&msg) {
+            let e = RpcError::new(
+                ErrorCode::INVALID_REQUEST,
+                "this connection was opened with initialize (handshake era); 2026-07-28 requests are not accepted on it",
+            );
+            let _ = out_tx.send(refusal(msg.id(), e)).await;
+            continue;
+        }
         match (msg.kind(), msg.method(), &session) {
             (Kind::Request, Some("initialize"), None) => {
                 let id = msg.id().cloned();
@@ -95,7 +131,10 @@ where
                 let answer = if msg.method() == Some("ping") {
                     msg.id().map(|id| Bytes::from(encode::result(id, "{}")))
                 } else {
-                    let e = RpcError::new(ErrorCode::INVALID_REQUEST, "send initialize first");
+                    let e = RpcError::new(
+                        ErrorCode::INVALID_REQUEST,
+                        "send initialize first, or send 2026-07-28 requests with per-request _meta",
+                    );
                     msg.id().map(|id| refusal(Some(id), e))
                 };
                 if let Some(a) = answer {
@@ -124,6 +163,9 @@ where
         // Reap finished request tasks so the set stays small.
         while tasks.try_join_next().is_some() {}
     }
+    if let Some(m) = &modern {
+        m.ending.cancel();
+    }
     while tasks.join_next().await.is_some() {}
     if let Some(s) = session {
         gw.close_session(&s.id).await;
@@ -131,6 +173,147 @@ where
     drop(out_tx);
     let _ = writer.await;
     Ok(())
+}
+
+/// The state of a process serving 2026-07-28: what is in flight, so it can be cancelled.
+#[derive(Default)]
+struct Modern {
+    in_flight: Arc<std::sync::Mutex<HashMap<Id, CancellationToken>>>,
+    /// Fired at end of input: listens end with their graceful result.
+    ending: CancellationToken,
+}
+
+impl Modern {
+    async fn handle(
+        &self,
+        gw: &Gateway,
+        msg: Message,
+        out: &mpsc::Sender<Bytes>,
+        tasks: &mut JoinSet<()>,
+    ) {
+        match msg.kind() {
+            Kind::Notification => {
+                if msg.method() == Some("notifications/cancelled")
+                    && let Some(id) = msg.param("requestId").and_then(Id::from_raw)
+                    && let Some(t) = lock(&self.in_flight).get(&id)
+                {
+                    t.cancel();
+                }
+                return;
+            }
+            Kind::Result | Kind::Error => return,
+            Kind::Request => {}
+        }
+        let Some(id) = msg.id().cloned() else { return };
+        if let Err(e) = validate(&msg) {
+            let _ = out.send(refusal(Some(&id), e)).await;
+            return;
+        }
+        let gw = gw.clone();
+        let tx = out.clone();
+        let in_flight = self.in_flight.clone();
+        if msg.method() == Some("subscriptions/listen") {
+            let token = CancellationToken::new();
+            lock(&in_flight).insert(id.clone(), token.clone());
+            let ending = self.ending.clone();
+            tasks.spawn(async move {
+                match gw.listen(&msg).await {
+                    Ok(mut l) => {
+                        let _ = tx.send(l.ack.clone()).await;
+                        loop {
+                            tokio::select! {
+                                m = l.rx.recv() => match m {
+                                    Some(m) => { let _ = tx.send(m).await; }
+                                    None => break,
+                                },
+                                // Cancelled by the client: no response, as for any request.
+                                _ = token.cancelled() => break,
+                                _ = ending.cancelled() => {
+                                    let _ = tx.send(l.done.clone()).await;
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(refusal(Some(&id), e)).await;
+                    }
+                }
+                lock(&in_flight).remove(&id);
+            });
+            return;
+        }
+        let caller = match gw.modern_caller(msg.params()) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = out.send(refusal(Some(&id), e)).await;
+                return;
+            }
+        };
+        lock(&in_flight).insert(id.clone(), caller.closer());
+        tasks.spawn(async move {
+            let rid = request_id::generate();
+            let answer = gw.request(&caller, &msg, &tx, &rid).await;
+            gw.end_modern(&caller).await;
+            lock(&in_flight).remove(&id);
+            if let Answer::Response(b) | Answer::Status(_, b) = answer {
+                let _ = tx.send(b).await;
+            }
+        });
+    }
+}
+
+/// Steps V1 and V4 of a modern request (stdio has no headers to compare).
+fn validate(msg: &Message) -> Result<(), RpcError> {
+    if msg.method() == Some("initialize") {
+        let requested = msg.param_str("protocolVersion").unwrap_or_default();
+        return Err(unsupported(&requested));
+    }
+    let params = msg.params().filter(|p| p.starts_with('{'));
+    let meta = RequestMeta::read(params);
+    let missing = meta.missing();
+    let Some(version) = meta.version.as_deref().filter(|_| missing.is_empty()) else {
+        let list: Vec<String> = missing.iter().map(|k| object::json_string(k)).collect();
+        return Err(RpcError::new(
+            ErrorCode::INVALID_PARAMS,
+            "Invalid params: a 2026-07-28 request's params._meta must carry io.modelcontextprotocol/protocolVersion (a string) and io.modelcontextprotocol/clientCapabilities (an object)",
+        )
+        .with_raw("missing", format!("[{}]", list.join(","))));
+    };
+    match Revision::parse_any(version) {
+        Some(r) if r.is_modern() => Ok(()),
+        _ => Err(unsupported(version)),
+    }
+}
+
+fn unsupported(requested: &str) -> RpcError {
+    RpcError::new(
+        ErrorCode::UNSUPPORTED_PROTOCOL_VERSION,
+        format!("Unsupported protocol version {requested:?} on this connection (2026-07-28)"),
+    )
+    .with_raw("supported", SUPPORTED_VERSIONS)
+    .with_str("requested", requested)
+}
+
+/// Whether `params._meta` names a protocol version: the modern era's marker.
+fn has_modern_meta(msg: &Message) -> bool {
+    msg.params()
+        .and_then(|p| object::get(p, "_meta"))
+        .and_then(|m| object::get(m, PROTOCOL_VERSION))
+        .is_some()
+}
+
+/// Whether `params._meta` names a modern revision.
+fn names_modern(msg: &Message) -> bool {
+    RequestMeta::read(msg.params())
+        .version
+        .as_deref()
+        .and_then(Revision::parse_any)
+        .is_some_and(Revision::is_modern)
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 enum Line {

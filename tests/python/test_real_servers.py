@@ -305,7 +305,12 @@ async def test_status_reports_all_three_upstreams_ready(gw: str) -> None:
         assert u["kind"] == kind, u
         assert u["prefix"] == name, u
         assert u["error"] is None, u
-        assert u["revision"] in HANDSHAKE_VERSIONS, u
+    # The gateway probes each upstream's era (`era: auto`): server-everything (TypeScript SDK 1.x)
+    # only knows the handshake; mcp-server-time (Python SDK 2.x) serves 2026-07-28 as well, and
+    # the gateway then speaks that to it (and bridges handshake-era clients).
+    assert by["ev"]["revision"] in HANDSHAKE_VERSIONS, by["ev"]
+    assert by["evh"]["revision"] in HANDSHAKE_VERSIONS, by["evh"]
+    assert by["time"]["revision"] == "2026-07-28", by["time"]
     assert by["ev"]["tools"] == by["evh"]["tools"] >= 12, ups
     assert by["ev"]["prompts"] == by["evh"]["prompts"] == 4, ups
     assert by["time"]["tools"] == 2 and by["time"]["prompts"] == 0, ups

@@ -27,6 +27,10 @@ pub fn upstream(name: &str, e: &UpstreamError) -> RpcError {
             format!("upstream {name} broke the protocol: {m}"),
         ),
         UpstreamError::Cancelled => (ErrorCode::UPSTREAM_CLOSED, "request cancelled".to_owned()),
+        UpstreamError::NotModern(m) => (
+            ErrorCode::UPSTREAM_UNAVAILABLE,
+            format!("upstream {name} is not a 2026-07-28 server: {m}"),
+        ),
     };
     RpcError::new(code, message).with_str("upstream", name)
 }

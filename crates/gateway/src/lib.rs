@@ -317,6 +317,7 @@ impl Gateway {
                 up.connect_options(SHARED_CAPABILITIES.to_owned(), self.state.reaper.clone());
             match Connection::connect(opts, tx).await {
                 Ok(conn) => {
+                    up.record_era(&conn);
                     // Listing and publishing run beside the reading of the upstream's own messages:
                     // a server may ask something (roots/list) before it answers tools/list.
                     let first_start = std::mem::take(&mut first);
@@ -384,6 +385,13 @@ impl Gateway {
     /// After a reconnect, the new upstream session gets the log level and subscriptions clients
     /// still hold.
     async fn replay_shared_state(&self, up: &Arc<Upstream>, conn: &Connection) {
+        // A modern upstream keeps no such state: the level rides on each request, and changes
+        // and held URIs come through its listen.
+        if conn.is_modern() {
+            *lock(&up.listen) = listen::UpstreamListen::default();
+            self.sync_upstream_listen(up);
+            return;
+        }
         self.sync_level(up).await;
         let uris: Vec<String> = {
             let sessions = lock(&self.state.sessions);
@@ -638,7 +646,7 @@ impl Gateway {
     /// Sends the shared connection the most verbose level any session asked for, if it changed.
     async fn sync_level(&self, up: &Arc<Upstream>) {
         let Some(conn) = up.connection() else { return };
-        if !conn.info().is_some_and(|i| i.has("logging")) {
+        if conn.is_modern() || !conn.info().is_some_and(|i| i.has("logging")) {
             return;
         }
         let wanted = lock(&self.state.sessions)
@@ -683,6 +691,10 @@ impl Gateway {
         {
             return;
         }
+        if up.connection().is_some_and(|c| c.is_modern()) {
+            self.sync_upstream_listen(&up);
+            return;
+        }
         if let Some(conn) = up.connection() {
             let p = format!("{{\"uri\":{}}}", object::json_string(uri));
             let _ = conn
@@ -715,6 +727,7 @@ impl Gateway {
         let conn = Connection::connect(opts, tx)
             .await
             .map_err(|e| error::upstream(up.name(), &e))?;
+        up.record_era(&conn);
         if session.closed.is_cancelled() {
             // The session ended while this one was starting: nobody will close it later.
             conn.close().await;
@@ -841,6 +854,10 @@ const PING_MISSES: u32 = 2;
 /// Pings the upstream periodically; a hung upstream (alive but not answering) is closed so its
 /// supervisor restarts it, instead of every call to it waiting out its timeout forever.
 async fn keep_alive(conn: Connection) {
+    // 2026-07-28 has no ping: a modern upstream's health shows in its requests and its process.
+    if conn.is_modern() {
+        return;
+    }
     let mut misses = 0;
     loop {
         tokio::time::sleep(PING_EVERY).await;

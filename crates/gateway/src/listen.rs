@@ -10,8 +10,8 @@
 //! lets go.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use switchboard_protocol::message::encode;
@@ -222,7 +222,13 @@ impl Gateway {
         ));
         let (tx, rx) = mpsc::channel(QUEUE);
         let key = self.state.listeners.next.fetch_add(1, Ordering::Relaxed);
+        let holds = !filter.uris.is_empty();
         lock(&self.state.listeners.open).insert(key, Listener { id, filter, tx });
+        if holds {
+            for up in self.upstreams() {
+                self.sync_upstream_listen(up);
+            }
+        }
         Ok(Listening {
             ack,
             rx,
@@ -251,7 +257,9 @@ impl Gateway {
         {
             return false;
         }
-        if self.subscription_holders(uri) > 0 {
+        // A modern upstream hears of held URIs through its own listen, re-opened once this
+        // listen is registered.
+        if conn.is_modern() || self.subscription_holders(uri) > 0 {
             return true;
         }
         let p = format!("{{\"uri\":{}}}", object::json_string(uri));
@@ -318,5 +326,99 @@ mod tests {
             .unwrap(),
             r#"{"uri":"a://1","_meta":{"io.modelcontextprotocol/subscriptionId":4,"x":1}}"#
         );
+    }
+}
+
+/// What one upstream listen asks a modern upstream for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct UpstreamListen {
+    /// The URIs asked for (sorted).
+    pub uris: Vec<String>,
+    /// Ends the listen request.
+    pub stop: Option<tokio_util::sync::CancellationToken>,
+}
+
+impl Gateway {
+    /// Keeps a modern upstream's `subscriptions/listen` in step with what the gateway needs from
+    /// it: every list change it can announce, and updates of the URIs that sessions and listens
+    /// hold on it. When the URI set changes, a new listen opens before the old one is ended
+    /// (overlap rather than a gap). Its notifications reach the gateway like any unclaimed
+    /// message: list changes refresh the catalog, resource updates go to their holders.
+    pub(crate) fn sync_upstream_listen(&self, up: &Arc<crate::upstream::Upstream>) {
+        let Some(conn) = up.connection().filter(|c| c.is_modern()) else {
+            return;
+        };
+        let Some(info) = conn.info() else { return };
+        let subscribe = info.has_flag("resources", "subscribe");
+        let mut uris: Vec<String> = if subscribe {
+            self.held_uris()
+                .into_iter()
+                .filter(|u| self.resource_owner(u).is_some_and(|o| o.idx == up.idx))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        uris.sort();
+        uris.dedup();
+        let old = {
+            let mut l = lock(&up.listen);
+            if l.stop.is_some() && l.uris == uris {
+                return;
+            }
+            let stop = tokio_util::sync::CancellationToken::new();
+            let old = l.stop.replace(stop.clone());
+            l.uris = uris.clone();
+            let mut parts = Vec::new();
+            for (cap, key) in [
+                ("tools", "toolsListChanged"),
+                ("prompts", "promptsListChanged"),
+                ("resources", "resourcesListChanged"),
+            ] {
+                if info.has_flag(cap, "listChanged") {
+                    parts.push(format!("\"{key}\":true"));
+                }
+            }
+            if !uris.is_empty() {
+                let list: Vec<String> = uris.iter().map(|u| object::json_string(u)).collect();
+                parts.push(format!("\"resourceSubscriptions\":[{}]", list.join(",")));
+            }
+            let params = format!("{{\"notifications\":{{{}}}}}", parts.join(","));
+            let conn = conn.clone();
+            tokio::spawn(async move {
+                let ctx = switchboard_upstream::RequestCtx {
+                    // A listen lasts as long as the connection, or until it is replaced.
+                    timeout: Some(std::time::Duration::from_secs(365 * 24 * 3600)),
+                    cancel: Some(stop),
+                    ..Default::default()
+                };
+                if let Err(e) = conn
+                    .request("subscriptions/listen", Some(&params), ctx)
+                    .await
+                {
+                    tracing::debug!(upstream = conn.name(), "upstream listen ended: {e}");
+                }
+            });
+            old
+        };
+        if let Some(old) = old {
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                old.cancel();
+            });
+        }
+    }
+
+    /// Every URI a session or a listen holds.
+    fn held_uris(&self) -> Vec<String> {
+        let mut uris: Vec<String> = lock(&self.state.sessions)
+            .values()
+            .flat_map(|s| lock(&s.subscriptions).iter().cloned().collect::<Vec<_>>())
+            .collect();
+        uris.extend(
+            lock(&self.state.listeners.open)
+                .values()
+                .flat_map(|l| l.filter.uris.iter().cloned()),
+        );
+        uris
     }
 }

@@ -333,8 +333,8 @@ impl Gateway {
                     }
                     if !missing.is_empty() {
                         let need = required_capabilities(&missing);
-                        refuse(&st.conn, &missing).await;
                         self.give_up(held, st).await;
+                        refuse(&st.conn, &missing).await;
                         return Err(RpcError::new(
                             ErrorCode::MISSING_CLIENT_CAPABILITY,
                             format!("the tool needs client capabilities the request did not declare: {need}"),
@@ -436,6 +436,18 @@ impl Gateway {
     /// Ends a held call for good: cancelled upstream, its open requests answered.
     async fn give_up(&self, held: &Arc<Held>, st: &mut HeldState) {
         st.stop.cancel();
+        // The upstream hears of the cancellation before the answers to its open requests (the
+        // driver sends it, then ends), so it never takes those answers for a reason to go on.
+        if !st.over {
+            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                while let Some(ev) = st.events.recv().await {
+                    if matches!(ev, Event::Done(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
         let e = RpcError::new(
             ErrorCode::CLIENT_TIMEOUT,
             "the client did not answer; the call was ended",
@@ -455,6 +467,159 @@ impl Gateway {
         st.parked = false;
         st.conn.unpark(st.owner);
         lock(&self.state.held.calls).remove(&held.handle);
+    }
+
+    /// A modern caller's call on a modern upstream: passed through, except that the upstream's
+    /// `requestState` never reaches the caller as it is. It is sealed (kind RELAY: the upstream's
+    /// index and its own state), so any replica with the same keys can open it, and a caller
+    /// cannot aim one upstream's state at another or at another tool.
+    pub(crate) async fn pass_through(
+        &self,
+        call: Call<'_>,
+        upstream: usize,
+    ) -> Result<Bridged, RpcError> {
+        let binding = Binding {
+            principal: PRINCIPAL,
+            method: call.method,
+            target: call.target,
+        };
+        let upstream_tag = u16::try_from(upstream).unwrap_or(u16::MAX);
+        let opened;
+        let params = match call.params.and_then(|p| object::get(p, "requestState")) {
+            None | Some("null") => call.params,
+            Some(raw) => {
+                let token = object::string_value(raw)
+                    .filter(|_| raw.starts_with('"'))
+                    .ok_or_else(|| error::invalid_params("requestState must be a string"))?;
+                let keys = self.state.keys.as_ref().ok_or_else(no_keys)?;
+                let inner = match keys.open(&token, &binding, now_unix_ms()) {
+                    Ok(o) => match o.state {
+                        Sealed::Relay { upstream: u, inner } if u == upstream_tag => inner,
+                        _ => return Err(invalid_state()),
+                    },
+                    Err(OpenError::Invalid) => return Err(invalid_state()),
+                    Err(OpenError::Expired { at_unix_ms }) => {
+                        return Err(
+                            expired().with_raw("expired_at_unix_ms", at_unix_ms.to_string())
+                        );
+                    }
+                };
+                let inner = String::from_utf8(inner).map_err(|_| invalid_state())?;
+                let p = call.params.unwrap_or("{}");
+                opened = object::edit(
+                    p,
+                    &[("requestState", Edit::Set(&object::json_string(&inner)))],
+                );
+                opened.as_deref().or(call.params)
+            }
+        };
+        let fwd = relay::Call {
+            method: call.method,
+            params,
+            progress: call.progress,
+            timeout: None,
+            cancel: call.cancel.clone(),
+            request_id: call.request_id,
+        };
+        let resp = match relay::forward(self, call.session, &call.conn, fwd, call.related).await {
+            Ok(m) => m,
+            Err(UpstreamError::Cancelled) => return Ok(Bridged::Cancelled),
+            Err(e) => return Err(error::upstream(call.conn.name(), &e)),
+        };
+        let Some(result) = resp.result().filter(|r| is_input_required(r)) else {
+            return Ok(Bridged::Done(resp));
+        };
+        let Some(inner) = object::get(result, "requestState").and_then(object::string_value) else {
+            return Ok(Bridged::InputRequired(result.to_owned()));
+        };
+        let ttl = self.config().modern.input_ttl;
+        let expires =
+            now_unix_ms().saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+        let sealed = Sealed::Relay {
+            upstream: upstream_tag,
+            inner: inner.as_bytes().to_vec(),
+        };
+        let keys = self.state.keys.as_ref().ok_or_else(no_keys)?;
+        let token = keys
+            .seal(&binding, &self.state.replica, expires, &sealed)
+            .map_err(|e| {
+                RpcError::new(
+                    ErrorCode::INTERNAL_ERROR,
+                    format!("could not seal requestState: {e}"),
+                )
+            })?;
+        let shaped = object::edit(
+            result,
+            &[("requestState", Edit::Set(&object::json_string(&token)))],
+        )
+        .unwrap_or_else(|| result.to_owned());
+        Ok(Bridged::InputRequired(shaped))
+    }
+
+    /// Bridge B: a handshake session's call on a modern upstream. An `input_required` answer
+    /// never reaches the client: each input request becomes a real server-to-client request on
+    /// the call's stream (all at once), and the upstream is asked again with the answers and its
+    /// own `requestState`, round after round, up to `modern.max_rounds`.
+    pub(crate) async fn ask_for_input(&self, call: Call<'_>) -> Result<Bridged, RpcError> {
+        let max = self.config().modern.max_rounds;
+        let mut params: Option<String> = call.params.map(str::to_owned);
+        for _ in 0..=max {
+            let fwd = relay::Call {
+                method: call.method,
+                params: params.as_deref(),
+                progress: call.progress,
+                timeout: None,
+                cancel: call.cancel.clone(),
+                request_id: call.request_id,
+            };
+            let resp = match relay::forward(self, call.session, &call.conn, fwd, call.related).await
+            {
+                Ok(m) => m,
+                Err(UpstreamError::Cancelled) => return Ok(Bridged::Cancelled),
+                Err(e) => return Err(error::upstream(call.conn.name(), &e)),
+            };
+            let Some(result) = resp.result().filter(|r| is_input_required(r)) else {
+                return Ok(Bridged::Done(resp));
+            };
+            let asks: Vec<(String, String, Option<String>)> = object::get(result, "inputRequests")
+                .and_then(object::fields)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|f| {
+                    let method = object::get_str(f.value, "method")
+                        .unwrap_or_default()
+                        .into_owned();
+                    let params = object::get(f.value, "params").map(str::to_owned);
+                    (f.key().into_owned(), method, params)
+                })
+                .collect();
+            let answers =
+                futures::future::join_all(asks.iter().map(|(_, m, p)| {
+                    relay::ask_client(call.session, m, p.as_deref(), call.related)
+                }))
+                .await;
+            let mut responses = String::from("{");
+            for (i, ((key, _, _), answer)) in asks.iter().zip(answers).enumerate() {
+                if i > 0 {
+                    responses.push(',');
+                }
+                object::push_json_string(&mut responses, key);
+                responses.push(':');
+                responses.push_str(&answer?);
+            }
+            responses.push('}');
+            let mut edits = vec![("inputResponses", Edit::Set(&responses))];
+            let state = object::get(result, "requestState");
+            match state {
+                Some(s) => edits.push(("requestState", Edit::Set(s))),
+                None => edits.push(("requestState", Edit::Remove)),
+            }
+            params = object::edit(params.as_deref().unwrap_or("{}"), &edits);
+        }
+        Err(RpcError::new(
+            ErrorCode::TOO_MANY_ROUNDS,
+            format!("the upstream asked for input more than {max} times (modern.max_rounds)"),
+        ))
     }
 
     /// How many calls this replica holds for callers' retries.
@@ -485,6 +650,7 @@ fn drive(
             owner,
             rewrite_progress: progress,
             request_id: Some(request_id),
+            modern: None,
         };
         let call = conn.request(&method, params.as_deref(), ctx);
         tokio::pin!(call);
@@ -512,6 +678,14 @@ fn drive(
         }
         let _ = events.send(Event::Done(out)).await;
     });
+}
+
+fn is_input_required(result: &str) -> bool {
+    object::get(result, "resultType") == Some("\"input_required\"")
+}
+
+fn invalid_state() -> RpcError {
+    error::invalid_params("requestState failed verification").with_str("reason", "invalid")
 }
 
 fn no_keys() -> RpcError {

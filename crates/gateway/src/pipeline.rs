@@ -468,6 +468,17 @@ impl Gateway {
         if on == held {
             return Ok(Outcome::Local("{}".into()));
         }
+        if conn.is_modern() {
+            // 2026-07-28 has no resources/subscribe: the upstream's listen carries the URI.
+            if on {
+                lock(&cx.session.subscriptions).insert(uri);
+                self.sync_upstream_listen(&up);
+            } else {
+                lock(&cx.session.subscriptions).remove(&uri);
+                self.release_subscription(&uri).await;
+            }
+            return Ok(Outcome::Local("{}".into()));
+        }
         if !on {
             lock(&cx.session.subscriptions).remove(&uri);
             self.release_subscription(&uri).await;
@@ -567,19 +578,22 @@ impl Gateway {
         let unmeta;
         let modern = cx.session.revision.is_modern();
         let params = match params {
-            Some(p) if modern => {
+            Some(p) if modern && !conn.is_modern() => {
                 unmeta = modern::strip_for_handshake(p);
                 unmeta.as_deref().or(Some(p))
             }
             other => other,
         };
-        if modern && matches!(method, "tools/call" | "prompts/get" | "resources/read") {
+        if matches!(method, "tools/call" | "prompts/get" | "resources/read")
+            && (modern || conn.is_modern())
+        {
             let key = if method == "resources/read" {
                 "uri"
             } else {
                 "name"
             };
             let target = original.param_str(key).unwrap_or_default();
+            let conn_modern = conn.is_modern();
             let call = mrtr::Call {
                 session: cx.session,
                 conn,
@@ -594,7 +608,12 @@ impl Gateway {
                 cancel: cx.cancel,
                 request_id: cx.request_id,
             };
-            return Ok(match self.bridge(call).await? {
+            let bridged = match (modern, conn_modern) {
+                (true, false) => self.bridge(call).await?,
+                (true, true) => self.pass_through(call, up.idx).await?,
+                _ => self.ask_for_input(call).await?,
+            };
+            return Ok(match bridged {
                 mrtr::Bridged::Done(m) => Outcome::Upstream(m),
                 mrtr::Bridged::InputRequired(r) => Outcome::Local(r),
                 mrtr::Bridged::Cancelled => Outcome::Cancelled,

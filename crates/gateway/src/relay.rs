@@ -58,6 +58,9 @@ pub(crate) async fn forward(
         owner: session.key,
         rewrite_progress: progress.is_some(),
         request_id: Some(call.request_id.clone()),
+        // A handshake session's request to a modern upstream says who it is for; a modern
+        // caller's request already carries its own `_meta`.
+        modern: conn.is_modern().then(|| modern_meta(session)),
     };
     let call = conn.request(call.method, call.params, ctx);
     tokio::pin!(call);
@@ -262,26 +265,31 @@ async fn relay_client_request(
 
 /// Whether this client may receive this server-to-client request.
 fn permitted(session: &Session, m: &Message) -> Result<(), String> {
+    permitted_raw(session, m.method().unwrap_or_default(), m.params())
+}
+
+fn permitted_raw(session: &Session, method: &str, params: Option<&str>) -> Result<(), String> {
     let caps = &session.caps;
     let rev = session.revision;
     if rev.is_modern() {
         return Err(
-            "2026-07-28 callers take no server-to-client requests, and this gateway does not yet turn them into input_required results".into(),
+            "2026-07-28 callers take no server-to-client requests outside the calls that can ask for input".into(),
         );
     }
-    match m.method().unwrap_or_default() {
+    let param = |k: &str| params.and_then(|p| object::get(p, k));
+    match method {
         "sampling/createMessage" => {
             if !caps.sampling {
                 return Err("the client did not declare the sampling capability".into());
             }
-            let uses_tools = m.param("tools").is_some() || m.param("toolChoice").is_some();
+            let uses_tools = param("tools").is_some() || param("toolChoice").is_some();
             if uses_tools && !(caps.sampling_tools && rev.has_sampling_tools()) {
                 return Err("the client did not declare sampling.tools".into());
             }
             Ok(())
         }
         "elicitation/create" => {
-            let url_mode = m.param_str("mode").as_deref() == Some("url");
+            let url_mode = param("mode") == Some("\"url\"");
             if url_mode && !(caps.elicitation_url && rev.has_url_elicitation()) {
                 return Err("the client did not declare URL-mode elicitation".into());
             }
@@ -325,6 +333,65 @@ pub(crate) fn declared_capabilities(session: &Session) -> String {
         parts.push(r#""roots":{"listChanged":true}"#);
     }
     format!("{{{}}}", parts.join(","))
+}
+
+/// Asks a handshake session's client something on behalf of a 2026-07-28 upstream's
+/// `input_required` (bridge B): a real server-to-client request on the request's stream, whose
+/// answer becomes the `inputResponses` value. A client's error for an elicitation is a cancel
+/// (an answer has no error form); for anything else the call fails with it.
+pub(crate) async fn ask_client(
+    session: &Arc<Session>,
+    method: &str,
+    params: Option<&str>,
+    related: &mpsc::Sender<Bytes>,
+) -> Result<String, RpcError> {
+    if let Err(why) = permitted_raw(session, method, params) {
+        return Err(
+            RpcError::new(ErrorCode::CLIENT_LACKS_CAPABILITY, why).with_str("method", method)
+        );
+    }
+    let (down_id, rx) = session.client_request();
+    let out = Bytes::from(encode::request(&down_id, method, params));
+    if related.try_send(out.clone()).is_err() {
+        session.push(out);
+    }
+    let answer = tokio::select! {
+        a = tokio::time::timeout(CLIENT_ANSWER_TIMEOUT, rx) => a.map(Result::ok),
+        _ = session.closed.cancelled() => Ok(None),
+    };
+    match answer {
+        Ok(Some(reply)) => match (reply.kind(), reply.result()) {
+            (Kind::Result, Some(r)) => Ok(r.to_owned()),
+            _ if method == "elicitation/create" => Ok("{\"action\":\"cancel\"}".to_owned()),
+            _ => Err(RpcError::new(
+                ErrorCode::CLIENT_LACKS_CAPABILITY,
+                format!("the client refused {method}"),
+            )
+            .with_raw("client_error", reply.error().unwrap_or("null").to_owned())
+            .with_str("reason", &format!("client refused {method}"))),
+        },
+        Ok(None) => Err(RpcError::new(
+            ErrorCode::NO_CLIENT_FOR_REQUEST,
+            "the client session ended before answering",
+        )),
+        Err(_) => {
+            session.forget_client_request(&down_id);
+            Err(RpcError::new(
+                ErrorCode::CLIENT_TIMEOUT,
+                "the client did not answer in time",
+            ))
+        }
+    }
+}
+
+/// The `_meta` a handshake session's requests carry to a modern upstream: its capabilities
+/// (as it declared them in `initialize`), its identity and its log level.
+pub(crate) fn modern_meta(session: &Session) -> switchboard_upstream::ModernMeta {
+    switchboard_upstream::ModernMeta {
+        capabilities: Some(declared_capabilities(session)),
+        client_info: Some(session.client_info.to_string()),
+        log_level: session.level().map(Level::as_str),
+    }
 }
 
 /// A `notifications/message` with the logger prefixed by the upstream's name.

@@ -15,7 +15,7 @@ use switchboard_protocol::{Kind, Revision};
 use switchboard_upstream::http::HttpSpec;
 use switchboard_upstream::stdio::StdioSpec;
 use switchboard_upstream::{
-    ConnectOptions, Connection, RequestCtx, Target, UpstreamError, reaper::Reaper,
+    ConnectOptions, Connection, Era, RequestCtx, Target, UpstreamError, reaper::Reaper,
 };
 
 use crate::catalog::{ListKind, Lists};
@@ -61,6 +61,10 @@ pub struct Upstream {
     pub(crate) status: Mutex<Status>,
     /// The log level last sent to the shared connection.
     pub(crate) sent_level: Mutex<Option<Level>>,
+    /// The era an `era: auto` upstream turned out to speak: later connections skip the probe.
+    pub(crate) verdict: Mutex<Option<Era>>,
+    /// The `subscriptions/listen` open on a modern upstream's shared connection.
+    pub(crate) listen: Mutex<crate::listen::UpstreamListen>,
 }
 
 impl Upstream {
@@ -78,6 +82,8 @@ impl Upstream {
                 revision: None,
             }),
             sent_level: Mutex::new(None),
+            verdict: Mutex::new(None),
+            listen: Mutex::new(crate::listen::UpstreamListen::default()),
         }
     }
 
@@ -122,6 +128,15 @@ impl Upstream {
     }
 
     /// Options for a new connection declaring `capabilities` (raw JSON).
+    /// Remembers which era a connection to this upstream speaks (the probe's verdict).
+    pub(crate) fn record_era(&self, conn: &Connection) {
+        *lock(&self.verdict) = Some(if conn.is_modern() {
+            Era::Modern
+        } else {
+            Era::Legacy
+        });
+    }
+
     pub(crate) fn connect_options(
         &self,
         capabilities: String,
@@ -161,6 +176,12 @@ impl Upstream {
             revision: Revision::LATEST,
             reaper,
             standalone_stream: true,
+            era: match self.cfg.era {
+                switchboard_config::Era::Modern => Era::Modern,
+                switchboard_config::Era::Legacy => Era::Legacy,
+                switchboard_config::Era::Auto => (*lock(&self.verdict)).unwrap_or(Era::Auto),
+            },
+            probe_timeout: self.cfg.probe_timeout,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use switchboard_protocol::{Kind, Revision, object};
@@ -38,6 +39,10 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
         reaper: None,
         // One call and done: no standalone stream to race the call's own stream.
         standalone_stream: false,
+        // The probe checks a server the way handshake-era clients reach it (and the client
+        // conformance scenarios expect initialize first).
+        era: switchboard_upstream::Era::Legacy,
+        probe_timeout: Duration::from_secs(2),
     };
     let conn = Connection::connect(opts, tx).await.context("connect")?;
     // Print what the server says on its own; refuse its requests (the probe declares no capabilities).

@@ -55,6 +55,33 @@ pub struct ConnectOptions {
     /// Open the HTTP upstream's standalone GET stream for its unsolicited messages (list changes,
     /// resource updates). A one-shot client such as `probe` does without.
     pub standalone_stream: bool,
+    /// Which era to speak, or `Auto` to find out.
+    pub era: Era,
+    /// How long an `Auto` upstream gets to answer the `server/discover` probe.
+    pub probe_timeout: Duration,
+}
+
+/// The era of protocol a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Era {
+    /// Probe with `server/discover`; fall back to `initialize` on a fresh connection.
+    #[default]
+    Auto,
+    /// 2026-07-28: no handshake, `_meta` on every request.
+    Modern,
+    /// The `initialize` handshake (2025-11-25 and older).
+    Legacy,
+}
+
+/// The `_meta` a request to a modern upstream carries on behalf of whoever caused it.
+#[derive(Debug, Clone, Default)]
+pub struct ModernMeta {
+    /// Raw `clientCapabilities` (`{}` when the gateway asks for itself).
+    pub capabilities: Option<String>,
+    /// Raw `clientInfo` (the gateway's own when `None`).
+    pub client_info: Option<String>,
+    /// The log level to ask for, if any.
+    pub log_level: Option<&'static str>,
 }
 
 /// What the upstream said about itself in the handshake.
@@ -105,6 +132,9 @@ pub struct RequestCtx {
     pub rewrite_progress: bool,
     /// The gateway request id, forwarded to HTTP upstreams as `X-Request-Id`.
     pub request_id: Option<Arc<str>>,
+    /// For a modern upstream: who the request is for. Requests that already carry a modern
+    /// `_meta` (a 2026-07-28 caller's own) are sent as they are.
+    pub modern: Option<ModernMeta>,
 }
 
 impl RequestCtx {
@@ -154,6 +184,12 @@ pub(crate) struct Core {
     pub(crate) closed: CancellationToken,
     close_reason: Mutex<Option<String>>,
     info: OnceLock<ServerInfo>,
+    /// Speaks 2026-07-28: requests are stamped with `_meta`, there is no handshake.
+    modern: std::sync::atomic::AtomicBool,
+    /// The session was opened. A connection that never opened (a failed handshake, an era
+    /// probe that found a handshake-era server) reports its end to nobody: its opener has the
+    /// error already, and the gateway must not take it for the connection that replaces it.
+    opened: std::sync::atomic::AtomicBool,
     pub(crate) opts: ConnectOptions,
     /// State replayed after a transparent re-initialisation.
     subscriptions: Mutex<HashSet<String>>,
@@ -176,11 +212,37 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// Starts or reaches the upstream and performs the `initialize` handshake. Messages no request
-    /// claims go to `inbound`.
+    /// Starts or reaches the upstream and opens an MCP session with it: `initialize` in the
+    /// handshake era, `server/discover` in 2026-07-28. With [`Era::Auto`] the upstream is probed
+    /// with `server/discover` first; anything but a 2026-07-28 answer makes it handshake-era, and
+    /// then the probed process (or HTTP client) is dropped and a fresh one gets `initialize` as
+    /// its first message, as handshake-era servers require. Messages no request claims go to
+    /// `inbound`.
     pub async fn connect(
         opts: ConnectOptions,
         inbound: mpsc::Sender<Inbound>,
+    ) -> Result<Connection, UpstreamError> {
+        match (opts.era, &opts.target) {
+            (Era::Legacy, _) | (Era::Auto, Target::Sse(_)) => {
+                Connection::open(opts, inbound, Opening::Handshake).await
+            }
+            (Era::Modern, _) => Connection::open(opts, inbound, Opening::Discover).await,
+            (Era::Auto, _) => {
+                match Connection::open(opts.clone(), inbound.clone(), Opening::Probe).await {
+                    Err(UpstreamError::NotModern(why)) => {
+                        tracing::debug!(upstream = %opts.name, "not a 2026-07-28 server ({why}); using initialize");
+                        Connection::open(opts, inbound, Opening::Handshake).await
+                    }
+                    other => other,
+                }
+            }
+        }
+    }
+
+    async fn open(
+        opts: ConnectOptions,
+        inbound: mpsc::Sender<Inbound>,
+        opening: Opening,
     ) -> Result<Connection, UpstreamError> {
         static SERIAL: AtomicU64 = AtomicU64::new(1);
         let core = Arc::new(Core {
@@ -196,6 +258,8 @@ impl Connection {
             closed: CancellationToken::new(),
             close_reason: Mutex::new(None),
             info: OnceLock::new(),
+            modern: std::sync::atomic::AtomicBool::new(opening != Opening::Handshake),
+            opened: std::sync::atomic::AtomicBool::new(false),
             opts: opts.clone(),
             subscriptions: Mutex::new(HashSet::new()),
             log_level: Mutex::new(None),
@@ -208,19 +272,37 @@ impl Connection {
         let _ = core.wire.set(wire);
         *lock(&core.guard) = Some(guard);
         let conn = Connection { core };
-        match conn.handshake().await {
+        let opened = match opening {
+            Opening::Handshake => conn.handshake().await,
+            Opening::Discover | Opening::Probe => conn.discover(opening).await,
+        };
+        match opened {
             Ok(info) => {
                 let _ = conn.core.info.set(info);
+                conn.core.opened.store(true, Ordering::Relaxed);
+                if conn.core.closed.is_cancelled() {
+                    // It died between its answer and now: say so, as nobody else will.
+                    let _ = conn
+                        .core
+                        .inbound
+                        .try_send(Inbound::Closed(conn.core.reason()));
+                }
                 Ok(conn)
             }
             Err(e) => {
                 conn.close().await;
                 Err(match e {
                     UpstreamError::Unavailable(m) => UpstreamError::Unavailable(m),
+                    UpstreamError::NotModern(m) => UpstreamError::NotModern(m),
                     other => UpstreamError::Unavailable(format!("initialize failed: {other}")),
                 })
             }
         }
+    }
+
+    /// Whether this connection speaks 2026-07-28.
+    pub fn is_modern(&self) -> bool {
+        self.core.is_modern()
     }
 
     /// Marks `owner`'s requests in flight as parked: blocked on answers the gateway holds back
@@ -361,6 +443,79 @@ impl Connection {
         self.notify("notifications/initialized", None).await?;
         Ok(info)
     }
+
+    /// Opens a 2026-07-28 connection: `server/discover` says what the server is. As a probe
+    /// (`Opening::Probe`), any answer but a 2026-07-28 one is `NotModern`, and so is silence
+    /// until the probe timeout.
+    async fn discover(&self, opening: Opening) -> Result<ServerInfo, UpstreamError> {
+        let opts = &self.core.opts;
+        let probing = opening == Opening::Probe;
+        let timeout = if probing {
+            opts.probe_timeout
+        } else {
+            opts.timeout
+        };
+        let not_modern = |why: String| {
+            if probing {
+                UpstreamError::NotModern(why)
+            } else {
+                UpstreamError::Unavailable(format!("upstream is not a 2026-07-28 server: {why}"))
+            }
+        };
+        let resp = match self
+            .request("server/discover", None, RequestCtx::with_timeout(timeout))
+            .await
+        {
+            Ok(r) => r,
+            Err(UpstreamError::Timeout(_)) => {
+                return Err(not_modern(format!(
+                    "no answer to server/discover within {timeout:?}"
+                )));
+            }
+            Err(e) if probing => return Err(UpstreamError::NotModern(e.to_string())),
+            Err(e) => return Err(e),
+        };
+        let Some(result) = resp.result() else {
+            return Err(not_modern(format!(
+                "server/discover was answered with {}",
+                resp.error().unwrap_or("?")
+            )));
+        };
+        let modern = object::get(result, "supportedVersions")
+            .and_then(object::array_items)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(object::string_value)
+            .any(|v| Revision::parse_any(&v).is_some_and(Revision::is_modern));
+        if !modern {
+            return Err(not_modern(
+                "its server/discover lists no 2026-07-28 version".into(),
+            ));
+        }
+        let server_info = object::get(result, "_meta")
+            .and_then(|m| object::get(m, switchboard_protocol::meta::SERVER_INFO))
+            .or_else(|| object::get(result, "serverInfo"))
+            .unwrap_or("{}");
+        if let Some(Wire::Http(h)) = self.core.wire.get() {
+            h.set_revision(Revision::V2026_07_28, false);
+        }
+        Ok(ServerInfo {
+            revision: Revision::V2026_07_28,
+            capabilities: object::get(result, "capabilities")
+                .unwrap_or("{}")
+                .to_owned(),
+            server_info: server_info.to_owned(),
+            instructions: object::get_str(result, "instructions").map(|s| s.into_owned()),
+        })
+    }
+}
+
+/// How a connection opens its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opening {
+    Handshake,
+    Discover,
+    Probe,
 }
 
 impl Core {
@@ -374,6 +529,23 @@ impl Core {
             return Err(UpstreamError::Closed(self.reason()));
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let stamped;
+        let params = if self.is_modern() && !has_modern_meta(params) {
+            let m = ctx.modern.as_ref();
+            stamped = switchboard_protocol::meta::stamp_modern(
+                params,
+                Revision::V2026_07_28.as_str(),
+                m.and_then(|m| m.capabilities.as_deref()).unwrap_or("{}"),
+                Some(
+                    m.and_then(|m| m.client_info.as_deref())
+                        .unwrap_or(&self.opts.client_info),
+                ),
+                m.and_then(|m| m.log_level),
+            );
+            stamped.as_deref().or(params)
+        } else {
+            params
+        };
         let rewritten;
         let params = match (ctx.rewrite_progress, params) {
             (true, Some(p)) => match with_progress_token(p, id) {
@@ -516,6 +688,10 @@ impl Core {
     }
 
     /// The initialize params, for transports that re-initialise on their own.
+    pub(crate) fn is_modern(&self) -> bool {
+        self.modern.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn initialize_params(&self) -> String {
         format!(
             "{{\"protocolVersion\":\"{}\",\"capabilities\":{},\"clientInfo\":{}}}",
@@ -682,12 +858,17 @@ impl Core {
         if self.closed.is_cancelled() {
             return;
         }
-        tracing::warn!(upstream = %self.name, %reason, "upstream connection closed");
+        let opened = self.opened.load(Ordering::Relaxed);
+        if opened {
+            tracing::warn!(upstream = %self.name, %reason, "upstream connection closed");
+        }
         lock(&self.close_reason).get_or_insert(reason.clone());
         self.closed.cancel();
         // Dropping the senders fails every waiter with `Closed`.
         lock(&self.pending).clear();
-        let _ = self.inbound.try_send(Inbound::Closed(reason));
+        if opened {
+            let _ = self.inbound.try_send(Inbound::Closed(reason));
+        }
     }
 
     pub(crate) async fn shutdown(&self, reason: &str) {
@@ -708,6 +889,14 @@ impl Core {
         self.closed.cancel();
         lock(&self.pending).clear();
     }
+}
+
+/// Whether `params._meta` already names a protocol version (a 2026-07-28 caller's own request).
+fn has_modern_meta(params: Option<&str>) -> bool {
+    params
+        .and_then(|p| object::get(p, "_meta"))
+        .and_then(|m| object::get(m, switchboard_protocol::meta::PROTOCOL_VERSION))
+        .is_some()
 }
 
 /// Removes a request from the pending table if its waiter gives up for any reason.

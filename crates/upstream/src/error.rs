@@ -19,4 +19,7 @@ pub enum UpstreamError {
     /// The caller cancelled the request.
     #[error("request cancelled")]
     Cancelled,
+    /// An `era: auto` probe found no 2026-07-28 server (it then gets `initialize` instead).
+    #[error("not a 2026-07-28 server: {0}")]
+    NotModern(String),
 }

@@ -17,5 +17,7 @@ pub mod legacy_sse;
 pub mod reaper;
 pub mod stdio;
 
-pub use connection::{ConnectOptions, Connection, Inbound, RequestCtx, ServerInfo, Target};
+pub use connection::{
+    ConnectOptions, Connection, Era, Inbound, ModernMeta, RequestCtx, ServerInfo, Target,
+};
 pub use error::UpstreamError;

@@ -11,6 +11,8 @@ mcp-server-time over stdio). What is checked:
   `elicitation_callback` answers it, the SDK retries, the call completes;
 - a declined elicitation completes too, with the decline passed to the upstream;
 - `switchboard stdio` serves the SDK's modern mode too (the first request fixes the era);
+- a handshake-era client (`mode="legacy"`) calling a 2026-07-28 upstream (the fixture forced
+  modern) that answers `input_required` gets real elicitation and sampling requests (bridge B);
 - `subscriptions/listen` (the SDK's `listen`) is acknowledged with what the gateway honours
   (list changes, and the resource URIs an upstream can subscribe to).
 """
@@ -31,6 +33,7 @@ from mcp.client.subscriptions import listen
 from harness import (
     attach_log,
     everything_entry,
+    fixture_bin,
     gateway_env,
     node_bin,
     peers_dir,
@@ -163,3 +166,42 @@ async def test_stdio_gateway_in_2026_07_28(request: pytest.FixtureRequest, tmp_p
             result = await c.call_tool("ev__trigger-elicitation-request", {})
             assert "Ada Lovelace" in "\n".join(texts(result)), result
     assert len(elicit.asked) == 1, elicit.asked
+
+
+# ----- a handshake-era client in front of a 2026-07-28 upstream (bridge B) -------------------
+
+
+@pytest.fixture
+def modern_upstream_gw(gateway) -> str:
+    """The fixture forced to 2026-07-28 (it answers initialize with -32022): the gateway's probe
+    makes it a modern upstream."""
+    base = gateway(
+        "upstreams:\n"
+        f"  fx:\n    stdio: {{ command: {json.dumps(fixture_bin())}, env: {{ FIXTURE_ERA: modern }} }}\n"
+    )
+    status = wait_upstreams_ready(base, ["fx"])
+    assert status["upstreams"][0]["revision"] == MODERN, status
+    return base
+
+
+async def test_handshake_client_answers_a_modern_upstreams_input_required(modern_upstream_gw: str) -> None:
+    elicit = Elicitor("accept", {"name": "Ada"})
+    sampled: list[types.CreateMessageRequestParams] = []
+
+    async def on_sample(_context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        sampled.append(params)
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="Paris"),
+            model="test-model", stop_reason="endTurn",
+        )
+
+    with anyio.fail_after(TEST_TIMEOUT_S):
+        async with Client(f"{modern_upstream_gw}/mcp", mode="legacy", elicitation_callback=elicit,
+                          sampling_callback=on_sample, read_timeout_seconds=30) as c:
+            assert c.protocol_version != MODERN
+            # The upstream answers input_required; this client gets a real elicitation/create.
+            hello = await c.call_tool("fx__test_input_required_result_elicitation", {})
+            assert "Hello, Ada!" in "\n".join(texts(hello)), hello
+            llm = await c.call_tool("fx__test_input_required_result_sampling", {})
+            assert "Paris" in "\n".join(texts(llm)), llm
+    assert len(elicit.asked) == 1 and len(sampled) == 1, (elicit.asked, sampled)

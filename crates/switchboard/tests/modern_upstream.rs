@@ -1,0 +1,195 @@
+//! 2026-07-28 upstreams: the era probe (`era: auto`) and its overrides, what a modern upstream
+//! is sent, and both directions of traffic through it. The fixture plays every kind of server:
+//! `FIXTURE_ERA=auto` (dual-era: the first request decides), `modern` (2026-07-28 only),
+//! `legacy` (answers requests before `initialize` with -32601), `legacy-silent` (ignores them)
+//! and `legacy-exit` (exits on them).
+
+mod support;
+
+use serde_json::{Value, json};
+use support::modern::{assert_error, call_tool};
+use support::{Config, Gateway, Upstream};
+
+async fn gateway(fixture_era: &str, settings: &[&str]) -> (Gateway, std::path::PathBuf) {
+    let c = Config::new();
+    let log = c.path("fx.log");
+    let mut up = Upstream::fixture("fx")
+        .log(&log)
+        .env("FIXTURE_ERA", fixture_era);
+    for s in settings {
+        up = up.setting(s);
+    }
+    let gw = c.upstream(up).start().await;
+    (gw, log)
+}
+
+async fn ready(gw: &Gateway) -> Value {
+    gw.wait_status("fx to be ready", |st| {
+        st["upstreams"][0]["state"] == "ready"
+    })
+    .await["upstreams"][0]
+        .clone()
+}
+
+/// The methods of the requests the fixture received, in order (its wire log).
+fn methods(log: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m.get("id").is_some())
+        .filter_map(|m| m["method"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_dual_era_server_is_spoken_to_in_2026_07_28() {
+    let (gw, log) = gateway("auto", &[]).await;
+    let up = ready(&gw).await;
+    assert_eq!(up["revision"], "2026-07-28", "{up}");
+    let m = methods(&log);
+    assert_eq!(m[0], "server/discover", "{m:?}");
+    assert!(!m.iter().any(|x| x == "initialize"), "{m:?}");
+    // Every request to it carries the era's _meta, on behalf of the gateway for its own lists.
+    let wire = std::fs::read_to_string(&log).unwrap();
+    let list = wire.lines().find(|l| l.contains("\"tools/list\"")).unwrap();
+    assert!(
+        list.contains("io.modelcontextprotocol/protocolVersion"),
+        "{list}"
+    );
+    assert!(!wire.contains("\"ping\""), "no ping in 2026-07-28");
+}
+
+#[tokio::test]
+async fn a_handshake_server_gets_initialize_first_on_a_fresh_process() {
+    for era in ["legacy", "legacy-exit"] {
+        let (gw, log) = gateway(era, &[]).await;
+        let up = ready(&gw).await;
+        assert_eq!(up["revision"], "2025-11-25", "{era}: {up}");
+        let m = methods(&log);
+        // The probe's process saw server/discover and nothing else; the serving one began with
+        // initialize.
+        assert_eq!(m[0], "server/discover", "{era}: {m:?}");
+        assert_eq!(m[1], "initialize", "{era}: {m:?}");
+        let s = gw.initialize().await;
+        let r = s.call_tool("fx__echo", r#"{"message":"hi"}"#).await;
+        assert_eq!(r.result()["content"][0]["text"], "hi", "{era}: {}", r.text);
+    }
+    // Silence counts as a "no" once probe_timeout has passed.
+    let t0 = std::time::Instant::now();
+    let (gw, log) = gateway("legacy-silent", &["probe_timeout: 300ms"]).await;
+    let up = ready(&gw).await;
+    assert_eq!(up["revision"], "2025-11-25", "{up}");
+    assert!(t0.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(methods(&log)[..2], ["server/discover", "initialize"]);
+}
+
+#[tokio::test]
+async fn the_era_can_be_forced() {
+    // era: legacy never probes.
+    let (gw, log) = gateway("auto", &["era: legacy"]).await;
+    assert_eq!(ready(&gw).await["revision"], "2025-11-25");
+    assert_eq!(methods(&log)[0], "initialize");
+    // era: modern against a handshake-only server fails, and says why.
+    let (gw, _log) = gateway("legacy", &["era: modern"]).await;
+    let st = gw
+        .wait_status("fx to fail", |st| {
+            st["upstreams"][0]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("not a 2026-07-28 server"))
+        })
+        .await;
+    assert_ne!(st["upstreams"][0]["state"], "ready", "{st}");
+}
+
+#[tokio::test]
+async fn modern_callers_get_the_upstreams_state_sealed() {
+    let (gw, log) = gateway("modern", &[]).await;
+    ready(&gw).await;
+    let tool = "fx__test_input_required_result_elicitation";
+    let caps = json!({"elicitation": {}});
+    let r = call_tool(&gw, 1, tool, caps.clone(), json!({})).await;
+    let res = r.result();
+    assert_eq!(res["resultType"], "input_required", "{}", r.text);
+    let state = res["requestState"].as_str().unwrap().to_owned();
+    assert!(
+        state.starts_with("sb1."),
+        "the upstream's own state leaked: {state}"
+    );
+    // The upstream's own state is not what the client holds.
+    assert!(!std::fs::read_to_string(&log).unwrap().contains(&state));
+    let answer = json!({"user_name": {"action": "accept", "content": {"name": "Mo"}}});
+    let r = call_tool(
+        &gw,
+        2,
+        tool,
+        caps.clone(),
+        json!({"inputResponses": answer, "requestState": format!("{state}x")}),
+    )
+    .await;
+    assert_error(&r, 200, -32602, 2);
+    let r = call_tool(
+        &gw,
+        3,
+        tool,
+        caps,
+        json!({"inputResponses": answer, "requestState": state}),
+    )
+    .await;
+    assert!(r.text.contains("Hello, Mo!"), "{}", r.text);
+    // The caller's own capabilities reached the upstream, not the gateway's.
+    let wire = std::fs::read_to_string(&log).unwrap();
+    let call = wire
+        .lines()
+        .find(|l| l.contains("test_input_required_result_elicitation"))
+        .unwrap();
+    assert!(
+        call.contains(r#""io.modelcontextprotocol/clientCapabilities":{"elicitation":{}}"#),
+        "{call}"
+    );
+}
+
+#[tokio::test]
+async fn handshake_sessions_reach_a_modern_upstream() {
+    let (gw, log) = gateway("modern", &[]).await;
+    ready(&gw).await;
+    let s = gw.initialize().await;
+    // Level and subscriptions are the gateway's to keep: the era has neither method.
+    let r = s
+        .request("logging/setLevel", Some(r#"{"level":"debug"}"#))
+        .await;
+    assert!(r.result().is_object(), "{}", r.text);
+    let r = s
+        .request(
+            "resources/subscribe",
+            Some(r#"{"uri":"test://static-text"}"#),
+        )
+        .await;
+    assert!(r.result().is_object(), "{}", r.text);
+    let r = s.call_tool("fx__test_logging_tool", "{}").await;
+    assert!(
+        r.raw_messages()
+            .iter()
+            .any(|m| m.contains("notifications/message")),
+        "the session's level rides on its requests: {}",
+        r.text
+    );
+    let wire = std::fs::read_to_string(&log).unwrap();
+    assert!(!wire.contains("logging/setLevel") && !wire.contains("resources/subscribe"));
+    assert!(
+        wire.contains(r#""io.modelcontextprotocol/logLevel":"debug""#),
+        "{wire}"
+    );
+    // The held URI is asked for on the upstream's listen.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::fs::read_to_string(&log)
+        .unwrap()
+        .contains(r#""resourceSubscriptions":["test://static-text"]"#)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no listen for the URI"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -393,16 +393,10 @@ impl Gateway {
             return;
         }
         self.sync_level(up).await;
-        let uris: Vec<String> = {
-            let sessions = lock(&self.state.sessions);
-            let mut uris: Vec<String> = sessions
-                .values()
-                .flat_map(|s| lock(&s.subscriptions).iter().cloned().collect::<Vec<_>>())
-                .collect();
-            uris.sort();
-            uris.dedup();
-            uris
-        };
+        // Sessions' and listens' URIs alike: a new upstream session knows none of them.
+        let mut uris = self.held_uris();
+        uris.sort();
+        uris.dedup();
         if up.cfg.session != switchboard_config::SessionMode::Shared {
             return;
         }

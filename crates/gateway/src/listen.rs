@@ -409,7 +409,7 @@ impl Gateway {
     }
 
     /// Every URI a session or a listen holds.
-    fn held_uris(&self) -> Vec<String> {
+    pub(crate) fn held_uris(&self) -> Vec<String> {
         let mut uris: Vec<String> = lock(&self.state.sessions)
             .values()
             .flat_map(|s| lock(&s.subscriptions).iter().cloned().collect::<Vec<_>>())

@@ -308,13 +308,41 @@ async fn bad_states_each_get_their_error() {
     .await;
     let e = assert_error(&r, 200, -32602, 6);
     assert_eq!(e["data"]["reason"], "invalid", "{e}");
-    // None of that disturbed the held call: the right retry still completes it.
+    // Answers only to questions never asked: ignored, and what is still open is asked again,
+    // under a new state (the old one is spent).
+    let bogus = json!({"never_asked": {"action": "accept", "content": {}}});
     let r = call_tool(
         &gw,
         7,
         tool,
         all_caps(),
+        json!({"inputResponses": bogus, "requestState": state}),
+    )
+    .await;
+    let res = r.result();
+    assert_eq!(res["resultType"], "input_required", "{}", r.text);
+    assert!(res["inputRequests"]["user_name"].is_object(), "{res}");
+    let fresh = state_of(&res);
+    assert_ne!(fresh, state);
+    let r = call_tool(
+        &gw,
+        8,
+        tool,
+        all_caps(),
         json!({"inputResponses": answer, "requestState": state}),
+    )
+    .await;
+    assert_eq!(
+        assert_error(&r, 200, -32602, 8)["data"]["reason"],
+        "replayed"
+    );
+    // None of that disturbed the held call: the right retry still completes it.
+    let r = call_tool(
+        &gw,
+        9,
+        tool,
+        all_caps(),
+        json!({"inputResponses": answer, "requestState": fresh}),
     )
     .await;
     assert!(r.text.contains("Hello, A!"), "{}", r.text);

@@ -578,6 +578,9 @@ impl Gateway {
                 Err(UpstreamError::Cancelled) => return Ok(Bridged::Cancelled),
                 Err(e) => return Err(error::upstream(call.conn.name(), &e)),
             };
+            if let Some(e) = resp.error().and_then(|e| handshake_error(call.method, e)) {
+                return Err(e);
+            }
             let Some(result) = resp.result().filter(|r| is_input_required(r)) else {
                 return Ok(Bridged::Done(resp));
             };
@@ -678,6 +681,48 @@ fn drive(
         }
         let _ = events.send(Event::Done(out)).await;
     });
+}
+
+/// A 2026-07-28 upstream's error made fit for a handshake-era client: "resource not found" is
+/// -32002 there; -32021 means the client lacks a capability (-32602 to it, naming what); the
+/// header and version errors can only be the gateway's own mistake toward the upstream. `None`:
+/// the error means the same in both eras and is relayed as it is.
+fn handshake_error(method: &str, raw: &str) -> Option<RpcError> {
+    let code = object::get(raw, "code")
+        .and_then(|c| c.trim().parse::<i64>().ok())
+        .unwrap_or(-32603);
+    let message = object::get_str(raw, "message")
+        .map(|m| m.into_owned())
+        .unwrap_or_default();
+    let data = object::get(raw, "data");
+    let with_data = |e: RpcError| match data {
+        Some(d) if d.starts_with('{') => object::fields(d)
+            .unwrap_or_default()
+            .into_iter()
+            .fold(e, |e, f| e.with_raw(&f.key(), f.value.to_owned())),
+        Some(d) => e.with_raw("upstream_data", d.to_owned()),
+        None => e,
+    };
+    Some(match ErrorCode(code) {
+        ErrorCode::INVALID_PARAMS
+            if method == "resources/read" && data.and_then(|d| object::get(d, "uri")).is_some() =>
+        {
+            with_data(RpcError::new(ErrorCode::RESOURCE_NOT_FOUND, message))
+        }
+        ErrorCode::MISSING_CLIENT_CAPABILITY => with_data(RpcError::new(
+            ErrorCode::INVALID_PARAMS,
+            format!("the client lacks capabilities the upstream requires: {message}"),
+        )),
+        ErrorCode::HEADER_MISMATCH | ErrorCode::UNSUPPORTED_PROTOCOL_VERSION => {
+            tracing::error!(%method, error = %raw, "a 2026-07-28 upstream refused the gateway's request");
+            RpcError::new(
+                ErrorCode::INTERNAL_ERROR,
+                format!("the upstream refused the gateway's request: {message}"),
+            )
+            .with_raw("upstream_code", code.to_string())
+        }
+        _ => return None,
+    })
 }
 
 fn is_input_required(result: &str) -> bool {

@@ -85,6 +85,13 @@ impl Gateway {
         let modern = session.revision.is_modern();
         let outcome = match method {
             m if modern && modern::removed(m) => Err(error::method_not_found(m)),
+            // Core tasks are gone from 2026-07-28; its tasks extension is not offered here.
+            m if modern && m.starts_with("tasks/") => Err(RpcError::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                format!(
+                    "Method not found: {m} (2026-07-28 moved tasks to the io.modelcontextprotocol/tasks extension, which this gateway does not offer yet)"
+                ),
+            )),
             "server/discover" if modern => Ok(Outcome::Local(self.discover_result())),
             "ping" => Ok(Outcome::Local("{}".into())),
             "initialize" => Err(RpcError::new(

@@ -193,6 +193,16 @@ async fn classification_and_validation_steps() {
         assert_error(&r, 404, -32601, id);
     }
 
+    // Core tasks are gone; the answer says where they went.
+    let r = gw
+        .post_raw(
+            body(30, "tasks/get", json!({"taskId": "t"}), json!({})),
+            &headers("tasks/get", None),
+        )
+        .await;
+    let e = assert_error(&r, 404, -32601, 30);
+    assert!(e["message"].as_str().unwrap().contains("extension"), "{e}");
+
     // V0: a notification is accepted and ignored.
     let n = json!({"jsonrpc":"2.0","method":"notifications/cancelled",
         "params":{"requestId":1,"_meta":meta(json!({}))}});

@@ -174,6 +174,12 @@ async fn handshake_sessions_reach_a_modern_upstream() {
         "the session's level rides on its requests: {}",
         r.text
     );
+    // The era's own codes are translated: a missing resource is -32002 again.
+    let r = s
+        .request("resources/read", Some(r#"{"uri":"test://nowhere"}"#))
+        .await;
+    assert_eq!(r.error_code(), -32002, "{}", r.text);
+    assert_eq!(r.error()["data"]["uri"], "test://nowhere", "{}", r.text);
     let wire = std::fs::read_to_string(&log).unwrap();
     assert!(!wire.contains("logging/setLevel") && !wire.contains("resources/subscribe"));
     assert!(

@@ -1,10 +1,11 @@
 """Helpers for switchboard's Python interop tests (imported by conftest.py and tests).
 
 Environment (exported by scripts/test; defaults point at target/debug/ and into the repo):
-    SWITCHBOARD_BIN          the gateway binary (`switchboard`)
-    SWITCHBOARD_FIXTURE_BIN  the fixture MCP stdio server (`switchboard-fixture`)
-    SWITCHBOARD_PEERS        tests/peers (node 22, server-everything, inspector)
-    SWITCHBOARD_VENV         .peers/venv (mcp-server-time)
+    SWITCHBOARD_BIN            the gateway binary (`switchboard`)
+    SWITCHBOARD_FIXTURE_BIN    the fixture MCP stdio server (`switchboard-fixture`)
+    SWITCHBOARD_RMCP_PEER_BIN  the 2026-07-28 server built on rmcp (`switchboard-rmcp-peer`)
+    SWITCHBOARD_PEERS          tests/peers (node 22, server-everything, inspector)
+    SWITCHBOARD_VENV           .peers/venv (mcp-server-time)
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ def switchboard_bin() -> str:
 def fixture_bin() -> str:
     """Absolute path of the fixture MCP stdio server."""
     return _binary("SWITCHBOARD_FIXTURE_BIN", "switchboard-fixture")
+
+
+def rmcp_peer_bin() -> str:
+    """Absolute path of the 2026-07-28-only MCP stdio server built on the Rust SDK (rmcp)."""
+    return _binary("SWITCHBOARD_RMCP_PEER_BIN", "switchboard-rmcp-peer")
 
 
 def fixture_config(name: str = "fx") -> str:

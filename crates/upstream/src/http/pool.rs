@@ -1,4 +1,4 @@
-//! A lean HTTP/1.1 client for plain `http://` upstreams: a small pool of keep-alive connections.
+//! A lean HTTP/1.1 client for plain `http://` upstreams: a pool of keep-alive connections.
 //!
 //! This is the gateway's hottest outbound path (one POST per proxied call), and a general-purpose
 //! client costs more here than everything else the gateway does per call: re-checking the URL,
@@ -54,8 +54,8 @@ pub(crate) struct Pool {
 }
 
 struct Shared {
-    /// `host:port` as configured, for connecting (resolved on each new connection, like any
-    /// client) and for error messages.
+    /// The host as configured (an IP address, or a name resolved for each new connection),
+    /// for connecting and for error messages.
     host: Box<str>,
     port: u16,
     /// The origin-form request target (`/mcp?x=y`).

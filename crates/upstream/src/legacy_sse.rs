@@ -17,13 +17,13 @@ use tokio::sync::mpsc;
 
 use crate::connection::{Core, Guard, Wire};
 use crate::error::UpstreamError;
-use crate::http::{HttpSpec, client, error_chain};
+use crate::http::{HttpSpec, error_chain, reqwest_client};
 
 pub(crate) async fn start(
     spec: &HttpSpec,
     core: &Arc<Core>,
 ) -> Result<(Wire, Guard), UpstreamError> {
-    let client = client(&spec.headers)?;
+    let client = reqwest_client(&spec.headers)?;
     let base = reqwest::Url::parse(&spec.url)
         .map_err(|e| UpstreamError::Unavailable(format!("bad url {}: {e}", spec.url)))?;
     let resp = client

@@ -37,6 +37,9 @@ pub struct StdioSpec {
     pub cwd: Option<PathBuf>,
 }
 
+/// A write to a child's stdin gathers queued messages up to about this many bytes.
+const BATCH_BYTES: usize = 64 * 1024;
+
 /// How long each polite shutdown step waits before the next, firmer one.
 const GRACE: Duration = Duration::from_millis(1500);
 
@@ -119,34 +122,41 @@ async fn write_loop(
     stop: CancellationToken,
     name: Arc<str>,
 ) {
-    // One message per line, even when a client sent pretty-printed JSON.
-    let one_line = switchboard_protocol::message::single_line;
+    let mut batch = Vec::new();
     loop {
-        let msg = tokio::select! {
+        let first = tokio::select! {
             m = rx.recv() => match m {
-                Some(m) => one_line(m),
+                Some(m) => m,
                 None => break,
             },
             _ = stop.cancelled() => break,
         };
-        let r = async {
-            stdin.write_all(&msg).await?;
-            stdin.write_all(b"\n").await?;
-            // Drain whatever else is queued before flushing: one syscall for a burst.
-            while let Ok(more) = rx.try_recv() {
-                let more = one_line(more);
-                stdin.write_all(&more).await?;
-                stdin.write_all(b"\n").await?;
+        // Whatever else is queued goes out in the same write: the pipe is unbuffered, and under
+        // load many calls wait here at once, so one syscall carries a burst of them.
+        batch.clear();
+        push_line(&mut batch, first);
+        while batch.len() < BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(m) => push_line(&mut batch, m),
+                Err(_) => break,
             }
-            stdin.flush().await
         }
-        .await;
-        if let Err(e) = r {
+        if let Err(e) = stdin.write_all(&batch).await {
             tracing::debug!(upstream = %name, "stdin write failed: {e}");
             return;
         }
+        if batch.capacity() > 4 * BATCH_BYTES {
+            // One huge message should not pin its buffer for the child's lifetime.
+            batch = Vec::new();
+        }
     }
     // Dropping stdin closes it: end of input asks the child to exit.
+}
+
+/// Appends `m` as one line: a message per line, even when a client sent pretty-printed JSON.
+fn push_line(batch: &mut Vec<u8>, m: Bytes) {
+    batch.extend_from_slice(&switchboard_protocol::message::single_line(m));
+    batch.push(b'\n');
 }
 
 async fn read_loop(stdout: ChildStdout, core: Weak<Core>, max: usize, pgid: Option<i32>) {

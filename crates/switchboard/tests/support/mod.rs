@@ -63,6 +63,8 @@ pub struct Upstream {
     pub timeout: Option<String>,
     /// Extra per-upstream YAML lines (`max_message_bytes: 1000`, `session: isolated`).
     pub settings: Vec<String>,
+    /// A Streamable HTTP upstream at this URL instead of a command.
+    pub url: Option<String>,
 }
 
 impl Upstream {
@@ -84,6 +86,15 @@ impl Upstream {
             env: Vec::new(),
             timeout: None,
             settings: Vec::new(),
+            url: None,
+        }
+    }
+
+    /// A Streamable HTTP upstream (often another gateway's `/mcp`).
+    pub fn http(name: &str, url: &str) -> Upstream {
+        Upstream {
+            url: Some(url.to_owned()),
+            ..Upstream::command(name, "", &[])
         }
     }
 
@@ -110,14 +121,19 @@ impl Upstream {
     }
 
     fn yaml(&self) -> String {
-        let mut s = format!("  {}:\n    stdio:\n", self.name);
-        s += &format!("      command: {}\n", q(&self.command));
-        let args: Vec<String> = self.args.iter().map(|a| q(a)).collect();
-        s += &format!("      args: [{}]\n", args.join(", "));
-        if !self.env.is_empty() {
-            s += "      env:\n";
-            for (k, v) in &self.env {
-                s += &format!("        {}: {}\n", k, q(v));
+        let mut s = format!("  {}:\n", self.name);
+        if let Some(url) = &self.url {
+            s += &format!("    http:\n      url: {}\n", q(url));
+        } else {
+            s += "    stdio:\n";
+            s += &format!("      command: {}\n", q(&self.command));
+            let args: Vec<String> = self.args.iter().map(|a| q(a)).collect();
+            s += &format!("      args: [{}]\n", args.join(", "));
+            if !self.env.is_empty() {
+                s += "      env:\n";
+                for (k, v) in &self.env {
+                    s += &format!("        {}: {}\n", k, q(v));
+                }
             }
         }
         if let Some(t) = &self.timeout {
@@ -136,6 +152,8 @@ pub struct Config {
     pub upstreams: Vec<Upstream>,
     /// Extra top-level YAML (`http:`, `sessions:` …), written verbatim.
     pub extra: String,
+    /// Where the gateway listens (`127.0.0.1:0`, a free port, unless set).
+    pub listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -144,6 +162,7 @@ impl Config {
             dir: tempfile::tempdir().expect("tempdir"),
             upstreams: Vec::new(),
             extra: String::new(),
+            listen: None,
         }
     }
 
@@ -154,6 +173,12 @@ impl Config {
 
     pub fn upstream(mut self, u: Upstream) -> Config {
         self.upstreams.push(u);
+        self
+    }
+
+    /// Listen on `addr` (to start a gateway again where an earlier one was).
+    pub fn listen(mut self, addr: SocketAddr) -> Config {
+        self.listen = Some(addr);
         self
     }
 
@@ -226,7 +251,11 @@ impl Gateway {
             .arg("--config")
             .arg(&path)
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(
+                config
+                    .listen
+                    .map_or_else(|| "127.0.0.1:0".to_owned(), |a| a.to_string()),
+            )
             .env("NO_COLOR", "1")
             .env("SWITCHBOARD_LOG", "info")
             .env_remove("SWITCHBOARD_LISTEN")

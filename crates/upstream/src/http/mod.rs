@@ -10,21 +10,28 @@
 //! session) for a session it issued, the session is re-created transparently: a fresh `initialize`,
 //! then the log level and resource subscriptions this connection had set are replayed, then the
 //! failed message is sent again. Clients of the gateway never see the upstream's session change.
+//!
+//! `client.rs` picks the HTTP client (the lean pool in `pool.rs` for plain `http://`, reqwest for
+//! the rest); this file is the MCP side of the transport and works the same over either.
+
+mod client;
+mod pool;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::StreamExt;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, StatusCode};
 use switchboard_protocol::message::encode;
 use switchboard_protocol::sse::Parser;
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, Revision, RpcError};
 
 use crate::connection::{Core, Guard, Wire, lock};
 use crate::error::UpstreamError;
+pub(crate) use client::reqwest_client;
+use client::{Answer, Client};
 
 /// Where a Streamable HTTP (or legacy SSE) upstream lives.
 #[derive(Debug, Clone)]
@@ -34,8 +41,12 @@ pub struct HttpSpec {
     pub headers: Vec<(String, String)>,
 }
 
-const SESSION_HEADER: &str = "mcp-session-id";
-const VERSION_HEADER: &str = "mcp-protocol-version";
+const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
+const VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
+const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+const LAST_EVENT_ID_HEADER: HeaderName = HeaderName::from_static("last-event-id");
+/// How much of a refusal's body is read for its error message (and for the word "session").
+const REFUSAL_TEXT_BYTES: usize = 64 * 1024;
 /// How long to wait before resuming a dropped stream when the server named no `retry`.
 const DEFAULT_RETRY: Duration = Duration::from_millis(1000);
 /// Resumption attempts for one stream before giving up on it.
@@ -49,31 +60,9 @@ pub fn ensure_crypto_provider() {
     });
 }
 
-/// Builds the HTTP client shared by all requests of one upstream (connections are pooled). The
-/// configured headers are the client's defaults, so no request copies them.
-pub(crate) fn client(spec_headers: &[(String, String)]) -> Result<reqwest::Client, UpstreamError> {
-    ensure_crypto_provider();
-    let mut headers = HeaderMap::new();
-    for (k, v) in spec_headers {
-        let name = HeaderName::from_bytes(k.as_bytes())
-            .map_err(|e| UpstreamError::Unavailable(format!("bad header name {k}: {e}")))?;
-        let mut value = HeaderValue::from_str(v)
-            .map_err(|e| UpstreamError::Unavailable(format!("bad header value for {k}: {e}")))?;
-        value.set_sensitive(true);
-        headers.insert(name, value);
-    }
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .connect_timeout(Duration::from_secs(10))
-        .tcp_nodelay(true)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build()
-        .map_err(|e| UpstreamError::Unavailable(format!("HTTP client: {e}")))
-}
-
 pub(crate) struct HttpWire {
-    client: reqwest::Client,
-    /// Parsed once: every request would otherwise parse it again.
+    client: Client,
+    /// For error messages; the client has its own parsed copy.
     url: reqwest::Url,
     session: Mutex<Option<HeaderValue>>,
     revision: Mutex<Option<Revision>>,
@@ -86,9 +75,9 @@ pub(crate) struct HttpWire {
 }
 
 pub(crate) fn start(spec: &HttpSpec, core: &Arc<Core>) -> Result<(Wire, Guard), UpstreamError> {
-    let client = client(&spec.headers)?;
     let url = reqwest::Url::parse(&spec.url)
         .map_err(|e| UpstreamError::Unavailable(format!("bad url {}: {e}", spec.url)))?;
+    let client = Client::new(&url, &spec.headers)?;
     let wire = Arc::new(HttpWire {
         client,
         url,
@@ -121,36 +110,65 @@ impl HttpWire {
         }
     }
 
-    fn post(&self, body: Bytes) -> reqwest::RequestBuilder {
-        let mut req = self
-            .client
-            .post(self.url.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json, text/event-stream")
-            .body(body);
-        req = self.session_headers(req);
-        req
+    /// POSTs `body` with the headers of the current session.
+    async fn post(&self, body: Bytes, request_id: Option<&str>) -> Result<Answer, UpstreamError> {
+        let mut headers = HeaderMap::with_capacity(6);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        if let Some(rid) = request_id {
+            let value = HeaderValue::from_str(rid).map_err(|_| {
+                UpstreamError::Unavailable(format!("POST {}: bad X-Request-Id {rid:?}", self.url))
+            })?;
+            headers.insert(REQUEST_ID_HEADER, value);
+        }
+        self.session_headers(&mut headers);
+        self.client
+            .send(Method::POST, headers, body)
+            .await
+            .map_err(|e| UpstreamError::Unavailable(format!("POST {}: {e}", self.url)))
     }
 
-    fn session_headers(&self, mut req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    /// A GET for an SSE stream in the current session, resuming after `last` if given.
+    async fn get(&self, last: Option<&str>) -> Result<Answer, String> {
+        let mut headers = HeaderMap::with_capacity(4);
+        headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        if let Some(last) = last {
+            let value = HeaderValue::from_str(last)
+                .map_err(|_| format!("bad Last-Event-ID {last:?} from the server"))?;
+            headers.insert(LAST_EVENT_ID_HEADER, value);
+        }
+        self.session_headers(&mut headers);
+        self.client.send(Method::GET, headers, Bytes::new()).await
+    }
+
+    fn session_headers(&self, headers: &mut HeaderMap) {
         if let Some(s) = lock(&self.session).clone() {
-            req = req.header(SESSION_HEADER, s);
+            headers.insert(SESSION_HEADER, s);
         }
         if let Some(r) = *lock(&self.revision)
             && r.has_version_header()
         {
-            req = req.header(VERSION_HEADER, r.as_str());
+            headers.insert(VERSION_HEADER, HeaderValue::from_static(r.as_str()));
         }
-        req
     }
 
-    fn capture_session(&self, resp: &Response) {
-        if let Some(v) = resp.headers().get(SESSION_HEADER) {
+    fn capture_session(&self, resp: &Answer) {
+        if let Some(v) = resp.headers.get(SESSION_HEADER) {
             let mut s = lock(&self.session);
             if s.as_ref() != Some(v) {
                 *s = Some(v.clone());
             }
         }
+    }
+
+    /// The largest answer accepted from this upstream.
+    fn max_message_bytes(&self) -> usize {
+        self.core
+            .upgrade()
+            .map_or(1 << 24, |c| c.opts.max_message_bytes)
     }
 
     /// POSTs a request and reads its answer; it (and everything related) is delivered to the
@@ -173,13 +191,13 @@ impl HttpWire {
         request_id: Option<&str>,
     ) -> Result<(), UpstreamError> {
         let resp = self.post_in_session(&body, request_id).await?;
-        let status = resp.status();
+        let status = resp.status;
         if status == StatusCode::ACCEPTED {
             // The answer will arrive on the GET stream.
             return Ok(());
         }
         if !status.is_success() {
-            let text = resp.text().await.unwrap_or_default();
+            let text = resp.text(REFUSAL_TEXT_BYTES).await;
             return Err(http_error(status, &text));
         }
         self.read_answer(resp, Some(id)).await
@@ -191,25 +209,19 @@ impl HttpWire {
         self: &Arc<Self>,
         body: &Bytes,
         request_id: Option<&str>,
-    ) -> Result<Response, UpstreamError> {
+    ) -> Result<Answer, UpstreamError> {
         let mut retried = false;
         loop {
             let generation = self.generation.load(Ordering::Acquire);
-            let mut req = self.post(body.clone());
-            if let Some(rid) = request_id {
-                req = req.header("x-request-id", rid);
-            }
-            let resp = req.send().await.map_err(|e| {
-                UpstreamError::Unavailable(format!("POST {}: {}", self.url, error_chain(&e)))
-            })?;
+            let resp = self.post(body.clone(), request_id).await?;
             self.capture_session(&resp);
-            let status = resp.status();
+            let status = resp.status;
             if retried || !self.may_be_expired(status) {
                 return Ok(resp);
             }
             // 404 is the spec's answer for an unknown session; some servers say 400 instead,
             // which counts only when the body names the session.
-            let text = resp.text().await.unwrap_or_default();
+            let text = resp.text(REFUSAL_TEXT_BYTES).await;
             if status != StatusCode::NOT_FOUND && !text.to_ascii_lowercase().contains("session") {
                 return Err(http_error(status, &text));
             }
@@ -226,13 +238,13 @@ impl HttpWire {
 
     /// Reads a POST's answer: one JSON message, or an SSE stream resumed until the response for
     /// `id` has arrived.
-    async fn read_answer(&self, resp: Response, id: Option<u64>) -> Result<(), UpstreamError> {
+    async fn read_answer(&self, resp: Answer, id: Option<u64>) -> Result<(), UpstreamError> {
         let core = self
             .core
             .upgrade()
             .ok_or(UpstreamError::Closed("gateway dropped".into()))?;
         let max = core.opts.max_message_bytes;
-        if !is_event_stream(&resp) {
+        if !resp.is_event_stream() {
             let bytes = read_limited(resp, max).await?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(());
@@ -273,20 +285,15 @@ impl HttpWire {
     }
 
     /// GET with `Last-Event-ID`: how every stream is resumed.
-    async fn resume(&self, last: &str) -> Result<Response, UpstreamError> {
-        let req = self
-            .client
-            .get(self.url.clone())
-            .header(ACCEPT, "text/event-stream")
-            .header("last-event-id", last);
-        let resp =
-            self.session_headers(req).send().await.map_err(|e| {
-                UpstreamError::Closed(format!("resume failed: {}", error_chain(&e)))
-            })?;
-        if !resp.status().is_success() {
+    async fn resume(&self, last: &str) -> Result<Answer, UpstreamError> {
+        let resp = self
+            .get(Some(last))
+            .await
+            .map_err(|e| UpstreamError::Closed(format!("resume failed: {e}")))?;
+        if !resp.status.is_success() {
             return Err(UpstreamError::Closed(format!(
                 "resume refused: HTTP {}",
-                resp.status()
+                resp.status
             )));
         }
         Ok(resp)
@@ -295,15 +302,14 @@ impl HttpWire {
     /// Feeds one SSE response through the parser, delivering messages. Returns when it ends.
     async fn pump_sse(
         &self,
-        resp: Response,
+        mut resp: Answer,
         parser: &mut Parser,
         related: Option<u64>,
         retry: &mut Option<Duration>,
     ) -> Result<(), UpstreamError> {
-        let mut body = resp.bytes_stream();
         let mut events = Vec::new();
-        while let Some(chunk) = body.next().await {
-            let Ok(chunk) = chunk else { break };
+        // A read error ends this stream like its end does: the caller resumes it if it must.
+        while let Ok(Some(chunk)) = resp.chunk().await {
             parser
                 .feed(&chunk, &mut events)
                 .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
@@ -335,11 +341,7 @@ impl HttpWire {
 
     /// Keeps the GET stream open for the connection's lifetime, resuming it when it drops.
     async fn get_loop(self: Arc<Self>) {
-        let mut parser = Parser::new(
-            self.core
-                .upgrade()
-                .map_or(1 << 24, |c| c.opts.max_message_bytes),
-        );
+        let mut parser = Parser::new(self.max_message_bytes());
         let mut failures = 0u32;
         loop {
             let Some(core) = self.core.upgrade() else {
@@ -349,14 +351,7 @@ impl HttpWire {
                 return;
             }
             drop(core);
-            let mut req = self
-                .client
-                .get(self.url.clone())
-                .header(ACCEPT, "text/event-stream");
-            if let Some(last) = &parser.last_event_id {
-                req = req.header("last-event-id", last.as_str());
-            }
-            let resp = match self.session_headers(req).send().await {
+            let resp = match self.get(parser.last_event_id.as_deref()).await {
                 Ok(r) => r,
                 Err(_) => {
                     failures += 1;
@@ -364,7 +359,7 @@ impl HttpWire {
                     continue;
                 }
             };
-            match resp.status() {
+            match resp.status {
                 s if s.is_success() => {}
                 // The server offers no GET stream: fine, everything comes on POST streams.
                 StatusCode::METHOD_NOT_ALLOWED => return,
@@ -394,11 +389,11 @@ impl HttpWire {
     /// Sends a notification or a response; the server answers 202.
     pub(crate) async fn send_message(self: &Arc<Self>, body: Bytes) -> Result<(), UpstreamError> {
         let resp = self.post_in_session(&body, None).await?;
-        if resp.status().is_success() {
+        let status = resp.status;
+        if status.is_success() {
             return Ok(());
         }
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
+        let text = resp.text(REFUSAL_TEXT_BYTES).await;
         Err(http_error(status, &text))
     }
 
@@ -444,28 +439,22 @@ impl HttpWire {
         let n = self.reinit_ids.fetch_add(1, Ordering::Relaxed);
         let id = Id::string(&format!("switchboard-reinit-{n}"));
         let body = Bytes::from(encode::request(&id, method, params));
-        let resp = self.post(body).send().await.map_err(|e| {
-            UpstreamError::Unavailable(format!("POST {}: {}", self.url, error_chain(&e)))
-        })?;
+        let mut resp = self.post(body, None).await?;
         self.capture_session(&resp);
-        if !resp.status().is_success() {
-            let status = resp.status();
-            let text = resp.text().await.unwrap_or_default();
+        let status = resp.status;
+        if !status.is_success() {
+            let text = resp.text(REFUSAL_TEXT_BYTES).await;
             return Err(http_error(status, &text));
         }
         // The same bound as every other answer from this upstream.
-        let max = self
-            .core
-            .upgrade()
-            .map_or(1 << 24, |c| c.opts.max_message_bytes);
-        if !is_event_stream(&resp) {
+        let max = self.max_message_bytes();
+        if !resp.is_event_stream() {
             let bytes = read_limited(resp, max).await?;
             return Message::parse(bytes).map_err(|e| UpstreamError::Protocol(e.to_string()));
         }
         let mut parser = Parser::new(max);
-        let mut body = resp.bytes_stream();
         let mut events = Vec::new();
-        while let Some(Ok(chunk)) = body.next().await {
+        while let Ok(Some(chunk)) = resp.chunk().await {
             parser
                 .feed(&chunk, &mut events)
                 .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
@@ -484,15 +473,11 @@ impl HttpWire {
     }
 
     async fn send_plain(&self, body: Bytes) -> Result<(), UpstreamError> {
-        let resp = self
-            .post(body)
-            .send()
-            .await
-            .map_err(|e| UpstreamError::Unavailable(error_chain(&e)))?;
-        if resp.status().is_success() {
+        let resp = self.post(body, None).await?;
+        if resp.status.is_success() {
             Ok(())
         } else {
-            Err(http_error(resp.status(), ""))
+            Err(http_error(resp.status, ""))
         }
     }
 
@@ -503,11 +488,10 @@ impl HttpWire {
         }
         let session = lock(&self.session).take();
         if let Some(s) = session {
-            let req = self
-                .client
-                .delete(self.url.clone())
-                .header(SESSION_HEADER, s);
-            let _ = tokio::time::timeout(Duration::from_secs(2), req.send()).await;
+            let mut headers = HeaderMap::with_capacity(2);
+            headers.insert(SESSION_HEADER, s);
+            let req = self.client.send(Method::DELETE, headers, Bytes::new());
+            let _ = tokio::time::timeout(Duration::from_secs(2), req).await;
         }
     }
 
@@ -538,14 +522,6 @@ impl Drop for HttpWire {
     }
 }
 
-/// Whether an answer is an SSE stream (else it is one JSON message).
-fn is_event_stream(resp: &Response) -> bool {
-    resp.headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"))
-}
-
 fn backoff(failures: u32) -> Duration {
     Duration::from_millis((250u64 << failures.min(6)).min(15_000))
 }
@@ -562,24 +538,35 @@ fn http_error(status: StatusCode, body: &str) -> UpstreamError {
     }
 }
 
-async fn read_limited(resp: Response, max: usize) -> Result<Bytes, UpstreamError> {
-    if resp.content_length().is_some_and(|l| l as usize > max) {
+async fn read_limited(mut resp: Answer, max: usize) -> Result<Bytes, UpstreamError> {
+    if resp.content_length().is_some_and(|l| l > max as u64) {
         return Err(UpstreamError::Protocol(format!(
             "answer over max_message_bytes ({max})"
         )));
     }
-    let mut body = resp.bytes_stream();
+    let over = || UpstreamError::Protocol(format!("answer over max_message_bytes ({max})"));
+    // An answer usually arrives in one piece, which is then kept as it is, without a copy.
+    let Some(first) = resp.chunk().await.map_err(UpstreamError::Closed)? else {
+        return Ok(Bytes::new());
+    };
+    if first.len() > max {
+        return Err(over());
+    }
     let mut buf = Vec::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| UpstreamError::Closed(error_chain(&e)))?;
+    while let Some(chunk) = resp.chunk().await.map_err(UpstreamError::Closed)? {
+        if buf.is_empty() {
+            buf.extend_from_slice(&first);
+        }
         if buf.len() + chunk.len() > max {
-            return Err(UpstreamError::Protocol(format!(
-                "answer over max_message_bytes ({max})"
-            )));
+            return Err(over());
         }
         buf.extend_from_slice(&chunk);
     }
-    Ok(Bytes::from(buf))
+    Ok(if buf.is_empty() {
+        first
+    } else {
+        Bytes::from(buf)
+    })
 }
 
 /// An error with its causes, for messages people read ("connection refused", not "error sending request").

@@ -1,0 +1,192 @@
+//! The HTTP client of one Streamable HTTP upstream, and the answers it returns.
+//!
+//! Plain `http://` URLs go through [`pool`](super::pool), the lean keep-alive client built for
+//! the per-call POST. Everything hyper alone cannot do the way the gateway always has goes
+//! through reqwest: TLS (`https://`), credentials in the URL, and HTTP proxies named by the
+//! `HTTP_PROXY`/`ALL_PROXY` environment variables (whose `NO_PROXY` rules reqwest knows). Both
+//! sides take the same request (method, per-request headers, body) and give the same [`Answer`],
+//! so the transport in `mod.rs` does not know which one it talks to.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode};
+
+use super::pool::{self, Pool};
+use super::{ensure_crypto_provider, error_chain};
+use crate::error::UpstreamError;
+
+pub(crate) enum Client {
+    Lean(Pool),
+    Reqwest {
+        client: reqwest::Client,
+        url: reqwest::Url,
+    },
+}
+
+impl Client {
+    /// A client for `url` that adds the configured `headers` to every request.
+    pub(crate) fn new(
+        url: &reqwest::Url,
+        headers: &[(String, String)],
+    ) -> Result<Client, UpstreamError> {
+        if let Some(pool) = lean(url, headers)? {
+            return Ok(Client::Lean(pool));
+        }
+        Ok(Client::Reqwest {
+            client: reqwest_client(headers)?,
+            url: url.clone(),
+        })
+    }
+
+    /// Sends one request; the answer's body is read through [`Answer::chunk`]. An error is the
+    /// whole chain of causes, for people to read.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Answer, String> {
+        match self {
+            Client::Lean(pool) => {
+                let (head, body) = pool.send(method, headers, body).await?;
+                let (parts, ()) = head.into_parts();
+                Ok(Answer {
+                    status: parts.status,
+                    headers: parts.headers,
+                    body: AnswerBody::Lean(body),
+                })
+            }
+            Client::Reqwest { client, url } => {
+                let resp = client
+                    .request(method, url.clone())
+                    .headers(headers)
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| error_chain(&e))?;
+                Ok(Answer {
+                    status: resp.status(),
+                    headers: resp.headers().clone(),
+                    body: AnswerBody::Reqwest(resp),
+                })
+            }
+        }
+    }
+}
+
+/// The lean pool for a plain `http://` URL that needs nothing else; `None` when reqwest must
+/// serve it.
+fn lean(url: &reqwest::Url, headers: &[(String, String)]) -> Result<Option<Pool>, UpstreamError> {
+    let proxied = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+    if url.scheme() != "http" || proxied || !url.username().is_empty() || url.password().is_some() {
+        return Ok(None);
+    }
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return Ok(None);
+    };
+    // `Host` as reqwest would write it: the port only when it is not the default.
+    let authority = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
+    };
+    let target = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    // The URL crate writes IPv6 hosts in brackets; a socket address wants them bare.
+    let connect_host = host.trim_start_matches('[').trim_end_matches(']');
+    let mut map = HeaderMap::with_capacity(headers.len() + 1);
+    for (k, v) in headers {
+        let (name, value) = header(k, v)?;
+        map.insert(name, value);
+    }
+    Pool::new(connect_host, port, &authority, &target, map).map(Some)
+}
+
+/// The reqwest client: connections are pooled, and the configured headers are its defaults, so
+/// no request copies them.
+pub(crate) fn reqwest_client(
+    spec_headers: &[(String, String)],
+) -> Result<reqwest::Client, UpstreamError> {
+    ensure_crypto_provider();
+    let mut headers = HeaderMap::new();
+    for (k, v) in spec_headers {
+        let (name, value) = header(k, v)?;
+        headers.insert(name, value);
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .connect_timeout(Duration::from_secs(10))
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()
+        .map_err(|e| UpstreamError::Unavailable(format!("HTTP client: {e}")))
+}
+
+/// A configured header, marked sensitive so that it never shows in debug output.
+fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), UpstreamError> {
+    let n = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|e| UpstreamError::Unavailable(format!("bad header name {name}: {e}")))?;
+    let mut v = HeaderValue::from_str(value)
+        .map_err(|e| UpstreamError::Unavailable(format!("bad header value for {name}: {e}")))?;
+    v.set_sensitive(true);
+    Ok((n, v))
+}
+
+/// An upstream's answer: status and headers at once, the body as it arrives.
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    body: AnswerBody,
+}
+
+enum AnswerBody {
+    Lean(pool::Body),
+    Reqwest(reqwest::Response),
+}
+
+impl Answer {
+    /// The next piece of the body; `None` at its end.
+    pub(crate) async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
+        match &mut self.body {
+            AnswerBody::Lean(body) => body.chunk().await,
+            AnswerBody::Reqwest(resp) => resp.chunk().await.map_err(|e| error_chain(&e)),
+        }
+    }
+
+    /// The declared `Content-Length`, if any.
+    pub(crate) fn content_length(&self) -> Option<u64> {
+        self.headers
+            .get(CONTENT_LENGTH)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Whether the body is an SSE stream (else it is one JSON message).
+    pub(crate) fn is_event_stream(&self) -> bool {
+        self.headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"))
+    }
+
+    /// The body as text, for error messages: at most `max` bytes of it, and whatever arrived
+    /// before a failure.
+    pub(crate) async fn text(mut self, max: usize) -> String {
+        let mut buf = Vec::new();
+        while buf.len() < max {
+            match self.chunk().await {
+                Ok(Some(c)) => buf.extend_from_slice(&c[..c.len().min(max - buf.len())]),
+                _ => break,
+            }
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+}

@@ -323,6 +323,7 @@ impl Gateway {
                     let first_start = std::mem::take(&mut first);
                     let setup = async {
                         let lists = fetch_lists(&conn).await;
+                        note_param_headers(&conn, &lists);
                         lock(&up.status).revision = Some(conn.revision());
                         *lock(&up.lists) = Some(Arc::new(lists));
                         *lock(&up.conn) = Some(conn.clone());
@@ -614,6 +615,7 @@ impl Gateway {
         if conn.is_closed() {
             return;
         }
+        note_param_headers(conn, &lists);
         *lock(&up.lists) = Some(Arc::new(lists));
         self.rebuild_catalog();
     }
@@ -868,6 +870,25 @@ async fn keep_alive(conn: Connection) {
             }
         }
     }
+}
+
+/// Tells a modern connection which of its tools mirror arguments into `Mcp-Param-*` headers.
+fn note_param_headers(conn: &Connection, lists: &catalog::Lists) {
+    if !conn.is_modern() {
+        return;
+    }
+    let map = lists
+        .tools
+        .iter()
+        .filter(|t| t.contains("x-mcp-header"))
+        .filter_map(|t| {
+            let name = object::get_str(t, "name")?.into_owned();
+            let schema = object::get(t, "inputSchema")?;
+            let h = switchboard_protocol::headers::param_headers(schema).ok()?;
+            (!h.is_empty()).then(|| (name, h.into()))
+        })
+        .collect();
+    conn.set_param_headers(map);
 }
 
 /// Runs futures to completion concurrently.

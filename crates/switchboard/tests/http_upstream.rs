@@ -2,7 +2,10 @@
 //! the upstream of the gateway under test (`outer`). The upstream client must carry JSON and SSE
 //! answers, many calls at once over its keep-alive connections, a restarted upstream (dead
 //! connections replaced, the lost session re-created without the client noticing), and
-//! `max_message_bytes`.
+//! `max_message_bytes`. A gateway serves 2026-07-28 as well, so with `era: auto` the outer one
+//! speaks that to the inner one: headers mirroring the body (`Mcp-Method`, `Mcp-Name`,
+//! `Mcp-Param-*`, checked strictly by the inner gateway), no session. The tests that are about
+//! handshake-era sessions say `era: legacy`.
 
 mod support;
 
@@ -97,7 +100,8 @@ async fn a_restarted_upstream_is_reached_again_without_the_client_noticing() {
         .start()
         .await;
     let addr = inner.addr;
-    let outer = outer_for(&inner, &[]).await;
+    // Upstream sessions (and their re-creation) are the handshake era's.
+    let outer = outer_for(&inner, &["era: legacy"]).await;
     let s = outer.initialize().await;
     for _ in 0..3 {
         let r = s.call_tool("up__fx__echo", r#"{"message":"before"}"#).await;
@@ -157,4 +161,42 @@ async fn an_http_answer_over_max_message_bytes_is_refused_and_names_the_upstream
     // Under the limit, the same tool (and the connection pool after the refused answer) is fine.
     let r = s.call_tool("up__fx__big", r#"{"bytes":1000}"#).await;
     assert_eq!(echoed(&r).len(), 1000, "{}", r.text);
+}
+
+#[tokio::test]
+async fn a_2026_07_28_http_upstream_gets_the_headers_it_checks() {
+    let inner = Config::new()
+        .upstream(Upstream::fixture("fx"))
+        .start()
+        .await;
+    let outer = outer_for(&inner, &[]).await;
+    let st = outer
+        .wait_status("up to be ready", |st| {
+            st["upstreams"][0]["state"] == "ready"
+        })
+        .await;
+    assert_eq!(st["upstreams"][0]["revision"], "2026-07-28", "{st}");
+    let s = outer.initialize().await;
+    // Mcp-Name is the upstream's own name (`fx__echo` there), not the outer one.
+    let r = s.call_tool("up__fx__echo", r#"{"message":"héllo"}"#).await;
+    assert_eq!(echoed(&r), "héllo", "{}", r.text);
+    // A tool with an x-mcp-header annotation: the inner gateway refuses the call unless
+    // Mcp-Param-Region mirrors the argument (base64 for what is not plain ASCII).
+    for region in ["eu-west", "Zürich", " padded "] {
+        let r = s
+            .call_tool(
+                "up__fx__test_custom_header",
+                &format!(r#"{{"region":"{region}"}}"#),
+            )
+            .await;
+        let text = r.result()["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(text.contains(region.trim()), "{region}: {}", r.text);
+    }
+    let r = s
+        .request("resources/read", Some(r#"{"uri":"test://static-text"}"#))
+        .await;
+    assert!(r.result()["contents"].is_array(), "{}", r.text);
 }

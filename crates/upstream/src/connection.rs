@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
+use switchboard_protocol::headers::ParamHeader;
 use switchboard_protocol::message::encode;
 use switchboard_protocol::object::{self, Edit};
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, Revision, RpcError};
@@ -186,6 +187,9 @@ pub(crate) struct Core {
     info: OnceLock<ServerInfo>,
     /// Speaks 2026-07-28: requests are stamped with `_meta`, there is no handshake.
     modern: std::sync::atomic::AtomicBool,
+    /// The `x-mcp-header` annotations of this upstream's tools (by its own tool names), for the
+    /// `Mcp-Param-*` headers a modern HTTP upstream requires.
+    pub(crate) param_headers: Mutex<Arc<HashMap<String, Arc<[ParamHeader]>>>>,
     /// The session was opened. A connection that never opened (a failed handshake, an era
     /// probe that found a handshake-era server) reports its end to nobody: its opener has the
     /// error already, and the gateway must not take it for the connection that replaces it.
@@ -260,6 +264,7 @@ impl Connection {
             info: OnceLock::new(),
             modern: std::sync::atomic::AtomicBool::new(opening != Opening::Handshake),
             opened: std::sync::atomic::AtomicBool::new(false),
+            param_headers: Mutex::new(Arc::default()),
             opts: opts.clone(),
             subscriptions: Mutex::new(HashSet::new()),
             log_level: Mutex::new(None),
@@ -298,6 +303,12 @@ impl Connection {
                 })
             }
         }
+    }
+
+    /// Tells the connection its tools' `x-mcp-header` annotations (from its `tools/list`), so
+    /// that calls to a 2026-07-28 HTTP upstream carry the `Mcp-Param-*` headers it requires.
+    pub fn set_param_headers(&self, headers: HashMap<String, Arc<[ParamHeader]>>) {
+        *lock(&self.core.param_headers) = Arc::new(headers);
     }
 
     /// Whether this connection speaks 2026-07-28.

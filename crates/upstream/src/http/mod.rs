@@ -52,6 +52,67 @@ const DEFAULT_RETRY: Duration = Duration::from_millis(1000);
 /// Resumption attempts for one stream before giving up on it.
 const MAX_RESUMES: u32 = 5;
 
+/// The headers a 2026-07-28 POST mirrors from its body: the version, `Mcp-Method`, `Mcp-Name`
+/// (the upstream's own tool or prompt name, or the URI) and one `Mcp-Param-*` per annotated
+/// argument present in the call. Values that are not plain visible ASCII travel base64-encoded.
+fn modern_headers(core: &Core, body: &[u8], headers: &mut HeaderMap) -> Result<(), UpstreamError> {
+    use switchboard_protocol::headers::{ParamType, encode as header_value};
+    use switchboard_protocol::object;
+    headers.insert(
+        VERSION_HEADER,
+        HeaderValue::from_static(Revision::V2026_07_28.as_str()),
+    );
+    let Ok(msg) = Message::parse_slice(body) else {
+        return Ok(());
+    };
+    let Some(method) = msg.method() else {
+        return Ok(());
+    };
+    let value = |s: &str| {
+        HeaderValue::from_str(&header_value(s))
+            .map_err(|_| UpstreamError::Protocol(format!("cannot send {s:?} as a header")))
+    };
+    headers.insert(HeaderName::from_static("mcp-method"), value(method)?);
+    let key = match method {
+        "tools/call" | "prompts/get" => "name",
+        "resources/read" => "uri",
+        _ => return Ok(()),
+    };
+    let Some(name) = msg.param_str(key) else {
+        return Ok(());
+    };
+    headers.insert(HeaderName::from_static("mcp-name"), value(&name)?);
+    if method != "tools/call" {
+        return Ok(());
+    }
+    let annotations = lock(&core.param_headers).get(name.as_ref()).cloned();
+    let (Some(annotations), Some(args)) = (annotations, msg.param("arguments")) else {
+        return Ok(());
+    };
+    for a in annotations.iter() {
+        let mut v = Some(args);
+        for k in &a.path {
+            v = v.and_then(|v| object::get(v, k));
+        }
+        let Some(raw) = v.map(str::trim).filter(|v| *v != "null") else {
+            continue;
+        };
+        let text = match a.ty {
+            ParamType::String => match object::string_value(raw) {
+                Some(s) => header_value(&s),
+                None => continue,
+            },
+            ParamType::Integer | ParamType::Boolean => raw.to_owned(),
+        };
+        let name = HeaderName::from_bytes(format!("mcp-param-{}", a.name).as_bytes())
+            .map_err(|_| UpstreamError::Protocol(format!("bad x-mcp-header name {:?}", a.name)))?;
+        let text = HeaderValue::from_str(&text)
+            .map_err(|_| UpstreamError::Protocol(format!("cannot send {text:?} as a header")))?;
+        headers.insert(name, text);
+    }
+    Ok(())
+}
+
 /// Installs the process-wide TLS crypto provider once (ring: small, and no C toolchain surprises).
 pub fn ensure_crypto_provider() {
     static ONCE: Once = Once::new();
@@ -125,6 +186,9 @@ impl HttpWire {
             headers.insert(REQUEST_ID_HEADER, value);
         }
         self.session_headers(&mut headers);
+        if let Some(core) = self.core.upgrade().filter(|c| c.is_modern()) {
+            modern_headers(&core, &body, &mut headers)?;
+        }
         self.client
             .send(Method::POST, headers, body)
             .await

@@ -88,6 +88,17 @@ pub fn error(id: &str, code: i64, message: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The stateless revision: no `initialize`, version and capabilities in every request's `_meta`.
+pub const MODERN_REVISION: &str = "2026-07-28";
+
+/// The `_meta` object a 2026-07-28 request of the load generator carries.
+pub fn modern_meta() -> String {
+    format!(
+        "{{\"io.modelcontextprotocol/protocolVersion\":\"{MODERN_REVISION}\",\"io.modelcontextprotocol/clientCapabilities\":{{}},\"io.modelcontextprotocol/clientInfo\":{{\"name\":\"switchboard-load\",\"version\":\"{}\"}}}}",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
 /// The `initialize` params the load generator sends.
 pub fn initialize_params() -> String {
     format!(

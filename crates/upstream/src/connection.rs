@@ -870,8 +870,12 @@ impl Core {
             return;
         }
         let opened = self.opened.load(Ordering::Relaxed);
-        if opened {
+        // Closed by us (shutdown, a restart): expected, not worth a warning.
+        let ours = lock(&self.close_reason).is_some();
+        if opened && !ours {
             tracing::warn!(upstream = %self.name, %reason, "upstream connection closed");
+        } else if opened {
+            tracing::debug!(upstream = %self.name, %reason, "upstream connection closed");
         }
         lock(&self.close_reason).get_or_insert(reason.clone());
         self.closed.cancel();

@@ -37,8 +37,10 @@ impl Method {
 pub struct CallSpec {
     pub method: Method,
     pub tool: String,
-    /// `{"name":TOOL,"arguments":ARGS}`, ready to send.
+    /// `{"name":TOOL,"arguments":ARGS}` (with the 2026-07-28 `_meta` when modern), ready to send.
     params: String,
+    /// 2026-07-28: every request carries `_meta` and no session exists.
+    modern: bool,
     expect_text: Option<String>,
     expect_bytes: usize,
     expect_tools: Option<usize>,
@@ -78,6 +80,7 @@ impl CallSpec {
         expect_text: Option<String>,
         expect_bytes: usize,
         expect_tools: Option<usize>,
+        modern: bool,
     ) -> anyhow::Result<CallSpec> {
         let args: serde_json::Value = serde_json::from_str(arguments).context("not JSON")?;
         let Some(obj) = args.as_object() else {
@@ -97,12 +100,16 @@ impl CallSpec {
                 })
                 .flatten()
         });
-        let params =
-            serde_json::to_string(&serde_json::json!({ "name": tool, "arguments": args }))?;
+        let mut params = serde_json::json!({ "name": tool, "arguments": args });
+        if modern {
+            params["_meta"] = serde_json::from_str(&crate::jsonrpc::modern_meta())?;
+        }
+        let params = serde_json::to_string(&params)?;
         Ok(CallSpec {
             method,
             tool: tool.to_owned(),
             params,
+            modern,
             expect_text,
             expect_bytes,
             expect_tools,
@@ -113,7 +120,9 @@ impl CallSpec {
     pub async fn perform(&self, client: &mut Client) -> Result<(), String> {
         match self.method {
             Method::ToolsCall => {
-                let (id, body) = client.exchange("tools/call", Some(&self.params)).await?;
+                let (id, body) = client
+                    .exchange("tools/call", Some(&self.params), Some(&self.tool))
+                    .await?;
                 let result = response_result(&body, id)?;
                 self.judge_call(result)
             }
@@ -121,14 +130,20 @@ impl CallSpec {
                 let mut cursor: Option<String> = None;
                 let mut count = 0usize;
                 for _ in 0..MAX_PAGES {
-                    let params = match &cursor {
-                        Some(c) => Some(
-                            serde_json::to_string(&serde_json::json!({ "cursor": c }))
-                                .map_err(|e| e.to_string())?,
-                        ),
-                        None => None,
-                    };
-                    let (id, body) = client.exchange("tools/list", params.as_deref()).await?;
+                    let mut params = cursor.as_ref().map(|c| serde_json::json!({ "cursor": c }));
+                    if self.modern {
+                        let meta: serde_json::Value =
+                            serde_json::from_str(&crate::jsonrpc::modern_meta())
+                                .map_err(|e| e.to_string())?;
+                        params.get_or_insert_with(|| serde_json::json!({}))["_meta"] = meta;
+                    }
+                    let params = params
+                        .map(|p| serde_json::to_string(&p))
+                        .transpose()
+                        .map_err(|e| e.to_string())?;
+                    let (id, body) = client
+                        .exchange("tools/list", params.as_deref(), None)
+                        .await?;
                     let result = response_result(&body, id)?;
                     let page: ListResult<'_> = serde_json::from_str(result)
                         .map_err(|e| format!("tools/list result: {e}"))?;
@@ -220,7 +235,7 @@ mod tests {
     use super::*;
 
     fn spec(tool: &str, args: &str) -> CallSpec {
-        CallSpec::new(Method::ToolsCall, tool, args, None, 0, None).unwrap()
+        CallSpec::new(Method::ToolsCall, tool, args, None, 0, None, false).unwrap()
     }
 
     #[test]
@@ -243,7 +258,7 @@ mod tests {
         );
         assert_eq!(spec("slow__slow", r#"{"ms":1}"#).expect_text, None);
         assert_eq!(spec("big", r#"{"message":"z"}"#).expect_text, None);
-        assert!(CallSpec::new(Method::ToolsCall, "echo", "[1]", None, 0, None).is_err());
+        assert!(CallSpec::new(Method::ToolsCall, "echo", "[1]", None, 0, None, false).is_err());
     }
 
     #[test]
@@ -264,7 +279,7 @@ mod tests {
         let tool_err =
             br#"{"jsonrpc":"2.0","id":3,"result":{"isError":true,"content":[{"type":"text","text":"hi"}]}}"#;
         assert!(s.judge_call(response_result(tool_err, 3).unwrap()).is_err());
-        let big = CallSpec::new(Method::ToolsCall, "big", "{}", None, 10, None).unwrap();
+        let big = CallSpec::new(Method::ToolsCall, "big", "{}", None, 10, None, false).unwrap();
         let short =
             br#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"xxxxx"}]}}"#;
         assert!(big.judge_call(response_result(short, 1).unwrap()).is_err());

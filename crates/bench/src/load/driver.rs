@@ -42,6 +42,8 @@ pub struct Options {
     pub watch_pid: Option<u32>,
     pub timeout: Duration,
     pub max_duration: Duration,
+    /// Speak 2026-07-28 (no `initialize`, `_meta` on every request).
+    pub modern: bool,
 }
 
 /// One client task's connection.
@@ -51,13 +53,15 @@ pub enum Client {
 }
 
 impl Client {
+    /// One request; `name` is what `Mcp-Name` mirrors (2026-07-28 over HTTP).
     pub async fn exchange(
         &mut self,
         method: &str,
         params: Option<&str>,
+        name: Option<&str>,
     ) -> Result<(u64, bytes::Bytes), String> {
         match self {
-            Client::Http(c) => c.exchange(method, params).await,
+            Client::Http(c) => c.exchange(method, params, name).await,
             Client::Stdio(m) => m.exchange(method, params).await,
         }
     }
@@ -135,7 +139,14 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         method: opts.spec.method.as_str().into(),
         tool: opts.spec.tool.clone(),
         concurrency: opts.concurrency,
+        revision: if opts.modern {
+            crate::jsonrpc::MODERN_REVISION
+        } else {
+            crate::jsonrpc::LATEST_REVISION
+        }
+        .into(),
         sessions: match opts.target {
+            Target::Http(_) if opts.modern => 0,
             Target::Http(_) => opts.sessions,
             Target::Stdio(_) => 1,
         },
@@ -160,7 +171,7 @@ type Setup = (Vec<Client>, Vec<HeaderValue>, Option<Arc<StdioMux>>);
 async fn setup(opts: &Options) -> anyhow::Result<Setup> {
     match &opts.target {
         Target::Stdio(cmd) => {
-            let mux = StdioMux::spawn(cmd, opts.timeout)
+            let mux = StdioMux::spawn(cmd, opts.timeout, opts.modern)
                 .await
                 .map_err(|e| anyhow!(e))?;
             let clients = (0..opts.concurrency)
@@ -171,6 +182,18 @@ async fn setup(opts: &Options) -> anyhow::Result<Setup> {
         Target::Http(t) => {
             let t = Arc::new(t.clone());
             let c = opts.concurrency;
+            if opts.modern {
+                // No sessions in 2026-07-28: every request stands alone.
+                let clients = futures::future::join_all(
+                    (0..c).map(|_| HttpClient::connect_modern(t.clone(), opts.timeout)),
+                )
+                .await
+                .into_iter()
+                .map(|r| r.map(Client::Http))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow!("set-up: {e}"))?;
+                return Ok((clients, Vec::new(), None));
+            }
             let s = opts.sessions;
             // Client i opens sessions i, i+C, i+2C, ...; they run side by side.
             let made = futures::future::join_all((0..c).map(|i| {

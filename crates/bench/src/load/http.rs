@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::sse;
-use crate::jsonrpc::{self, Envelope, LATEST_REVISION};
+use crate::jsonrpc::{self, Envelope, LATEST_REVISION, MODERN_REVISION};
 use crate::loopback::HttpTarget;
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -42,6 +42,8 @@ pub struct HttpClient {
     session: Option<HeaderValue>,
     next_id: u64,
     timeout: Duration,
+    /// 2026-07-28: no session; every POST mirrors its method (and tool name) in headers.
+    modern: bool,
 }
 
 impl HttpClient {
@@ -55,8 +57,19 @@ impl HttpClient {
             session: None,
             next_id: 1,
             timeout,
+            modern: false,
         };
         c.reconnect().await?;
+        Ok(c)
+    }
+
+    /// Opens the connection for a 2026-07-28 client (no session).
+    pub async fn connect_modern(
+        target: Arc<HttpTarget>,
+        timeout: Duration,
+    ) -> Result<HttpClient, String> {
+        let mut c = HttpClient::connect(target, timeout).await?;
+        c.modern = true;
         Ok(c)
     }
 
@@ -97,6 +110,7 @@ impl HttpClient {
         body: Bytes,
         session: Option<&HeaderValue>,
         versioned: bool,
+        mirrored: Option<(&str, Option<&str>)>,
     ) -> Result<Request<Full<Bytes>>, String> {
         let mut req = Request::builder()
             .method(method)
@@ -107,7 +121,14 @@ impl HttpClient {
         if let Some(s) = session {
             req = req.header(SESSION_HEADER, s.clone());
         }
-        if versioned {
+        if let Some((mcp_method, name)) = mirrored {
+            req = req
+                .header(VERSION_HEADER, MODERN_REVISION)
+                .header("mcp-method", mcp_method);
+            if let Some(n) = name {
+                req = req.header("mcp-name", n);
+            }
+        } else if versioned {
             req = req.header(VERSION_HEADER, LATEST_REVISION);
         }
         req.body(Full::new(body)).map_err(|e| e.to_string())
@@ -120,10 +141,11 @@ impl HttpClient {
         body: Bytes,
         session: Option<&HeaderValue>,
         versioned: bool,
+        mirrored: Option<(&str, Option<&str>)>,
     ) -> Result<Answer, String> {
         match tokio::time::timeout(
             self.timeout,
-            self.send_inner(method, body, session, versioned),
+            self.send_inner(method, body, session, versioned, mirrored),
         )
         .await
         {
@@ -142,6 +164,7 @@ impl HttpClient {
         body: Bytes,
         session: Option<&HeaderValue>,
         versioned: bool,
+        mirrored: Option<(&str, Option<&str>)>,
     ) -> Result<Answer, String> {
         let ready = match self.sender.as_mut() {
             Some(s) => s.ready().await.is_ok(),
@@ -150,7 +173,7 @@ impl HttpClient {
         if !ready {
             self.reconnect().await?;
         }
-        let req = self.request(method, body, session, versioned)?;
+        let req = self.request(method, body, session, versioned, mirrored)?;
         let Some(sender) = self.sender.as_mut() else {
             return Err("not connected".into());
         };
@@ -186,7 +209,7 @@ impl HttpClient {
     pub async fn initialize(&mut self) -> Result<HeaderValue, String> {
         let body = jsonrpc::request(0, "initialize", Some(&jsonrpc::initialize_params()));
         let a = self
-            .send(Method::POST, Bytes::from(body), None, false)
+            .send(Method::POST, Bytes::from(body), None, false, None)
             .await?;
         if a.status != StatusCode::OK {
             return Err(format!("initialize: HTTP {}", a.status));
@@ -204,7 +227,7 @@ impl HttpClient {
             .ok_or_else(|| "initialize: no Mcp-Session-Id in the answer".to_owned())?;
         let note = jsonrpc::notification("notifications/initialized");
         let a = self
-            .send(Method::POST, Bytes::from(note), Some(&session), true)
+            .send(Method::POST, Bytes::from(note), Some(&session), true, None)
             .await?;
         if a.status != StatusCode::ACCEPTED && a.status != StatusCode::OK {
             return Err(format!("notifications/initialized: HTTP {}", a.status));
@@ -215,7 +238,7 @@ impl HttpClient {
     /// Ends a session (DELETE), best effort.
     pub async fn delete(&mut self, session: &HeaderValue) {
         let _ = self
-            .send(Method::DELETE, Bytes::new(), Some(session), true)
+            .send(Method::DELETE, Bytes::new(), Some(session), true, None)
             .await;
     }
 
@@ -224,13 +247,20 @@ impl HttpClient {
         &mut self,
         method: &str,
         params: Option<&str>,
+        name: Option<&str>,
     ) -> Result<(u64, Bytes), String> {
         let id = self.next_id;
         self.next_id += 1;
         let body = Bytes::from(jsonrpc::request(id, method, params));
         let session = self.session.clone();
         let a = self
-            .send(Method::POST, body, session.as_ref(), true)
+            .send(
+                Method::POST,
+                body,
+                session.as_ref(),
+                true,
+                self.modern.then_some((method, name)),
+            )
             .await?;
         if a.status != StatusCode::OK {
             return Err(format!(

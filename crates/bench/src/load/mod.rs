@@ -97,6 +97,10 @@ pub struct Args {
     /// Give up on one call after this long.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Protocol revision: 2025-11-25 (initialize, sessions) or 2026-07-28 (stateless: `_meta`
+    /// and mirrored headers on every request, no sessions).
+    #[arg(long, default_value = "2025-11-25", value_parser = ["2025-11-25", "2026-07-28"])]
+    pub revision: String,
     /// Hard cap on each phase.
     #[arg(long, default_value = DEFAULT_MAX_DURATION, value_parser = parse_duration)]
     pub max_duration: Duration,
@@ -152,6 +156,7 @@ impl Args {
             self.expect_text.clone(),
             self.expect_bytes,
             self.expect_tools,
+            self.revision == crate::jsonrpc::MODERN_REVISION,
         )
         .context("--args")?;
         let sessions = self.sessions.unwrap_or(self.concurrency).max(1);
@@ -170,6 +175,7 @@ impl Args {
             watch_pid: self.watch_pid,
             timeout: self.timeout,
             max_duration: self.max_duration,
+            modern: self.revision == crate::jsonrpc::MODERN_REVISION,
         })
     }
 }

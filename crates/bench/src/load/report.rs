@@ -10,6 +10,9 @@ pub struct Report {
     /// `http` or `stdio`.
     pub mode: String,
     pub method: String,
+    /// The protocol revision spoken (`2026-07-28`: no sessions). Absent from older reports.
+    #[serde(default)]
+    pub revision: String,
     pub tool: String,
     pub concurrency: usize,
     pub sessions: usize,

@@ -43,8 +43,13 @@ pub struct StdioMux {
 }
 
 impl StdioMux {
-    /// Spawns `command` and initializes an MCP session with it.
-    pub async fn spawn(command: &[String], timeout: Duration) -> Result<Arc<StdioMux>, String> {
+    /// Spawns `command` and initializes an MCP session with it (2026-07-28: no session, the
+    /// first request decides the era).
+    pub async fn spawn(
+        command: &[String],
+        timeout: Duration,
+        modern: bool,
+    ) -> Result<Arc<StdioMux>, String> {
         let (program, args) = command.split_first().ok_or("no command")?;
         let mut child = Command::new(program)
             .args(args)
@@ -76,20 +81,24 @@ impl StdioMux {
             pid,
             timeout,
         });
-        let (id, resp) = mux
-            .exchange("initialize", Some(&jsonrpc::initialize_params()))
-            .await
-            .map_err(|e| format!("initialize: {e}"))?;
-        crate::load::call::response_result(&resp, id).map_err(|e| format!("initialize: {e}"))?;
-        let mut note = jsonrpc::notification("notifications/initialized");
-        note.push(b'\n');
-        mux.tx
-            .send(Write::Line(note))
-            .map_err(|_| "server's stdin closed")?;
+        if !modern {
+            let (id, resp) = mux
+                .exchange("initialize", Some(&jsonrpc::initialize_params()))
+                .await
+                .map_err(|e| format!("initialize: {e}"))?;
+            crate::load::call::response_result(&resp, id)
+                .map_err(|e| format!("initialize: {e}"))?;
+            let mut note = jsonrpc::notification("notifications/initialized");
+            note.push(b'\n');
+            mux.tx
+                .send(Write::Line(note))
+                .map_err(|_| "server's stdin closed")?;
+        }
+        let list_params = modern.then(|| format!("{{\"_meta\":{}}}", jsonrpc::modern_meta()));
         // As a real client would, learn the tools first; a gateway answers lists only once its
         // upstreams have had their first connection attempt, so this also waits for those.
         let (id, resp) = mux
-            .exchange("tools/list", None)
+            .exchange("tools/list", list_params.as_deref())
             .await
             .map_err(|e| format!("tools/list: {e}"))?;
         crate::load::call::response_result(&resp, id).map_err(|e| format!("tools/list: {e}"))?;

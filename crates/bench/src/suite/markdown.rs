@@ -80,8 +80,9 @@ fn run_section(w: &mut String) {
          target/release/switchboard-echo --http 127.0.0.1:0          # prints its URL; --stdio for stdio; --extra-tools N --page-size P\n\
          target/release/switchboard-load --http URL --tool up__echo -c 32 -n 20000 --watch-pid PID\n\
          target/release/switchboard-load --stdio -c 8 -n 20000 -- target/release/switchboard-echo --stdio\n\
+         target/release/switchboard-load --http URL --tool up__echo --revision 2026-07-28   # stateless: no initialize, _meta on every request\n\
          ```\n\n\
-         `switchboard-load` prints one JSON object: `mode`, `concurrency`, `calls`, `errors`, \
+         `switchboard-load` prints one JSON object: `mode`, `revision`, `concurrency`, `calls`, `errors`, \
          `duration_s`, `throughput_per_s`, `latency_ms` (`p50`, `p90`, `p99`, `max`, `mean`) and, \
          with `--watch-pid` (or over stdio, for the spawned server), the watched process's CPU per \
          call and resident memory over the measured phase. `--help` lists every flag.\n"
@@ -140,7 +141,9 @@ fn transport_section(w: &mut String, r: &Results) {
         w,
         "`echo` calls (`{{\"message\":\"hi\"}}`): {} measured calls per cell, in {} alternating \
          direct/gateway round(s) of {} calls, each after {} warm-up calls; each figure is the \
-         median round's. Paths: **HTTP** — HTTP client → gateway → HTTP upstream; **stdio** — \
+         median round's. Paths: **HTTP** — HTTP client → gateway → HTTP upstream; **HTTP \
+         2026-07-28** — the same with a 2026-07-28 client (no session; `_meta` and mirrored \
+         headers on every request), against the same direct handshake-era call; **stdio** — \
          stdio client → `switchboard stdio` → stdio upstream; **HTTP→stdio** — HTTP client → \
          gateway → stdio upstream (its direct column is the direct stdio call). Latencies in ms; \
          *+p50*/*+p99* are gateway minus direct; *CPU/call* is the gateway's CPU time (all \
@@ -167,8 +170,9 @@ fn comparison_table(w: &mut String, rows: &[Comparison], with_c: bool) {
     let mut sorted: Vec<&Comparison> = rows.iter().collect();
     let order = |p: &str| match p {
         "http" => 0,
-        "stdio" => 1,
-        _ => 2,
+        "http-modern" => 1,
+        "stdio" => 2,
+        _ => 3,
     };
     sorted.sort_by_key(|c| (order(&c.path), c.concurrency));
     for c in sorted {

@@ -75,6 +75,7 @@ mod tests {
         Report {
             mode: "http".into(),
             method: "tools/call".into(),
+            revision: "2025-11-25".into(),
             tool: "echo".into(),
             concurrency: 1,
             sessions: 1,

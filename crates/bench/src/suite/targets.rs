@@ -139,6 +139,7 @@ pub fn path_name(path: &str) -> &'static str {
         "http" => "HTTP",
         "stdio" => "stdio",
         "http-stdio" => "HTTP→stdio",
+        "http-modern" => "HTTP 2026-07-28",
         _ => "?",
     }
 }

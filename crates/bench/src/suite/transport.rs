@@ -1,6 +1,8 @@
 //! Direct vs through switchboard, for an HTTP upstream and a stdio upstream, at each concurrency.
 //!
-//! Three paths: `http` (HTTP client → gateway → HTTP upstream), `stdio` (stdio client →
+//! Four paths: `http` (HTTP client → gateway → HTTP upstream), `http-modern` (the same with a
+//! 2026-07-28 client: no session, `_meta` and mirrored headers on every request; compared with
+//! the direct handshake-era call, as the upstream speaks only that), `stdio` (stdio client →
 //! `switchboard stdio` → stdio upstream) and `http-stdio` (HTTP client → gateway → stdio
 //! upstream, compared with the direct stdio call). At each concurrency the direct and gateway
 //! runs alternate over several rounds ([`super::rounds`]), so drift and scheduling on the
@@ -26,7 +28,7 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
         )?;
         let (gw, gw_url) = start_gateway(layout, "gateway-http", &cfg)?;
         for &c in &plan.concurrency {
-            let (mut direct, mut gateway) = (Vec::new(), Vec::new());
+            let (mut direct, mut gateway, mut modern) = (Vec::new(), Vec::new(), Vec::new());
             for round in 1..=plan.rounds {
                 direct.push(
                     plan.standard(Load::http(&format!("http-c{c}-direct-{round}"), &url))
@@ -41,7 +43,19 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
                         .watch(gw.pid())
                         .run(layout)?,
                 );
+                modern.push(
+                    plan.standard(Load::http(
+                        &format!("http-modern-c{c}-gateway-{round}"),
+                        &gw_url,
+                    ))
+                    .tool("up__echo")
+                    .arg("revision", "2026-07-28")
+                    .concurrency(c)
+                    .watch(gw.pid())
+                    .run(layout)?,
+                );
             }
+            out.push(fold("http-modern", c, direct.clone(), modern)?);
             out.push(fold("http", c, direct, gateway)?);
         }
     }

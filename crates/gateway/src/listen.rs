@@ -336,6 +336,8 @@ pub(crate) struct UpstreamListen {
     pub uris: Vec<String>,
     /// Ends the listen request.
     pub stop: Option<tokio_util::sync::CancellationToken>,
+    /// Counts the listens opened, so one that ends can tell whether it was replaced.
+    pub generation: u64,
 }
 
 impl Gateway {
@@ -367,6 +369,8 @@ impl Gateway {
             }
             let stop = tokio_util::sync::CancellationToken::new();
             let old = l.stop.replace(stop.clone());
+            l.generation += 1;
+            let generation = l.generation;
             l.uris = uris.clone();
             let mut parts = Vec::new();
             for (cap, key) in [
@@ -384,6 +388,8 @@ impl Gateway {
             }
             let params = format!("{{\"notifications\":{{{}}}}}", parts.join(","));
             let conn = conn.clone();
+            let gw = self.clone();
+            let up = up.clone();
             tokio::spawn(async move {
                 let ctx = switchboard_upstream::RequestCtx {
                     // A listen lasts as long as the connection, or until it is replaced.
@@ -391,11 +397,30 @@ impl Gateway {
                     cancel: Some(stop),
                     ..Default::default()
                 };
-                if let Err(e) = conn
+                let ended = conn
                     .request("subscriptions/listen", Some(&params), ctx)
-                    .await
+                    .await;
+                if matches!(ended, Err(switchboard_upstream::UpstreamError::Cancelled))
+                    || conn.is_closed()
                 {
-                    tracing::debug!(upstream = conn.name(), "upstream listen ended: {e}");
+                    return;
+                }
+                // It ended on its own (an error, a dropped stream, a graceful end): open it again
+                // after a pause, unless it was replaced meanwhile. Changes in between are missed,
+                // so the lists are fetched again too.
+                tracing::debug!(upstream = conn.name(), "upstream listen ended: {ended:?}");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let mine = {
+                    let mut l = lock(&up.listen);
+                    let mine = l.generation == generation;
+                    if mine {
+                        l.stop = None;
+                    }
+                    mine
+                };
+                if mine && !conn.is_closed() {
+                    gw.sync_upstream_listen(&up);
+                    gw.refresh(&up, &conn, &crate::catalog::ListKind::ALL).await;
                 }
             });
             old

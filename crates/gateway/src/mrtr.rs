@@ -563,7 +563,7 @@ impl Gateway {
     pub(crate) async fn ask_for_input(&self, call: Call<'_>) -> Result<Bridged, RpcError> {
         let max = self.config().modern.max_rounds;
         let mut params: Option<String> = call.params.map(str::to_owned);
-        for _ in 0..=max {
+        for round in 0..=max {
             let fwd = relay::Call {
                 method: call.method,
                 params: params.as_deref(),
@@ -584,6 +584,9 @@ impl Gateway {
             let Some(result) = resp.result().filter(|r| is_input_required(r)) else {
                 return Ok(Bridged::Done(resp));
             };
+            if round == max {
+                break;
+            }
             let asks: Vec<(String, String, Option<String>)> = object::get(result, "inputRequests")
                 .and_then(object::fields)
                 .unwrap_or_default()
@@ -621,7 +624,7 @@ impl Gateway {
         }
         Err(RpcError::new(
             ErrorCode::TOO_MANY_ROUNDS,
-            format!("the upstream asked for input more than {max} times (modern.max_rounds)"),
+            format!("the call asked for input more than {max} times (modern.max_rounds)"),
         ))
     }
 

@@ -560,7 +560,7 @@ impl Gateway {
         let own = futures::future::join_all(
             isolated
                 .iter()
-                .filter(|c| c.info().is_some_and(|i| i.has("logging")))
+                .filter(|c| !c.is_modern() && c.info().is_some_and(|i| i.has("logging")))
                 .map(|c| c.request("logging/setLevel", Some(&p), Default::default())),
         );
         futures::future::join(shared, own).await;
@@ -580,6 +580,17 @@ impl Gateway {
     ) -> Result<Outcome, RpcError> {
         let conn = self.connection_for(cx.session, up).await?;
         let progress = original.progress_token();
+        // Features the upstream's revision lacks are not sent: an older server (or a 2026-07-28
+        // one: core tasks are gone there) would not know a task-augmented call and must see a
+        // plain one, which then runs synchronously.
+        let stripped;
+        let params = match params {
+            Some(p) if !conn.revision().has_tasks() && object::get(p, "task").is_some() => {
+                stripped = object::edit(p, &[("task", Edit::Remove)]);
+                stripped.as_deref().or(Some(p))
+            }
+            other => other,
+        };
         // A modern caller's protocol members (`_meta` keys, the answers and state of a retry)
         // mean nothing to a handshake-era upstream.
         let unmeta;
@@ -626,16 +637,6 @@ impl Gateway {
                 mrtr::Bridged::Cancelled => Outcome::Cancelled,
             });
         }
-        // Features the upstream's revision lacks are not sent: an older server would not know a
-        // task-augmented call and must see a plain one.
-        let stripped;
-        let params = match params {
-            Some(p) if !conn.revision().has_tasks() && object::get(p, "task").is_some() => {
-                stripped = object::edit(p, &[("task", Edit::Remove)]);
-                stripped.as_deref().or(Some(p))
-            }
-            other => other,
-        };
         let call = relay::Call {
             method,
             params,

@@ -227,6 +227,9 @@ impl Connection {
         inbound: mpsc::Sender<Inbound>,
     ) -> Result<Connection, UpstreamError> {
         match (opts.era, &opts.target) {
+            (Era::Modern, Target::Sse(_)) => Err(UpstreamError::Unavailable(
+                "sse: upstreams speak the 2024-11-05 transport, a handshake-era one; era: modern cannot apply (use http: for a 2026-07-28 server)".into(),
+            )),
             (Era::Legacy, _) | (Era::Auto, Target::Sse(_)) => {
                 Connection::open(opts, inbound, Opening::Handshake).await
             }

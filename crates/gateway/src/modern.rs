@@ -52,8 +52,11 @@ impl Gateway {
             })?),
         };
         let key = self.state.next_key.fetch_add(1, Ordering::Relaxed);
+        // One shared name: a one-request caller is never looked up by id (no session registry,
+        // no tasks), and minting one per request would cost an allocation each time.
+        static ID: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
         let session = Session::new(
-            Arc::from(format!("modern-{key}")),
+            ID.get_or_init(|| Arc::from("2026-07-28 caller")).clone(),
             key,
             Revision::V2026_07_28,
             ClientCaps::parse(meta.client_capabilities),
@@ -68,7 +71,19 @@ impl Gateway {
     /// Ends a modern caller: whatever it started upstream for itself alone (isolated upstream
     /// sessions) ends with it.
     pub async fn end_modern(&self, session: &Arc<Session>) {
-        self.end_session(session).await;
+        // It held no subscriptions and no tasks (the era has neither); only what it started for
+        // itself alone (isolated upstream sessions) has to end.
+        session.closed.cancel();
+        let isolated: Vec<_> = session
+            .isolated
+            .lock()
+            .await
+            .drain()
+            .map(|(_, c)| c)
+            .collect();
+        for c in isolated {
+            c.close().await;
+        }
     }
 
     /// The hint handshake-era upstreams contribute (`modern.list_ttl`, `modern.list_scope`): they
@@ -140,13 +155,12 @@ pub(crate) fn removed(method: &str) -> bool {
 /// `params` of a modern caller's request without what only the modern era knows: the reserved
 /// `_meta` keys and a retry's `inputResponses` and `requestState`. `None` when nothing changes.
 pub(crate) fn strip_for_handshake(params: &str) -> Option<String> {
+    let [responses, state] = object::get_all(params, ["inputResponses", "requestState"]);
     let meta = switchboard_protocol::meta::strip_reserved(params);
-    let p = meta.as_deref().unwrap_or(params);
-    let retry =
-        object::get(p, "inputResponses").is_some() || object::get(p, "requestState").is_some();
-    if !retry {
+    if responses.is_none() && state.is_none() {
         return meta;
     }
+    let p = meta.as_deref().unwrap_or(params);
     object::edit(
         p,
         &[

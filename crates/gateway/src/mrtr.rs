@@ -23,6 +23,8 @@
 //!    open requests are answered `-31012`.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -85,7 +87,8 @@ struct HeldState {
     /// Whether the call is waiting for a retry (as opposed to being served by one).
     parked: bool,
     asked: Vec<Asked>,
-    events: mpsc::Receiver<Event>,
+    /// Where the upstream call's events come from.
+    source: Source,
     /// Ends the upstream call.
     stop: CancellationToken,
     conn: Connection,
@@ -128,8 +131,11 @@ impl Gateway {
     /// Serves one `tools/call`, `prompts/get` or `resources/read` of a modern caller on a
     /// handshake-era upstream.
     pub(crate) async fn bridge(&self, call: Call<'_>) -> Result<Bridged, RpcError> {
-        let responses = input_responses(call.original)?;
-        match call.original.and_then(|p| object::get(p, "requestState")) {
+        let [responses, state] = call.original.map_or([None, None], |p| {
+            object::get_all(p, ["inputResponses", "requestState"])
+        });
+        let responses = input_responses(responses)?;
+        match state {
             None | Some("null") => self.fresh(call, responses).await,
             Some(raw) => {
                 let token = object::string_value(raw)
@@ -145,10 +151,9 @@ impl Gateway {
         call: Call<'_>,
         responses: HashMap<String, String>,
     ) -> Result<Bridged, RpcError> {
-        let (tx, events) = mpsc::channel(EVENTS);
         let stop = CancellationToken::new();
         let owner = call.session.key;
-        drive(
+        let source = Source::start(
             call.conn.clone(),
             call.method.to_owned(),
             call.params.map(str::to_owned),
@@ -157,7 +162,6 @@ impl Gateway {
             self.config().modern.input_ttl + Duration::from_secs(60),
             stop.clone(),
             call.request_id.clone(),
-            tx,
         );
         let held = Arc::new(Held {
             handle: rand::random(),
@@ -165,7 +169,7 @@ impl Gateway {
                 round: 0,
                 parked: false,
                 asked: Vec::new(),
-                events,
+                source,
                 stop,
                 conn: call.conn.clone(),
                 owner,
@@ -275,7 +279,7 @@ impl Gateway {
         loop {
             tokio::select! {
                 biased;
-                ev = st.events.recv() => match ev {
+                ev = st.source.next() => match ev {
                     Some(Event::Note(m)) if m.method() == Some("notifications/cancelled") => {
                         // The upstream withdrew a request: nobody needs to answer it any more.
                         if let Some(id) = m.param("requestId") {
@@ -368,6 +372,8 @@ impl Gateway {
         st.round += 1;
         st.parked = true;
         st.conn.park(st.owner);
+        // The call must outlive this request now: it goes on in a task of its own.
+        st.source.detach();
         if let Some(idx) = call.isolated
             && !st.owns_conn
         {
@@ -440,7 +446,7 @@ impl Gateway {
         // driver sends it, then ends), so it never takes those answers for a reason to go on.
         if !st.over {
             let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                while let Some(ev) = st.events.recv().await {
+                while let Some(ev) = st.source.next().await {
                     if matches!(ev, Event::Done(_)) {
                         break;
                     }
@@ -634,21 +640,36 @@ impl Gateway {
     }
 }
 
-/// Runs the upstream call in a task of its own and turns what it produces into events.
-#[allow(clippy::too_many_arguments)]
-fn drive(
-    conn: Connection,
-    method: String,
-    params: Option<String>,
-    progress: bool,
-    owner: u64,
-    timeout: Duration,
-    stop: CancellationToken,
-    request_id: Arc<str>,
-    events: mpsc::Sender<Event>,
-) {
-    tokio::spawn(async move {
-        let (tx, mut rx) = mpsc::channel::<Message>(EVENTS);
+/// The upstream call of a held call, and where its events come from.
+///
+/// A call starts out polled right where its request is served (`Inline`): most calls never ask
+/// anything and finish there, with no task hop. Only when it is parked does it move into a task
+/// of its own (`Driven`), which turns what it produces into events for whichever retry comes.
+enum Source {
+    Inline {
+        call: Pin<Box<dyn Future<Output = Result<Message, UpstreamError>> + Send>>,
+        related: mpsc::Receiver<Message>,
+        /// The call's outcome, held back until what it sent before it has been taken.
+        done: Option<Result<Message, UpstreamError>>,
+    },
+    Driven(mpsc::Receiver<Event>),
+    /// In between (never observed outside `detach`).
+    Gone,
+}
+
+impl Source {
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        conn: Connection,
+        method: String,
+        params: Option<String>,
+        progress: bool,
+        owner: u64,
+        timeout: Duration,
+        stop: CancellationToken,
+        request_id: Arc<str>,
+    ) -> Source {
+        let (tx, related) = mpsc::channel::<Message>(EVENTS);
         let ctx = RequestCtx {
             timeout: Some(timeout),
             cancel: Some(stop),
@@ -658,32 +679,83 @@ fn drive(
             request_id: Some(request_id),
             modern: None,
         };
-        let call = conn.request(&method, params.as_deref(), ctx);
-        tokio::pin!(call);
-        let mut open = true;
-        let out = loop {
-            tokio::select! {
-                biased;
-                m = rx.recv(), if open => match m {
-                    Some(m) => {
-                        let ev = if m.kind() == Kind::Request { Event::Request(m) } else { Event::Note(m) };
-                        let _ = events.send(ev).await;
-                    }
-                    None => open = false,
-                },
-                out = &mut call => break out,
-            }
-        };
-        while let Ok(m) = rx.try_recv() {
-            let ev = if m.kind() == Kind::Request {
-                Event::Request(m)
-            } else {
-                Event::Note(m)
-            };
-            let _ = events.send(ev).await;
+        let call = Box::pin(async move { conn.request(&method, params.as_deref(), ctx).await });
+        Source::Inline {
+            call,
+            related,
+            done: None,
         }
-        let _ = events.send(Event::Done(out)).await;
-    });
+    }
+
+    /// The next event; `None` once there will be none. Cancel-safe: nothing is lost if the
+    /// future is dropped before it finishes.
+    async fn next(&mut self) -> Option<Event> {
+        match self {
+            Source::Driven(events) => events.recv().await,
+            Source::Gone => None,
+            Source::Inline {
+                call,
+                related,
+                done,
+            } => {
+                if done.is_none() {
+                    tokio::select! {
+                        biased;
+                        m = related.recv() => {
+                            if let Some(m) = m {
+                                return Some(event(m));
+                            }
+                            *done = Some(call.as_mut().await);
+                        }
+                        out = call.as_mut() => *done = Some(out),
+                    }
+                }
+                // Whatever the call sent just before its answer still goes first.
+                match related.try_recv() {
+                    Ok(m) => Some(event(m)),
+                    Err(_) => done.take().map(Event::Done),
+                }
+            }
+        }
+    }
+
+    /// Moves an inline call into a task of its own, so it goes on after this request ends.
+    fn detach(&mut self) {
+        if !matches!(self, Source::Inline { .. }) {
+            return;
+        }
+        let Source::Inline {
+            call,
+            related,
+            done,
+        } = std::mem::replace(self, Source::Gone)
+        else {
+            return;
+        };
+        let (tx, events) = mpsc::channel(EVENTS);
+        let mut inline = Source::Inline {
+            call,
+            related,
+            done,
+        };
+        tokio::spawn(async move {
+            while let Some(ev) = inline.next().await {
+                let last = matches!(ev, Event::Done(_));
+                if tx.send(ev).await.is_err() || last {
+                    break;
+                }
+            }
+        });
+        *self = Source::Driven(events);
+    }
+}
+
+fn event(m: Message) -> Event {
+    if m.kind() == Kind::Request {
+        Event::Request(m)
+    } else {
+        Event::Note(m)
+    }
 }
 
 /// A 2026-07-28 upstream's error made fit for a handshake-era client: "resource not found" is
@@ -750,9 +822,9 @@ fn expired() -> RpcError {
     )
 }
 
-/// `inputResponses` of the caller's params: absent, or an object whose values are objects.
-fn input_responses(params: Option<&str>) -> Result<HashMap<String, String>, RpcError> {
-    let Some(raw) = params.and_then(|p| object::get(p, "inputResponses")) else {
+/// `inputResponses` of the caller's params (raw): absent, or an object whose values are objects.
+fn input_responses(raw: Option<&str>) -> Result<HashMap<String, String>, RpcError> {
+    let Some(raw) = raw else {
         return Ok(HashMap::new());
     };
     let bad = || error::invalid_params("inputResponses must be an object whose values are objects");

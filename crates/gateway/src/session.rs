@@ -74,7 +74,8 @@ pub struct Session {
     client_requests: Mutex<HashMap<Id, oneshot::Sender<Message>>>,
     next_client_request: AtomicU64,
     pub(crate) isolated: tokio::sync::Mutex<HashMap<usize, Connection>>,
-    outbox: mpsc::Sender<Bytes>,
+    /// `None` for a one-request (2026-07-28) caller: nothing can reach it outside its request.
+    outbox: Option<mpsc::Sender<Bytes>>,
     outbox_rx: Mutex<Option<mpsc::Receiver<Bytes>>>,
     /// Milliseconds since [`epoch`] at the last request: an atomic, as every request touches it.
     last_seen: AtomicU64,
@@ -101,7 +102,12 @@ impl Session {
         caps: ClientCaps,
         client_info: &str,
     ) -> Session {
-        let (outbox, rx) = mpsc::channel(OUTBOX);
+        let (outbox, rx) = if revision.is_modern() {
+            (None, None)
+        } else {
+            let (tx, rx) = mpsc::channel(OUTBOX);
+            (Some(tx), Some(rx))
+        };
         Session {
             id,
             key,
@@ -115,7 +121,7 @@ impl Session {
             next_client_request: AtomicU64::new(1),
             isolated: tokio::sync::Mutex::new(HashMap::new()),
             outbox,
-            outbox_rx: Mutex::new(Some(rx)),
+            outbox_rx: Mutex::new(rx),
             last_seen: AtomicU64::new(now_ms()),
             closed: CancellationToken::new(),
         }
@@ -129,7 +135,11 @@ impl Session {
     /// Queues a message that belongs to no request. A full outbox drops it: the client is not
     /// reading, and holding more would let it pin the gateway's memory.
     pub fn push(&self, msg: Bytes) {
-        if self.outbox.try_send(msg).is_err() {
+        if self
+            .outbox
+            .as_ref()
+            .is_none_or(|o| o.try_send(msg).is_err())
+        {
             tracing::debug!(session = %self.id, "outbox full or closed; message dropped");
         }
     }

@@ -33,12 +33,25 @@ impl<'a> RequestMeta<'a> {
         let Some(meta) = params.and_then(|p| object::get(p, "_meta")) else {
             return RequestMeta::default();
         };
+        let [version, caps, info, level] = object::get_all(
+            meta,
+            [
+                PROTOCOL_VERSION,
+                CLIENT_CAPABILITIES,
+                CLIENT_INFO,
+                LOG_LEVEL,
+            ],
+        );
+        let text = |raw: Option<&str>| {
+            raw.filter(|r| r.starts_with('"'))
+                .and_then(object::string_value)
+                .map(|v| v.into_owned())
+        };
         RequestMeta {
-            version: object::get_str(meta, PROTOCOL_VERSION).map(|v| v.into_owned()),
-            client_capabilities: object::get(meta, CLIENT_CAPABILITIES)
-                .filter(|c| c.starts_with('{')),
-            client_info: object::get(meta, CLIENT_INFO).filter(|c| c.starts_with('{')),
-            log_level: object::get_str(meta, LOG_LEVEL).map(|v| v.into_owned()),
+            version: text(version),
+            client_capabilities: caps.filter(|c| c.starts_with('{')),
+            client_info: info.filter(|c| c.starts_with('{')),
+            log_level: text(level),
         }
     }
 

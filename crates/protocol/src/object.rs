@@ -67,6 +67,24 @@ pub fn get<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     found
 }
 
+/// The raw values of several members of the object `text`, in one pass over it (the first of
+/// each, if a key repeats); all `None` when `text` is not an object.
+pub fn get_all<'a, const N: usize>(text: &'a str, keys: [&str; N]) -> [Option<&'a str>; N] {
+    let mut found = [None; N];
+    let mut left = N;
+    let _ = for_each_field(text, |f| {
+        for (i, k) in keys.iter().enumerate() {
+            if found[i].is_none() && f.key_is(k) {
+                found[i] = Some(f.value);
+                left -= 1;
+                break;
+            }
+        }
+        left > 0
+    });
+    found
+}
+
 /// The string member `key` of `text`, decoded; `None` when absent or not a string.
 pub fn get_str<'a>(text: &'a str, key: &str) -> Option<Cow<'a, str>> {
     let raw = get(text, key)?;
@@ -396,5 +414,15 @@ mod tests {
             if remove { proptest::prop_assert!(parsed.get(&target).is_none()); }
             else { proptest::prop_assert_eq!(get(&out, &target), Some("\"X\"")); }
         }
+    }
+
+    #[test]
+    fn gets_several_members_in_one_pass() {
+        let o = r#"{"a":1,"b":{"x":[1,2]},"a":3,"c":"s"}"#;
+        assert_eq!(
+            get_all(o, ["c", "a", "zz", "b"]),
+            [Some(r#""s""#), Some("1"), None, Some(r#"{"x":[1,2]}"#)]
+        );
+        assert_eq!(get_all("[1]", ["a"]), [None]);
     }
 }

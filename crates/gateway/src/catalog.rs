@@ -21,6 +21,9 @@ pub struct Lists {
     pub prompts: Vec<Box<str>>,
     pub resources: Vec<Box<str>>,
     pub templates: Vec<Box<str>>,
+    /// The cache hint a 2026-07-28 upstream gave each list (tools, prompts, resources,
+    /// templates); `None` from handshake-era upstreams, which give none.
+    pub hints: [Option<crate::hints::Hint>; 4],
 }
 
 /// The four kinds of list.
@@ -41,6 +44,16 @@ impl ListKind {
     ];
 
     /// The list method.
+    /// Its place in per-kind arrays (tools, prompts, resources, templates).
+    pub fn index(self) -> usize {
+        match self {
+            ListKind::Tools => 0,
+            ListKind::Prompts => 1,
+            ListKind::Resources => 2,
+            ListKind::Templates => 3,
+        }
+    }
+
     pub fn method(self) -> &'static str {
         match self {
             ListKind::Tools => "tools/list",

@@ -55,6 +55,21 @@ impl Hint {
         }
     }
 
+    /// The hint a 2026-07-28 result carries: a missing or negative `ttlMs` counts as 0, a
+    /// missing or unknown `cacheScope` as private.
+    pub fn from_result(result: &str) -> Hint {
+        let [ttl, scope] = switchboard_protocol::object::get_all(result, ["ttlMs", "cacheScope"]);
+        let ttl_ms = ttl
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .map_or(0, |t| t.min(u64::MAX as f64) as u64);
+        let scope = scope.and_then(switchboard_protocol::object::string_value);
+        Hint {
+            ttl_ms,
+            scope: Scope::parse(scope.as_deref()),
+        }
+    }
+
     /// Merges every hint; [`Hint::EMPTY`] when there is none.
     pub fn merge_all(hints: impl IntoIterator<Item = Hint>) -> Hint {
         hints.into_iter().reduce(Hint::merge).unwrap_or(Hint::EMPTY)
@@ -98,6 +113,16 @@ mod tests {
         assert_eq!(Hint::merge_all([a, b, c]), h(60_000, Scope::Private));
         assert_eq!(Hint::merge_all([]), Hint::EMPTY);
         assert_eq!(Hint::merge_all([a]), a);
+    }
+
+    #[test]
+    fn reads_a_results_hint() {
+        assert_eq!(
+            Hint::from_result(r#"{"tools":[],"ttlMs":5000,"cacheScope":"public"}"#),
+            h(5000, Scope::Public)
+        );
+        assert_eq!(Hint::from_result(r#"{"ttlMs":-3}"#), h(0, Scope::Private));
+        assert_eq!(Hint::from_result("{}"), h(0, Scope::Private));
     }
 
     #[test]

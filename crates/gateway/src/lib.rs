@@ -612,7 +612,10 @@ impl Gateway {
         };
         for &kind in kinds {
             match fetch_list(conn, kind).await {
-                Ok(items) => *slot(&mut lists, kind) = items,
+                Ok((items, hint)) => {
+                    *slot(&mut lists, kind) = items;
+                    lists.hints[kind.index()] = hint;
+                }
                 Err(e) => tracing::warn!(
                     upstream = up.name(),
                     list = kind.method(),

@@ -142,7 +142,13 @@ impl Gateway {
                         .and_then(|c| c.info().map(|i| i.has(capability)))
                         .unwrap_or(false)
                 })
-                .map(|_| self.legacy_hint()),
+                .map(|u| {
+                    // A 2026-07-28 upstream's own hint for this list; else the configured one.
+                    crate::session::lock(&u.lists)
+                        .as_ref()
+                        .and_then(|l| l.hints[kind.index()])
+                        .unwrap_or_else(|| self.legacy_hint())
+                }),
         )
     }
 }

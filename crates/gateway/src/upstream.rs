@@ -19,6 +19,7 @@ use switchboard_upstream::{
 };
 
 use crate::catalog::{ListKind, Lists};
+use crate::hints::Hint;
 use crate::level::Level;
 use crate::session::lock;
 
@@ -191,7 +192,10 @@ pub(crate) async fn fetch_lists(conn: &Connection) -> Lists {
     let mut lists = Lists::default();
     for kind in ListKind::ALL {
         match fetch_list(conn, kind).await {
-            Ok(items) => *slot(&mut lists, kind) = items,
+            Ok((items, hint)) => {
+                *slot(&mut lists, kind) = items;
+                lists.hints[kind.index()] = hint;
+            }
             Err(e) => tracing::warn!(
                 upstream = conn.name(),
                 list = kind.method(),
@@ -215,11 +219,12 @@ pub(crate) fn slot(lists: &mut Lists, kind: ListKind) -> &mut Vec<Box<str>> {
 pub(crate) async fn fetch_list(
     conn: &Connection,
     kind: ListKind,
-) -> Result<Vec<Box<str>>, UpstreamError> {
+) -> Result<(Vec<Box<str>>, Option<Hint>), UpstreamError> {
     if !conn.info().is_some_and(|i| i.has(kind.capability())) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
     let mut items = Vec::new();
+    let mut hint: Option<Hint> = None;
     let mut cursor: Option<String> = None;
     for page in 0.. {
         if page == MAX_PAGES {
@@ -237,7 +242,7 @@ pub(crate) async fn fetch_list(
         if resp.kind() != Kind::Result {
             // Resources without templates (or the reverse) answer "method not found": an empty list.
             if kind == ListKind::Templates {
-                return Ok(items);
+                return Ok((items, hint));
             }
             return Err(UpstreamError::Protocol(format!(
                 "{} failed: {}",
@@ -246,6 +251,11 @@ pub(crate) async fn fetch_list(
             )));
         }
         let result = resp.result().unwrap_or("{}");
+        // Each page carries a hint (2026-07-28); the list is as cacheable as its least page.
+        if conn.is_modern() {
+            let page_hint = Hint::from_result(result);
+            hint = Some(hint.map_or(page_hint, |h| h.merge(page_hint)));
+        }
         let Some(array) = object::get(result, kind.key()) else {
             return Err(UpstreamError::Protocol(format!(
                 "{} result lacks {}",
@@ -273,7 +283,7 @@ pub(crate) async fn fetch_list(
             _ => break,
         }
     }
-    Ok(items)
+    Ok((items, hint))
 }
 
 /// Delay before reconnect attempt `n` (1-based): 0.5 s doubling to 30 s.

@@ -199,3 +199,52 @@ async fn handshake_sessions_reach_a_modern_upstream() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn merged_lists_are_as_cacheable_as_their_least_cacheable_upstream() {
+    let c = Config::new()
+        .upstream(
+            Upstream::fixture("a")
+                .env("FIXTURE_ERA", "modern")
+                .env("FIXTURE_TTL_MS", "300000")
+                .env("FIXTURE_CACHE_SCOPE", "public"),
+        )
+        .upstream(
+            Upstream::fixture("b")
+                .env("FIXTURE_ERA", "modern")
+                .env("FIXTURE_TTL_MS", "60000")
+                .env("FIXTURE_CACHE_SCOPE", "public"),
+        );
+    let gw = c.start().await;
+    gw.wait_status("both up", |st| {
+        st["upstreams"]
+            .as_array()
+            .is_some_and(|u| u.iter().all(|u| u["state"] == "ready"))
+    })
+    .await;
+    let r = support::modern::call(&gw, 1, "tools/list", json!({}), None).await;
+    let res = r.result();
+    assert_eq!(res["ttlMs"], 60000, "the smaller ttl wins: {}", r.text);
+    assert_eq!(res["cacheScope"], "public", "{}", r.text);
+
+    // A handshake-era upstream beside them says nothing, so the configured default applies to
+    // it: private, not to be cached (0).
+    let c = Config::new()
+        .upstream(
+            Upstream::fixture("a")
+                .env("FIXTURE_ERA", "modern")
+                .env("FIXTURE_TTL_MS", "300000")
+                .env("FIXTURE_CACHE_SCOPE", "public"),
+        )
+        .upstream(Upstream::fixture("old").env("FIXTURE_ERA", "legacy"));
+    let gw = c.start().await;
+    gw.wait_status("both up", |st| {
+        st["upstreams"]
+            .as_array()
+            .is_some_and(|u| u.iter().all(|u| u["state"] == "ready"))
+    })
+    .await;
+    let r = support::modern::call(&gw, 2, "tools/list", json!({}), None).await;
+    assert_eq!(r.result()["ttlMs"], 0, "{}", r.text);
+    assert_eq!(r.result()["cacheScope"], "private", "{}", r.text);
+}

@@ -211,20 +211,24 @@ def start_everything_http(log_path: Path, timeout_s: float = 20.0) -> Everything
     )
 
 
-def real_servers_config(everything_http_url: str) -> str:
-    """Gateway config: server-everything over stdio (`ev`) and Streamable HTTP (`evh`), and
-    mcp-server-time over stdio (`time`), in that order (so `ev` wins shared resource URIs)."""
+def real_servers_config(everything_http_url: str | None) -> str:
+    """Gateway config: server-everything over stdio (`ev`) and Streamable HTTP (`evh`, left out
+    when no URL is given), and mcp-server-time over stdio (`time`), in that order (so `ev` wins
+    shared resource URIs)."""
     j = json.dumps
     no_fetch = {"GZIP_ALLOWED_DOMAINS": "switchboard-tests.invalid"}
+    evh = (
+        "  evh:\n"
+        f"    http: {{ url: {j(everything_http_url)} }}\n"
+        "    timeout: 30s\n"
+    ) if everything_http_url else ""
     return (
         "upstreams:\n"
         "  ev:\n"
         f"    stdio: {{ command: {j(node_bin())}, args: [{j(everything_entry())}, \"stdio\"], "
         f"env: {j(no_fetch)}, cwd: {j(str(peers_dir()))} }}\n"
         "    timeout: 30s\n"
-        "  evh:\n"
-        f"    http: {{ url: {j(everything_http_url)} }}\n"
-        "    timeout: 30s\n"
+        + evh +
         "  time:\n"
         f"    stdio: {{ command: {j(venv_python())}, "
         "args: [\"-m\", \"mcp_server_time\", \"--local-timezone\", \"UTC\"] }\n"
@@ -257,3 +261,23 @@ def wait_upstreams_ready(base_url: str, names: list[str], timeout_s: float = 20.
         if time.monotonic() > deadline:
             pytest.fail(f"upstreams {names} not all ready after {timeout_s:.0f}s: {status}", pytrace=False)
         time.sleep(0.1)
+
+
+def texts(result) -> list[str]:
+    """The text blocks of a tool result, in order."""
+    return [c.text for c in result.content if getattr(c, "type", None) == "text"]
+
+
+class FixedElicitor:
+    """An elicitation callback that always gives the same answer and records what it was asked."""
+
+    def __init__(self, action: str, content: dict | None) -> None:
+        self.action = action
+        self.content = content
+        self.asked: list = []
+
+    async def __call__(self, _context, params):
+        import mcp_types as types  # noqa: PLC0415 (only the SDK tests need it)
+
+        self.asked.append(params)
+        return types.ElicitResult(action=self.action, content=self.content)

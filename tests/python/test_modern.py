@@ -31,14 +31,13 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.subscriptions import listen
 
 from harness import (
+    FixedElicitor,
     attach_log,
-    everything_entry,
     fixture_bin,
     gateway_env,
-    node_bin,
-    peers_dir,
+    real_servers_config,
     switchboard_bin,
-    venv_python,
+    texts,
     wait_upstreams_ready,
 )
 
@@ -49,19 +48,8 @@ TEST_TIMEOUT_S = 45
 
 
 def config() -> str:
-    j = json.dumps
-    no_fetch = {"GZIP_ALLOWED_DOMAINS": "switchboard-tests.invalid"}
-    return (
-        "upstreams:\n"
-        "  ev:\n"
-        f"    stdio: {{ command: {j(node_bin())}, args: [{j(everything_entry())}, \"stdio\"], "
-        f"env: {j(no_fetch)}, cwd: {j(str(peers_dir()))} }}\n"
-        "    timeout: 30s\n"
-        "  time:\n"
-        f"    stdio: {{ command: {j(venv_python())}, "
-        "args: [\"-m\", \"mcp_server_time\", \"--local-timezone\", \"UTC\"] }\n"
-        "    timeout: 30s\n"
-    )
+    """server-everything (stdio) and mcp-server-time, without the HTTP copy of the first."""
+    return real_servers_config(None)
 
 
 @pytest.fixture
@@ -69,21 +57,6 @@ def gw(gateway) -> str:
     base = gateway(config())
     wait_upstreams_ready(base, ["ev", "time"])
     return base
-
-
-def texts(result: types.CallToolResult) -> list[str]:
-    return [c.text for c in result.content if isinstance(c, types.TextContent)]
-
-
-class Elicitor:
-    def __init__(self, action: str, content: dict[str, Any] | None) -> None:
-        self.action = action
-        self.content = content
-        self.asked: list[types.ElicitRequestParams] = []
-
-    async def __call__(self, _context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-        self.asked.append(params)
-        return types.ElicitResult(action=self.action, content=self.content)
 
 
 ANSWER = {"name": "Ada Lovelace", "check": True, "email": "ada@example.com", "integer": 7}
@@ -104,7 +77,7 @@ async def test_auto_mode_settles_on_2026_07_28(gw: str) -> None:
 
 
 async def test_elicitation_from_a_handshake_server_via_input_required(gw: str) -> None:
-    elicit = Elicitor("accept", dict(ANSWER))
+    elicit = FixedElicitor("accept", dict(ANSWER))
     with anyio.fail_after(TEST_TIMEOUT_S):
         async with Client(f"{gw}/mcp", mode=MODERN, elicitation_callback=elicit, cache=None) as c:
             # Round one by hand: what the gateway hands a modern client.
@@ -126,7 +99,7 @@ async def test_elicitation_from_a_handshake_server_via_input_required(gw: str) -
 
 
 async def test_declined_elicitation_completes(gw: str) -> None:
-    elicit = Elicitor("decline", None)
+    elicit = FixedElicitor("decline", None)
     with anyio.fail_after(TEST_TIMEOUT_S):
         async with Client(f"{gw}/mcp", mode=MODERN, elicitation_callback=elicit, cache=None) as c:
             result = await c.call_tool("ev__trigger-elicitation-request", {})
@@ -154,7 +127,7 @@ async def test_stdio_gateway_in_2026_07_28(request: pytest.FixtureRequest, tmp_p
     )
     log_path = tmp_path / "gateway-stdio.log"
     attach_log(request, "gateway stderr (stdio)", log_path)
-    elicit = Elicitor("accept", dict(ANSWER))
+    elicit = FixedElicitor("accept", dict(ANSWER))
     with open(log_path, "w") as errlog, anyio.fail_after(TEST_TIMEOUT_S):
         async with Client(stdio_client(params, errlog=errlog), mode=MODERN,
                           elicitation_callback=elicit, cache=None) as c:
@@ -185,7 +158,7 @@ def modern_upstream_gw(gateway) -> str:
 
 
 async def test_handshake_client_answers_a_modern_upstreams_input_required(modern_upstream_gw: str) -> None:
-    elicit = Elicitor("accept", {"name": "Ada"})
+    elicit = FixedElicitor("accept", {"name": "Ada"})
     sampled: list[types.CreateMessageRequestParams] = []
 
     async def on_sample(_context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:

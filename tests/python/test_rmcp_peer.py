@@ -17,7 +17,6 @@ state it never issued. What is checked, with the official Python SDK (`mcp` 2.3.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import anyio
 import mcp_types as types
@@ -25,7 +24,7 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from harness import get_status, rmcp_peer_bin, wait_upstreams_ready
+from harness import FixedElicitor, get_status, rmcp_peer_bin, texts, wait_upstreams_ready
 
 pytestmark = [pytest.mark.anyio]
 
@@ -41,21 +40,6 @@ def gw(gateway) -> str:
     return base
 
 
-def texts(result: types.CallToolResult) -> list[str]:
-    return [c.text for c in result.content if isinstance(c, types.TextContent)]
-
-
-class Elicitor:
-    def __init__(self, action: str, content: dict[str, Any] | None) -> None:
-        self.action = action
-        self.content = content
-        self.asked: list[types.ElicitRequestParams] = []
-
-    async def __call__(self, _context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-        self.asked.append(params)
-        return types.ElicitResult(action=self.action, content=self.content)
-
-
 def test_the_probe_finds_the_peer_modern(gw: str) -> None:
     (upstream,) = get_status(gw)["upstreams"]
     assert upstream["name"] == "rmcp", upstream
@@ -65,7 +49,7 @@ def test_the_probe_finds_the_peer_modern(gw: str) -> None:
 
 
 async def test_handshake_client_confirms_through_bridge_b(gw: str) -> None:
-    elicit = Elicitor("accept", {"ok": True})
+    elicit = FixedElicitor("accept", {"ok": True})
     with anyio.fail_after(TEST_TIMEOUT_S):
         async with Client(f"{gw}/mcp", mode="legacy", elicitation_callback=elicit, cache=None) as c:
             assert c.protocol_version != MODERN
@@ -77,7 +61,7 @@ async def test_handshake_client_confirms_through_bridge_b(gw: str) -> None:
 
 
 async def test_handshake_client_declines_through_bridge_b(gw: str) -> None:
-    elicit = Elicitor("decline", None)
+    elicit = FixedElicitor("decline", None)
     with anyio.fail_after(TEST_TIMEOUT_S):
         async with Client(f"{gw}/mcp", mode="legacy", elicitation_callback=elicit, cache=None) as c:
             result = await c.call_tool(TOOL, {"action": "deploy"})
@@ -87,7 +71,7 @@ async def test_handshake_client_declines_through_bridge_b(gw: str) -> None:
 
 
 async def test_modern_client_gets_a_sealed_state_and_completes(gw: str) -> None:
-    elicit = Elicitor("accept", {"ok": True})
+    elicit = FixedElicitor("accept", {"ok": True})
     with anyio.fail_after(TEST_TIMEOUT_S):
         async with Client(f"{gw}/mcp", mode=MODERN, elicitation_callback=elicit, cache=None) as c:
             assert c.protocol_version == MODERN

@@ -153,27 +153,10 @@ async fn request(
     // Polled here, not spawned: a plain JSON answer (the common case) costs no task hop. The
     // future moves to a task of its own only if the answer becomes a stream.
     let mut handler = RunToEnd::new(async move { gw.request(&s2, &msg, &tx, &rid2).await });
-    let early = tokio::select! {
-        biased;
-        m = rx.recv() => Err(m),
-        a = &mut handler => Ok(a),
-    };
-    let (first, answer) = match early {
-        // Only the finished call drops its sender, and the call is polled only here, where its
-        // completion is seen first: this cannot happen, but must not be a panic if it ever does.
-        Err(None) => {
-            return Rejection::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::INTERNAL_ERROR,
-                "internal error",
-            )
-            .into_response_with(rid);
-        }
-        Err(Some(m)) => (m, None),
-        Ok(a) => match rx.try_recv() {
-            Ok(m) => (m, Some(a)),
-            Err(_) => return json_answer(a),
-        },
+    let (first, answer) = match start(&mut handler, &mut rx).await {
+        Ok(Start::Json(a)) => return json_answer(a),
+        Ok(Start::Stream(first, answer)) => (first, answer),
+        Err(broken) => return broken.into_response_with(rid),
     };
     let Some(store) = srv.store(&session.id) else {
         return Rejection::unknown_session().into_response_with(rid);
@@ -209,6 +192,40 @@ async fn request(
         st.finish(stream);
     });
     sse(srv, store, stream, after, false)
+}
+
+/// How a request's answer begins.
+pub(super) enum Start {
+    /// The answer came first: plain JSON.
+    Json(Answer),
+    /// A related message came first (the answer too, perhaps): the answer is a stream.
+    Stream(Bytes, Option<Answer>),
+}
+
+/// Polls the call until its answer or its first related message, whichever comes first.
+pub(super) async fn start<F: Future<Output = Answer> + Send + 'static>(
+    handler: &mut RunToEnd<F>,
+    rx: &mut mpsc::Receiver<Bytes>,
+) -> Result<Start, Rejection> {
+    let early = tokio::select! {
+        biased;
+        m = rx.recv() => Err(m),
+        a = &mut *handler => Ok(a),
+    };
+    match early {
+        // Only the finished call drops its sender, and the call is polled only here, where its
+        // completion is seen first: this cannot happen, but must not be a panic if it ever does.
+        Err(None) => Err(Rejection::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::INTERNAL_ERROR,
+            "internal error",
+        )),
+        Err(Some(m)) => Ok(Start::Stream(m, None)),
+        Ok(a) => Ok(match rx.try_recv() {
+            Ok(m) => Start::Stream(m, Some(a)),
+            Err(_) => Start::Json(a),
+        }),
+    }
 }
 
 /// A gateway call polled in place by the POST handler that, if the handler is dropped before it

@@ -38,7 +38,7 @@ use tokio::sync::mpsc;
 
 use super::Server;
 use super::classify::VERSION_HEADER;
-use super::mcp::{RELATED_QUEUE, RunToEnd, header_str, json};
+use super::mcp::{RELATED_QUEUE, RunToEnd, Start, header_str, json, start};
 use super::rejection::Rejection;
 
 const METHOD_HEADER: &str = "mcp-method";
@@ -218,25 +218,10 @@ async fn serve(srv: &Arc<Server>, rid: &Arc<str>, session: Arc<Session>, msg: Me
         },
         session.closer(),
     );
-    let early = tokio::select! {
-        biased;
-        m = rx.recv() => Err(m),
-        a = &mut handler => Ok(a),
-    };
-    let (first, answer) = match early {
-        Err(None) => {
-            return Rejection::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::INTERNAL_ERROR,
-                "internal error",
-            )
-            .into_response_with(rid);
-        }
-        Err(Some(m)) => (m, None),
-        Ok(a) => match rx.try_recv() {
-            Ok(m) => (m, Some(a)),
-            Err(_) => return json_answer(a),
-        },
+    let (first, answer) = match start(&mut handler, &mut rx).await {
+        Ok(Start::Json(a)) => return json_answer(a),
+        Ok(Start::Stream(first, answer)) => (first, answer),
+        Err(broken) => return broken.into_response_with(rid),
     };
     let (out, body) = mpsc::channel::<Bytes>(RELATED_QUEUE);
     let cancel = session.closer();

@@ -31,6 +31,18 @@ fn all_caps() -> Value {
     json!({"elicitation": {}, "sampling": {}, "roots": {}})
 }
 
+/// A retry of `tool` with the answers and the state of the last round.
+async fn retry(gw: &Gateway, id: u64, tool: &str, answers: &Value, state: &str) -> support::Reply {
+    call_tool(
+        gw,
+        id,
+        tool,
+        all_caps(),
+        json!({"inputResponses": answers, "requestState": state}),
+    )
+    .await
+}
+
 fn state_of(result: &Value) -> String {
     result["requestState"]
         .as_str()
@@ -81,14 +93,7 @@ async fn elicitation_round_trip_through_input_required() {
     assert_eq!(gw.status().await["held_calls"], 1);
 
     let answer = json!({"user_name": {"action": "accept", "content": {"name": "Alice"}}});
-    let r = call_tool(
-        &gw,
-        2,
-        tool,
-        all_caps(),
-        json!({"inputResponses": answer, "requestState": state}),
-    )
-    .await;
+    let r = retry(&gw, 2, tool, &answer, &state).await;
     let res = r.result();
     assert_eq!(res["resultType"], "complete", "{}", r.text);
     assert!(r.text.contains("Hello, Alice!"), "{}", r.text);
@@ -102,14 +107,7 @@ async fn elicitation_round_trip_through_input_required() {
     );
 
     // The call is over: its state names nothing any more.
-    let r = call_tool(
-        &gw,
-        3,
-        tool,
-        all_caps(),
-        json!({"inputResponses": answer, "requestState": state}),
-    )
-    .await;
+    let r = retry(&gw, 3, tool, &answer, &state).await;
     let e = assert_error(&r, 200, -31020, 3);
     assert_eq!(e["data"]["reason"], "gone");
 }
@@ -163,38 +161,17 @@ async fn several_requests_and_several_rounds() {
         r.text
     );
     let a1 = json!({"step1": {"action": "accept", "content": {"name": "x"}}});
-    let r = call_tool(
-        &gw,
-        4,
-        tool,
-        all_caps(),
-        json!({"inputResponses": a1, "requestState": s1}),
-    )
-    .await;
+    let r = retry(&gw, 4, tool, &a1, &s1).await;
     let res = r.result();
     assert_eq!(res["resultType"], "input_required", "{}", r.text);
     assert!(res["inputRequests"]["step2"].is_object(), "{res}");
     let s2 = state_of(&res);
     assert_ne!(s1, s2);
-    let r = call_tool(
-        &gw,
-        5,
-        tool,
-        all_caps(),
-        json!({"inputResponses": a1, "requestState": s1}),
-    )
-    .await;
+    let r = retry(&gw, 5, tool, &a1, &s1).await;
     let e = assert_error(&r, 200, -32602, 5);
     assert_eq!(e["data"]["reason"], "replayed", "{e}");
     let a2 = json!({"step2": {"action": "accept", "content": {"name": "y"}}});
-    let r = call_tool(
-        &gw,
-        6,
-        tool,
-        all_caps(),
-        json!({"inputResponses": a2, "requestState": s2}),
-    )
-    .await;
+    let r = retry(&gw, 6, tool, &a2, &s2).await;
     assert_eq!(r.result()["resultType"], "complete", "{}", r.text);
 }
 
@@ -311,40 +288,19 @@ async fn bad_states_each_get_their_error() {
     // Answers only to questions never asked: ignored, and what is still open is asked again,
     // under a new state (the old one is spent).
     let bogus = json!({"never_asked": {"action": "accept", "content": {}}});
-    let r = call_tool(
-        &gw,
-        7,
-        tool,
-        all_caps(),
-        json!({"inputResponses": bogus, "requestState": state}),
-    )
-    .await;
+    let r = retry(&gw, 7, tool, &bogus, &state).await;
     let res = r.result();
     assert_eq!(res["resultType"], "input_required", "{}", r.text);
     assert!(res["inputRequests"]["user_name"].is_object(), "{res}");
     let fresh = state_of(&res);
     assert_ne!(fresh, state);
-    let r = call_tool(
-        &gw,
-        8,
-        tool,
-        all_caps(),
-        json!({"inputResponses": answer, "requestState": state}),
-    )
-    .await;
+    let r = retry(&gw, 8, tool, &answer, &state).await;
     assert_eq!(
         assert_error(&r, 200, -32602, 8)["data"]["reason"],
         "replayed"
     );
     // None of that disturbed the held call: the right retry still completes it.
-    let r = call_tool(
-        &gw,
-        9,
-        tool,
-        all_caps(),
-        json!({"inputResponses": answer, "requestState": fresh}),
-    )
-    .await;
+    let r = retry(&gw, 9, tool, &answer, &fresh).await;
     assert!(r.text.contains("Hello, A!"), "{}", r.text);
 }
 
@@ -356,14 +312,7 @@ async fn held_calls_expire_and_are_cancelled_upstream() {
     let state = state_of(&r.result());
     tokio::time::sleep(Duration::from_millis(700)).await;
     let answer = json!({"user_name": {"action": "accept", "content": {"name": "A"}}});
-    let r = call_tool(
-        &gw,
-        2,
-        tool,
-        all_caps(),
-        json!({"inputResponses": answer, "requestState": state}),
-    )
-    .await;
+    let r = retry(&gw, 2, tool, &answer, &state).await;
     assert_error(&r, 200, -31020, 2);
     wait_wire(&log, "notifications/cancelled").await;
     assert_eq!(gw.status().await["held_calls"], 0);

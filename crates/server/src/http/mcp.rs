@@ -396,7 +396,12 @@ fn sse(
         keepalive: srv.keepalive,
         shutdown,
     };
-    let mut resp = Response::new(Body::from_stream(sse_body(reader)));
+    event_stream(Body::from_stream(sse_body(reader)))
+}
+
+/// A response whose body is an SSE stream, with the headers that keep proxies from holding it.
+pub(super) fn event_stream(body: Body) -> Response {
+    let mut resp = Response::new(body);
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

@@ -23,7 +23,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use switchboard_gateway::modern::SUPPORTED_VERSIONS;
@@ -38,7 +38,7 @@ use tokio::sync::mpsc;
 
 use super::Server;
 use super::classify::VERSION_HEADER;
-use super::mcp::{RELATED_QUEUE, RunToEnd, Start, header_str, json, start};
+use super::mcp::{RELATED_QUEUE, RunToEnd, Start, event_stream, header_str, json, start};
 use super::rejection::Rejection;
 
 const METHOD_HEADER: &str = "mcp-method";
@@ -321,15 +321,7 @@ fn sse_response(body: mpsc::Receiver<Bytes>) -> Response {
     let stream = futures::stream::unfold(body, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
     });
-    let mut resp = Response::new(Body::from_stream(stream));
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    resp
+    event_stream(Body::from_stream(stream))
 }
 
 /// One SSE event without id: modern streams cannot be resumed.

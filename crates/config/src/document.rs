@@ -39,6 +39,7 @@ pub(crate) struct ModernDoc {
     pub replica_id: Option<Scalar>,
     pub input_ttl: Option<Scalar>,
     pub max_rounds: Option<Scalar>,
+    pub max_held: Option<Scalar>,
     pub gather: Option<Scalar>,
     pub list_ttl: Option<Scalar>,
     pub list_scope: Option<Scalar>,

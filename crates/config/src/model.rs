@@ -31,6 +31,8 @@ pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_INPUT_TTL: Duration = Duration::from_secs(10 * 60);
 /// Rounds of `input_required` one call may take, as in the Python SDK and rmcp.
 pub const DEFAULT_MAX_ROUNDS: u32 = 10;
+/// Calls waiting for a 2026-07-28 caller's answers that one gateway holds at most.
+pub const DEFAULT_MAX_HELD: usize = 10_000;
 /// Quiet time that ends a batch of an upstream's server-to-client requests.
 pub const DEFAULT_GATHER: Duration = Duration::from_millis(50);
 /// `ttlMs` given to lists built from handshake-era upstreams: do not cache.
@@ -220,6 +222,8 @@ pub struct ModernConfig {
     pub input_ttl: Duration,
     /// Rounds of `input_required` one call may take; at least 1.
     pub max_rounds: u32,
+    /// Calls held for callers' retries at once; at least 1. One more is refused, not held.
+    pub max_held: usize,
     /// Quiet time that ends a batch of an upstream's server-to-client requests.
     pub gather: Duration,
     /// `ttlMs` for lists built from handshake-era upstreams; may be zero.
@@ -235,6 +239,7 @@ impl Default for ModernConfig {
             replica_id: None,
             input_ttl: DEFAULT_INPUT_TTL,
             max_rounds: DEFAULT_MAX_ROUNDS,
+            max_held: DEFAULT_MAX_HELD,
             gather: DEFAULT_GATHER,
             list_ttl: DEFAULT_LIST_TTL,
             list_scope: CacheScope::default(),

@@ -24,7 +24,7 @@ use crate::federation::UPSTREAMS_ENV;
 use crate::listen::check_listen;
 use crate::model::{
     CacheScope, Config, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER, DEFAULT_IDLE_TTL, DEFAULT_INPUT_TTL,
-    DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HELD,
     DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_ROUNDS, DEFAULT_MAX_SESSIONS,
     DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT, Era, HttpConfig,
     ModernConfig, ProductConfig, ProductStatus, Root, SessionMode, SessionsConfig, StateKey,
@@ -186,6 +186,7 @@ impl Resolver<'_> {
                 .transpose()?,
             input_ttl: self.duration_or("input_ttl", &doc.input_ttl, DEFAULT_INPUT_TTL)?,
             max_rounds,
+            max_held: self.count_or("max_held", &doc.max_held, DEFAULT_MAX_HELD)?,
             gather: self.duration_or("gather", &doc.gather, DEFAULT_GATHER)?,
             list_ttl: self.duration_or_zero("list_ttl", &doc.list_ttl, DEFAULT_LIST_TTL)?,
             list_scope,

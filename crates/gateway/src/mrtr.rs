@@ -361,6 +361,18 @@ impl Gateway {
         held: &Arc<Held>,
         st: &mut HeldState,
     ) -> Result<Bridged, RpcError> {
+        let held_max = self.config().modern.max_held;
+        if st.round == 0 && self.held_calls() >= held_max {
+            // Held calls keep upstream calls open: a flood of callers that never come back must
+            // not pile them up without bound.
+            self.give_up(held, st).await;
+            return Err(RpcError::new(
+                ErrorCode::TOO_MANY_HELD,
+                format!(
+                    "the gateway already holds {held_max} calls waiting for input (modern.max_held); try again later"
+                ),
+            ));
+        }
         let max = self.config().modern.max_rounds;
         if st.round >= max {
             self.give_up(held, st).await;

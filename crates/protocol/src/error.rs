@@ -50,6 +50,8 @@ impl ErrorCode {
     pub const STATE_ELSEWHERE: ErrorCode = ErrorCode(-31021);
     /// To a 2026-07-28 caller: the call asked for input more often than `modern.max_rounds`.
     pub const TOO_MANY_ROUNDS: ErrorCode = ErrorCode(-31022);
+    /// To a 2026-07-28 caller: the gateway holds `modern.max_held` calls for retries already.
+    pub const TOO_MANY_HELD: ErrorCode = ErrorCode(-31023);
 }
 
 /// An error object under construction: `{"code":…,"message":…,"data":{…}}`.

@@ -386,3 +386,23 @@ async fn param_headers_must_mirror_the_body() {
     let r = send(7, None, Value::Null).await;
     assert_ne!(r.status, 400, "{}", r.text);
 }
+
+#[tokio::test]
+async fn held_calls_are_bounded() {
+    let (gw, log) = gateway("modern:\n  max_held: 1\n").await;
+    let tool = "fx__test_input_required_result_elicitation";
+    let r = call_tool(&gw, 1, tool, all_caps(), json!({})).await;
+    let state = state_of(&r.result());
+    // A second call that would have to be held is refused, and does not stay open upstream.
+    let r = call_tool(&gw, 2, tool, all_caps(), json!({})).await;
+    let e = assert_error(&r, 200, -31023, 2);
+    assert!(e["message"].as_str().unwrap().contains("max_held"), "{e}");
+    wait_wire(&log, "notifications/cancelled").await;
+    assert_eq!(gw.status().await["held_calls"], 1);
+    // Once the first is answered, there is room again.
+    let answer = json!({"user_name": {"action": "accept", "content": {"name": "A"}}});
+    let r = retry(&gw, 3, tool, &answer, &state).await;
+    assert!(r.text.contains("Hello, A!"), "{}", r.text);
+    let r = call_tool(&gw, 4, tool, all_caps(), json!({})).await;
+    assert_eq!(r.result()["resultType"], "input_required", "{}", r.text);
+}

@@ -89,6 +89,7 @@ fn modern_defaults() {
         replica_id: None,
         input_ttl: Duration::from_secs(600),
         max_rounds: 10,
+        max_held: 10_000,
         gather: Duration::from_millis(50),
         list_ttl: Duration::ZERO,
         list_scope: CacheScope::Private,

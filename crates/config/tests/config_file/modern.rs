@@ -198,6 +198,17 @@ fn replica_id_rules() {
 }
 
 #[test]
+fn max_held_rules() {
+    assert_eq!(ok("modern: { max_held: 1 }\n").modern.max_held, 1);
+    assert_error_at(
+        "modern:\n  max_held: 0\n",
+        2,
+        13,
+        &["`max_held` must be greater than 0"],
+    );
+}
+
+#[test]
 fn max_rounds_rules() {
     assert_eq!(ok("modern: { max_rounds: 1 }\n").modern.max_rounds, 1);
     assert_error_at(

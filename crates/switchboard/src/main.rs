@@ -26,10 +26,16 @@ fn main() -> ExitCode {
         switchboard_upstream::reaper::run();
     }
     let cli = cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // `switchboard stdio` serves one client over one pipe: one thread does it with no wake-ups
+    // across threads (SWITCHBOARD_STDIO_THREADS=multi to compare).
+    let single = matches!(cli.command, cli::Command::Stdio(_))
+        && std::env::var("SWITCHBOARD_STDIO_THREADS").as_deref() != Ok("multi");
+    let mut builder = if single {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("switchboard: cannot start the async runtime: {e}");

@@ -28,14 +28,13 @@ pub const SUPPORTED_VERSIONS: &str = r#"["2026-07-28","2025-11-25","2025-06-18"]
 
 /// Methods 2026-07-28 removed. A modern caller gets "method not found" (HTTP 404) for them, as
 /// for any method the era does not have.
-const REMOVED: [&str; 7] = [
+/// (Core `tasks/*` are gone too; the pipeline answers them with where tasks went.)
+const REMOVED: [&str; 5] = [
     "initialize",
     "ping",
     "logging/setLevel",
     "resources/subscribe",
     "resources/unsubscribe",
-    "tasks/list",
-    "tasks/result",
 ];
 
 impl Gateway {

@@ -74,7 +74,14 @@ impl Gateway {
         if !self.is_ready() && msg.method() != Some("ping") {
             self.wait_ready(STARTUP_WAIT).await;
         }
-        let cancel = session.begin(&id);
+        let modern = session.revision.is_modern();
+        // A one-request caller is cancelled by ending it: nothing needs to find the request by
+        // id, so it is not registered.
+        let cancel = if modern {
+            session.closer()
+        } else {
+            session.begin(&id)
+        };
         let cx = Cx {
             session,
             related,
@@ -82,7 +89,6 @@ impl Gateway {
             cancel: &cancel,
         };
         let method = msg.method().unwrap_or_default();
-        let modern = session.revision.is_modern();
         let outcome = match method {
             m if modern && modern::removed(m) => Err(error::method_not_found(m)),
             // Core tasks are gone from 2026-07-28; its tasks extension is not offered here.
@@ -115,10 +121,10 @@ impl Gateway {
             "tasks/list" if session.revision.has_tasks() => self.task_list(&cx).await,
             other => Err(error::method_not_found(other)),
         };
-        session.end(&id);
         if modern {
             return self.modern_answer(&id, method, outcome, request_id);
         }
+        session.end(&id);
         match outcome {
             Ok(Outcome::Local(result)) => {
                 Answer::Response(Bytes::from(encode::result(&id, &result)))
@@ -602,14 +608,9 @@ impl Gateway {
             }
             other => other,
         };
-        if matches!(method, "tools/call" | "prompts/get" | "resources/read")
+        if let Some(key) = switchboard_protocol::headers::name_param(method)
             && (modern || conn.is_modern())
         {
-            let key = if method == "resources/read" {
-                "uri"
-            } else {
-                "name"
-            };
             let target = original.param_str(key).unwrap_or_default();
             let conn_modern = conn.is_modern();
             let call = mrtr::Call {

@@ -51,6 +51,17 @@ pub fn encode(value: &str) -> String {
     }
 }
 
+/// The params member `Mcp-Name` mirrors for `method` (`name` of a tool or prompt, `uri` of a
+/// resource read), if the method has one. These are also the methods that may answer
+/// `input_required`.
+pub fn name_param(method: &str) -> Option<&'static str> {
+    match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    }
+}
+
 /// Whether a header value stands for exactly `body` (values are case-sensitive).
 pub fn matches(header: &str, body: &str) -> bool {
     decode(header).is_ok_and(|h| h == body)

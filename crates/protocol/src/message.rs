@@ -305,17 +305,36 @@ impl Message {
     }
 }
 
-/// A message as one line for newline-delimited transports (stdio). Valid JSON can hold a raw CR
-/// or LF only as whitespace between tokens (inside strings they must be escaped), so turning them
-/// into spaces keeps the message's meaning; a message without them is returned as it is.
-pub fn single_line(m: Bytes) -> Bytes {
-    if !m.iter().any(|&b| b == b'\n' || b == b'\r') {
-        return m;
+/// A write to a newline-delimited transport (stdio) gathers queued messages up to about this
+/// many bytes, so one syscall carries a burst of them.
+pub const LINE_BATCH_BYTES: usize = 64 * 1024;
+
+/// Appends `m` to `out` as one line. Valid JSON can hold a raw CR or LF only as whitespace between
+/// tokens (inside strings they must be escaped), so turning them into spaces keeps the message's
+/// meaning: a message per line, even when a peer sent pretty-printed JSON.
+pub fn push_line(out: &mut Vec<u8>, m: &[u8]) {
+    if m.iter().any(|&b| b == b'\n' || b == b'\r') {
+        out.extend(
+            m.iter()
+                .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
+        );
+    } else {
+        out.extend_from_slice(m);
     }
-    m.iter()
-        .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
-        .collect::<Vec<u8>>()
-        .into()
+    out.push(b'\n');
+}
+
+/// Fills `batch` with `first` and then whatever `more` yields, one line each, until it holds
+/// [`LINE_BATCH_BYTES`] or `more` runs dry.
+pub fn batch_lines(batch: &mut Vec<u8>, first: &[u8], mut more: impl FnMut() -> Option<Bytes>) {
+    batch.clear();
+    push_line(batch, first);
+    while batch.len() < LINE_BATCH_BYTES {
+        match more() {
+            Some(m) => push_line(batch, &m),
+            None => break,
+        }
+    }
 }
 
 /// Writers of JSON-RPC envelopes around raw parts.
@@ -431,12 +450,17 @@ mod tests {
     }
 
     #[test]
-    fn single_line_keeps_meaning() {
-        let m = Bytes::from_static(b"{\n  \"a\": \"x\\ny\"\r\n}");
-        let one = single_line(m);
-        assert!(!one.contains(&b'\n'));
-        let v: serde_json::Value = serde_json::from_slice(&one).unwrap();
+    fn lines_keep_meaning_and_batch() {
+        let m = b"{\n  \"a\": \"x\\ny\"\r\n}";
+        let mut out = Vec::new();
+        push_line(&mut out, m);
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+        assert_eq!(out.last(), Some(&b'\n'));
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["a"], "x\ny");
+        let mut queued = vec![Bytes::from_static(b"{}"), Bytes::from_static(b"[1]")].into_iter();
+        batch_lines(&mut out, b"1", || queued.next());
+        assert_eq!(out, b"1\n{}\n[1]\n");
     }
 
     #[test]

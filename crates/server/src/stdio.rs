@@ -26,7 +26,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use switchboard_gateway::session::Session;
 use switchboard_gateway::{Answer, Gateway, SessionRefused};
-use switchboard_protocol::message::{encode, single_line};
+use switchboard_protocol::message::{LINE_BATCH_BYTES, batch_lines, encode};
 
 use crate::request_id;
 use switchboard_gateway::modern::SUPPORTED_VERSIONS;
@@ -371,22 +371,12 @@ fn refusal(id: Option<&switchboard_protocol::Id>, e: RpcError) -> Bytes {
     Bytes::from(encode::error(id, &e.with_str("request_id", &rid).to_json()))
 }
 
-/// A write to stdout gathers queued messages up to about this many bytes.
-const BATCH_BYTES: usize = 64 * 1024;
-
 async fn write_loop<W: AsyncWrite + Unpin>(mut out: W, mut rx: mpsc::Receiver<Bytes>) {
     let mut batch = Vec::new();
     while let Some(first) = rx.recv().await {
         // Whatever else is queued goes out in the same write (stdout is written unbuffered):
         // with many requests in flight, one syscall carries a burst of answers.
-        batch.clear();
-        push_line(&mut batch, first);
-        while batch.len() < BATCH_BYTES {
-            match rx.try_recv() {
-                Ok(m) => push_line(&mut batch, m),
-                Err(_) => break,
-            }
-        }
+        batch_lines(&mut batch, &first, || rx.try_recv().ok());
         let written = async {
             out.write_all(&batch).await?;
             out.flush().await
@@ -394,15 +384,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut out: W, mut rx: mpsc::Receiver<By
         if written.await.is_err() {
             return;
         }
-        if batch.capacity() > 4 * BATCH_BYTES {
+        if batch.capacity() > 4 * LINE_BATCH_BYTES {
             // One huge answer should not pin its buffer for the session's lifetime.
             batch = Vec::new();
         }
     }
-}
-
-/// Appends `m` as one line: an upstream's pretty-printed JSON would otherwise break the framing.
-fn push_line(batch: &mut Vec<u8>, m: Bytes) {
-    batch.extend_from_slice(&single_line(m));
-    batch.push(b'\n');
 }

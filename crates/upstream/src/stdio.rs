@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use switchboard_protocol::Message;
+use switchboard_protocol::message::{LINE_BATCH_BYTES, batch_lines};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{ChildStdin, ChildStdout, Command};
 use tokio::sync::mpsc;
@@ -36,9 +37,6 @@ pub struct StdioSpec {
     pub env: Vec<(String, String)>,
     pub cwd: Option<PathBuf>,
 }
-
-/// A write to a child's stdin gathers queued messages up to about this many bytes.
-const BATCH_BYTES: usize = 64 * 1024;
 
 /// How long each polite shutdown step waits before the next, firmer one.
 const GRACE: Duration = Duration::from_millis(1500);
@@ -133,30 +131,17 @@ async fn write_loop(
         };
         // Whatever else is queued goes out in the same write: the pipe is unbuffered, and under
         // load many calls wait here at once, so one syscall carries a burst of them.
-        batch.clear();
-        push_line(&mut batch, first);
-        while batch.len() < BATCH_BYTES {
-            match rx.try_recv() {
-                Ok(m) => push_line(&mut batch, m),
-                Err(_) => break,
-            }
-        }
+        batch_lines(&mut batch, &first, || rx.try_recv().ok());
         if let Err(e) = stdin.write_all(&batch).await {
             tracing::debug!(upstream = %name, "stdin write failed: {e}");
             return;
         }
-        if batch.capacity() > 4 * BATCH_BYTES {
+        if batch.capacity() > 4 * LINE_BATCH_BYTES {
             // One huge message should not pin its buffer for the child's lifetime.
             batch = Vec::new();
         }
     }
     // Dropping stdin closes it: end of input asks the child to exit.
-}
-
-/// Appends `m` as one line: a message per line, even when a client sent pretty-printed JSON.
-fn push_line(batch: &mut Vec<u8>, m: Bytes) {
-    batch.extend_from_slice(&switchboard_protocol::message::single_line(m));
-    batch.push(b'\n');
 }
 
 async fn read_loop(stdout: ChildStdout, core: Weak<Core>, max: usize, pgid: Option<i32>) {

@@ -118,12 +118,8 @@ fn validate(headers: &HeaderMap, msg: &Message) -> Result<(), Rejection> {
         }
         None => return Err(Rejection::unsupported_version(version, SUPPORTED_VERSIONS)),
     }
-    let named = match method {
-        "tools/call" | "prompts/get" => Some(("params.name", "name")),
-        "resources/read" => Some(("params.uri", "uri")),
-        _ => None,
-    };
-    if let Some((what, key)) = named {
+    if let Some(key) = headers::name_param(method) {
+        let what = format!("params.{key}");
         let body = params.and_then(|p| object::get_str(p, key));
         let header = headers.get(NAME_HEADER).map(|v| v.to_str().map_err(|_| ()));
         match (header, body) {

@@ -73,10 +73,8 @@ fn modern_headers(core: &Core, body: &[u8], headers: &mut HeaderMap) -> Result<(
             .map_err(|_| UpstreamError::Protocol(format!("cannot send {s:?} as a header")))
     };
     headers.insert(HeaderName::from_static("mcp-method"), value(method)?);
-    let key = match method {
-        "tools/call" | "prompts/get" => "name",
-        "resources/read" => "uri",
-        _ => return Ok(()),
+    let Some(key) = switchboard_protocol::headers::name_param(method) else {
+        return Ok(());
     };
     let Some(name) = msg.param_str(key) else {
         return Ok(());

@@ -499,7 +499,12 @@ impl Gateway {
                     }
                     None => {
                         // A modern upstream tags it with its listen's id: not the session's.
-                        let bytes = match msg.params().and_then(untagged) {
+                        let untagged = msg.params().and_then(|p| {
+                            switchboard_protocol::meta::without(p, |k| {
+                                k == switchboard_protocol::meta::SUBSCRIPTION_ID
+                            })
+                        });
+                        let bytes = match untagged {
                             Some(p) => Bytes::from(encode::notification(
                                 "notifications/resources/updated",
                                 Some(&p),
@@ -880,22 +885,6 @@ async fn keep_alive(conn: Connection) {
                 }
             }
         }
-    }
-}
-
-/// `params` without a `subscriptionId` in `_meta` (and without `_meta` if nothing else was in
-/// it); `None` when there is none.
-fn untagged(params: &str) -> Option<String> {
-    let meta = object::get(params, "_meta")?;
-    object::get(meta, switchboard_protocol::meta::SUBSCRIPTION_ID)?;
-    let rest = object::edit(
-        meta,
-        &[(switchboard_protocol::meta::SUBSCRIPTION_ID, Edit::Remove)],
-    )?;
-    if object::fields(&rest).is_some_and(|f| f.is_empty()) {
-        object::edit(params, &[("_meta", Edit::Remove)])
-    } else {
-        object::edit(params, &[("_meta", Edit::Set(&rest))])
     }
 }
 

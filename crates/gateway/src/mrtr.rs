@@ -911,23 +911,12 @@ async fn refuse(conn: &Connection, missing: &[(Id, &'static str)]) {
 /// The key and the `inputRequests` entry for one server-to-client request.
 fn input_request(m: &Message, minted: &mut u64) -> (String, String) {
     let params = m.params().unwrap_or("{}");
-    let meta = object::get(params, "_meta");
-    let hint = meta
+    let hint = object::get(params, "_meta")
         .and_then(|mt| object::get_str(mt, INPUT_KEY))
         .map(|k| k.into_owned());
-    let cleaned = match (meta, &hint) {
-        (Some(mt), Some(_)) => {
-            let rest = object::edit(mt, &[(INPUT_KEY, Edit::Remove)]);
-            match rest.as_deref() {
-                Some(r) if object::fields(r).is_some_and(|f| f.is_empty()) => {
-                    object::edit(params, &[("_meta", Edit::Remove)])
-                }
-                Some(r) => object::edit(params, &[("_meta", Edit::Set(r))]),
-                None => None,
-            }
-        }
-        _ => None,
-    };
+    let cleaned = hint
+        .as_ref()
+        .and_then(|_| switchboard_protocol::meta::without(params, |k| k == INPUT_KEY));
     let key = hint.unwrap_or_else(|| {
         *minted += 1;
         format!("sb-{minted}")

@@ -72,23 +72,30 @@ impl<'a> RequestMeta<'a> {
 /// `_meta` when nothing else was in it), for a handshake-era upstream. `progressToken` and the
 /// trace context keys are application keys and stay. `None` when there was nothing to strip.
 pub fn strip_reserved(params: &str) -> Option<String> {
+    without(params, |k| k.starts_with(RESERVED))
+}
+
+/// `params` without the `_meta` members whose keys `drop` picks (and without `_meta` when
+/// nothing else was in it). `None` when there was nothing to drop.
+pub fn without(params: &str, drop: impl Fn(&str) -> bool) -> Option<String> {
     let meta = object::get(params, "_meta")?;
-    let mut drop = Vec::new();
+    let mut dropped = Vec::new();
     let mut others = 0usize;
     object::fields(meta)?.into_iter().for_each(|f| {
-        if f.key().starts_with(RESERVED) {
-            drop.push(f.key().into_owned());
+        let key = f.key();
+        if drop(&key) {
+            dropped.push(key.into_owned());
         } else {
             others += 1;
         }
     });
-    if drop.is_empty() {
+    if dropped.is_empty() {
         return None;
     }
     if others == 0 {
         return object::edit(params, &[("_meta", Edit::Remove)]);
     }
-    let edits: Vec<(&str, Edit<'_>)> = drop.iter().map(|k| (k.as_str(), Edit::Remove)).collect();
+    let edits: Vec<(&str, Edit<'_>)> = dropped.iter().map(|k| (k.as_str(), Edit::Remove)).collect();
     let meta2 = object::edit(meta, &edits)?;
     object::edit(params, &[("_meta", Edit::Set(&meta2))])
 }
@@ -138,6 +145,22 @@ mod tests {
         ));
         assert_eq!(none.missing(), vec![PROTOCOL_VERSION, CLIENT_CAPABILITIES]);
         assert_eq!(RequestMeta::read(None).missing().len(), 2);
+    }
+
+    #[test]
+    fn drops_picked_meta_keys() {
+        let tagged =
+            r#"{"uri":"a://1","_meta":{"io.modelcontextprotocol/subscriptionId":4,"x":1}}"#;
+        assert_eq!(
+            without(tagged, |k| k == SUBSCRIPTION_ID).unwrap(),
+            r#"{"uri":"a://1","_meta":{"x":1}}"#
+        );
+        let only = r#"{"uri":"a://1","_meta":{"io.modelcontextprotocol/subscriptionId":4}}"#;
+        assert_eq!(
+            without(only, |k| k == SUBSCRIPTION_ID).unwrap(),
+            r#"{"uri":"a://1"}"#
+        );
+        assert_eq!(without(r#"{"uri":"a://1"}"#, |_| true), None);
     }
 
     #[test]

@@ -116,8 +116,6 @@ async fn modern_callers_get_the_upstreams_state_sealed() {
         state.starts_with("sb1."),
         "the upstream's own state leaked: {state}"
     );
-    // The upstream's own state is not what the client holds.
-    assert!(!std::fs::read_to_string(&log).unwrap().contains(&state));
     let answer = json!({"user_name": {"action": "accept", "content": {"name": "Mo"}}});
     let r = call_tool(
         &gw,
@@ -137,8 +135,17 @@ async fn modern_callers_get_the_upstreams_state_sealed() {
     )
     .await;
     assert!(r.text.contains("Hello, Mo!"), "{}", r.text);
-    // The caller's own capabilities reached the upstream, not the gateway's.
+    // The upstream got its own state back, unwrapped; the tampered retry never reached it.
     let wire = std::fs::read_to_string(&log).unwrap();
+    let retries: Vec<Value> = wire
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["params"]["requestState"].is_string())
+        .collect();
+    assert_eq!(retries.len(), 1, "{wire}");
+    let inner = retries[0]["params"]["requestState"].as_str().unwrap();
+    assert!(!inner.starts_with("sb1.") && inner != state, "{inner}");
+    // The caller's own capabilities reached the upstream, not the gateway's.
     let call = wire
         .lines()
         .find(|l| l.contains("test_input_required_result_elicitation"))

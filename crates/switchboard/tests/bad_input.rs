@@ -241,6 +241,62 @@ async fn active_session_does_not_expire() {
     }
 }
 
+// ----- Routes ----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn routes_answer_unknown_paths_and_methods_plainly() {
+    let (c, _) = fx_config();
+    let gw = c.start().await;
+    let send = |method: &str, path: &str| {
+        gw.client
+            .request(method.parse().unwrap(), gw.url(path))
+            .header("x-request-id", "route-1")
+            .send()
+    };
+    // Unknown paths: 404, with the request id echoed like everywhere else.
+    let r = send("GET", "/nope").await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["x-request-id"], "route-1");
+    let r = send("POST", "/mcp/extra").await.unwrap();
+    assert_eq!(r.status(), 404);
+    // A method /mcp has no use for: 405 naming the ones it has.
+    for m in ["PUT", "PATCH", "HEAD", "OPTIONS"] {
+        let r = send(m, "/mcp").await.unwrap();
+        assert_eq!(r.status(), 405, "{m}");
+        assert_eq!(r.headers()["allow"], "GET, POST, DELETE", "{m}");
+    }
+    // The operator endpoints answer GET and HEAD (without a body), nothing else.
+    for path in ["/healthz", "/readyz", "/status", "/api/conformance"] {
+        let r = send("GET", path).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let h = send("HEAD", path).await.unwrap();
+        assert_eq!(h.status(), 200, "{path}");
+        assert_eq!(
+            h.bytes().await.unwrap().len(),
+            0,
+            "{path}: HEAD has no body"
+        );
+        let r = send("POST", path).await.unwrap();
+        assert_eq!(r.status(), 405, "{path}");
+        assert_eq!(r.headers()["allow"], "GET, HEAD", "{path}");
+    }
+    let status = send("GET", "/status").await.unwrap().bytes().await.unwrap();
+    let status: Value = serde_json::from_slice(&status).unwrap();
+    assert!(status.is_object(), "{status}");
+    // Liveness and readiness are probed by address: a foreign Host does not stop them, and
+    // does stop everything else.
+    for (path, want) in [("/healthz", 200), ("/readyz", 200), ("/status", 403)] {
+        let r = gw
+            .client
+            .get(gw.url(path))
+            .header("host", "10.1.2.3:8080")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), want, "{path}");
+    }
+}
+
 // ----- DNS rebinding ----------------------------------------------------------------------------
 
 #[tokio::test]

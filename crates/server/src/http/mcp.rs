@@ -10,12 +10,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Body as HttpBody;
 use switchboard_gateway::session::Session;
 use switchboard_gateway::{Answer, SessionRefused};
 use switchboard_protocol::message::encode;
@@ -26,31 +26,39 @@ use tokio_util::sync::CancellationToken;
 use super::Server;
 use super::events::{EventStore, Reader, STANDALONE, parse_event_id, sse_body};
 use super::rejection::Rejection;
-use crate::request_id::RequestId;
 
 use super::classify::{Route, SESSION_HEADER, VersionHeader, classify};
 
 /// Related messages a request may queue before its stream reader catches up.
 pub(super) const RELATED_QUEUE: usize = 256;
 
-pub async fn post(
-    State(srv): State<Arc<Server>>,
-    Extension(RequestId(rid)): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    match handle_post(&srv, &rid, &headers, body).await {
-        Ok(r) => r,
-        Err(rej) => rej.into_response_with(&rid),
-    }
-}
-
-async fn handle_post(
+/// POST: one JSON-RPC message.
+pub(super) async fn post<B>(
     srv: &Arc<Server>,
     rid: &Arc<str>,
     headers: &HeaderMap,
-    body: Body,
-) -> Result<Response, Rejection> {
+    body: B,
+) -> Response
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match handle_post(srv, rid, headers, body).await {
+        Ok(r) => r,
+        Err(rej) => rej.into_response_with(rid),
+    }
+}
+
+async fn handle_post<B>(
+    srv: &Arc<Server>,
+    rid: &Arc<str>,
+    headers: &HeaderMap,
+    body: B,
+) -> Result<Response, Rejection>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let ctype = header_str(headers, header::CONTENT_TYPE.as_str()).unwrap_or("");
     if !ctype
         .split(';')
@@ -66,9 +74,13 @@ async fn handle_post(
         ));
     }
     let limit = srv.max_body;
-    let bytes = axum::body::to_bytes(body, limit)
+    // Whatever stops the read (too long, or the client went away mid-body) leaves nothing to
+    // answer but "too large": a client that is gone reads no answer.
+    let bytes = Limited::new(body, limit)
+        .collect()
         .await
-        .map_err(|_| Rejection::too_large(limit))?;
+        .map_err(|_| Rejection::too_large(limit))?
+        .to_bytes();
     let msg = Message::parse(bytes).map_err(|e| Rejection::parse(&e))?;
     match classify(headers, &msg) {
         Route::Handshake => {}
@@ -292,46 +304,42 @@ fn json_answer(a: Answer) -> Response {
 }
 
 /// GET: the standalone stream, or the resumption of any stream with `Last-Event-ID`.
-pub async fn get(
-    State(srv): State<Arc<Server>>,
-    Extension(RequestId(rid)): Extension<RequestId>,
-    headers: HeaderMap,
-) -> Response {
-    let accept = header_str(&headers, header::ACCEPT.as_str()).unwrap_or("");
+pub(super) fn get(srv: &Arc<Server>, rid: &str, headers: &HeaderMap) -> Response {
+    let accept = header_str(headers, header::ACCEPT.as_str()).unwrap_or("");
     if !accepts(accept, "text/event-stream") {
-        return Rejection::not_acceptable("text/event-stream").into_response_with(&rid);
+        return Rejection::not_acceptable("text/event-stream").into_response_with(rid);
     }
-    if let Some(r) = no_session_verb(&headers) {
+    if let Some(r) = no_session_verb(headers) {
         return r;
     }
-    if let VersionHeader::Unknown(v) = VersionHeader::read(&headers) {
-        return Rejection::bad_version(v).into_response_with(&rid);
+    if let VersionHeader::Unknown(v) = VersionHeader::read(headers) {
+        return Rejection::bad_version(v).into_response_with(rid);
     }
-    let Some(session_id) = header_str(&headers, SESSION_HEADER) else {
-        return Rejection::missing_session().into_response_with(&rid);
+    let Some(session_id) = header_str(headers, SESSION_HEADER) else {
+        return Rejection::missing_session().into_response_with(rid);
     };
     let (Some(_session), Some(store)) = (srv.gw.session(session_id), srv.store(session_id)) else {
-        return Rejection::unknown_session().into_response_with(&rid);
+        return Rejection::unknown_session().into_response_with(rid);
     };
-    if let Some(last) = header_str(&headers, "last-event-id") {
+    if let Some(last) = header_str(headers, "last-event-id") {
         let Some((stream, seq)) = parse_event_id(last).filter(|(s, _)| store.knows(*s)) else {
             return Rejection::new(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::INVALID_REQUEST,
                 "Last-Event-ID names no stream of this session",
             )
-            .into_response_with(&rid);
+            .into_response_with(rid);
         };
         if stream == STANDALONE && !store.attach_standalone() {
-            return conflict(&rid);
+            return conflict(rid);
         }
-        return sse(&srv, store, stream, seq, true);
+        return sse(srv, store, stream, seq, true);
     }
     if !store.attach_standalone() {
-        return conflict(&rid);
+        return conflict(rid);
     }
     let after = store.head();
-    sse(&srv, store, STANDALONE, after, true)
+    sse(srv, store, STANDALONE, after, true)
 }
 
 /// GET and DELETE belong to sessions: a 2026-07-28 client (no session, the modern version
@@ -357,22 +365,18 @@ fn conflict(rid: &str) -> Response {
 }
 
 /// DELETE: ends the session and everything it holds upstream.
-pub async fn delete(
-    State(srv): State<Arc<Server>>,
-    Extension(RequestId(rid)): Extension<RequestId>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = no_session_verb(&headers) {
+pub(super) async fn delete(srv: &Arc<Server>, rid: &str, headers: &HeaderMap) -> Response {
+    if let Some(r) = no_session_verb(headers) {
         return r;
     }
-    let Some(session_id) = header_str(&headers, SESSION_HEADER) else {
-        return Rejection::missing_session().into_response_with(&rid);
+    let Some(session_id) = header_str(headers, SESSION_HEADER) else {
+        return Rejection::missing_session().into_response_with(rid);
     };
     if srv.gw.close_session(session_id).await {
         srv.detach(session_id);
         StatusCode::OK.into_response()
     } else {
-        Rejection::unknown_session().into_response_with(&rid)
+        Rejection::unknown_session().into_response_with(rid)
     }
 }
 

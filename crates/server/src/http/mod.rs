@@ -1,7 +1,10 @@
-//! The HTTP front door: routes, the layers every request passes, and graceful shutdown.
+//! The HTTP front door: the accept loop, the checks every request passes, routes, and graceful
+//! shutdown.
 //!
 //! Every request first gets its request id (accepted or generated, echoed on the response), then
-//! passes the Host/Origin guard, then reaches its route. `/mcp` is the MCP endpoint ([`mcp`]);
+//! passes the Host/Origin guard, then reaches its route. This is hyper's HTTP/1.1 server and a
+//! `match`, on purpose: at tens of thousands of calls per second, a router and two middleware
+//! layers (boxed futures, cloned header maps, extensions) cost more than the endpoint itself. `/mcp` is the MCP endpoint ([`mcp`]);
 //! `/healthz`, `/readyz`, `/status` and `/api/conformance` are for operators and tooling.
 //!
 //! Shutdown happens in two steps: new connections stop and standalone streams close at once (with
@@ -20,19 +23,22 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use std::convert::Infallible;
+
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
 use switchboard_gateway::Gateway;
 use switchboard_gateway::session::Session;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::request_id;
-pub use crate::request_id::RequestId;
 pub use events::EventStore;
 pub use guard::Allowlist;
 use rejection::Rejection;
@@ -103,44 +109,54 @@ impl Server {
         }
     }
 
-    /// The router, with every layer.
-    pub fn router(self: &Arc<Self>) -> Router {
-        Router::new()
-            .route("/mcp", get(mcp::get).post(mcp::post).delete(mcp::delete))
-            .route("/healthz", get(healthz))
-            .route("/readyz", get(readyz))
-            .route("/status", get(status))
-            .route("/api/conformance", get(conformance))
-            .fallback(not_found)
-            .layer(middleware::from_fn_with_state(self.clone(), guard_layer))
-            .layer(middleware::from_fn(request_id_layer))
-            .with_state(self.clone())
-    }
-
     /// Serves until `signal` resolves, then drains and shuts the gateway down.
+    ///
+    /// Each connection is served by hyper directly: a request's own future does everything
+    /// between reading its head and writing its answer, with no router or middleware stack in
+    /// between (those cost more per call than everything the endpoint itself does; see
+    /// docs/performance.md). Once `signal` fires no connection is accepted; open ones finish the
+    /// request in hand and close; streams get [`DRAIN`] to deliver what they still owe.
     pub async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = self.router();
+        let closing = CancellationToken::new();
+        let conns = TaskTracker::new();
+        tokio::pin!(signal);
+        loop {
+            let stream = tokio::select! {
+                () = &mut signal => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of descriptors, or a connection reset before it was accepted: the
+                        // listener is fine, and trying again at once would spin.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                        continue;
+                    }
+                },
+            };
+            // Answers are written whole; waiting to coalesce them only adds latency.
+            let _ = stream.set_nodelay(true);
+            conns.spawn(connection(self.clone(), stream, closing.clone()));
+        }
+        drop(listener);
+        tracing::info!("shutting down: draining requests in flight");
+        self.streams_closing.cancel();
+        closing.cancel();
+        conns.close();
         let me = self.clone();
-        let shutdown = async move {
-            signal.await;
-            tracing::info!("shutting down: draining requests in flight");
-            me.streams_closing.cancel();
-            let me2 = me.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(DRAIN).await;
-                me2.drained.cancel();
-            });
-        };
-        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown);
-        // Graceful shutdown waits for every connection; bound it by the drain period.
+        tokio::spawn(async move {
+            tokio::time::sleep(DRAIN).await;
+            me.drained.cancel();
+        });
+        // Connections close once their streams end; the drain period bounds how long that takes.
         let drained = self.drained.clone();
         tokio::select! {
-            r = served => r?,
-            _ = async { drained.cancelled().await; tokio::time::sleep(Duration::from_secs(1)).await } => {
+            () = conns.wait() => {}
+            () = async { drained.cancelled().await; tokio::time::sleep(Duration::from_secs(1)).await } => {
                 tracing::warn!("drain period over; closing remaining connections");
             }
         }
@@ -148,53 +164,100 @@ impl Server {
         self.gw.shutdown().await;
         Ok(())
     }
+
+    /// Whether the Host/Origin guard refuses this request (DNS-rebinding protection).
+    fn refused(&self, head: &Parts, rid: &str) -> Option<Response> {
+        let host = head
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| head.uri.authority().map(|a| a.as_str()));
+        if !host.is_some_and(|h| self.allow.host_ok(h)) {
+            return Some(Rejection::forbidden("this Host").into_response_with(rid));
+        }
+        if let Some(origin) = head.headers.get(header::ORIGIN)
+            && !origin.to_str().is_ok_and(|o| self.allow.origin_ok(o))
+        {
+            return Some(Rejection::forbidden("this Origin").into_response_with(rid));
+        }
+        None
+    }
 }
 
-async fn request_id_layer(mut req: Request, next: Next) -> Response {
+/// Pause after a failed accept.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+
+/// Serves one connection until it closes, or until shutdown lets it finish its request in hand.
+async fn connection(srv: Arc<Server>, stream: TcpStream, closing: CancellationToken) {
+    let service = service_fn(move |req| {
+        let srv = srv.clone();
+        async move { Ok::<_, Infallible>(dispatch(&srv, req).await) }
+    });
+    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let outcome = tokio::select! {
+        biased;
+        r = conn.as_mut() => r,
+        () = closing.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = outcome {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Every request: its id (accepted or generated, echoed on the answer), the Host/Origin guard,
+/// then its route.
+async fn dispatch(srv: &Arc<Server>, req: hyper::Request<Incoming>) -> Response {
+    let (head, body) = req.into_parts();
     let rid = request_id::accept_or_generate(
-        req.headers()
+        head.headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok()),
     );
-    req.extensions_mut().insert(RequestId(rid.clone()));
-    let mut resp = next.run(req).await;
+    let path = head.uri.path();
+    // Liveness and readiness reveal nothing and are probed by address (a pod IP), not by name.
+    let guarded = !matches!(path, "/healthz" | "/readyz");
+    let mut resp = match guarded.then(|| srv.refused(&head, &rid)).flatten() {
+        Some(refusal) => refusal,
+        None => route(srv, &rid, &head, body).await,
+    };
     if let Ok(v) = HeaderValue::from_str(&rid) {
         resp.headers_mut().insert("x-request-id", v);
     }
     resp
 }
 
-async fn guard_layer(State(srv): State<Arc<Server>>, req: Request, next: Next) -> Response {
-    // Liveness and readiness reveal nothing and are probed by address (a pod IP), not by name.
-    if matches!(req.uri().path(), "/healthz" | "/readyz") {
-        return next.run(req).await;
+async fn route(srv: &Arc<Server>, rid: &Arc<str>, head: &Parts, body: Incoming) -> Response {
+    let (get, head_only) = (head.method == Method::GET, head.method == Method::HEAD);
+    match head.uri.path() {
+        "/mcp" => match head.method {
+            Method::POST => mcp::post(srv, rid, &head.headers, body).await,
+            Method::GET => mcp::get(srv, rid, &head.headers),
+            Method::DELETE => mcp::delete(srv, rid, &head.headers).await,
+            _ => method_not_allowed("GET, POST, DELETE"),
+        },
+        "/healthz" | "/readyz" | "/status" | "/api/conformance" if !(get || head_only) => {
+            method_not_allowed("GET, HEAD")
+        }
+        "/healthz" => (StatusCode::OK, "ok\n").into_response(),
+        "/readyz" => readyz(srv),
+        "/status" => json_text(srv.gw.status_json()),
+        "/api/conformance" => conformance(),
+        _ => (StatusCode::NOT_FOUND, "not found\n").into_response(),
     }
-    let rid = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_else(request_id::generate);
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()));
-    if !host.is_some_and(|h| srv.allow.host_ok(h)) {
-        return Rejection::forbidden("this Host").into_response_with(&rid);
-    }
-    if let Some(origin) = req.headers().get(header::ORIGIN)
-        && !origin.to_str().is_ok_and(|o| srv.allow.origin_ok(o))
-    {
-        return Rejection::forbidden("this Origin").into_response_with(&rid);
-    }
-    next.run(req).await
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+fn method_not_allowed(allow: &'static str) -> Response {
+    let mut r = StatusCode::METHOD_NOT_ALLOWED.into_response();
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    r
 }
 
-async fn readyz(State(srv): State<Arc<Server>>) -> Response {
+fn readyz(srv: &Server) -> Response {
     if srv.gw.is_ready() && !srv.gw.is_shutting_down() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
@@ -202,19 +265,11 @@ async fn readyz(State(srv): State<Arc<Server>>) -> Response {
     }
 }
 
-async fn status(State(srv): State<Arc<Server>>) -> Response {
-    json_text(srv.gw.status_json())
-}
-
-async fn conformance() -> Response {
+fn conformance() -> Response {
     json_text(format!(
         "{{\"server\":{{\"name\":\"switchboard\",\"version\":\"{}\"}},\"revisions\":[\"2025-06-18\",\"2025-11-25\"],\"transports\":[\"streamable-http\",\"stdio\"],\"upstream_revisions\":[\"2024-11-05\",\"2025-03-26\",\"2025-06-18\",\"2025-11-25\"],\"upstream_transports\":[\"stdio\",\"streamable-http\",\"sse\"],\"capabilities\":{{\"tools\":{{\"listChanged\":true}},\"prompts\":{{\"listChanged\":true}},\"resources\":{{\"subscribe\":true,\"listChanged\":true}},\"logging\":{{}},\"completions\":{{}}}},\"endpoints\":{{\"mcp\":\"/mcp\",\"health\":\"/healthz\",\"ready\":\"/readyz\",\"status\":\"/status\"}}}}",
         env!("CARGO_PKG_VERSION")
     ))
-}
-
-async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
 
 fn json_text(s: String) -> Response {

@@ -727,6 +727,17 @@ impl Gateway {
                 .connection()
                 .ok_or_else(|| error::upstream_down(up.name(), up.last_error().as_deref()));
         }
+        // Boxed: starting a connection is a large future, and every request future would
+        // otherwise carry room for it, shared upstreams' included.
+        Box::pin(self.isolated_connection(session, up)).await
+    }
+
+    /// A session's own connection to an `isolated` upstream, started on first use.
+    async fn isolated_connection(
+        &self,
+        session: &Arc<Session>,
+        up: &Arc<Upstream>,
+    ) -> Result<Connection, RpcError> {
         let mut isolated = session.isolated.lock().await;
         if let Some(c) = isolated.get(&up.idx).filter(|c| !c.is_closed()) {
             return Ok(c.clone());

@@ -648,7 +648,10 @@ impl Core {
                     let note =
                         Bytes::from(encode::notification("notifications/cancelled", Some(&p)));
                     // Best effort, and bounded: the upstream may be the reason we gave up.
-                    let _ = tokio::time::timeout(Duration::from_secs(1), self.send(note)).await;
+                    // (Boxed: this rare send is as large as the request itself, and every
+                    // future awaiting a request would otherwise carry room for both.)
+                    let send = Box::pin(self.send(note));
+                    let _ = tokio::time::timeout(Duration::from_secs(1), send).await;
                 }
             }
             Err(_) => {}

@@ -236,7 +236,9 @@ async fn route(srv: &Arc<Server>, rid: &Arc<str>, head: &Parts, body: Incoming) 
         "/mcp" => match head.method {
             Method::POST => mcp::post(srv, rid, &head.headers, body).await,
             Method::GET => mcp::get(srv, rid, &head.headers),
-            Method::DELETE => mcp::delete(srv, rid, &head.headers).await,
+            // Boxed: ending a session is a large future, and rare; every request's future
+            // would otherwise carry room for it.
+            Method::DELETE => Box::pin(mcp::delete(srv, rid, &head.headers)).await,
             _ => method_not_allowed("GET, POST, DELETE"),
         },
         "/healthz" | "/readyz" | "/status" | "/api/conformance" if !(get || head_only) => {

@@ -60,7 +60,9 @@ pub(super) async fn post(
         validate_params(&srv.gw, headers, &msg).map_err(|r| r.with_id(id.clone()))?;
     }
     if msg.method() == Some("subscriptions/listen") {
-        return Ok(listen(srv, rid, msg).await);
+        // Boxed: a listen's future is ten times a call's, and every POST's would carry room
+        // for it otherwise.
+        return Ok(Box::pin(listen(srv, rid, msg)).await);
     }
     let session = srv
         .gw

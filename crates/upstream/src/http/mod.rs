@@ -288,7 +288,9 @@ impl HttpWire {
                 return Err(http_error(status, &text));
             }
             retried = true;
-            self.reinitialize(generation).await?;
+            // Boxed, like the resumption below: rare paths, and each as large as the common
+            // one, which would otherwise carry room for them on every call.
+            Box::pin(self.reinitialize(generation)).await?;
         }
     }
 
@@ -342,7 +344,7 @@ impl HttpWire {
                 ));
             }
             tokio::time::sleep(retry.unwrap_or(DEFAULT_RETRY)).await;
-            resp = self.resume(&last).await?;
+            resp = Box::pin(self.resume(&last)).await?;
         }
     }
 

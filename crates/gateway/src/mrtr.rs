@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use switchboard_protocol::object::{self, Edit};
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, RpcError};
-use switchboard_upstream::{Connection, RequestCtx, UpstreamError};
+use switchboard_upstream::{Connection, RequestCtx, UpstreamError, related};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -660,7 +660,7 @@ impl Gateway {
 enum Source {
     Inline {
         call: Pin<Box<dyn Future<Output = Result<Message, UpstreamError>> + Send>>,
-        related: mpsc::Receiver<Message>,
+        related: related::Receiver,
         /// The call's outcome, held back until what it sent before it has been taken.
         done: Option<Result<Message, UpstreamError>>,
     },
@@ -681,7 +681,7 @@ impl Source {
         stop: CancellationToken,
         request_id: Arc<str>,
     ) -> Source {
-        let (tx, related) = mpsc::channel::<Message>(EVENTS);
+        let (tx, related) = related::channel(EVENTS);
         let ctx = RequestCtx {
             timeout: Some(timeout),
             cancel: Some(stop),
@@ -724,8 +724,8 @@ impl Source {
                 }
                 // Whatever the call sent just before its answer still goes first.
                 match related.try_recv() {
-                    Ok(m) => Some(event(m)),
-                    Err(_) => done.take().map(Event::Done),
+                    Some(m) => Some(event(m)),
+                    None => done.take().map(Event::Done),
                 }
             }
         }

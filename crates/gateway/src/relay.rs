@@ -16,7 +16,7 @@ use bytes::Bytes;
 use switchboard_protocol::message::encode;
 use switchboard_protocol::object::{self, Edit};
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, RpcError};
-use switchboard_upstream::{Connection, RequestCtx, UpstreamError};
+use switchboard_upstream::{Connection, RequestCtx, UpstreamError, related};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -27,6 +27,9 @@ use crate::{Gateway, tasks};
 /// How long the gateway waits for a client to answer a server-to-client request (a person may be
 /// filling in an elicitation form).
 const CLIENT_ANSWER_TIMEOUT: Duration = Duration::from_secs(600);
+/// Related messages a call may have waiting before its relay reads them; past that, the
+/// connection detaches the call's stream rather than stall its reader for everyone.
+const RELATED_BACKLOG: usize = 64;
 
 /// One request to forward.
 pub(crate) struct Call<'a> {
@@ -49,7 +52,7 @@ pub(crate) async fn forward(
     call: Call<'_>,
     related: &mpsc::Sender<Bytes>,
 ) -> Result<Message, UpstreamError> {
-    let (tx, mut rx) = mpsc::channel::<Message>(64);
+    let (tx, mut rx) = related::channel(RELATED_BACKLOG);
     let progress = call.progress;
     let ctx = RequestCtx {
         timeout: call.timeout,
@@ -77,7 +80,7 @@ pub(crate) async fn forward(
             },
             out = &mut call => {
                 // Whatever arrived just before the response still belongs before it.
-                while let Ok(m) = rx.try_recv() {
+                while let Some(m) = rx.try_recv() {
                     relay_one(gw, session, conn, m, progress, related, &mut relayed);
                 }
                 return out;

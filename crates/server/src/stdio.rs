@@ -34,8 +34,8 @@ use switchboard_protocol::meta::{PROTOCOL_VERSION, RequestMeta};
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, Revision, RpcError, object};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Serves one client on `input`/`output` until end of input.
 pub async fn serve<R, W>(gw: Gateway, input: R, output: W) -> std::io::Result<()>
@@ -49,7 +49,9 @@ where
     let mut line = Vec::with_capacity(8 * 1024);
     let mut session: Option<Arc<Session>> = None;
     let mut modern: Option<Modern> = None;
-    let mut tasks = JoinSet::new();
+    // Requests in flight, waited for at end of input. (A tracker, not a `JoinSet`: nothing reads
+    // their results, and a `JoinSet` costs two allocations and a lock per request to keep them.)
+    let tasks = TaskTracker::new();
     let max = gw.config().http.max_body_bytes;
     loop {
         line.clear();
@@ -83,8 +85,7 @@ where
             modern = Some(Modern::default());
         }
         if let Some(m) = &modern {
-            m.handle(&gw, msg, &out_tx, &mut tasks).await;
-            while tasks.try_join_next().is_some() {}
+            m.handle(&gw, msg, &out_tx, &tasks).await;
             continue;
         }
         if session.is_some() && msg.is_request() && names_modern(&msg) {
@@ -163,13 +164,12 @@ where
             }
             _ => {}
         }
-        // Reap finished request tasks so the set stays small.
-        while tasks.try_join_next().is_some() {}
     }
     if let Some(m) = &modern {
         m.ending.cancel();
     }
-    while tasks.join_next().await.is_some() {}
+    tasks.close();
+    tasks.wait().await;
     if let Some(s) = session {
         gw.close_session(&s.id).await;
     }
@@ -192,7 +192,7 @@ impl Modern {
         gw: &Gateway,
         msg: Message,
         out: &mpsc::Sender<Bytes>,
-        tasks: &mut JoinSet<()>,
+        tasks: &TaskTracker,
     ) {
         match msg.kind() {
             Kind::Notification => {
@@ -306,12 +306,15 @@ fn has_modern_meta(msg: &Message) -> bool {
         .is_some()
 }
 
-/// Whether `params._meta` names a modern revision.
+/// Whether `params._meta` names a modern revision. (Asked of every request on a handshake
+/// connection, so it reads the one key it needs and copies nothing.)
 fn names_modern(msg: &Message) -> bool {
-    RequestMeta::read(msg.params())
-        .version
-        .as_deref()
-        .and_then(Revision::parse_any)
+    msg.params()
+        .and_then(|p| object::get(p, "_meta"))
+        .and_then(|m| object::get(m, PROTOCOL_VERSION))
+        .filter(|v| v.starts_with('"'))
+        .and_then(object::string_value)
+        .and_then(|v| Revision::parse_any(&v))
         .is_some_and(Revision::is_modern)
 }
 

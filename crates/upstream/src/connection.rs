@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::UpstreamError;
-use crate::{http, legacy_sse, reaper, stdio};
+use crate::{http, legacy_sse, reaper, related, stdio};
 
 /// How to reach an upstream.
 #[derive(Debug, Clone)]
@@ -125,7 +125,7 @@ pub struct RequestCtx {
     /// Cancels the request (and tells the upstream) when fired.
     pub cancel: Option<CancellationToken>,
     /// Receives the notifications and server-to-client requests that belong to this request.
-    pub related: Option<mpsc::Sender<Message>>,
+    pub related: Option<related::Sender>,
     /// Who asked: requests from one owner may share server-to-client requests on shared pipes.
     pub owner: u64,
     /// Replace `params._meta.progressToken` with this request's upstream id, so progress can be
@@ -149,7 +149,7 @@ impl RequestCtx {
 
 struct Pending {
     tx: oneshot::Sender<Message>,
-    related: Option<mpsc::Sender<Message>>,
+    related: Option<related::Sender>,
     owner: u64,
 }
 
@@ -827,7 +827,7 @@ impl Core {
         let msg = match sink {
             Some((r, tx)) => match tx.try_send(msg) {
                 Ok(()) => return,
-                Err(mpsc::error::TrySendError::Full(m)) => {
+                Err(related::TrySendError::Full(m)) => {
                     // The client reading this request's stream cannot keep up: it loses the
                     // stream rather than stalling the upstream's reader for everyone.
                     tracing::warn!(upstream = %self.name, request = r, "related stream full; detached");
@@ -836,7 +836,7 @@ impl Core {
                     }
                     m
                 }
-                Err(mpsc::error::TrySendError::Closed(m)) => m,
+                Err(related::TrySendError::Closed(m)) => m,
             },
             None => msg,
         };

@@ -15,6 +15,7 @@ mod error;
 pub mod http;
 pub mod legacy_sse;
 pub mod reaper;
+pub mod related;
 pub mod stdio;
 
 pub use connection::{

@@ -43,6 +43,8 @@ use crate::session::{ClientCaps, Session, lock, new_session_id};
 use crate::upstream::{Health, Upstream, backoff, fetch_list, fetch_lists, slot};
 
 pub use pipeline::Answer;
+pub use relay::Related;
+pub use switchboard_upstream::related;
 
 /// Capabilities a shared upstream session declares: everything a client might have. Whether the
 /// client behind a given request really has it is checked per request (see [`relay`]).

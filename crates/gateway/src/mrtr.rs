@@ -28,10 +28,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use switchboard_protocol::object::{self, Edit};
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, RpcError};
 use switchboard_upstream::{Connection, RequestCtx, UpstreamError, related};
+
+use crate::Related;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -122,7 +123,7 @@ pub(crate) struct Call<'a> {
     /// The name (or URI) the caller used: the state is bound to it.
     pub target: &'a str,
     pub progress: Option<&'a str>,
-    pub related: &'a mpsc::Sender<Bytes>,
+    pub related: &'a Related,
     pub cancel: &'a CancellationToken,
     pub request_id: &'a Arc<str>,
 }
@@ -660,7 +661,7 @@ impl Gateway {
 enum Source {
     Inline {
         call: Pin<Box<dyn Future<Output = Result<Message, UpstreamError>> + Send>>,
-        related: related::Receiver,
+        related: related::Receiver<Message>,
         /// The call's outcome, held back until what it sent before it has been taken.
         done: Option<Result<Message, UpstreamError>>,
     },

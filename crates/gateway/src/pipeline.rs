@@ -9,12 +9,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::Related;
 use bytes::Bytes;
 use switchboard_protocol::error::add_request_id;
 use switchboard_protocol::message::encode;
 use switchboard_protocol::object::{self, Edit};
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, RpcError};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::ListKind;
@@ -59,7 +59,7 @@ impl Gateway {
         &self,
         session: &Arc<Session>,
         msg: &Message,
-        related: &mpsc::Sender<Bytes>,
+        related: &Related,
         request_id: &Arc<str>,
     ) -> Answer {
         let Some(id) = msg.id().cloned() else {
@@ -657,7 +657,7 @@ impl Gateway {
 /// What every stage of one request needs to know about it.
 struct Cx<'a> {
     session: &'a Arc<Session>,
-    related: &'a mpsc::Sender<Bytes>,
+    related: &'a Related,
     request_id: &'a Arc<str>,
     cancel: &'a CancellationToken,
 }

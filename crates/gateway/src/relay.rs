@@ -27,6 +27,28 @@ use crate::{Gateway, tasks};
 /// How long the gateway waits for a client to answer a server-to-client request (a person may be
 /// filling in an elicitation form).
 const CLIENT_ANSWER_TIMEOUT: Duration = Duration::from_secs(600);
+/// Where the messages related to one client request go while it runs (progress, log lines,
+/// server-to-client requests): the request's own queue, read by whatever carries its answer (an
+/// HTTP response, which becomes a stream once something arrives), or a pipe every request
+/// shares (`switchboard stdio`'s stdout, where they simply interleave).
+#[derive(Clone)]
+pub enum Related {
+    Own(related::Sender<Bytes>),
+    Shared(mpsc::Sender<Bytes>),
+}
+
+impl Related {
+    /// Offers `msg`; it comes back when the reader is gone or too far behind.
+    pub fn try_send(&self, msg: Bytes) -> Result<(), Bytes> {
+        match self {
+            Related::Own(tx) => tx.try_send(msg).map_err(|e| match e {
+                related::TrySendError::Full(m) | related::TrySendError::Closed(m) => m,
+            }),
+            Related::Shared(tx) => tx.try_send(msg).map_err(|e| e.into_inner()),
+        }
+    }
+}
+
 /// Related messages a call may have waiting before its relay reads them; past that, the
 /// connection detaches the call's stream rather than stall its reader for everyone.
 const RELATED_BACKLOG: usize = 64;
@@ -50,7 +72,7 @@ pub(crate) async fn forward(
     session: &Arc<Session>,
     conn: &Connection,
     call: Call<'_>,
-    related: &mpsc::Sender<Bytes>,
+    related: &Related,
 ) -> Result<Message, UpstreamError> {
     let (tx, mut rx) = related::channel(RELATED_BACKLOG);
     let progress = call.progress;
@@ -95,7 +117,7 @@ fn relay_one(
     conn: &Connection,
     m: Message,
     progress: Option<&str>,
-    related: &mpsc::Sender<Bytes>,
+    related: &Related,
     relayed: &mut HashMap<Box<str>, Id>,
 ) {
     match (m.kind(), m.method().unwrap_or_default()) {
@@ -142,7 +164,7 @@ pub(crate) fn relay_note(
     conn: &Connection,
     m: &Message,
     progress: Option<&str>,
-    related: &mpsc::Sender<Bytes>,
+    related: &Related,
 ) {
     match m.method().unwrap_or_default() {
         "notifications/progress" => {
@@ -184,7 +206,7 @@ pub(crate) async fn client_request(
     session: &Arc<Session>,
     conn: &Connection,
     m: Message,
-    related: Option<&mpsc::Sender<Bytes>>,
+    related: Option<&Related>,
 ) {
     let (down_id, rx) = session.client_request();
     relay_client_request(gw, session, conn, m, related, down_id, rx).await;
@@ -195,7 +217,7 @@ async fn relay_client_request(
     session: &Arc<Session>,
     conn: &Connection,
     m: Message,
-    related: Option<&mpsc::Sender<Bytes>>,
+    related: Option<&Related>,
     down_id: Id,
     rx: tokio::sync::oneshot::Receiver<Message>,
 ) {
@@ -346,7 +368,7 @@ pub(crate) async fn ask_client(
     session: &Arc<Session>,
     method: &str,
     params: Option<&str>,
-    related: &mpsc::Sender<Bytes>,
+    related: &Related,
 ) -> Result<String, RpcError> {
     if let Err(why) = permitted_raw(session, method, params) {
         return Err(
@@ -414,7 +436,7 @@ pub(crate) fn log_message(upstream: &str, m: &Message) -> Option<Bytes> {
     )))
 }
 
-fn send(related: &mpsc::Sender<Bytes>, msg: String) {
+fn send(related: &Related, msg: String) {
     if related.try_send(Bytes::from(msg)).is_err() {
         tracing::debug!("response stream full or gone; related message dropped");
     }

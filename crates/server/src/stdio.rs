@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use switchboard_gateway::session::Session;
-use switchboard_gateway::{Answer, Gateway, SessionRefused};
+use switchboard_gateway::{Answer, Gateway, Related, SessionRefused};
 use switchboard_protocol::message::{LINE_BATCH_BYTES, batch_lines, encode};
 
 use crate::request_id;
@@ -149,10 +149,11 @@ where
                 // Boxed: the call's future is large, and tokio moves a task's future (and later its
                 // finished stage) by value several times; a box moves as a pointer. (memcpy went
                 // from ~12% to ~4% of `switchboard stdio`'s CPU at c=32.)
+                let related = Related::Shared(tx.clone());
                 tasks.spawn(Box::pin(async move {
                     let rid = request_id::generate();
                     if let Answer::Response(b) | Answer::Status(_, b) =
-                        gw.request(&s, &msg, &tx, &rid).await
+                        gw.request(&s, &msg, &related, &rid).await
                     {
                         let _ = tx.send(b).await;
                     }
@@ -254,9 +255,10 @@ impl Modern {
             }
         };
         lock(&in_flight).insert(id.clone(), caller.closer());
+        let related = Related::Shared(tx.clone());
         tasks.spawn(async move {
             let rid = request_id::generate();
-            let answer = gw.request(&caller, &msg, &tx, &rid).await;
+            let answer = gw.request(&caller, &msg, &related, &rid).await;
             gw.end_modern(&caller).await;
             lock(&in_flight).remove(&id);
             if let Answer::Response(b) | Answer::Status(_, b) = answer {

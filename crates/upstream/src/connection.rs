@@ -125,7 +125,7 @@ pub struct RequestCtx {
     /// Cancels the request (and tells the upstream) when fired.
     pub cancel: Option<CancellationToken>,
     /// Receives the notifications and server-to-client requests that belong to this request.
-    pub related: Option<related::Sender>,
+    pub related: Option<related::Sender<Message>>,
     /// Who asked: requests from one owner may share server-to-client requests on shared pipes.
     pub owner: u64,
     /// Replace `params._meta.progressToken` with this request's upstream id, so progress can be
@@ -149,7 +149,7 @@ impl RequestCtx {
 
 struct Pending {
     tx: oneshot::Sender<Message>,
-    related: Option<related::Sender>,
+    related: Option<related::Sender<Message>>,
     owner: u64,
 }
 

@@ -1,10 +1,12 @@
 //! The messages tied to one request in flight (progress, log lines, server-to-client requests), on
-//! their way from the connection's reader to whoever waits for that request.
+//! their way from the connection's reader to whoever waits for that request, and from there to
+//! the client's response stream.
 //!
-//! Every proxied call has one of these, and almost none ever carries a message, so it is built to
-//! cost nothing until used: one small allocation, and a queue that allocates on its first
-//! message. (A tokio `mpsc` channel allocates its first 32-slot block up front: ~4.5 KiB per call
-//! for a channel of [`Message`]s, which showed up as a few percent of the gateway's CPU.)
+//! Every proxied call has one or two of these, and almost none ever carries a message, so it is
+//! built to cost nothing until used: one small allocation, and a queue that allocates on its
+//! first message. (A tokio `mpsc` channel allocates its first 32-slot block up front: ~4.5 KiB
+//! per call for a channel of [`Message`](switchboard_protocol::Message)s, which showed up as a
+//! few percent of the gateway's CPU.)
 //!
 //! The sending side only ever offers (`try_send`): the connection's reader serves every request
 //! on the connection and must not wait on one slow reader. A full queue hands the message back,
@@ -16,10 +18,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use futures::task::AtomicWaker;
-use switchboard_protocol::Message;
 
 /// A queue holding at most `capacity` messages.
-pub fn channel(capacity: usize) -> (Sender, Receiver) {
+pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             queue: VecDeque::new(),
@@ -37,51 +38,51 @@ pub fn channel(capacity: usize) -> (Sender, Receiver) {
     )
 }
 
-struct Shared {
-    state: Mutex<State>,
+struct Shared<T> {
+    state: Mutex<State<T>>,
     /// The receiver's task, woken by a message or by the last sender leaving.
     waker: AtomicWaker,
     capacity: usize,
 }
 
-struct State {
-    queue: VecDeque<Message>,
+struct State<T> {
+    queue: VecDeque<T>,
     senders: usize,
     receiving: bool,
 }
 
-impl Shared {
-    fn state(&self) -> MutexGuard<'_, State> {
+impl<T> Shared<T> {
+    fn state(&self) -> MutexGuard<'_, State<T>> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 /// Why a message was handed back.
 #[derive(Debug)]
-pub enum TrySendError {
+pub enum TrySendError<T> {
     /// The receiver has `capacity` messages it has not read yet.
-    Full(Message),
+    Full(T),
     /// The receiver is gone.
-    Closed(Message),
+    Closed(T),
 }
 
 /// The offering side; clones share the queue.
-pub struct Sender {
-    shared: Arc<Shared>,
+pub struct Sender<T> {
+    shared: Arc<Shared<T>>,
 }
 
-impl std::fmt::Debug for Sender {
+impl<T> std::fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("related::Sender")
     }
 }
 
-impl Sender {
+impl<T> Sender<T> {
     /// Queues `msg` unless the queue is full or nobody receives any more.
     // The message comes back by value on failure, as with tokio's channels: the caller decides
     // where it goes instead.
     #[allow(clippy::result_large_err)]
-    pub fn try_send(&self, msg: Message) -> Result<(), TrySendError> {
+    pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
         let mut st = self.shared.state();
         if !st.receiving {
             return Err(TrySendError::Closed(msg));
@@ -96,8 +97,8 @@ impl Sender {
     }
 }
 
-impl Clone for Sender {
-    fn clone(&self) -> Sender {
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Sender<T> {
         self.shared.state().senders += 1;
         Sender {
             shared: self.shared.clone(),
@@ -105,7 +106,7 @@ impl Clone for Sender {
     }
 }
 
-impl Drop for Sender {
+impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         let mut st = self.shared.state();
         st.senders -= 1;
@@ -118,18 +119,18 @@ impl Drop for Sender {
 }
 
 /// The receiving side.
-pub struct Receiver {
-    shared: Arc<Shared>,
+pub struct Receiver<T> {
+    shared: Arc<Shared<T>>,
 }
 
-impl Receiver {
+impl<T> Receiver<T> {
     /// The next message; `None` once the queue is empty and every sender is gone. Cancel-safe: a
     /// message is taken only when it is returned.
-    pub async fn recv(&mut self) -> Option<Message> {
+    pub async fn recv(&mut self) -> Option<T> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         // Registered before looking, so a message queued right after the look still wakes us.
         self.shared.waker.register(cx.waker());
         let mut st = self.shared.state();
@@ -141,12 +142,12 @@ impl Receiver {
     }
 
     /// A message already queued, if any.
-    pub fn try_recv(&mut self) -> Option<Message> {
+    pub fn try_recv(&mut self) -> Option<T> {
         self.shared.state().queue.pop_front()
     }
 }
 
-impl Drop for Receiver {
+impl<T> Drop for Receiver<T> {
     /// Later offers are refused as closed; what was queued and never read is dropped.
     fn drop(&mut self) {
         let unread = {
@@ -161,6 +162,7 @@ impl Drop for Receiver {
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
+    use switchboard_protocol::Message;
 
     use super::*;
 

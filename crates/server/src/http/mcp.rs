@@ -17,10 +17,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Body as HttpBody;
 use switchboard_gateway::session::Session;
-use switchboard_gateway::{Answer, SessionRefused};
+use switchboard_gateway::{Answer, Related, SessionRefused, related};
 use switchboard_protocol::message::encode;
 use switchboard_protocol::{ErrorCode, Kind, Message};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::Server;
@@ -159,7 +158,8 @@ async fn request(
     session: Arc<Session>,
     msg: Message,
 ) -> Response {
-    let (tx, mut rx) = mpsc::channel::<Bytes>(RELATED_QUEUE);
+    let (tx, mut rx) = related::channel::<Bytes>(RELATED_QUEUE);
+    let tx = Related::Own(tx);
     let gw = srv.gw.clone();
     let s2 = session.clone();
     let rid2 = rid.clone();
@@ -196,7 +196,7 @@ async fn request(
             },
         };
         // Whatever it sent just before answering still goes before the answer.
-        while let Ok(m) = rx.try_recv() {
+        while let Some(m) = rx.try_recv() {
             st.push(stream, m);
         }
         if let Answer::Response(b) | Answer::Status(_, b) = a {
@@ -218,7 +218,7 @@ pub(super) enum Start {
 /// Polls the call until its answer or its first related message, whichever comes first.
 pub(super) async fn start<F: Future<Output = Answer> + Send + 'static>(
     handler: &mut RunToEnd<F>,
-    rx: &mut mpsc::Receiver<Bytes>,
+    rx: &mut related::Receiver<Bytes>,
 ) -> Result<Start, Rejection> {
     let early = tokio::select! {
         biased;
@@ -235,8 +235,8 @@ pub(super) async fn start<F: Future<Output = Answer> + Send + 'static>(
         )),
         Err(Some(m)) => Ok(Start::Stream(m, None)),
         Ok(a) => Ok(match rx.try_recv() {
-            Ok(m) => Start::Stream(m, Some(a)),
-            Err(_) => Start::Json(a),
+            Some(m) => Start::Stream(m, Some(a)),
+            None => Start::Json(a),
         }),
     }
 }

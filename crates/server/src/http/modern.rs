@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use switchboard_gateway::modern::SUPPORTED_VERSIONS;
 use switchboard_gateway::session::Session;
-use switchboard_gateway::{Answer, Gateway};
+use switchboard_gateway::{Answer, Gateway, Related, related};
 use switchboard_protocol::headers::{self, trim_ows};
 use switchboard_protocol::message::encode;
 use switchboard_protocol::meta::RequestMeta;
@@ -202,7 +202,8 @@ fn validate_params(gw: &Gateway, headers: &HeaderMap, msg: &Message) -> Result<(
 /// Runs one modern request: JSON if its response comes first, a per-request SSE stream as soon
 /// as anything else does.
 async fn serve(srv: &Arc<Server>, rid: &Arc<str>, session: Arc<Session>, msg: Message) -> Response {
-    let (tx, mut rx) = mpsc::channel::<Bytes>(RELATED_QUEUE);
+    let (tx, mut rx) = related::channel::<Bytes>(RELATED_QUEUE);
+    let tx = Related::Own(tx);
     let gw: Gateway = srv.gw.clone();
     let s2 = session.clone();
     let rid2 = rid.clone();
@@ -257,7 +258,7 @@ async fn serve(srv: &Arc<Server>, rid: &Arc<str>, session: Arc<Session>, msg: Me
                 }
             },
         };
-        while let Ok(m) = rx.try_recv() {
+        while let Some(m) = rx.try_recv() {
             let _ = out.send(frame(&m)).await;
         }
         if let Answer::Response(b) | Answer::Status(_, b) = a {

@@ -32,9 +32,14 @@ impl Allowlist {
 
     /// Whether a `Host` header value is acceptable.
     pub fn host_ok(&self, host: &str) -> bool {
-        let host = host.trim().to_ascii_lowercase();
-        let bare = strip_port(&host);
-        is_loopback_name(bare) || self.hosts.iter().any(|h| *h == host || h == bare)
+        // Asked of every request: compared without folding a copy to lowercase.
+        let host = host.trim();
+        let bare = strip_port(host);
+        is_loopback_name(bare)
+            || self
+                .hosts
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(host) || h.eq_ignore_ascii_case(bare))
     }
 
     /// Whether an `Origin` header value is acceptable.
@@ -67,9 +72,14 @@ fn strip_port(host: &str) -> &str {
     }
 }
 
+/// `h` in any letter case.
 fn is_loopback_name(h: &str) -> bool {
-    matches!(h, "localhost" | "[::1]")
-        || h.ends_with(".localhost")
+    const SUFFIX: &str = ".localhost";
+    h.eq_ignore_ascii_case("localhost")
+        || h == "[::1]"
+        || h.len() > SUFFIX.len()
+            && h.is_char_boundary(h.len() - SUFFIX.len())
+            && h[h.len() - SUFFIX.len()..].eq_ignore_ascii_case(SUFFIX)
         || h.parse::<std::net::Ipv4Addr>()
             .is_ok_and(|ip| ip.is_loopback())
 }
@@ -98,6 +108,11 @@ mod tests {
         ] {
             assert!(!a.host_ok(h), "{h}");
         }
+        for h in ["LOCALHOST:8080", "App.LocalHost", "[::1]:9"] {
+            assert!(a.host_ok(h), "{h}: letter case does not matter");
+        }
+        assert!(!a.host_ok("evil.example.com.localhos"));
+        assert!(!a.host_ok(".localhost"), "the bare suffix names no host");
         assert!(a.origin_ok("http://localhost:3000"));
         assert!(a.origin_ok("https://127.0.0.1"));
         assert!(!a.origin_ok("http://evil.example.com"));
@@ -112,6 +127,7 @@ mod tests {
             ..HttpConfig::default()
         });
         assert!(a.host_ok("gw.example.com:443"));
+        assert!(a.host_ok("GW.Example.com"));
         assert!(a.origin_ok("https://app.example.com/"));
         assert!(!a.origin_ok("https://other.example.com"));
     }

@@ -418,7 +418,8 @@ pub(super) fn event_stream(body: Body) -> Response {
 }
 
 pub(super) fn json(status: StatusCode, body: Bytes) -> Response {
-    let mut resp = (status, body).into_response();
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

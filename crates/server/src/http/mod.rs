@@ -26,7 +26,7 @@ use std::time::Duration;
 use std::convert::Infallible;
 
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -184,6 +184,9 @@ impl Server {
     }
 }
 
+/// `X-Request-Id`, as a constant: a header name given as text is copied into each map it enters.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
 /// Pause after a failed accept.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
@@ -212,11 +215,8 @@ async fn connection(srv: Arc<Server>, stream: TcpStream, closing: CancellationTo
 /// then its route.
 async fn dispatch(srv: &Arc<Server>, req: hyper::Request<Incoming>) -> Response {
     let (head, body) = req.into_parts();
-    let rid = request_id::accept_or_generate(
-        head.headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok()),
-    );
+    let rid =
+        request_id::accept_or_generate(head.headers.get(&REQUEST_ID).and_then(|v| v.to_str().ok()));
     let path = head.uri.path();
     // Liveness and readiness reveal nothing and are probed by address (a pod IP), not by name.
     let guarded = !matches!(path, "/healthz" | "/readyz");
@@ -225,7 +225,7 @@ async fn dispatch(srv: &Arc<Server>, req: hyper::Request<Incoming>) -> Response 
         None => route(srv, &rid, &head, body).await,
     };
     if let Ok(v) = HeaderValue::from_str(&rid) {
-        resp.headers_mut().insert("x-request-id", v);
+        resp.headers_mut().insert(REQUEST_ID, v);
     }
     resp
 }

@@ -47,12 +47,15 @@ pub struct Results {
 /// The same load, once straight to the upstream and once through switchboard.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Comparison {
-    /// `http` (HTTP client, HTTP upstream), `stdio` (stdio client, `switchboard stdio`, stdio
-    /// upstream) or `http-stdio` (HTTP client, stdio upstream).
+    /// `http` (HTTP client, HTTP upstream), `http-modern` (the same, 2026-07-28 client), `stdio`
+    /// (stdio client, `switchboard stdio`, stdio upstream) or `http-stdio` (HTTP client, stdio
+    /// upstream); or a floor path ([`is_floor`]): `http-floor` or `stdio-floor`, the same
+    /// clients and upstreams with `switchboard-floor` in the gateway's place.
     pub path: String,
     pub concurrency: usize,
     /// The rounds folded into one ([`super::rounds::fold`]).
     pub direct: Report,
+    /// Through the gateway; on a floor path, through the floor.
     pub gateway: Report,
     /// Each round's own reports, when there was more than one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -94,6 +97,11 @@ impl Comparison {
         Some(c)
     }
 
+    /// Whether this measured `switchboard-floor` rather than the gateway.
+    pub fn is_floor(&self) -> bool {
+        is_floor(&self.path)
+    }
+
     pub fn key(&self) -> String {
         format!("{}.c{}", self.path, self.concurrency)
     }
@@ -124,6 +132,26 @@ impl Comparison {
     pub fn gateway_cpu_us(&self) -> Option<f64> {
         self.gateway.server.as_ref().map(|s| s.cpu_us_per_call)
     }
+}
+
+/// Whether `path` is measured through `switchboard-floor` ([`crate::floor`]), a bare forwarder
+/// in the gateway's place: numbers for reference beside the gateway's, never the gateway's own.
+pub fn is_floor(path: &str) -> bool {
+    path.ends_with("-floor")
+}
+
+/// The floor path measured beside a gateway path, when there is one.
+pub fn floor_of(path: &str) -> Option<&'static str> {
+    match path {
+        "http" => Some("http-floor"),
+        "stdio" => Some("stdio-floor"),
+        _ => None,
+    }
+}
+
+/// Whether a metric of [`Results::compute_metrics`] is a floor's (`transport.http-floor.…`).
+pub fn is_floor_metric(key: &str) -> bool {
+    key.split('.').nth(1).is_some_and(is_floor)
 }
 
 /// `a / b` to three decimals (0 when `b` is 0).
@@ -216,7 +244,8 @@ pub struct Metric {
 }
 
 impl Results {
-    /// The numbers a comparison looks at: the gateway's own figures and its ratios to direct.
+    /// The numbers a comparison looks at: the gateway's own figures and its ratios to direct;
+    /// for floor paths the floor's (`….floor.…`, told apart by [`is_floor_metric`]).
     pub fn compute_metrics(&self) -> BTreeMap<String, Metric> {
         let mut m = BTreeMap::new();
         let mut put = |k: String, value: f64, better: Better| {
@@ -237,18 +266,19 @@ impl Results {
                     .map(|c| ("catalog".to_owned(), &c.comparison)),
             );
         for (k, c) in comparisons {
+            let via = if c.is_floor() { "floor" } else { "gateway" };
             put(
-                format!("{k}.gateway.p50_ms"),
+                format!("{k}.{via}.p50_ms"),
                 c.gateway.latency_ms.p50,
                 Better::Lower,
             );
             put(
-                format!("{k}.gateway.p99_ms"),
+                format!("{k}.{via}.p99_ms"),
                 c.gateway.latency_ms.p99,
                 Better::Lower,
             );
             put(
-                format!("{k}.gateway.throughput_per_s"),
+                format!("{k}.{via}.throughput_per_s"),
                 c.gateway.throughput_per_s,
                 Better::Higher,
             );
@@ -260,7 +290,7 @@ impl Results {
                 Better::Higher,
             );
             if let Some(cpu) = c.gateway_cpu_us() {
-                put(format!("{k}.gateway.cpu_us_per_call"), cpu, Better::Lower);
+                put(format!("{k}.{via}.cpu_us_per_call"), cpu, Better::Lower);
             }
         }
         if let Some(mem) = &self.memory {

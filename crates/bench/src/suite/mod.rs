@@ -256,11 +256,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
         let changes = compare::regressions(&r.metrics, &base.metrics);
-        let compared = r
-            .metrics
-            .keys()
-            .filter(|k| base.metrics.contains_key(*k))
-            .count();
+        let compared = compare::compared(&r.metrics, &base.metrics);
         println!(
             "compared with {} ({}, commit {}):",
             path.display(),
@@ -268,6 +264,10 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             base.machine.commit
         );
         print!("{}", compare::render(&changes, compared));
+        print!(
+            "{}",
+            compare::render_floor(&compare::floor_moves(&r.metrics, &base.metrics))
+        );
         regressed = !changes.is_empty();
     }
     if !failures.is_empty() {

@@ -235,6 +235,13 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             t.unit
         );
     }
+    let refs = targets::reference(&r);
+    if !refs.is_empty() {
+        eprintln!("for reference (not targets):");
+        for x in &refs {
+            eprintln!("  {}: {} {} ({})", x.what, x.value, x.unit, x.source);
+        }
+    }
     eprintln!(
         "\nwrote {} and {} in {:.1} s",
         latest.display(),

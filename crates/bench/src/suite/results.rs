@@ -324,3 +324,67 @@ impl Results {
         m
     }
 }
+
+/// Small made-up runs for the renderers' tests.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::*;
+    use crate::latency::Summary;
+
+    fn report(throughput_per_s: f64, p50: f64) -> Report {
+        Report {
+            mode: "http".into(),
+            method: "tools/call".into(),
+            revision: "2025-11-25".into(),
+            tool: "echo".into(),
+            concurrency: 1,
+            sessions: 1,
+            warmup: 10,
+            calls: 100,
+            errors: 0,
+            duration_s: 1.0,
+            throughput_per_s,
+            latency_ms: Summary {
+                p50,
+                p90: p50,
+                p99: p50 * 2.0,
+                max: p50 * 3.0,
+                mean: p50,
+            },
+            first_error: None,
+            server: None,
+        }
+    }
+
+    /// A run with transport rows `(path, c, direct calls/s, gateway-or-floor calls/s)`.
+    pub(crate) fn results(rows: &[(&str, usize, f64, f64)]) -> Results {
+        Results {
+            schema: SCHEMA,
+            tiny: false,
+            machine: Machine {
+                nproc: 2,
+                cpu: "test".into(),
+                memory_gib: 1.0,
+                kernel: "test".into(),
+                rustc: "test".into(),
+                switchboard: "test".into(),
+                commit: "test".into(),
+                date: "test".into(),
+            },
+            elapsed_s: 1.0,
+            transport: rows
+                .iter()
+                .map(|&(path, c, direct, via)| {
+                    Comparison::single(path, c, report(direct, 0.1), report(via, 0.2))
+                })
+                .collect(),
+            big_result: Vec::new(),
+            catalog: None,
+            memory: None,
+            startup: None,
+            isolation: Vec::new(),
+            targets: Vec::new(),
+            metrics: BTreeMap::new(),
+        }
+    }
+}

@@ -81,6 +81,8 @@ fn run_section(w: &mut String) {
          target/release/switchboard-load --http URL --tool up__echo -c 32 -n 20000 --watch-pid PID\n\
          target/release/switchboard-load --stdio -c 8 -n 20000 -- target/release/switchboard-echo --stdio\n\
          target/release/switchboard-load --http URL --tool up__echo --revision 2026-07-28   # stateless: no initialize, _meta on every request\n\
+         target/release/switchboard-floor --http 127.0.0.1:0 --to URL   # the bare-proxy floor in front of URL: prints its own URL\n\
+         target/release/switchboard-load --stdio -c 8 -- target/release/switchboard-floor --stdio -- target/release/switchboard-echo --stdio\n\
          ```\n\n\
          `switchboard-load` prints one JSON object: `mode`, `revision`, `concurrency`, `calls`, `errors`, \
          `duration_s`, `throughput_per_s`, `latency_ms` (`p50`, `p90`, `p99`, `max`, `mean`) and, \
@@ -483,7 +485,9 @@ mod tests {
         let page = render(&r, None);
         assert!(page.contains("| HTTP | 32 |"));
         assert!(!page.contains("for reference"));
-        assert!(!page.contains("floor"), "{page}");
+        assert!(!page.contains("floor (bare"), "{page}");
+        assert!(!page.contains("**HTTP floor**"), "{page}");
+        assert!(!page.contains("(or floor's)"), "{page}");
     }
 
     #[test]

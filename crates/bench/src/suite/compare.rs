@@ -1,8 +1,12 @@
-//! A run against a stored baseline: every metric more than 10% worse is a regression.
+//! A run against a stored baseline: every gateway metric more than 10% worse is a regression.
+//!
+//! The floor's metrics (`switchboard-floor` in the gateway's place, [`is_floor_metric`]) are not
+//! the gateway's and never count as regressions; they are listed apart when they moved, since a
+//! floor that moved says the machine or kernel changed, not the gateway.
 
 use std::collections::BTreeMap;
 
-use super::results::{Better, Metric};
+use super::results::{Better, Metric, is_floor_metric};
 
 /// Worse by more than this fraction is a regression.
 pub const THRESHOLD: f64 = 0.10;
@@ -16,31 +20,58 @@ pub struct Change {
     pub percent: f64,
 }
 
-/// Metrics present in both runs that got worse by more than [`THRESHOLD`].
+/// Gateway metrics present in both runs that got worse by more than [`THRESHOLD`].
 pub fn regressions(
     current: &BTreeMap<String, Metric>,
     baseline: &BTreeMap<String, Metric>,
+) -> Vec<Change> {
+    changes(current, baseline, |k, now, base| {
+        !is_floor_metric(k)
+            && match now.better {
+                Better::Lower => now.value > base * (1.0 + THRESHOLD),
+                Better::Higher => now.value < base * (1.0 - THRESHOLD),
+            }
+    })
+}
+
+/// Floor metrics present in both runs that moved by more than [`THRESHOLD`], either way.
+pub fn floor_moves(
+    current: &BTreeMap<String, Metric>,
+    baseline: &BTreeMap<String, Metric>,
+) -> Vec<Change> {
+    changes(current, baseline, |k, now, base| {
+        is_floor_metric(k) && (now.value - base).abs() > base * THRESHOLD
+    })
+}
+
+/// How many gateway metrics both runs have (what [`regressions`] looked at).
+pub fn compared(current: &BTreeMap<String, Metric>, baseline: &BTreeMap<String, Metric>) -> usize {
+    current
+        .keys()
+        .filter(|k| !is_floor_metric(k) && baseline.contains_key(*k))
+        .count()
+}
+
+/// Metrics present in both runs (with a positive baseline) for which `pick(key, now, baseline)`.
+fn changes(
+    current: &BTreeMap<String, Metric>,
+    baseline: &BTreeMap<String, Metric>,
+    pick: impl Fn(&str, &Metric, f64) -> bool,
 ) -> Vec<Change> {
     let mut out = Vec::new();
     for (k, now) in current {
         let Some(base) = baseline.get(k) else {
             continue;
         };
-        if base.value <= 0.0 {
+        if base.value <= 0.0 || !pick(k, now, base.value) {
             continue;
         }
-        let worse = match now.better {
-            Better::Lower => now.value > base.value * (1.0 + THRESHOLD),
-            Better::Higher => now.value < base.value * (1.0 - THRESHOLD),
-        };
-        if worse {
-            out.push(Change {
-                metric: k.clone(),
-                baseline: base.value,
-                current: now.value,
-                percent: ((now.value / base.value - 1.0) * 1000.0).round() / 10.0,
-            });
-        }
+        out.push(Change {
+            metric: k.clone(),
+            baseline: base.value,
+            current: now.value,
+            percent: ((now.value / base.value - 1.0) * 1000.0).round() / 10.0,
+        });
     }
     out
 }
@@ -58,6 +89,26 @@ pub fn render(changes: &[Change], compared: usize) -> String {
         changes.len(),
         THRESHOLD * 100.0
     );
+    table(&mut s, changes);
+    s
+}
+
+/// The floor's moves as a plain-text table; empty when it held.
+pub fn render_floor(moves: &[Change]) -> String {
+    if moves.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        "for reference, the floor (switchboard-floor, not the gateway) moved > {:.0}% on {} \
+         metric(s); whatever moved it (the machine, the kernel, noise) moved the gateway's too:\n",
+        THRESHOLD * 100.0,
+        moves.len()
+    );
+    table(&mut s, moves);
+    s
+}
+
+fn table(s: &mut String, changes: &[Change]) {
     let w = changes.iter().map(|c| c.metric.len()).max().unwrap_or(0);
     for c in changes {
         s.push_str(&format!(
@@ -65,7 +116,6 @@ pub fn render(changes: &[Change], compared: usize) -> String {
             c.metric, c.baseline, c.current, c.percent
         ));
     }
-    s
 }
 
 #[cfg(test)]
@@ -108,5 +158,63 @@ mod tests {
         assert_eq!(r[1].percent, -15.0);
         assert!(render(&r, 3).contains("2 regression(s)"));
         assert!(render(&[], 3).starts_with("no regressions"));
+    }
+
+    #[test]
+    fn a_floor_that_moved_is_no_gateway_regression() {
+        let base = m(&[
+            (
+                "transport.http.c32.gateway.throughput_per_s",
+                1000.0,
+                Better::Higher,
+            ),
+            (
+                "transport.http-floor.c32.floor.throughput_per_s",
+                2000.0,
+                Better::Higher,
+            ),
+            (
+                "transport.http-floor.c32.throughput_ratio",
+                0.5,
+                Better::Higher,
+            ),
+            ("transport.stdio-floor.c1.floor.p50_ms", 0.1, Better::Lower),
+        ]);
+        let now = m(&[
+            (
+                "transport.http.c32.gateway.throughput_per_s",
+                980.0,
+                Better::Higher,
+            ),
+            (
+                "transport.http-floor.c32.floor.throughput_per_s",
+                1500.0,
+                Better::Higher,
+            ),
+            (
+                "transport.http-floor.c32.throughput_ratio",
+                0.6,
+                Better::Higher,
+            ),
+            (
+                "transport.stdio-floor.c1.floor.p50_ms",
+                0.105,
+                Better::Lower,
+            ),
+        ]);
+        assert!(regressions(&now, &base).is_empty());
+        assert_eq!(compared(&now, &base), 1);
+        let moves = floor_moves(&now, &base);
+        let names: Vec<&str> = moves.iter().map(|c| c.metric.as_str()).collect();
+        // Either way: a floor that got faster moved the machine as much as one that got slower.
+        assert_eq!(
+            names,
+            [
+                "transport.http-floor.c32.floor.throughput_per_s",
+                "transport.http-floor.c32.throughput_ratio"
+            ]
+        );
+        assert!(render_floor(&moves).contains("not the gateway"));
+        assert_eq!(render_floor(&[]), "");
     }
 }

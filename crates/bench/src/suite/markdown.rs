@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use super::results::{Comparison, Results};
-use super::targets::path_name;
+use super::targets::{self, path_name};
 
 pub const NOTES_BEGIN: &str = "<!-- notes -->";
 pub const NOTES_END: &str = "<!-- /notes -->";
@@ -81,6 +81,8 @@ fn run_section(w: &mut String) {
          target/release/switchboard-load --http URL --tool up__echo -c 32 -n 20000 --watch-pid PID\n\
          target/release/switchboard-load --stdio -c 8 -n 20000 -- target/release/switchboard-echo --stdio\n\
          target/release/switchboard-load --http URL --tool up__echo --revision 2026-07-28   # stateless: no initialize, _meta on every request\n\
+         target/release/switchboard-floor --http 127.0.0.1:0 --to URL   # the bare-proxy floor in front of URL: prints its own URL\n\
+         target/release/switchboard-load --stdio -c 8 -- target/release/switchboard-floor --stdio -- target/release/switchboard-echo --stdio\n\
          ```\n\n\
          `switchboard-load` prints one JSON object: `mode`, `revision`, `concurrency`, `calls`, `errors`, \
          `duration_s`, `throughput_per_s`, `latency_ms` (`p50`, `p90`, `p99`, `max`, `mean`) and, \
@@ -128,6 +130,29 @@ fn targets_section(w: &mut String, r: &Results) {
         );
     }
     let _ = writeln!(w);
+    let refs = targets::reference(r);
+    if refs.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "For reference, not targets: the floor is `switchboard-floor` in the gateway's place, a \
+         forwarder that moves bytes and does nothing else, measured in the same rounds (see the \
+         next section). Floor vs direct is what any proxy hop costs on this machine; gateway vs \
+         floor is what the gateway costs beyond that.\n"
+    );
+    let _ = writeln!(w, "| for reference | measured | from |\n|---|---:|---|");
+    for x in &refs {
+        let _ = writeln!(
+            w,
+            "| {} | {} {} | {} |",
+            x.what,
+            num(x.value),
+            x.unit,
+            x.source
+        );
+    }
+    let _ = writeln!(w);
 }
 
 fn transport_section(w: &mut String, r: &Results) {
@@ -136,6 +161,7 @@ fn transport_section(w: &mut String, r: &Results) {
         "## Latency and throughput: direct vs through switchboard\n"
     );
     let first = r.transport.first();
+    let floor = r.transport.iter().any(Comparison::is_floor);
     let rounds = first.map_or(1, |c| c.gateway_rounds.len().max(1));
     let _ = writeln!(
         w,
@@ -145,16 +171,26 @@ fn transport_section(w: &mut String, r: &Results) {
          2026-07-28** — the same with a 2026-07-28 client (no session; `_meta` and mirrored \
          headers on every request), against the same direct handshake-era call; **stdio** — \
          stdio client → `switchboard stdio` → stdio upstream; **HTTP→stdio** — HTTP client → \
-         gateway → stdio upstream (its direct column is the direct stdio call). Latencies in ms; \
-         *+p50*/*+p99* are gateway minus direct; *CPU/call* is the gateway's CPU time (all \
+         gateway → stdio upstream (its direct column is the direct stdio call).{} Latencies in \
+         ms; *+p50*/*+p99* are gateway minus direct; *CPU/call* is the gateway's{} CPU time (all \
          threads) per call, over all rounds.\n",
         thousands(first.map_or(0, |c| c.gateway.calls) as f64),
         rounds,
         thousands(first.map_or(0, |c| c.gateway.calls / rounds as u64) as f64),
         thousands(first.map_or(0, |c| c.gateway.warmup / rounds as u64) as f64),
+        if floor { FLOOR_PATHS } else { "" },
+        if floor { " (or floor's)" } else { "" },
     );
     comparison_table(w, &r.transport, true);
 }
+
+/// The floor paths, in the paths paragraph of a run that measured them.
+const FLOOR_PATHS: &str = " **HTTP floor** and **stdio floor** put `switchboard-floor` in the \
+    gateway's place: a forwarder that moves bytes and does nothing else (an HTTP proxy with the \
+    gateway's runtime, HTTP library and allocator, or a relay between pipes), measured in the \
+    same rounds against the same direct runs, so the gap between it and direct is what any proxy \
+    hop costs on this machine, and the gap between it and the gateway is the gateway's own; in \
+    its rows the gateway columns are the floor's.";
 
 fn comparison_table(w: &mut String, rows: &[Comparison], with_c: bool) {
     let _ = writeln!(
@@ -170,9 +206,11 @@ fn comparison_table(w: &mut String, rows: &[Comparison], with_c: bool) {
     let mut sorted: Vec<&Comparison> = rows.iter().collect();
     let order = |p: &str| match p {
         "http" => 0,
-        "http-modern" => 1,
-        "stdio" => 2,
-        _ => 3,
+        "http-floor" => 1,
+        "http-modern" => 2,
+        "stdio" => 3,
+        "stdio-floor" => 4,
+        _ => 5,
     };
     sorted.sort_by_key(|c| (order(&c.path), c.concurrency));
     for c in sorted {
@@ -402,6 +440,54 @@ mod tests {
         assert_eq!(notes(Some(&old)).map(str::trim), Some("hot: serde"));
         assert_eq!(notes(Some("no markers")), None);
         assert_eq!(notes(None), None);
+    }
+
+    #[test]
+    fn floor_rows_follow_their_paths_and_add_reference_lines() {
+        let r = super::super::results::fixture::results(&[
+            ("http-stdio", 32, 1.0, 1.0),
+            ("stdio-floor", 32, 1.0, 1.0),
+            ("stdio", 32, 1.0, 1.0),
+            ("http-modern", 32, 1.0, 1.0),
+            ("http-floor", 32, 1.0, 1.0),
+            ("http", 32, 1.0, 1.0),
+        ]);
+        let page = render(&r, None);
+        let rows: Vec<&str> = page
+            .lines()
+            .filter(|l| {
+                l.ends_with(
+                    "| 32 | 0.100 | 0.200 | +0.100 | 0.200 | 0.400 | +0.200 | 1 | 1 | 1.00× | — |",
+                )
+            })
+            .filter_map(|l| l.split(" | ").next())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "| HTTP",
+                "| HTTP floor (bare proxy)",
+                "| HTTP 2026-07-28",
+                "| stdio",
+                "| stdio floor (bare relay)",
+                "| HTTP→stdio"
+            ]
+        );
+        assert!(page.contains("| for reference | measured | from |"));
+        assert!(page.contains(
+            "| HTTP c=32: gateway throughput vs the floor | 1 × | http.c32 / http-floor.c32 |"
+        ));
+    }
+
+    #[test]
+    fn a_run_without_a_floor_renders_without_reference_lines() {
+        let r = super::super::results::fixture::results(&[("http", 32, 2.0, 1.0)]);
+        let page = render(&r, None);
+        assert!(page.contains("| HTTP | 32 |"));
+        assert!(!page.contains("for reference"));
+        assert!(!page.contains("floor (bare"), "{page}");
+        assert!(!page.contains("**HTTP floor**"), "{page}");
+        assert!(!page.contains("(or floor's)"), "{page}");
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! `switchboard-bench`: the one benchmark command, run by `scripts/bench`.
 //!
 //! It runs every measurement in turn — [`transport`] (direct vs gateway, HTTP and stdio, four
-//! concurrencies), [`memory`], [`startup`], [`payload`] (1 MiB result), [`catalog`] (5,000 tools)
-//! and [`isolation`] (slow upstream beside a fast one) — each starting its own upstreams and
-//! gateway ([`process`], [`config`]) and driving `switchboard-load` ([`load`]). The results
+//! concurrencies, with a bare-proxy floor beside the gateway), [`memory`], [`startup`],
+//! [`payload`] (1 MiB result), [`catalog`] (5,000 tools) and [`isolation`] (slow upstream beside
+//! a fast one) — each starting its own upstreams and gateway ([`process`], [`config`]) and
+//! driving `switchboard-load` ([`load`]). The results
 //! ([`results`]) are checked against the issue's [`targets`], written as JSON and rendered
 //! into `docs/performance.md` ([`markdown`]), and optionally compared with a baseline
 //! ([`compare`]). Sizes come from the [`plan`]: full, or tiny for CI.
@@ -66,7 +67,7 @@ pub struct Args {
     /// A few hundred calls per case and small catalogs: proves the suite works (CI), < 60 s.
     #[arg(long)]
     pub tiny: bool,
-    /// Where switchboard, switchboard-echo and switchboard-load are.
+    /// Where switchboard, switchboard-echo, switchboard-floor and switchboard-load are.
     #[arg(long, default_value = "target/release")]
     pub bin_dir: PathBuf,
     /// Where latest.json goes (default: docs/bench for a full run, target/bench otherwise).
@@ -122,7 +123,12 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         bin_dir: absolute(&args.bin_dir)?,
         run_dir: absolute(&args.run_dir)?,
     };
-    for b in ["switchboard", "switchboard-echo", "switchboard-load"] {
+    for b in [
+        "switchboard",
+        "switchboard-echo",
+        "switchboard-floor",
+        "switchboard-load",
+    ] {
         if !layout.bin(b).is_file() {
             bail!(
                 "{} not found: build with `cargo build --release -p switchboard -p switchboard-bench`",
@@ -229,6 +235,13 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             t.unit
         );
     }
+    let refs = targets::reference(&r);
+    if !refs.is_empty() {
+        eprintln!("for reference (not targets):");
+        for x in &refs {
+            eprintln!("  {}: {} {} ({})", x.what, x.value, x.unit, x.source);
+        }
+    }
     eprintln!(
         "\nwrote {} and {} in {:.1} s",
         latest.display(),
@@ -250,11 +263,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
         let changes = compare::regressions(&r.metrics, &base.metrics);
-        let compared = r
-            .metrics
-            .keys()
-            .filter(|k| base.metrics.contains_key(*k))
-            .count();
+        let compared = compare::compared(&r.metrics, &base.metrics);
         println!(
             "compared with {} ({}, commit {}):",
             path.display(),
@@ -262,6 +271,10 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             base.machine.commit
         );
         print!("{}", compare::render(&changes, compared));
+        print!(
+            "{}",
+            compare::render_floor(&compare::floor_moves(&r.metrics, &base.metrics))
+        );
         regressed = !changes.is_empty();
     }
     if !failures.is_empty() {

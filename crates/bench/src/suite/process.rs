@@ -1,4 +1,4 @@
-//! The processes a benchmark starts: echo upstreams, gateways, load generators.
+//! The processes a benchmark starts: echo upstreams, gateways, floors, load generators.
 //!
 //! Every one is a [`Proc`] that is stopped (SIGTERM, then SIGKILL after a grace period) when
 //! dropped, so an early return or a failed case never leaves a server behind. Their stderr goes
@@ -36,6 +36,11 @@ impl Layout {
 
     pub fn gateway(&self) -> PathBuf {
         self.bin("switchboard")
+    }
+
+    /// The bare forwarder measured beside the gateway ([`crate::floor`]).
+    pub fn floor(&self) -> PathBuf {
+        self.bin("switchboard-floor")
     }
 
     pub fn log(&self, name: &str) -> PathBuf {
@@ -143,10 +148,30 @@ pub fn start_echo_http(
     extra: &[&str],
 ) -> anyhow::Result<(Proc, String)> {
     let mut cmd = Command::new(layout.echo());
-    cmd.args(["--http", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped());
-    let mut p = Proc::spawn(layout, name, &mut cmd)?;
+    cmd.args(["--http", "127.0.0.1:0"]).args(extra);
+    start_printing_url(layout, name, &mut cmd)
+}
+
+/// Starts `switchboard-floor --http 127.0.0.1:0 --to UPSTREAM` and returns it with its URL.
+pub fn start_floor_http(
+    layout: &Layout,
+    name: &str,
+    upstream: &str,
+) -> anyhow::Result<(Proc, String)> {
+    let mut cmd = Command::new(layout.floor());
+    cmd.args(["--http", "127.0.0.1:0", "--to", upstream]);
+    start_printing_url(layout, name, &mut cmd)
+}
+
+/// Starts a server that prints its `http://…` URL on stdout once it listens, and returns it
+/// with that URL.
+fn start_printing_url(
+    layout: &Layout,
+    name: &str,
+    cmd: &mut Command,
+) -> anyhow::Result<(Proc, String)> {
+    cmd.stdout(Stdio::piped());
+    let mut p = Proc::spawn(layout, name, cmd)?;
     let out = p
         .child_mut()
         .stdout

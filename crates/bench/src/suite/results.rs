@@ -47,12 +47,15 @@ pub struct Results {
 /// The same load, once straight to the upstream and once through switchboard.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Comparison {
-    /// `http` (HTTP client, HTTP upstream), `stdio` (stdio client, `switchboard stdio`, stdio
-    /// upstream) or `http-stdio` (HTTP client, stdio upstream).
+    /// `http` (HTTP client, HTTP upstream), `http-modern` (the same, 2026-07-28 client), `stdio`
+    /// (stdio client, `switchboard stdio`, stdio upstream) or `http-stdio` (HTTP client, stdio
+    /// upstream); or a floor path ([`is_floor`]): `http-floor` or `stdio-floor`, the same
+    /// clients and upstreams with `switchboard-floor` in the gateway's place.
     pub path: String,
     pub concurrency: usize,
     /// The rounds folded into one ([`super::rounds::fold`]).
     pub direct: Report,
+    /// Through the gateway; on a floor path, through the floor.
     pub gateway: Report,
     /// Each round's own reports, when there was more than one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -94,6 +97,11 @@ impl Comparison {
         Some(c)
     }
 
+    /// Whether this measured `switchboard-floor` rather than the gateway.
+    pub fn is_floor(&self) -> bool {
+        is_floor(&self.path)
+    }
+
     pub fn key(&self) -> String {
         format!("{}.c{}", self.path, self.concurrency)
     }
@@ -124,6 +132,26 @@ impl Comparison {
     pub fn gateway_cpu_us(&self) -> Option<f64> {
         self.gateway.server.as_ref().map(|s| s.cpu_us_per_call)
     }
+}
+
+/// Whether `path` is measured through `switchboard-floor` ([`crate::floor`]), a bare forwarder
+/// in the gateway's place: numbers for reference beside the gateway's, never the gateway's own.
+pub fn is_floor(path: &str) -> bool {
+    path.ends_with("-floor")
+}
+
+/// The floor path measured beside a gateway path, when there is one.
+pub fn floor_of(path: &str) -> Option<&'static str> {
+    match path {
+        "http" => Some("http-floor"),
+        "stdio" => Some("stdio-floor"),
+        _ => None,
+    }
+}
+
+/// Whether a metric of [`Results::compute_metrics`] is a floor's (`transport.http-floor.…`).
+pub fn is_floor_metric(key: &str) -> bool {
+    key.split('.').nth(1).is_some_and(is_floor)
 }
 
 /// `a / b` to three decimals (0 when `b` is 0).
@@ -216,7 +244,8 @@ pub struct Metric {
 }
 
 impl Results {
-    /// The numbers a comparison looks at: the gateway's own figures and its ratios to direct.
+    /// The numbers a comparison looks at: the gateway's own figures and its ratios to direct;
+    /// for floor paths the floor's (`….floor.…`, told apart by [`is_floor_metric`]).
     pub fn compute_metrics(&self) -> BTreeMap<String, Metric> {
         let mut m = BTreeMap::new();
         let mut put = |k: String, value: f64, better: Better| {
@@ -237,18 +266,19 @@ impl Results {
                     .map(|c| ("catalog".to_owned(), &c.comparison)),
             );
         for (k, c) in comparisons {
+            let via = if c.is_floor() { "floor" } else { "gateway" };
             put(
-                format!("{k}.gateway.p50_ms"),
+                format!("{k}.{via}.p50_ms"),
                 c.gateway.latency_ms.p50,
                 Better::Lower,
             );
             put(
-                format!("{k}.gateway.p99_ms"),
+                format!("{k}.{via}.p99_ms"),
                 c.gateway.latency_ms.p99,
                 Better::Lower,
             );
             put(
-                format!("{k}.gateway.throughput_per_s"),
+                format!("{k}.{via}.throughput_per_s"),
                 c.gateway.throughput_per_s,
                 Better::Higher,
             );
@@ -260,7 +290,7 @@ impl Results {
                 Better::Higher,
             );
             if let Some(cpu) = c.gateway_cpu_us() {
-                put(format!("{k}.gateway.cpu_us_per_call"), cpu, Better::Lower);
+                put(format!("{k}.{via}.cpu_us_per_call"), cpu, Better::Lower);
             }
         }
         if let Some(mem) = &self.memory {
@@ -292,5 +322,69 @@ impl Results {
             );
         }
         m
+    }
+}
+
+/// Small made-up runs for the renderers' tests.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::*;
+    use crate::latency::Summary;
+
+    fn report(throughput_per_s: f64, p50: f64) -> Report {
+        Report {
+            mode: "http".into(),
+            method: "tools/call".into(),
+            revision: "2025-11-25".into(),
+            tool: "echo".into(),
+            concurrency: 1,
+            sessions: 1,
+            warmup: 10,
+            calls: 100,
+            errors: 0,
+            duration_s: 1.0,
+            throughput_per_s,
+            latency_ms: Summary {
+                p50,
+                p90: p50,
+                p99: p50 * 2.0,
+                max: p50 * 3.0,
+                mean: p50,
+            },
+            first_error: None,
+            server: None,
+        }
+    }
+
+    /// A run with transport rows `(path, c, direct calls/s, gateway-or-floor calls/s)`.
+    pub(crate) fn results(rows: &[(&str, usize, f64, f64)]) -> Results {
+        Results {
+            schema: SCHEMA,
+            tiny: false,
+            machine: Machine {
+                nproc: 2,
+                cpu: "test".into(),
+                memory_gib: 1.0,
+                kernel: "test".into(),
+                rustc: "test".into(),
+                switchboard: "test".into(),
+                commit: "test".into(),
+                date: "test".into(),
+            },
+            elapsed_s: 1.0,
+            transport: rows
+                .iter()
+                .map(|&(path, c, direct, via)| {
+                    Comparison::single(path, c, report(direct, 0.1), report(via, 0.2))
+                })
+                .collect(),
+            big_result: Vec::new(),
+            catalog: None,
+            memory: None,
+            startup: None,
+            isolation: Vec::new(),
+            targets: Vec::new(),
+            metrics: BTreeMap::new(),
+        }
     }
 }

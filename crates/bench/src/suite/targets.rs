@@ -1,8 +1,9 @@
-//! The performance targets from the issue, checked against a run's results.
+//! The performance targets from the issue, checked against a run's results, and the figures
+//! shown beside them for reference (the floor's), which are not targets.
 
 use serde::{Deserialize, Serialize};
 
-use super::results::{Comparison, Results};
+use super::results::{Comparison, Results, floor_of, ratio};
 
 /// One target and whether this run met it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,10 +135,49 @@ pub fn check(r: &Results) -> Vec<TargetCheck> {
     out
 }
 
+/// A figure shown beside the targets for reference: not a target, never met or missed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reference {
+    pub what: String,
+    pub value: f64,
+    pub unit: &'static str,
+    /// Which runs it was read from.
+    pub source: String,
+}
+
+/// For HTTP and stdio at c=32, where the throughput target is: the floor's throughput vs direct
+/// (what any proxy hop costs on this machine) and the gateway's vs the floor's (what the gateway
+/// costs beyond that). Whatever a run lacks (older runs have no floor) is left out.
+pub fn reference(r: &Results) -> Vec<Reference> {
+    let mut out = Vec::new();
+    for path in ["http", "stdio"] {
+        let Some(floor) = floor_of(path).and_then(|f| find(r, f, 32)) else {
+            continue;
+        };
+        out.push(Reference {
+            what: format!("{} c=32: throughput vs direct", path_name(&floor.path)),
+            value: floor.throughput_ratio(),
+            unit: "×",
+            source: floor.key(),
+        });
+        if let Some(gw) = find(r, path, 32) {
+            out.push(Reference {
+                what: format!("{} c=32: gateway throughput vs the floor", path_name(path)),
+                value: ratio(gw.gateway.throughput_per_s, floor.gateway.throughput_per_s),
+                unit: "×",
+                source: format!("{} / {}", gw.key(), floor.key()),
+            });
+        }
+    }
+    out
+}
+
 pub fn path_name(path: &str) -> &'static str {
     match path {
         "http" => "HTTP",
+        "http-floor" => "HTTP floor (bare proxy)",
         "stdio" => "stdio",
+        "stdio-floor" => "stdio floor (bare relay)",
         "http-stdio" => "HTTP→stdio",
         "http-modern" => "HTTP 2026-07-28",
         _ => "?",
@@ -146,4 +186,67 @@ pub fn path_name(path: &str) -> &'static str {
 
 fn mib(kib: u64) -> f64 {
     (kib as f64 / 1024.0 * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::results::fixture::results;
+    use super::*;
+
+    #[test]
+    fn floor_figures_are_references_not_targets() {
+        let r = results(&[
+            ("http", 32, 10_000.0, 3_500.0),
+            ("http-floor", 32, 10_000.0, 5_000.0),
+            ("stdio", 32, 20_000.0, 15_000.0),
+            ("stdio-floor", 32, 20_000.0, 18_000.0),
+            ("http-floor", 1, 3_000.0, 2_000.0),
+        ]);
+        let refs = reference(&r);
+        let got: Vec<(&str, f64, &str)> = refs
+            .iter()
+            .map(|x| (x.what.as_str(), x.value, x.source.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "HTTP floor (bare proxy) c=32: throughput vs direct",
+                    0.5,
+                    "http-floor.c32"
+                ),
+                (
+                    "HTTP c=32: gateway throughput vs the floor",
+                    0.7,
+                    "http.c32 / http-floor.c32"
+                ),
+                (
+                    "stdio floor (bare relay) c=32: throughput vs direct",
+                    0.9,
+                    "stdio-floor.c32"
+                ),
+                (
+                    "stdio c=32: gateway throughput vs the floor",
+                    0.833,
+                    "stdio.c32 / stdio-floor.c32"
+                ),
+            ]
+        );
+        // The targets are the gateway's alone.
+        let targets = check(&r);
+        assert!(
+            targets.iter().all(|t| !t.source.contains("floor")),
+            "{targets:?}"
+        );
+        assert_eq!(targets.len(), 2, "{targets:?}");
+    }
+
+    #[test]
+    fn a_run_without_a_floor_has_no_references() {
+        let r = results(&[("http", 32, 10_000.0, 3_500.0), ("stdio", 32, 2.0, 1.0)]);
+        assert!(reference(&r).is_empty());
+        // A floor without its gateway row still says what the hop costs.
+        let r = results(&[("stdio-floor", 32, 10.0, 8.0)]);
+        assert_eq!(reference(&r).len(), 1);
+    }
 }

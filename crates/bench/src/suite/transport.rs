@@ -1,19 +1,25 @@
 //! Direct vs through switchboard, for an HTTP upstream and a stdio upstream, at each concurrency.
 //!
-//! Four paths: `http` (HTTP client → gateway → HTTP upstream), `http-modern` (the same with a
-//! 2026-07-28 client: no session, `_meta` and mirrored headers on every request; compared with
-//! the direct handshake-era call, as the upstream speaks only that), `stdio` (stdio client →
+//! Four gateway paths: `http` (HTTP client → gateway → HTTP upstream), `http-modern` (the same
+//! with a 2026-07-28 client: no session, `_meta` and mirrored headers on every request; compared
+//! with the direct handshake-era call, as the upstream speaks only that), `stdio` (stdio client →
 //! `switchboard stdio` → stdio upstream) and `http-stdio` (HTTP client → gateway → stdio
-//! upstream, compared with the direct stdio call). At each concurrency the direct and gateway
-//! runs alternate over several rounds ([`super::rounds`]), so drift and scheduling on the
-//! machine hit both alike. Gateway runs watch the gateway's CPU and memory.
+//! upstream, compared with the direct stdio call). Two floor paths put `switchboard-floor`
+//! ([`crate::floor`]), a forwarder that moves bytes and does nothing else, where the gateway is:
+//! `http-floor` (HTTP client → floor → HTTP upstream) and `stdio-floor` (stdio client → floor
+//! relay → stdio upstream), compared with the same direct runs as `http` and `stdio`; the gap
+//! between a floor and direct is what any proxy hop costs on the machine. At each concurrency the
+//! direct, floor and gateway runs alternate over several rounds ([`super::rounds`]), so drift and
+//! scheduling on the machine hit all alike. Gateway and floor runs watch that process's CPU and
+//! memory (over stdio, the load generator watches the process it spawns: the gateway or the
+//! floor relay).
 
 use anyhow::anyhow;
 
 use super::config::{self, Upstream};
 use super::load::Load;
 use super::plan::Plan;
-use super::process::{Layout, start_echo_http, start_gateway};
+use super::process::{Layout, start_echo_http, start_floor_http, start_gateway};
 use super::results::Comparison;
 use crate::load::Report;
 
@@ -27,14 +33,25 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
             &[("up".into(), Upstream::Http(url.clone()))],
         )?;
         let (gw, gw_url) = start_gateway(layout, "gateway-http", &cfg)?;
+        let (floor, floor_url) = start_floor_http(layout, "floor-http", &url)?;
         for &c in &plan.concurrency {
             let (mut direct, mut gateway, mut modern) = (Vec::new(), Vec::new(), Vec::new());
+            let mut floored = Vec::new();
             for round in 1..=plan.rounds {
                 direct.push(
                     plan.standard(Load::http(&format!("http-c{c}-direct-{round}"), &url))
                         .concurrency(c)
                         .watch(echo.pid())
                         .run(layout)?,
+                );
+                floored.push(
+                    plan.standard(Load::http(
+                        &format!("http-floor-c{c}-floor-{round}"),
+                        &floor_url,
+                    ))
+                    .concurrency(c)
+                    .watch(floor.pid())
+                    .run(layout)?,
                 );
                 gateway.push(
                     plan.standard(Load::http(&format!("http-c{c}-gateway-{round}"), &gw_url))
@@ -56,6 +73,7 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
                 );
             }
             out.push(fold("http-modern", c, direct.clone(), modern)?);
+            out.push(fold("http-floor", c, direct.clone(), floored)?);
             out.push(fold("http", c, direct, gateway)?);
         }
     }
@@ -78,14 +96,32 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
             "--config".into(),
             cfg.to_string_lossy().into_owned(),
         ];
+        // The relay in the gateway's place; the load generator watches it, not the echo.
+        let floor_cmd: Vec<String> = [
+            layout.floor().to_string_lossy().into_owned(),
+            "--stdio".into(),
+            "--".into(),
+        ]
+        .into_iter()
+        .chain(echo_cmd.iter().cloned())
+        .collect();
         let (gw, gw_url) = start_gateway(layout, "gateway-http-stdio", &cfg)?;
         for &c in &plan.concurrency {
             let (mut direct, mut gateway, mut over_http) = (Vec::new(), Vec::new(), Vec::new());
+            let mut floored = Vec::new();
             for round in 1..=plan.rounds {
                 direct.push(
                     plan.standard(Load::stdio(
                         &format!("stdio-c{c}-direct-{round}"),
                         echo_cmd.clone(),
+                    ))
+                    .concurrency(c)
+                    .run(layout)?,
+                );
+                floored.push(
+                    plan.standard(Load::stdio(
+                        &format!("stdio-floor-c{c}-floor-{round}"),
+                        floor_cmd.clone(),
                     ))
                     .concurrency(c)
                     .run(layout)?,
@@ -111,6 +147,7 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
                 );
             }
             out.push(fold("stdio", c, direct.clone(), gateway)?);
+            out.push(fold("stdio-floor", c, direct.clone(), floored)?);
             out.push(fold("http-stdio", c, direct, over_http)?);
         }
     }

@@ -1,0 +1,163 @@
+//! The floor between the load generator and the echo server, all real binaries over real sockets
+//! and pipes: a bare forwarder carries MCP calls unchanged over HTTP and over stdio, and says 502
+//! when there is nothing to forward to.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const ECHO: &str = env!("CARGO_BIN_EXE_switchboard-echo");
+const FLOOR: &str = env!("CARGO_BIN_EXE_switchboard-floor");
+const LOAD: &str = env!("CARGO_BIN_EXE_switchboard-load");
+
+/// A server that printed its URL, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(program: &str, args: &[&str]) -> Server {
+        let mut child = Command::new(program)
+            .args(args)
+            .args(["--lifetime", "120"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("server URL");
+        assert!(line.starts_with("http://127.0.0.1:"), "{program}: {line:?}");
+        Server {
+            child,
+            url: line.trim().to_owned(),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn load(args: &[&str]) -> Value {
+    let out = Command::new(LOAD).args(args).output().expect("run load");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).expect("load report")
+}
+
+#[test]
+fn http_floor_forwards_calls_to_the_echo_server() {
+    let echo = Server::start(ECHO, &["--http", "127.0.0.1:0"]);
+    let floor = Server::start(FLOOR, &["--http", "127.0.0.1:0", "--to", &echo.url]);
+    assert_ne!(floor.url, echo.url);
+    let pid = floor.child.id().to_string();
+    let r = load(&[
+        "--http",
+        &floor.url,
+        "--tool",
+        "echo",
+        "-c",
+        "4",
+        "-n",
+        "200",
+        "--warmup",
+        "20",
+        "--watch-pid",
+        &pid,
+    ]);
+    assert_eq!(r["errors"], 0, "{r}");
+    assert_eq!(r["calls"], 200, "{r}");
+    // Sessions are the echo server's: its Mcp-Session-Id came back through the floor, and
+    // went forward again on every call.
+    assert_eq!(r["sessions"], 4, "{r}");
+    assert!(
+        r["server"]["cpu_us_per_call"].as_f64().unwrap() > 0.0,
+        "{r}"
+    );
+}
+
+#[test]
+fn stdio_floor_relays_calls_to_the_echo_server() {
+    let r = load(&[
+        "--stdio", "-c", "4", "-n", "200", "--warmup", "20", "--", FLOOR, "--stdio", "--", ECHO,
+        "--stdio",
+    ]);
+    assert_eq!(r["errors"], 0, "{r}");
+    assert_eq!(r["calls"], 200, "{r}");
+    assert_eq!(r["mode"], "stdio");
+}
+
+#[test]
+fn stdio_floor_exits_with_the_childs_status_at_the_end_of_input() {
+    let mut child = Command::new(FLOOR)
+        .args(["--stdio", "--", "sh", "-c", "cat; exit 7"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn floor");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"one line\nand half a").expect("write");
+    drop(stdin);
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read");
+    assert_eq!(out, "one line\nand half a");
+    assert_eq!(child.wait().expect("wait").code(), Some(7));
+}
+
+#[test]
+fn http_floor_answers_502_when_the_upstream_is_gone() {
+    let echo = Server::start(ECHO, &["--http", "127.0.0.1:0"]);
+    let floor = Server::start(FLOOR, &["--http", "127.0.0.1:0", "--to", &echo.url]);
+    drop(echo);
+    let addr = floor
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_owned();
+    let mut s = TcpStream::connect(&addr).expect("connect to floor");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 502 "), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+    assert!(
+        body.starts_with("switchboard-floor: connect to "),
+        "{body:?}"
+    );
+    assert_eq!(body.lines().count(), 1, "{body:?}");
+}
+
+#[test]
+fn http_floor_refuses_non_loopback_addresses() {
+    for args in [
+        ["--http", "127.0.0.1:0", "--to", "http://192.0.2.1:80/mcp"],
+        ["--http", "0.0.0.0:0", "--to", "http://127.0.0.1:9/mcp"],
+    ] {
+        let out = Command::new(FLOOR).args(args).output().expect("run floor");
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not a loopback address"), "{err}");
+    }
+}

@@ -12,6 +12,7 @@
 //! flight get a drain period to deliver their responses before they close too.
 
 mod classify;
+mod closing;
 mod events;
 mod guard;
 mod mcp;
@@ -19,8 +20,9 @@ mod modern;
 mod rejection;
 
 use std::collections::HashMap;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use std::convert::Infallible;
@@ -39,6 +41,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::request_id;
+use closing::Closing;
 pub use events::EventStore;
 pub use guard::Allowlist;
 use rejection::Rejection;
@@ -121,7 +124,7 @@ impl Server {
         listener: TcpListener,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let closing = CancellationToken::new();
+        let closing = Arc::new(Closing::default());
         let conns = TaskTracker::new();
         tokio::pin!(signal);
         loop {
@@ -140,12 +143,12 @@ impl Server {
             };
             // Answers are written whole; waiting to coalesce them only adds latency.
             let _ = stream.set_nodelay(true);
-            conns.spawn(connection(self.clone(), stream, closing.clone()));
+            conns.spawn(connection(self.clone(), stream, closing.watch()));
         }
         drop(listener);
         tracing::info!("shutting down: draining requests in flight");
         self.streams_closing.cancel();
-        closing.cancel();
+        closing.close();
         conns.close();
         let me = self.clone();
         tokio::spawn(async move {
@@ -191,21 +194,27 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
 /// Serves one connection until it closes, or until shutdown lets it finish its request in hand.
-async fn connection(srv: Arc<Server>, stream: TcpStream, closing: CancellationToken) {
+async fn connection(srv: Arc<Server>, stream: TcpStream, mut closing: closing::Watch) {
     let service = service_fn(move |req| {
         let srv = srv.clone();
         async move { Ok::<_, Infallible>(dispatch(&srv, req).await) }
     });
     let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
-    let outcome = tokio::select! {
-        biased;
-        r = conn.as_mut() => r,
-        () = closing.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
+    let mut graceful = false;
+    let outcome = poll_fn(|cx| {
+        if let Poll::Ready(r) = conn.as_mut().poll(cx) {
+            return Poll::Ready(r);
         }
-    };
+        if !graceful && closing.is_closed(cx) {
+            // Finishes the request in hand (if any), then closes.
+            graceful = true;
+            conn.as_mut().graceful_shutdown();
+            return conn.as_mut().poll(cx);
+        }
+        Poll::Pending
+    })
+    .await;
     if let Err(e) = outcome {
         tracing::debug!(error = %e, "connection ended with an error");
     }

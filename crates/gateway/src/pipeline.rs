@@ -241,7 +241,10 @@ impl Gateway {
             .params()
             .filter(|p| p.starts_with('{'))
             .ok_or_else(|| error::invalid_params("params must be an object"))?;
-        let name = object::get_str(params, "name")
+        // One pass over params for both members this needs.
+        let [name, task] = object::get_all(params, ["name", "task"]);
+        let name = name
+            .and_then(object::string_value)
             .ok_or_else(|| error::invalid_params("params.name must be a string"))?;
         let catalog = self.catalog();
         let found = match kind {
@@ -277,7 +280,7 @@ impl Gateway {
         let out = self
             .forward(cx, &up, method, Some(params), msg, None)
             .await?;
-        if kind == ListKind::Tools && object::get(params, "task").is_some() {
+        if kind == ListKind::Tools && task.is_some() {
             return Ok(self.adopt_task(cx, &up, out).await);
         }
         Ok(out)

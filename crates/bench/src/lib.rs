@@ -15,6 +15,7 @@
 
 pub mod echo;
 pub mod floor;
+pub mod http1;
 pub mod jsonrpc;
 pub mod latency;
 pub mod load;

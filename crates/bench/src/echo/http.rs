@@ -6,7 +6,6 @@
 //! session.
 
 use std::collections::HashSet;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,9 +15,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use super::{Echo, Reply};
@@ -56,35 +53,14 @@ pub async fn serve(listener: TcpListener, echo: Echo, lifetime: Duration) -> any
         next_session: AtomicU64::new(1),
         epoch,
     });
-    let accept = async {
-        loop {
-            let (stream, _) = match listener.accept().await {
-                Ok(s) => s,
-                Err(e) => {
-                    // Out of descriptors or similar: back off instead of spinning.
-                    eprintln!("switchboard-echo: accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            let st = state.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req| {
-                    let st = st.clone();
-                    async move { Ok::<_, Infallible>(handle(&st, req).await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    };
-    tokio::select! {
-        () = accept => {}
-        () = tokio::time::sleep(lifetime) => {}
-    }
+    crate::http1::serve(
+        listener,
+        lifetime,
+        "switchboard-echo",
+        state,
+        |st, req| async move { handle(&st, req).await },
+    )
+    .await;
     Ok(())
 }
 

@@ -12,7 +12,6 @@
 //! that fails before its request was written is dropped and the request goes to a fresh one;
 //! nothing else is retried.
 
-use std::convert::Infallible;
 use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -26,7 +25,6 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::{self as client, Connection, SendRequest};
 use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
 use hyper::http::{request, response};
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
@@ -58,35 +56,14 @@ pub async fn serve(
     lifetime: Duration,
 ) -> anyhow::Result<()> {
     let up = Arc::new(Upstream::new(&upstream)?);
-    let accept = async {
-        loop {
-            let stream = match listener.accept().await {
-                Ok((s, _)) => s,
-                Err(e) => {
-                    // Out of descriptors or similar: back off instead of spinning.
-                    eprintln!("switchboard-floor: accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            };
-            // As the gateway: answers are written whole, coalescing only adds latency.
-            let _ = stream.set_nodelay(true);
-            let up = up.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req| {
-                    let up = up.clone();
-                    async move { Ok::<_, Infallible>(up.answer(req).await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    };
-    tokio::select! {
-        () = accept => {}
-        () = tokio::time::sleep(lifetime) => {}
-    }
+    crate::http1::serve(
+        listener,
+        lifetime,
+        "switchboard-floor",
+        up,
+        |up, req| async move { up.answer(req).await },
+    )
+    .await;
     Ok(())
 }
 
@@ -328,9 +305,11 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::convert::Infallible;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use hyper::Method;
+    use hyper::service::service_fn;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;

@@ -1,0 +1,59 @@
+//! The accept loop the HTTP echo upstream and the HTTP floor share: hyper's HTTP/1.1 server,
+//! one task per connection, `TCP_NODELAY`, and a bounded lifetime.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+/// Serves every connection on `listener` with `handle(state, request)` until `lifetime` has
+/// passed. `who` names the program in the (rare) accept errors it reports.
+pub async fn serve<S, F, Fut>(
+    listener: TcpListener,
+    lifetime: Duration,
+    who: &'static str,
+    state: Arc<S>,
+    handle: F,
+) where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, Request<Incoming>) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let accept = async {
+        loop {
+            let stream = match listener.accept().await {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    // Out of descriptors or similar: back off instead of spinning.
+                    eprintln!("{who}: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            // Answers are written whole: waiting to coalesce them only adds latency.
+            let _ = stream.set_nodelay(true);
+            let state = state.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(handle(state, req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    };
+    tokio::select! {
+        () = accept => {}
+        () = tokio::time::sleep(lifetime) => {}
+    }
+}

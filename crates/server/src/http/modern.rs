@@ -55,7 +55,7 @@ pub(super) async fn post(
         return Ok(StatusCode::ACCEPTED.into_response());
     }
     let id = msg.id().cloned();
-    validate(headers, &msg).map_err(|r| r.with_id(id.clone()))?;
+    let meta = validate(headers, &msg).map_err(|r| r.with_id(id.clone()))?;
     if msg.method() == Some("tools/call") {
         validate_params(&srv.gw, headers, &msg).map_err(|r| r.with_id(id.clone()))?;
     }
@@ -66,13 +66,13 @@ pub(super) async fn post(
     }
     let session = srv
         .gw
-        .modern_caller(msg.params())
+        .modern_caller_for(&meta)
         .map_err(|e| Rejection::new(StatusCode::BAD_REQUEST, e.code, e.message).with_id(id))?;
     Ok(serve(srv, rid, session, msg).await)
 }
 
-/// Steps V1 to V5.
-fn validate(headers: &HeaderMap, msg: &Message) -> Result<(), Rejection> {
+/// Steps V1 to V5; the request's `_meta`, read once, for whoever needs it next.
+fn validate<'m>(headers: &HeaderMap, msg: &'m Message) -> Result<RequestMeta<'m>, Rejection> {
     let method = msg.method().unwrap_or_default();
     let params = msg.params().filter(|p| p.starts_with('{'));
     let meta = RequestMeta::read(params);
@@ -121,13 +121,12 @@ fn validate(headers: &HeaderMap, msg: &Message) -> Result<(), Rejection> {
         None => return Err(Rejection::unsupported_version(version, SUPPORTED_VERSIONS)),
     }
     if let Some(key) = headers::name_param(method) {
-        let what = format!("params.{key}");
         let body = params.and_then(|p| object::get_str(p, key));
         let header = headers.get(NAME_HEADER).map(|v| v.to_str().map_err(|_| ()));
         match (header, body) {
             (None, Some(b)) => {
                 return Err(Rejection::header_mismatch(format!(
-                    "the Mcp-Name header is missing; {what} is {b:?}"
+                    "the Mcp-Name header is missing; params.{key} is {b:?}"
                 )));
             }
             (Some(Err(())), _) => {
@@ -138,7 +137,7 @@ fn validate(headers: &HeaderMap, msg: &Message) -> Result<(), Rejection> {
             }
             (Some(Ok(h)), Some(b)) if !headers::matches(h, &b) => {
                 return Err(Rejection::header_mismatch(format!(
-                    "Mcp-Name header value {:?} does not match {what} {b:?}",
+                    "Mcp-Name header value {:?} does not match params.{key} {b:?}",
                     trim_ows(h)
                 )));
             }
@@ -146,7 +145,7 @@ fn validate(headers: &HeaderMap, msg: &Message) -> Result<(), Rejection> {
             _ => {}
         }
     }
-    Ok(())
+    Ok(meta)
 }
 
 /// Step V6: every argument a tool mirrors into an `Mcp-Param-*` header (its `x-mcp-header`

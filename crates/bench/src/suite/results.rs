@@ -331,7 +331,8 @@ pub(crate) mod fixture {
     use super::*;
     use crate::latency::Summary;
 
-    fn report(throughput_per_s: f64, p50: f64) -> Report {
+    /// A run of 100 calls with this throughput and p50 (p90 = p50, p99 = 2×, max = 3×).
+    pub(crate) fn report(throughput_per_s: f64, p50: f64) -> Report {
         Report {
             mode: "http".into(),
             method: "tools/call".into(),

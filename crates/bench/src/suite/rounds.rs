@@ -73,25 +73,6 @@ mod tests {
 
     fn report(p50: f64, tput: f64, cpu_ms: f64) -> Report {
         Report {
-            mode: "http".into(),
-            method: "tools/call".into(),
-            revision: "2025-11-25".into(),
-            tool: "echo".into(),
-            concurrency: 1,
-            sessions: 1,
-            warmup: 10,
-            calls: 100,
-            errors: 0,
-            duration_s: 1.0,
-            throughput_per_s: tput,
-            latency_ms: Summary {
-                p50,
-                p90: p50,
-                p99: p50 * 2.0,
-                max: p50 * 3.0,
-                mean: p50,
-            },
-            first_error: None,
             server: Some(ServerUsage {
                 pid: 1,
                 cpu_ms,
@@ -100,6 +81,7 @@ mod tests {
                 rss_kib_max: (p50 * 100.0) as u64,
                 rss_kib_end: 1,
             }),
+            ..crate::suite::results::fixture::report(tput, p50)
         }
     }
 

@@ -81,32 +81,8 @@ fn validate<'m>(headers: &HeaderMap, msg: &'m Message) -> Result<RequestMeta<'m>
     else {
         return Err(Rejection::missing_meta(&missing));
     };
-    match header_str(headers, VERSION_HEADER).map(trim_ows) {
-        None => {
-            return Err(Rejection::header_mismatch(format!(
-                "the MCP-Protocol-Version header is missing; the body says {version:?}"
-            )));
-        }
-        Some(h) if h != version => {
-            return Err(Rejection::header_mismatch(format!(
-                "MCP-Protocol-Version header value {h:?} does not match body value {version:?}"
-            )));
-        }
-        Some(_) => {}
-    }
-    match header_str(headers, METHOD_HEADER).map(trim_ows) {
-        None => {
-            return Err(Rejection::header_mismatch(format!(
-                "the Mcp-Method header is missing; the body says {method:?}"
-            )));
-        }
-        Some(h) if h != method => {
-            return Err(Rejection::header_mismatch(format!(
-                "Mcp-Method header value {h:?} does not match body value {method:?}"
-            )));
-        }
-        Some(_) => {}
-    }
+    mirrored(headers, VERSION_HEADER, "MCP-Protocol-Version", version)?;
+    mirrored(headers, METHOD_HEADER, "Mcp-Method", method)?;
     match Revision::parse_any(version) {
         Some(r) if r.is_modern() => {}
         Some(_) => {
@@ -146,6 +122,19 @@ fn validate<'m>(headers: &HeaderMap, msg: &'m Message) -> Result<RequestMeta<'m>
         }
     }
     Ok(meta)
+}
+
+/// A header that mirrors a body value (V2, V3) must be there and equal to it.
+fn mirrored(headers: &HeaderMap, header: &str, shown: &str, body: &str) -> Result<(), Rejection> {
+    match header_str(headers, header).map(trim_ows) {
+        None => Err(Rejection::header_mismatch(format!(
+            "the {shown} header is missing; the body says {body:?}"
+        ))),
+        Some(h) if h != body => Err(Rejection::header_mismatch(format!(
+            "{shown} header value {h:?} does not match body value {body:?}"
+        ))),
+        Some(_) => Ok(()),
+    }
 }
 
 /// Step V6: every argument a tool mirrors into an `Mcp-Param-*` header (its `x-mcp-header`

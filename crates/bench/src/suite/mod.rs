@@ -36,7 +36,7 @@ use clap::{Parser, ValueEnum};
 use machine::Machine;
 use plan::Plan;
 use process::Layout;
-use results::{Results, SCHEMA};
+use results::Results;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Case {
@@ -170,20 +170,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         layout.bin_dir.display()
     );
 
-    let mut r = Results {
-        schema: SCHEMA,
-        tiny: args.tiny,
-        machine: Machine::describe(&layout.gateway()),
-        elapsed_s: 0.0,
-        transport: Vec::new(),
-        big_result: Vec::new(),
-        catalog: None,
-        memory: None,
-        startup: None,
-        isolation: Vec::new(),
-        targets: Vec::new(),
-        metrics: Default::default(),
-    };
+    let mut r = Results::empty(args.tiny, Machine::describe(&layout.gateway()));
     let mut failures = Vec::new();
     for case in cases {
         let tc = Instant::now();

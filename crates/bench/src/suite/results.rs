@@ -244,6 +244,24 @@ pub struct Metric {
 }
 
 impl Results {
+    /// A run on `machine` with nothing measured yet.
+    pub fn empty(tiny: bool, machine: Machine) -> Results {
+        Results {
+            schema: SCHEMA,
+            tiny,
+            machine,
+            elapsed_s: 0.0,
+            transport: Vec::new(),
+            big_result: Vec::new(),
+            catalog: None,
+            memory: None,
+            startup: None,
+            isolation: Vec::new(),
+            targets: Vec::new(),
+            metrics: BTreeMap::new(),
+        }
+    }
+
     /// The numbers a comparison looks at: the gateway's own figures and its ratios to direct;
     /// for floor paths the floor's (`….floor.…`, told apart by [`is_floor_metric`]).
     pub fn compute_metrics(&self) -> BTreeMap<String, Metric> {
@@ -359,19 +377,17 @@ pub(crate) mod fixture {
 
     /// A run with transport rows `(path, c, direct calls/s, gateway-or-floor calls/s)`.
     pub(crate) fn results(rows: &[(&str, usize, f64, f64)]) -> Results {
+        let machine = Machine {
+            nproc: 2,
+            cpu: "test".into(),
+            memory_gib: 1.0,
+            kernel: "test".into(),
+            rustc: "test".into(),
+            switchboard: "test".into(),
+            commit: "test".into(),
+            date: "test".into(),
+        };
         Results {
-            schema: SCHEMA,
-            tiny: false,
-            machine: Machine {
-                nproc: 2,
-                cpu: "test".into(),
-                memory_gib: 1.0,
-                kernel: "test".into(),
-                rustc: "test".into(),
-                switchboard: "test".into(),
-                commit: "test".into(),
-                date: "test".into(),
-            },
             elapsed_s: 1.0,
             transport: rows
                 .iter()
@@ -379,13 +395,7 @@ pub(crate) mod fixture {
                     Comparison::single(path, c, report(direct, 0.1), report(via, 0.2))
                 })
                 .collect(),
-            big_result: Vec::new(),
-            catalog: None,
-            memory: None,
-            startup: None,
-            isolation: Vec::new(),
-            targets: Vec::new(),
-            metrics: BTreeMap::new(),
+            ..Results::empty(false, machine)
         }
     }
 }

@@ -68,6 +68,14 @@ impl<'a> RequestMeta<'a> {
     }
 }
 
+/// The raw `_meta` protocol version of these params, if they name one: what marks a request as
+/// 2026-07-28 (stateless) rather than part of a handshake session.
+pub fn version(params: Option<&str>) -> Option<&str> {
+    params
+        .and_then(|p| object::get(p, "_meta"))
+        .and_then(|m| object::get(m, PROTOCOL_VERSION))
+}
+
 /// `params` without the reserved `io.modelcontextprotocol/*` keys in `_meta` (and without
 /// `_meta` when nothing else was in it), for a handshake-era upstream. `progressToken` and the
 /// trace context keys are application keys and stay. `None` when there was nothing to strip.

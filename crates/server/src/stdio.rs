@@ -30,7 +30,7 @@ use switchboard_protocol::message::{LINE_BATCH_BYTES, batch_lines, encode};
 
 use crate::request_id;
 use switchboard_gateway::modern::SUPPORTED_VERSIONS;
-use switchboard_protocol::meta::{PROTOCOL_VERSION, RequestMeta};
+use switchboard_protocol::meta::{self, RequestMeta};
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, Revision, RpcError, object};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
@@ -81,7 +81,11 @@ where
                 }
             },
         };
-        if modern.is_none() && session.is_none() && msg.is_request() && has_modern_meta(&msg) {
+        if modern.is_none()
+            && session.is_none()
+            && msg.is_request()
+            && meta::version(msg.params()).is_some()
+        {
             modern = Some(Modern::default());
         }
         if let Some(m) = &modern {
@@ -209,10 +213,13 @@ impl Modern {
             Kind::Request => {}
         }
         let Some(id) = msg.id().cloned() else { return };
-        if let Err(e) = validate(&msg) {
-            let _ = out.send(refusal(Some(&id), e)).await;
-            return;
-        }
+        let meta = match validate(&msg) {
+            Ok(meta) => meta,
+            Err(e) => {
+                let _ = out.send(refusal(Some(&id), e)).await;
+                return;
+            }
+        };
         let gw = gw.clone();
         let tx = out.clone();
         let in_flight = self.in_flight.clone();
@@ -247,7 +254,7 @@ impl Modern {
             });
             return;
         }
-        let caller = match gw.modern_caller(msg.params()) {
+        let caller = match gw.modern_caller_for(&meta) {
             Ok(c) => c,
             Err(e) => {
                 let _ = out.send(refusal(Some(&id), e)).await;
@@ -269,7 +276,8 @@ impl Modern {
 }
 
 /// Steps V1 and V4 of a modern request (stdio has no headers to compare).
-fn validate(msg: &Message) -> Result<(), RpcError> {
+/// A modern request's `_meta`, read once, when it is well formed.
+fn validate(msg: &Message) -> Result<RequestMeta<'_>, RpcError> {
     if msg.method() == Some("initialize") {
         let requested = msg.param_str("protocolVersion").unwrap_or_default();
         return Err(unsupported(&requested));
@@ -286,7 +294,7 @@ fn validate(msg: &Message) -> Result<(), RpcError> {
         .with_raw("missing", format!("[{}]", list.join(","))));
     };
     match Revision::parse_any(version) {
-        Some(r) if r.is_modern() => Ok(()),
+        Some(r) if r.is_modern() => Ok(meta),
         _ => Err(unsupported(version)),
     }
 }
@@ -300,21 +308,10 @@ fn unsupported(requested: &str) -> RpcError {
     .with_str("requested", requested)
 }
 
-/// Whether `params._meta` names a protocol version: the modern era's marker.
-fn has_modern_meta(msg: &Message) -> bool {
-    msg.params()
-        .and_then(|p| object::get(p, "_meta"))
-        .and_then(|m| object::get(m, PROTOCOL_VERSION))
-        .is_some()
-}
-
 /// Whether `params._meta` names a modern revision. (Asked of every request on a handshake
 /// connection, so it reads the one key it needs and copies nothing.)
 fn names_modern(msg: &Message) -> bool {
-    msg.params()
-        .and_then(|p| object::get(p, "_meta"))
-        .and_then(|m| object::get(m, PROTOCOL_VERSION))
-        .filter(|v| v.starts_with('"'))
+    meta::version(msg.params())
         .and_then(object::string_value)
         .and_then(|v| Revision::parse_any(&v))
         .is_some_and(Revision::is_modern)

@@ -544,7 +544,7 @@ impl Core {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let stamped;
-        let params = if self.is_modern() && !has_modern_meta(params) {
+        let params = if self.is_modern() && switchboard_protocol::meta::version(params).is_none() {
             let m = ctx.modern.as_ref();
             stamped = switchboard_protocol::meta::stamp_modern(
                 params,
@@ -704,11 +704,11 @@ impl Core {
         plan
     }
 
-    /// The initialize params, for transports that re-initialise on their own.
     pub(crate) fn is_modern(&self) -> bool {
         self.modern.load(Ordering::Relaxed)
     }
 
+    /// The initialize params, for transports that re-initialise on their own.
     pub(crate) fn initialize_params(&self) -> String {
         format!(
             "{{\"protocolVersion\":\"{}\",\"capabilities\":{},\"clientInfo\":{}}}",
@@ -913,13 +913,6 @@ impl Core {
 }
 
 /// Whether `params._meta` already names a protocol version (a 2026-07-28 caller's own request).
-fn has_modern_meta(params: Option<&str>) -> bool {
-    params
-        .and_then(|p| object::get(p, "_meta"))
-        .and_then(|m| object::get(m, switchboard_protocol::meta::PROTOCOL_VERSION))
-        .is_some()
-}
-
 /// Removes a request from the pending table if its waiter gives up for any reason.
 struct PendingGuard<'a> {
     core: &'a Core,

@@ -16,8 +16,8 @@
 
 use axum::http::{HeaderMap, StatusCode};
 use switchboard_protocol::headers::trim_ows;
-use switchboard_protocol::meta::PROTOCOL_VERSION;
-use switchboard_protocol::{ErrorCode, Message, Revision, object};
+use switchboard_protocol::meta;
+use switchboard_protocol::{ErrorCode, Message, Revision};
 
 use super::rejection::Rejection;
 
@@ -76,18 +76,10 @@ pub fn classify(headers: &HeaderMap, msg: &Message) -> Route {
     if msg.is_response() {
         return Route::Handshake;
     }
-    if has_modern_meta(msg) || !version.is_handshake_or_absent() {
+    if meta::version(msg.params()).is_some() || !version.is_handshake_or_absent() {
         return Route::Modern;
     }
     Route::Handshake
-}
-
-/// Whether `params._meta` names a protocol version (of any value): the body's era marker.
-pub fn has_modern_meta(msg: &Message) -> bool {
-    msg.params()
-        .and_then(|p| object::get(p, "_meta"))
-        .and_then(|m| object::get(m, PROTOCOL_VERSION))
-        .is_some()
 }
 
 fn contradictory() -> Rejection {

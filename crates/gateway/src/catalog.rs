@@ -43,7 +43,6 @@ impl ListKind {
         ListKind::Templates,
     ];
 
-    /// The list method.
     /// Its place in per-kind arrays (tools, prompts, resources, templates).
     pub fn index(self) -> usize {
         match self {
@@ -54,6 +53,7 @@ impl ListKind {
         }
     }
 
+    /// The list method.
     pub fn method(self) -> &'static str {
         match self {
             ListKind::Tools => "tools/list",

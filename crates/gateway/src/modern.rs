@@ -133,11 +133,7 @@ impl Gateway {
 
     /// The hint on a merged list: the strictest of the upstreams that contribute to it.
     pub(crate) fn list_hint(&self, kind: ListKind) -> Hint {
-        let capability = match kind {
-            ListKind::Tools => "tools",
-            ListKind::Prompts => "prompts",
-            ListKind::Resources | ListKind::Templates => "resources",
-        };
+        let capability = kind.capability();
         Hint::merge_all(
             self.upstreams()
                 .iter()
@@ -157,7 +153,7 @@ impl Gateway {
     }
 }
 
-/// Whether `method` exists for a modern caller.
+/// Whether 2026-07-28 removed `method` (a modern caller gets -32601 for it).
 pub(crate) fn removed(method: &str) -> bool {
     REMOVED.contains(&method)
 }

@@ -197,16 +197,9 @@ impl Gateway {
         let keys = self.state.keys.as_ref().ok_or_else(no_keys)?;
         let opened = keys
             .open(token, &binding, now_unix_ms())
-            .map_err(|e| match e {
-                OpenError::Invalid => error::invalid_params("requestState failed verification")
-                    .with_str("reason", "invalid"),
-                OpenError::Expired { at_unix_ms } => {
-                    expired().with_raw("expired_at_unix_ms", at_unix_ms.to_string())
-                }
-            })?;
+            .map_err(open_error)?;
         let Sealed::Held { handle, round } = opened.state else {
-            return Err(error::invalid_params("requestState failed verification")
-                .with_str("reason", "invalid"));
+            return Err(invalid_state());
         };
         if opened.replica != self.state.replica {
             return Err(RpcError::new(
@@ -275,7 +268,8 @@ impl Gateway {
     ) -> Result<Bridged, RpcError> {
         let gather = self.config().modern.gather;
         let mut missing: Vec<(Id, &'static str)> = Vec::new();
-        let mut timer = Box::pin(tokio::time::sleep(Duration::from_secs(3600)));
+        let timer = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(timer);
         let mut armed = false;
         loop {
             tokio::select! {
@@ -511,17 +505,13 @@ impl Gateway {
                     .filter(|_| raw.starts_with('"'))
                     .ok_or_else(|| error::invalid_params("requestState must be a string"))?;
                 let keys = self.state.keys.as_ref().ok_or_else(no_keys)?;
-                let inner = match keys.open(&token, &binding, now_unix_ms()) {
-                    Ok(o) => match o.state {
-                        Sealed::Relay { upstream: u, inner } if u == upstream_tag => inner,
-                        _ => return Err(invalid_state()),
-                    },
-                    Err(OpenError::Invalid) => return Err(invalid_state()),
-                    Err(OpenError::Expired { at_unix_ms }) => {
-                        return Err(
-                            expired().with_raw("expired_at_unix_ms", at_unix_ms.to_string())
-                        );
-                    }
+                let inner = match keys
+                    .open(&token, &binding, now_unix_ms())
+                    .map_err(open_error)?
+                    .state
+                {
+                    Sealed::Relay { upstream: u, inner } if u == upstream_tag => inner,
+                    _ => return Err(invalid_state()),
                 };
                 let inner = String::from_utf8(inner).map_err(|_| invalid_state())?;
                 let p = call.params.unwrap_or("{}");
@@ -819,6 +809,16 @@ fn is_input_required(result: &str) -> bool {
 
 fn invalid_state() -> RpcError {
     error::invalid_params("requestState failed verification").with_str("reason", "invalid")
+}
+
+/// Why a `requestState` could not be opened, as the caller is told.
+fn open_error(e: OpenError) -> RpcError {
+    match e {
+        OpenError::Invalid => invalid_state(),
+        OpenError::Expired { at_unix_ms } => {
+            expired().with_raw("expired_at_unix_ms", at_unix_ms.to_string())
+        }
+    }
 }
 
 fn no_keys() -> RpcError {

@@ -84,8 +84,8 @@ pub(crate) async fn forward(
         rewrite_progress: progress.is_some(),
         request_id: Some(call.request_id.clone()),
         // A handshake session's request to a modern upstream says who it is for; a modern
-        // caller's request already carries its own `_meta`.
-        modern: conn.is_modern().then(|| modern_meta(session)),
+        // caller's request already carries its own `_meta` (the connection would drop this).
+        modern: (conn.is_modern() && !session.revision.is_modern()).then(|| modern_meta(session)),
     };
     let call = conn.request(call.method, call.params, ctx);
     tokio::pin!(call);

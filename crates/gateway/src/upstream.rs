@@ -128,7 +128,6 @@ impl Upstream {
         }
     }
 
-    /// Options for a new connection declaring `capabilities` (raw JSON).
     /// Remembers which era a connection to this upstream speaks (the probe's verdict).
     pub(crate) fn record_era(&self, conn: &Connection) {
         *lock(&self.verdict) = Some(if conn.is_modern() {
@@ -138,6 +137,7 @@ impl Upstream {
         });
     }
 
+    /// Options for a new connection declaring `capabilities` (raw JSON).
     pub(crate) fn connect_options(
         &self,
         capabilities: String,

@@ -348,12 +348,7 @@ pub(super) fn get(srv: &Arc<Server>, rid: &str, headers: &HeaderMap) -> Response
 fn no_session_verb(headers: &HeaderMap) -> Option<Response> {
     let modern = !headers.contains_key(SESSION_HEADER)
         && VersionHeader::read(headers) == VersionHeader::Modern;
-    modern.then(|| {
-        let mut r = StatusCode::METHOD_NOT_ALLOWED.into_response();
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        r
-    })
+    modern.then(|| super::method_not_allowed("POST"))
 }
 
 fn conflict(rid: &str) -> Response {

@@ -203,7 +203,11 @@ mod tests {
             // Keeps the sender alive until the receiver has the message.
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         });
-        assert_eq!(progress(&rx.recv().await.unwrap()), "7");
+        // A lost wake-up fails here instead of hanging the test run.
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+            .await
+            .expect("woken by the send");
+        assert_eq!(progress(&got.unwrap()), "7");
         sender.await.unwrap();
         assert!(rx.recv().await.is_none());
     }

@@ -186,14 +186,10 @@ pub(crate) struct Core {
     close_reason: Mutex<Option<String>>,
     info: OnceLock<ServerInfo>,
     /// Speaks 2026-07-28: requests are stamped with `_meta`, there is no handshake.
-    modern: std::sync::atomic::AtomicBool,
+    modern: bool,
     /// The `x-mcp-header` annotations of this upstream's tools (by its own tool names), for the
     /// `Mcp-Param-*` headers a modern HTTP upstream requires.
     pub(crate) param_headers: Mutex<Arc<HashMap<String, Arc<[ParamHeader]>>>>,
-    /// The session was opened. A connection that never opened (a failed handshake, an era
-    /// probe that found a handshake-era server) reports its end to nobody: its opener has the
-    /// error already, and the gateway must not take it for the connection that replaces it.
-    opened: std::sync::atomic::AtomicBool,
     pub(crate) opts: ConnectOptions,
     /// State replayed after a transparent re-initialisation.
     subscriptions: Mutex<HashSet<String>>,
@@ -265,8 +261,7 @@ impl Connection {
             closed: CancellationToken::new(),
             close_reason: Mutex::new(None),
             info: OnceLock::new(),
-            modern: std::sync::atomic::AtomicBool::new(opening != Opening::Handshake),
-            opened: std::sync::atomic::AtomicBool::new(false),
+            modern: opening != Opening::Handshake,
             param_headers: Mutex::new(Arc::default()),
             opts: opts.clone(),
             subscriptions: Mutex::new(HashSet::new()),
@@ -287,7 +282,6 @@ impl Connection {
         match opened {
             Ok(info) => {
                 let _ = conn.core.info.set(info);
-                conn.core.opened.store(true, Ordering::Relaxed);
                 if conn.core.closed.is_cancelled() {
                     // It died between its answer and now: say so, as nobody else will.
                     let _ = conn
@@ -705,7 +699,7 @@ impl Core {
     }
 
     pub(crate) fn is_modern(&self) -> bool {
-        self.modern.load(Ordering::Relaxed)
+        self.modern
     }
 
     /// The initialize params, for transports that re-initialise on their own.
@@ -875,7 +869,10 @@ impl Core {
         if self.closed.is_cancelled() {
             return;
         }
-        let opened = self.opened.load(Ordering::Relaxed);
+        // A connection that never opened (a failed handshake, an era probe that found a
+        // handshake-era server) reports its end to nobody: its opener has the error already,
+        // and the gateway must not take it for the connection that replaces it.
+        let opened = self.info.get().is_some();
         // Closed by us (shutdown, a restart): expected, not worth a warning.
         let ours = lock(&self.close_reason).is_some();
         if opened && !ours {

@@ -55,14 +55,14 @@ const MAX_RESUMES: u32 = 5;
 /// The headers a 2026-07-28 POST mirrors from its body: the version, `Mcp-Method`, `Mcp-Name`
 /// (the upstream's own tool or prompt name, or the URI) and one `Mcp-Param-*` per annotated
 /// argument present in the call. Values that are not plain visible ASCII travel base64-encoded.
-fn modern_headers(core: &Core, body: &[u8], headers: &mut HeaderMap) -> Result<(), UpstreamError> {
+fn modern_headers(core: &Core, body: &Bytes, headers: &mut HeaderMap) -> Result<(), UpstreamError> {
     use switchboard_protocol::headers::{ParamType, encode as header_value};
     use switchboard_protocol::object;
     headers.insert(
         VERSION_HEADER,
         HeaderValue::from_static(Revision::V2026_07_28.as_str()),
     );
-    let Ok(msg) = Message::parse_slice(body) else {
+    let Ok(msg) = Message::parse(body.clone()) else {
         return Ok(());
     };
     let Some(method) = msg.method() else {
@@ -126,6 +126,9 @@ pub(crate) struct HttpWire {
     session: Mutex<Option<HeaderValue>>,
     revision: Mutex<Option<Revision>>,
     core: Weak<Core>,
+    /// The upstream speaks 2026-07-28: every POST mirrors its body in headers. (Fixed when the
+    /// connection is made, so no POST has to ask the core.)
+    modern: bool,
     /// Serialises re-initialisation; holds the session generation it produced.
     reinit: tokio::sync::Mutex<u64>,
     generation: AtomicU64,
@@ -143,6 +146,7 @@ pub(crate) fn start(spec: &HttpSpec, core: &Arc<Core>) -> Result<(Wire, Guard), 
         session: Mutex::new(None),
         revision: Mutex::new(None),
         core: Arc::downgrade(core),
+        modern: core.is_modern(),
         reinit: tokio::sync::Mutex::new(0),
         generation: AtomicU64::new(0),
         get_task: Mutex::new(None),
@@ -184,7 +188,9 @@ impl HttpWire {
             headers.insert(REQUEST_ID_HEADER, value);
         }
         self.session_headers(&mut headers);
-        if let Some(core) = self.core.upgrade().filter(|c| c.is_modern()) {
+        if self.modern
+            && let Some(core) = self.core.upgrade()
+        {
             modern_headers(&core, &body, &mut headers)?;
         }
         self.client

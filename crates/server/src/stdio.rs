@@ -263,7 +263,8 @@ impl Modern {
         };
         lock(&in_flight).insert(id.clone(), caller.closer());
         let related = Related::Shared(tx.clone());
-        tasks.spawn(async move {
+        // Boxed, as a handshake request's task is (see there).
+        tasks.spawn(Box::pin(async move {
             let rid = request_id::generate();
             let answer = gw.request(&caller, &msg, &related, &rid).await;
             gw.end_modern(&caller).await;
@@ -271,7 +272,7 @@ impl Modern {
             if let Answer::Response(b) | Answer::Status(_, b) = answer {
                 let _ = tx.send(b).await;
             }
-        });
+        }));
     }
 }
 

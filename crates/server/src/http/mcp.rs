@@ -296,9 +296,15 @@ impl<F: Future<Output = Answer> + Send + 'static> Drop for RunToEnd<F> {
     }
 }
 
-fn json_answer(a: Answer) -> Response {
+/// An answer that came first, as plain JSON. (Only 2026-07-28 answers carry a status of their
+/// own; a handshake session's errors are all 200.)
+pub(super) fn json_answer(a: Answer) -> Response {
     match a {
-        Answer::Response(b) | Answer::Status(_, b) => json(StatusCode::OK, b),
+        Answer::Response(b) => json(StatusCode::OK, b),
+        Answer::Status(s, b) => json(
+            StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST),
+            b,
+        ),
         // Cancelled by the client: the spec sends no response, so the POST gets none either.
         Answer::Cancelled => StatusCode::ACCEPTED.into_response(),
     }

@@ -38,7 +38,9 @@ use tokio::sync::mpsc;
 
 use super::Server;
 use super::classify::VERSION_HEADER;
-use super::mcp::{RELATED_QUEUE, RunToEnd, Start, event_stream, header_str, json, start};
+use super::mcp::{
+    RELATED_QUEUE, RunToEnd, Start, event_stream, header_str, json, json_answer, start,
+};
 use super::rejection::Rejection;
 
 const METHOD_HEADER: &str = "mcp-method";
@@ -316,15 +318,4 @@ fn frame(data: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(data.len() + 16);
     sse::encode_event(&mut out, None, None, data);
     Bytes::from(out)
-}
-
-fn json_answer(a: Answer) -> Response {
-    match a {
-        Answer::Response(b) => json(StatusCode::OK, b),
-        Answer::Status(s, b) => json(
-            StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST),
-            b,
-        ),
-        Answer::Cancelled => StatusCode::ACCEPTED.into_response(),
-    }
 }

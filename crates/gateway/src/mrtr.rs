@@ -140,7 +140,6 @@ impl Gateway {
             None | Some("null") => self.fresh(call, responses).await,
             Some(raw) => {
                 let token = object::string_value(raw)
-                    .filter(|_| raw.starts_with('"'))
                     .ok_or_else(|| error::invalid_params("requestState must be a string"))?;
                 self.resume(call, &token, responses).await
             }
@@ -502,7 +501,6 @@ impl Gateway {
             None | Some("null") => call.params,
             Some(raw) => {
                 let token = object::string_value(raw)
-                    .filter(|_| raw.starts_with('"'))
                     .ok_or_else(|| error::invalid_params("requestState must be a string"))?;
                 let keys = self.state.keys.as_ref().ok_or_else(no_keys)?;
                 let inner = match keys

@@ -141,7 +141,6 @@ fn walk_properties(
         path.push(key);
         if let Some(raw) = crate::object::get(prop, ANNOTATION) {
             let name = crate::object::string_value(raw)
-                .filter(|_| raw.starts_with('"'))
                 .ok_or_else(|| format!("x-mcp-header on {} is not a string", path.join(".")))?;
             if name.is_empty() || !name.bytes().all(is_tchar) {
                 return Err(format!(
@@ -207,9 +206,7 @@ fn is_tchar(b: u8) -> bool {
 pub fn param_matches(header: &str, raw: &str, ty: ParamType) -> bool {
     let Ok(h) = decode(header) else { return false };
     match ty {
-        ParamType::String => crate::object::string_value(raw)
-            .filter(|_| raw.starts_with('"'))
-            .is_some_and(|b| b == h),
+        ParamType::String => crate::object::string_value(raw).is_some_and(|b| b == h),
         ParamType::Integer => match (h.parse::<f64>(), raw.trim().parse::<f64>()) {
             (Ok(a), Ok(b)) => {
                 a == b

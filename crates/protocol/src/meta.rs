@@ -42,11 +42,7 @@ impl<'a> RequestMeta<'a> {
                 LOG_LEVEL,
             ],
         );
-        let text = |raw: Option<&str>| {
-            raw.filter(|r| r.starts_with('"'))
-                .and_then(object::string_value)
-                .map(|v| v.into_owned())
-        };
+        let text = |raw: Option<&str>| raw.and_then(object::string_value).map(|v| v.into_owned());
         RequestMeta {
             version: text(version),
             client_capabilities: caps.filter(|c| c.starts_with('{')),

@@ -123,12 +123,13 @@ impl Gateway {
     /// The hint on `server/discover`: what it says changes when upstreams come and go, so it is
     /// as strict as any upstream's.
     fn discover_hint(&self) -> Hint {
-        Hint::merge_all(
-            self.upstreams()
-                .iter()
-                .filter(|u| u.connection().is_some())
-                .map(|_| self.legacy_hint()),
-        )
+        // Every connected upstream contributes the same hint, and merging equal hints changes
+        // nothing: it is that hint, or none when nothing is connected.
+        if self.upstreams().iter().any(|u| u.connection().is_some()) {
+            self.legacy_hint()
+        } else {
+            Hint::EMPTY
+        }
     }
 
     /// The hint on a merged list: the strictest of the upstreams that contribute to it.
@@ -180,14 +181,12 @@ pub(crate) fn strip_for_handshake(params: &str) -> Option<String> {
 /// A result made fit for a modern caller: `resultType` when the producer did not say, and the
 /// cache hint when one applies and the producer gave none (never on `input_required`).
 pub(crate) fn shape_result(result: &str, hint: Option<Hint>) -> Option<String> {
-    let result_type = object::get(result, "resultType");
+    // One pass for all three members (this runs on every answer to a modern caller).
+    let [result_type, ttl_given, scope_given] =
+        object::get_all(result, ["resultType", "ttlMs", "cacheScope"]);
     let has_type = result_type.is_some();
     let complete = result_type.is_none_or(|t| t == "\"complete\"");
-    let hint = hint.filter(|_| {
-        complete
-            && (object::get(result, "ttlMs").is_none()
-                || object::get(result, "cacheScope").is_none())
-    });
+    let hint = hint.filter(|_| complete && (ttl_given.is_none() || scope_given.is_none()));
     if has_type && hint.is_none() {
         return None;
     }
@@ -197,10 +196,10 @@ pub(crate) fn shape_result(result: &str, hint: Option<Hint>) -> Option<String> {
         edits.push(("resultType", Edit::Set("\"complete\"")));
     }
     if let Some((ttl, scope)) = &values {
-        if object::get(result, "ttlMs").is_none() {
+        if ttl_given.is_none() {
             edits.push(("ttlMs", Edit::Set(ttl)));
         }
-        if object::get(result, "cacheScope").is_none() {
+        if scope_given.is_none() {
             edits.push(("cacheScope", Edit::Set(scope)));
         }
     }

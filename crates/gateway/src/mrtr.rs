@@ -477,8 +477,12 @@ impl Gateway {
         }
         st.over = true;
         st.parked = false;
-        st.conn.unpark(st.owner);
-        lock(&self.state.held.calls).remove(&held.handle);
+        // Only `park` parks the owner and registers the call, and it counts a round first: a
+        // call that never asked anything (the common case) skips both shared locks.
+        if st.round > 0 {
+            st.conn.unpark(st.owner);
+            lock(&self.state.held.calls).remove(&held.handle);
+        }
     }
 
     /// A modern caller's call on a modern upstream: passed through, except that the upstream's
@@ -654,8 +658,6 @@ enum Source {
         done: Option<Result<Message, UpstreamError>>,
     },
     Driven(mpsc::Receiver<Event>),
-    /// In between (never observed outside `detach`).
-    Gone,
 }
 
 impl Source {
@@ -693,7 +695,6 @@ impl Source {
     async fn next(&mut self) -> Option<Event> {
         match self {
             Source::Driven(events) => events.recv().await,
-            Source::Gone => None,
             Source::Inline {
                 call,
                 related,
@@ -725,20 +726,8 @@ impl Source {
         if !matches!(self, Source::Inline { .. }) {
             return;
         }
-        let Source::Inline {
-            call,
-            related,
-            done,
-        } = std::mem::replace(self, Source::Gone)
-        else {
-            return;
-        };
         let (tx, events) = mpsc::channel(EVENTS);
-        let mut inline = Source::Inline {
-            call,
-            related,
-            done,
-        };
+        let mut inline = std::mem::replace(self, Source::Driven(events));
         tokio::spawn(async move {
             while let Some(ev) = inline.next().await {
                 let last = matches!(ev, Event::Done(_));
@@ -747,7 +736,6 @@ impl Source {
                 }
             }
         });
-        *self = Source::Driven(events);
     }
 }
 

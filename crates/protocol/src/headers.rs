@@ -84,6 +84,20 @@ pub struct ParamHeader {
     /// Property names from the root of `arguments` down to the value.
     pub path: Vec<String>,
     pub ty: ParamType,
+    /// The header's name as it goes on the wire: `mcp-param-` and the name, lowercase (built
+    /// once here, not per call).
+    pub header: String,
+}
+
+impl ParamHeader {
+    /// This argument's raw JSON value in `arguments`, when it is there and not `null`.
+    pub fn value_in<'a>(&self, arguments: &'a str) -> Option<&'a str> {
+        self.path
+            .iter()
+            .try_fold(arguments, |v, key| crate::object::get(v, key))
+            .map(str::trim)
+            .filter(|v| *v != "null")
+    }
 }
 
 const ANNOTATION: &str = "x-mcp-header";
@@ -161,6 +175,7 @@ fn walk_properties(
                 }
             };
             out.push(ParamHeader {
+                header: format!("mcp-param-{}", name.to_ascii_lowercase()),
                 name: name.into_owned(),
                 path: path.clone(),
                 ty,

@@ -154,20 +154,16 @@ fn validate_params(gw: &Gateway, headers: &HeaderMap, msg: &Message) -> Result<(
     };
     let arguments = object::get(params, "arguments").unwrap_or("{}");
     for a in annotations.iter() {
-        let mut value = Some(arguments);
-        for key in &a.path {
-            value = value.and_then(|v| object::get(v, key));
-        }
-        let Some(raw) = value.filter(|v| *v != "null") else {
+        let Some(raw) = a.value_in(arguments) else {
             continue;
         };
-        let header = format!("mcp-param-{}", a.name.to_ascii_lowercase());
-        let what = format!("arguments.{}", a.path.join("."));
-        match headers.get(header.as_str()).map(|v| v.to_str()) {
+        let what = || format!("arguments.{}", a.path.join("."));
+        match headers.get(a.header.as_str()).map(|v| v.to_str()) {
             None => {
                 return Err(Rejection::header_mismatch(format!(
-                    "the Mcp-Param-{} header is missing; {what} is {raw}",
-                    a.name
+                    "the Mcp-Param-{} header is missing; {} is {raw}",
+                    a.name,
+                    what()
                 )));
             }
             Some(Err(_)) => {
@@ -178,9 +174,10 @@ fn validate_params(gw: &Gateway, headers: &HeaderMap, msg: &Message) -> Result<(
             }
             Some(Ok(h)) if !headers::param_matches(h, raw, a.ty) => {
                 return Err(Rejection::header_mismatch(format!(
-                    "Mcp-Param-{} header value {:?} does not match {what} {raw} (or is not valid =?base64?…?=)",
+                    "Mcp-Param-{} header value {:?} does not match {} {raw} (or is not valid =?base64?…?=)",
                     a.name,
-                    trim_ows(h)
+                    trim_ows(h),
+                    what()
                 )));
             }
             Some(Ok(_)) => {}

@@ -88,11 +88,7 @@ fn modern_headers(core: &Core, body: &Bytes, headers: &mut HeaderMap) -> Result<
         return Ok(());
     };
     for a in annotations.iter() {
-        let mut v = Some(args);
-        for k in &a.path {
-            v = v.and_then(|v| object::get(v, k));
-        }
-        let Some(raw) = v.map(str::trim).filter(|v| *v != "null") else {
+        let Some(raw) = a.value_in(args) else {
             continue;
         };
         let text = match a.ty {
@@ -102,7 +98,7 @@ fn modern_headers(core: &Core, body: &Bytes, headers: &mut HeaderMap) -> Result<
             },
             ParamType::Integer | ParamType::Boolean => raw.to_owned(),
         };
-        let name = HeaderName::from_bytes(format!("mcp-param-{}", a.name).as_bytes())
+        let name = HeaderName::from_bytes(a.header.as_bytes())
             .map_err(|_| UpstreamError::Protocol(format!("bad x-mcp-header name {:?}", a.name)))?;
         let text = HeaderValue::from_str(&text)
             .map_err(|_| UpstreamError::Protocol(format!("cannot send {text:?} as a header")))?;

@@ -14,15 +14,16 @@
 //! | 6 | absent | request or notification | no | 2026-07-28 or unknown | modern (which refuses it: no `_meta`) |
 //! | 7 | absent | anything else | no | absent or a handshake revision | handshake (which refuses it: no session) |
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use switchboard_protocol::headers::trim_ows;
 use switchboard_protocol::meta;
 use switchboard_protocol::{ErrorCode, Message, Revision};
 
 use super::rejection::Rejection;
 
-pub const SESSION_HEADER: &str = "mcp-session-id";
-pub const VERSION_HEADER: &str = "mcp-protocol-version";
+// Names, not text: a lookup by text parses the name each time, and inserting one copies it.
+pub const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
+pub const VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
 
 /// Where a POST goes.
 #[derive(Debug)]

@@ -428,7 +428,7 @@ pub(super) fn json(status: StatusCode, body: Bytes) -> Response {
     resp
 }
 
-pub(super) fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn header_str(h: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 

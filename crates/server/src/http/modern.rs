@@ -23,7 +23,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use switchboard_gateway::modern::SUPPORTED_VERSIONS;
@@ -43,8 +43,8 @@ use super::mcp::{
 };
 use super::rejection::Rejection;
 
-const METHOD_HEADER: &str = "mcp-method";
-const NAME_HEADER: &str = "mcp-name";
+const METHOD_HEADER: HeaderName = HeaderName::from_static("mcp-method");
+const NAME_HEADER: HeaderName = HeaderName::from_static("mcp-name");
 
 /// Serves one POSTed message of the modern era.
 pub(super) async fn post(
@@ -127,7 +127,12 @@ fn validate<'m>(headers: &HeaderMap, msg: &'m Message) -> Result<RequestMeta<'m>
 }
 
 /// A header that mirrors a body value (V2, V3) must be there and equal to it.
-fn mirrored(headers: &HeaderMap, header: &str, shown: &str, body: &str) -> Result<(), Rejection> {
+fn mirrored(
+    headers: &HeaderMap,
+    header: HeaderName,
+    shown: &str,
+    body: &str,
+) -> Result<(), Rejection> {
     match header_str(headers, header).map(trim_ows) {
         None => Err(Rejection::header_mismatch(format!(
             "the {shown} header is missing; the body says {body:?}"

@@ -372,21 +372,14 @@ impl Gateway {
             l.generation += 1;
             let generation = l.generation;
             l.uris = uris.clone();
-            let mut parts = Vec::new();
-            for (cap, key) in [
-                ("tools", "toolsListChanged"),
-                ("prompts", "promptsListChanged"),
-                ("resources", "resourcesListChanged"),
-            ] {
-                if info.has_flag(cap, "listChanged") {
-                    parts.push(format!("\"{key}\":true"));
-                }
-            }
-            if !uris.is_empty() {
-                let list: Vec<String> = uris.iter().map(|u| object::json_string(u)).collect();
-                parts.push(format!("\"resourceSubscriptions\":[{}]", list.join(",")));
-            }
-            let params = format!("{{\"notifications\":{{{}}}}}", parts.join(","));
+            // What this upstream can tell, in the same shape a caller's listen asks in.
+            let wanted = Filter {
+                tools: info.has_flag("tools", "listChanged"),
+                prompts: info.has_flag("prompts", "listChanged"),
+                resources: info.has_flag("resources", "listChanged"),
+                uris: uris.clone(),
+            };
+            let params = format!("{{\"notifications\":{}}}", wanted.to_json());
             let conn = conn.clone();
             let gw = self.clone();
             let up = up.clone();

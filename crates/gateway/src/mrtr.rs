@@ -573,11 +573,13 @@ impl Gateway {
     /// own `requestState`, round after round, up to `modern.max_rounds`.
     pub(crate) async fn ask_for_input(&self, call: Call<'_>) -> Result<Bridged, RpcError> {
         let max = self.config().modern.max_rounds;
-        let mut params: Option<String> = call.params.map(str::to_owned);
+        // The caller's params as they are; a retry's own copy only once the upstream asks.
+        let mut retry: Option<String> = None;
         for round in 0..=max {
+            let params = retry.as_deref().or(call.params);
             let fwd = relay::Call {
                 method: call.method,
-                params: params.as_deref(),
+                params,
                 progress: call.progress,
                 timeout: None,
                 cancel: call.cancel.clone(),
@@ -631,7 +633,7 @@ impl Gateway {
                 Some(s) => edits.push(("requestState", Edit::Set(s))),
                 None => edits.push(("requestState", Edit::Remove)),
             }
-            params = object::edit(params.as_deref().unwrap_or("{}"), &edits);
+            retry = object::edit(params.unwrap_or("{}"), &edits);
         }
         Err(RpcError::new(
             ErrorCode::TOO_MANY_ROUNDS,

@@ -276,8 +276,8 @@ impl Modern {
     }
 }
 
-/// Steps V1 and V4 of a modern request (stdio has no headers to compare).
-/// A modern request's `_meta`, read once, when it is well formed.
+/// Steps V1 and V4 of a modern request (stdio has no headers to compare): its `_meta`, read
+/// once, when it is well formed.
 fn validate(msg: &Message) -> Result<RequestMeta<'_>, RpcError> {
     if msg.method() == Some("initialize") {
         let requested = msg.param_str("protocolVersion").unwrap_or_default();

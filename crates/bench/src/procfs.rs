@@ -132,11 +132,14 @@ mod tests {
     fn reads_own_process() {
         let pid = std::process::id();
         let a = CpuSnapshot::take(pid).unwrap();
+        // Busy for a wall-clock time, not a count of iterations: the kernel adds a running
+        // thread's time to schedstat only at ticks and switches, and an optimised loop of a
+        // fixed count can finish inside one tick.
+        let start = std::time::Instant::now();
         let mut x = 0u64;
-        for i in 0..2_000_000u64 {
-            x = x.wrapping_mul(31).wrapping_add(i);
+        while start.elapsed() < Duration::from_millis(30) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
         }
-        std::hint::black_box(x);
         let b = CpuSnapshot::take(pid).unwrap();
         assert!(b.since(&a) > 0);
         assert!(rss_kib(pid).unwrap() > 0);

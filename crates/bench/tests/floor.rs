@@ -1,6 +1,6 @@
 //! The floor between the load generator and the echo server, all real binaries over real sockets
-//! and pipes: a bare forwarder carries MCP calls unchanged over HTTP and over stdio, and says 502
-//! when there is nothing to forward to.
+//! and pipes: a bare forwarder carries MCP calls unchanged over HTTP, TCP and stdio, and says 502
+//! (HTTP) or closes the connection (TCP) when there is nothing to forward to.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -86,6 +86,57 @@ fn http_floor_forwards_calls_to_the_echo_server() {
         r["server"]["cpu_us_per_call"].as_f64().unwrap() > 0.0,
         "{r}"
     );
+}
+
+#[test]
+fn tcp_floor_splices_calls_to_the_echo_server() {
+    let echo = Server::start(ECHO, &["--http", "127.0.0.1:0"]);
+    let floor = Server::start(FLOOR, &["--tcp", "127.0.0.1:0", "--to", &echo.url]);
+    assert_ne!(floor.url, echo.url);
+    assert!(floor.url.ends_with("/mcp"), "{}", floor.url);
+    let pid = floor.child.id().to_string();
+    let r = load(&[
+        "--http",
+        &floor.url,
+        "--tool",
+        "echo",
+        "-c",
+        "4",
+        "-n",
+        "200",
+        "--warmup",
+        "20",
+        "--watch-pid",
+        &pid,
+    ]);
+    assert_eq!(r["errors"], 0, "{r}");
+    assert_eq!(r["calls"], 200, "{r}");
+    assert_eq!(r["sessions"], 4, "{r}");
+    assert!(
+        r["server"]["cpu_us_per_call"].as_f64().unwrap() > 0.0,
+        "{r}"
+    );
+}
+
+#[test]
+fn tcp_floor_closes_the_connection_when_the_upstream_is_gone() {
+    let echo = Server::start(ECHO, &["--http", "127.0.0.1:0"]);
+    let floor = Server::start(FLOOR, &["--tcp", "127.0.0.1:0", "--to", &echo.url]);
+    drop(echo);
+    let addr = floor
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_owned();
+    let mut s = TcpStream::connect(&addr).expect("connect to floor");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // Whether or not the write lands before the floor gives up, nothing comes back.
+    let _ = s.write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+    let mut answer = Vec::new();
+    match s.read_to_end(&mut answer) {
+        Ok(_) => assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer)),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
 }
 
 #[test]

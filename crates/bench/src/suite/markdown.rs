@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::results::{Comparison, Results};
+use super::results::{Comparison, Results, TCP_FLOOR};
 use super::targets::{self, path_name};
 
 pub const NOTES_BEGIN: &str = "<!-- notes -->";
@@ -82,6 +82,7 @@ fn run_section(w: &mut String) {
          target/release/switchboard-load --stdio -c 8 -n 20000 -- target/release/switchboard-echo --stdio\n\
          target/release/switchboard-load --http URL --tool up__echo --revision 2026-07-28   # stateless: no initialize, _meta on every request\n\
          target/release/switchboard-floor --http 127.0.0.1:0 --to URL   # the bare-proxy floor in front of URL: prints its own URL\n\
+         target/release/switchboard-floor --tcp 127.0.0.1:0 --to URL    # the TCP splice in front of URL (parses nothing)\n\
          target/release/switchboard-load --stdio -c 8 -- target/release/switchboard-floor --stdio -- target/release/switchboard-echo --stdio\n\
          ```\n\n\
          `switchboard-load` prints one JSON object: `mode`, `revision`, `concurrency`, `calls`, `errors`, \
@@ -162,6 +163,7 @@ fn transport_section(w: &mut String, r: &Results) {
     );
     let first = r.transport.first();
     let floor = r.transport.iter().any(Comparison::is_floor);
+    let splice = r.transport.iter().any(|c| c.path == TCP_FLOOR);
     let rounds = first.map_or(1, |c| c.gateway_rounds.len().max(1));
     let _ = writeln!(
         w,
@@ -171,7 +173,7 @@ fn transport_section(w: &mut String, r: &Results) {
          2026-07-28** — the same with a 2026-07-28 client (no session; `_meta` and mirrored \
          headers on every request), against the same direct handshake-era call; **stdio** — \
          stdio client → `switchboard stdio` → stdio upstream; **HTTP→stdio** — HTTP client → \
-         gateway → stdio upstream (its direct column is the direct stdio call).{} Latencies in \
+         gateway → stdio upstream (its direct column is the direct stdio call).{}{} Latencies in \
          ms; *+p50*/*+p99* are gateway minus direct; *CPU/call* is the gateway's{} CPU time (all \
          threads) per call, over all rounds.\n",
         thousands(first.map_or(0, |c| c.gateway.calls) as f64),
@@ -179,6 +181,7 @@ fn transport_section(w: &mut String, r: &Results) {
         thousands(first.map_or(0, |c| c.gateway.calls / rounds as u64) as f64),
         thousands(first.map_or(0, |c| c.gateway.warmup / rounds as u64) as f64),
         if floor { FLOOR_PATHS } else { "" },
+        if splice { TCP_FLOOR_PATH } else { "" },
         if floor { " (or floor's)" } else { "" },
     );
     comparison_table(w, &r.transport, true);
@@ -191,6 +194,11 @@ const FLOOR_PATHS: &str = " **HTTP floor** and **stdio floor** put `switchboard-
     same rounds against the same direct runs, so the gap between it and direct is what any proxy \
     hop costs on this machine, and the gap between it and the gateway is the gateway's own; in \
     its rows the gateway columns are the floor's.";
+
+/// The TCP floor, in the paths paragraph of a run that measured it.
+const TCP_FLOOR_PATH: &str = " **TCP floor** is `switchboard-floor --tcp` in front of the HTTP \
+    upstream: a splice that copies bytes between each client connection and an upstream \
+    connection of its own and parses nothing, the least any proxy hop can cost there.";
 
 fn comparison_table(w: &mut String, rows: &[Comparison], with_c: bool) {
     let _ = writeln!(
@@ -207,10 +215,11 @@ fn comparison_table(w: &mut String, rows: &[Comparison], with_c: bool) {
     let order = |p: &str| match p {
         "http" => 0,
         "http-floor" => 1,
-        "http-modern" => 2,
-        "stdio" => 3,
-        "stdio-floor" => 4,
-        _ => 5,
+        "tcp-floor" => 2,
+        "http-modern" => 3,
+        "stdio" => 4,
+        "stdio-floor" => 5,
+        _ => 6,
     };
     sorted.sort_by_key(|c| (order(&c.path), c.concurrency));
     for c in sorted {
@@ -450,6 +459,7 @@ mod tests {
             ("stdio", 32, 1.0, 1.0),
             ("http-modern", 32, 1.0, 1.0),
             ("http-floor", 32, 1.0, 1.0),
+            ("tcp-floor", 32, 1.0, 1.0),
             ("http", 32, 1.0, 1.0),
         ]);
         let page = render(&r, None);
@@ -467,6 +477,7 @@ mod tests {
             [
                 "| HTTP",
                 "| HTTP floor (bare proxy)",
+                "| TCP floor (splice)",
                 "| HTTP 2026-07-28",
                 "| stdio",
                 "| stdio floor (bare relay)",
@@ -477,6 +488,12 @@ mod tests {
         assert!(page.contains(
             "| HTTP c=32: gateway throughput vs the floor | 1 × | http.c32 / http-floor.c32 |"
         ));
+        assert!(
+            page.contains(
+                "| TCP floor (splice) c=32: throughput vs direct | 1 × | tcp-floor.c32 |"
+            )
+        );
+        assert!(page.contains("**TCP floor**"), "{page}");
     }
 
     #[test]
@@ -488,6 +505,7 @@ mod tests {
         assert!(!page.contains("floor (bare"), "{page}");
         assert!(!page.contains("**HTTP floor**"), "{page}");
         assert!(!page.contains("(or floor's)"), "{page}");
+        assert!(!page.contains("**TCP floor**"), "{page}");
     }
 
     #[test]

@@ -163,6 +163,18 @@ pub fn start_floor_http(
     start_printing_url(layout, name, &mut cmd)
 }
 
+/// Starts `switchboard-floor --tcp 127.0.0.1:0 --to UPSTREAM` (the splice) and returns it with
+/// the URL to call through it.
+pub fn start_floor_tcp(
+    layout: &Layout,
+    name: &str,
+    upstream: &str,
+) -> anyhow::Result<(Proc, String)> {
+    let mut cmd = Command::new(layout.floor());
+    cmd.args(["--tcp", "127.0.0.1:0", "--to", upstream]);
+    start_printing_url(layout, name, &mut cmd)
+}
+
 /// Starts a server that prints its `http://…` URL on stdout once it listens, and returns it
 /// with that URL.
 fn start_printing_url(

@@ -49,8 +49,9 @@ pub struct Results {
 pub struct Comparison {
     /// `http` (HTTP client, HTTP upstream), `http-modern` (the same, 2026-07-28 client), `stdio`
     /// (stdio client, `switchboard stdio`, stdio upstream) or `http-stdio` (HTTP client, stdio
-    /// upstream); or a floor path ([`is_floor`]): `http-floor` or `stdio-floor`, the same
-    /// clients and upstreams with `switchboard-floor` in the gateway's place.
+    /// upstream); or a floor path ([`is_floor`]): `http-floor`, `tcp-floor` (a TCP splice in front
+    /// of the HTTP upstream) or `stdio-floor`, the same clients and upstreams with
+    /// `switchboard-floor` in the gateway's place.
     pub path: String,
     pub concurrency: usize,
     /// The rounds folded into one ([`super::rounds::fold`]).
@@ -139,6 +140,9 @@ impl Comparison {
 pub fn is_floor(path: &str) -> bool {
     path.ends_with("-floor")
 }
+
+/// The TCP splice in front of the HTTP upstream: the least any proxy hop can cost there.
+pub const TCP_FLOOR: &str = "tcp-floor";
 
 /// The floor path measured beside a gateway path, when there is one.
 pub fn floor_of(path: &str) -> Option<&'static str> {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::results::{Comparison, Results, floor_of, ratio};
+use super::results::{Comparison, Results, TCP_FLOOR, floor_of, ratio};
 
 /// One target and whether this run met it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -147,19 +147,26 @@ pub struct Reference {
 
 /// For HTTP and stdio at c=32, where the throughput target is: the floor's throughput vs direct
 /// (what any proxy hop costs on this machine) and the gateway's vs the floor's (what the gateway
-/// costs beyond that). Whatever a run lacks (older runs have no floor) is left out.
+/// costs beyond that); for HTTP also the TCP splice's vs direct (what the second socket pair costs
+/// a proxy that parses nothing). Whatever a run lacks (older runs have no floor) is left out.
 pub fn reference(r: &Results) -> Vec<Reference> {
     let mut out = Vec::new();
+    let hop = |floor: &Comparison| Reference {
+        what: format!("{} c=32: throughput vs direct", path_name(&floor.path)),
+        value: floor.throughput_ratio(),
+        unit: "×",
+        source: floor.key(),
+    };
     for path in ["http", "stdio"] {
+        if path == "http"
+            && let Some(splice) = find(r, TCP_FLOOR, 32)
+        {
+            out.push(hop(splice));
+        }
         let Some(floor) = floor_of(path).and_then(|f| find(r, f, 32)) else {
             continue;
         };
-        out.push(Reference {
-            what: format!("{} c=32: throughput vs direct", path_name(&floor.path)),
-            value: floor.throughput_ratio(),
-            unit: "×",
-            source: floor.key(),
-        });
+        out.push(hop(floor));
         if let Some(gw) = find(r, path, 32) {
             out.push(Reference {
                 what: format!("{} c=32: gateway throughput vs the floor", path_name(path)),
@@ -176,6 +183,7 @@ pub fn path_name(path: &str) -> &'static str {
     match path {
         "http" => "HTTP",
         "http-floor" => "HTTP floor (bare proxy)",
+        TCP_FLOOR => "TCP floor (splice)",
         "stdio" => "stdio",
         "stdio-floor" => "stdio floor (bare relay)",
         "http-stdio" => "HTTP→stdio",
@@ -198,6 +206,7 @@ mod tests {
         let r = results(&[
             ("http", 32, 10_000.0, 3_500.0),
             ("http-floor", 32, 10_000.0, 5_000.0),
+            ("tcp-floor", 32, 10_000.0, 5_500.0),
             ("stdio", 32, 20_000.0, 15_000.0),
             ("stdio-floor", 32, 20_000.0, 18_000.0),
             ("http-floor", 1, 3_000.0, 2_000.0),
@@ -210,6 +219,11 @@ mod tests {
         assert_eq!(
             got,
             [
+                (
+                    "TCP floor (splice) c=32: throughput vs direct",
+                    0.55,
+                    "tcp-floor.c32"
+                ),
                 (
                     "HTTP floor (bare proxy) c=32: throughput vs direct",
                     0.5,

@@ -8,7 +8,8 @@
 //! ([`crate::floor`]), a forwarder that moves bytes and does nothing else, where the gateway is:
 //! `http-floor` (HTTP client → floor → HTTP upstream) and `stdio-floor` (stdio client → floor
 //! relay → stdio upstream), compared with the same direct runs as `http` and `stdio`; the gap
-//! between a floor and direct is what any proxy hop costs on the machine. At each concurrency the
+//! between a floor and direct is what any proxy hop costs on the machine. A third, `tcp-floor`,
+//! splices TCP in front of the HTTP upstream and parses nothing: the least any proxy hop costs. At each concurrency the
 //! direct, floor and gateway runs alternate over several rounds ([`super::rounds`]), so drift and
 //! scheduling on the machine hit all alike. Gateway and floor runs watch that process's CPU and
 //! memory (over stdio, the load generator watches the process it spawns: the gateway or the
@@ -19,8 +20,8 @@ use anyhow::anyhow;
 use super::config::{self, Upstream};
 use super::load::Load;
 use super::plan::Plan;
-use super::process::{Layout, start_echo_http, start_floor_http, start_gateway};
-use super::results::Comparison;
+use super::process::{Layout, start_echo_http, start_floor_http, start_floor_tcp, start_gateway};
+use super::results::{Comparison, TCP_FLOOR};
 use crate::load::Report;
 
 pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
@@ -34,9 +35,10 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
         )?;
         let (gw, gw_url) = start_gateway(layout, "gateway-http", &cfg)?;
         let (floor, floor_url) = start_floor_http(layout, "floor-http", &url)?;
+        let (splice, splice_url) = start_floor_tcp(layout, "floor-tcp", &url)?;
         for &c in &plan.concurrency {
             let (mut direct, mut gateway, mut modern) = (Vec::new(), Vec::new(), Vec::new());
-            let mut floored = Vec::new();
+            let (mut floored, mut spliced) = (Vec::new(), Vec::new());
             for round in 1..=plan.rounds {
                 direct.push(
                     plan.standard(Load::http(&format!("http-c{c}-direct-{round}"), &url))
@@ -51,6 +53,15 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
                     ))
                     .concurrency(c)
                     .watch(floor.pid())
+                    .run(layout)?,
+                );
+                spliced.push(
+                    plan.standard(Load::http(
+                        &format!("tcp-floor-c{c}-floor-{round}"),
+                        &splice_url,
+                    ))
+                    .concurrency(c)
+                    .watch(splice.pid())
                     .run(layout)?,
                 );
                 gateway.push(
@@ -74,6 +85,7 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
             }
             out.push(fold("http-modern", c, direct.clone(), modern)?);
             out.push(fold("http-floor", c, direct.clone(), floored)?);
+            out.push(fold(TCP_FLOOR, c, direct.clone(), spliced)?);
             out.push(fold("http", c, direct, gateway)?);
         }
     }

@@ -222,6 +222,46 @@ fn slow_calls_do_not_block_fast_ones_on_stdio() {
 }
 
 #[test]
+fn min_duration_keeps_measuring_past_the_call_count() {
+    // 50 calls take a few milliseconds; the phase goes on until 300 ms have passed.
+    let (ok, r) = load(&[
+        "--stdio",
+        "-c",
+        "4",
+        "-n",
+        "50",
+        "--warmup",
+        "0",
+        "--min-duration",
+        "300ms",
+        "--",
+        ECHO,
+        "--stdio",
+    ]);
+    assert!(ok, "{r}");
+    assert_eq!(r["errors"], 0, "{r}");
+    assert!(r["calls"].as_u64().unwrap() > 50, "{r}");
+    assert!(r["duration_s"].as_f64().unwrap() >= 0.3, "{r}");
+    // --duration still caps it.
+    let (ok, r) = load(&[
+        "--stdio",
+        "-n",
+        "50",
+        "--warmup",
+        "0",
+        "--min-duration",
+        "5s",
+        "--duration",
+        "200ms",
+        "--",
+        ECHO,
+        "--stdio",
+    ]);
+    assert!(ok, "{r}");
+    assert!(r["duration_s"].as_f64().unwrap() < 2.0, "{r}");
+}
+
+#[test]
 fn refuses_non_loopback_targets() {
     let (ok, _) = load(&["--http", "http://192.0.2.1:80/mcp", "-n", "1"]);
     assert!(!ok);

@@ -38,6 +38,8 @@ pub struct Options {
     pub sessions: usize,
     pub calls: Option<u64>,
     pub duration: Option<Duration>,
+    /// The measured phase goes on past `calls` until this long has passed.
+    pub min_duration: Duration,
     pub warmup: u64,
     pub watch_pid: Option<u32>,
     pub timeout: Duration,
@@ -86,6 +88,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         clients,
         &spec,
         Some(opts.warmup),
+        Duration::ZERO,
         opts.max_duration,
         opts.timeout,
     )
@@ -109,7 +112,15 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         .transpose()
         .context("reading /proc")?;
     let sampler = watch.map(RssSampler::start);
-    let measured = phase(warm.clients, &spec, opts.calls, budget, opts.timeout).await;
+    let measured = phase(
+        warm.clients,
+        &spec,
+        opts.calls,
+        opts.min_duration,
+        budget,
+        opts.timeout,
+    )
+    .await;
     let server = match (watch, cpu0, rss0, sampler) {
         (Some(pid), Some(cpu0), Some(rss0), Some(sampler)) => {
             let cpu_ns = CpuSnapshot::take(pid).map(|c| c.since(&cpu0)).unwrap_or(0);
@@ -261,11 +272,13 @@ async fn teardown(clients: Vec<Client>, sessions: &[HeaderValue], mux: Option<&S
     .await;
 }
 
-/// Runs every client until `limit` calls are done in all or `budget` has passed.
+/// Runs every client until `limit` calls are done in all and `min` has passed, or until `budget`
+/// has passed.
 async fn phase(
     clients: Vec<Client>,
     spec: &Arc<CallSpec>,
     limit: Option<u64>,
+    min: Duration,
     budget: Duration,
     timeout: Duration,
 ) -> PhaseResult {
@@ -275,6 +288,7 @@ async fn phase(
     let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
     let t0 = Instant::now();
     let deadline = t0 + budget;
+    let until = t0 + min;
     let per_client = limit.map_or(1 << 16, |l| (l as usize / clients.len().max(1)) + 1);
     let handles: Vec<_> = clients
         .into_iter()
@@ -293,7 +307,7 @@ async fn phase(
                         break;
                     }
                     let n = started.fetch_add(1, Ordering::Relaxed);
-                    if limit.is_some_and(|l| n >= l) {
+                    if limit.is_some_and(|l| n >= l) && Instant::now() >= until {
                         started.fetch_sub(1, Ordering::Relaxed);
                         break;
                     }

@@ -72,6 +72,10 @@ pub struct Args {
     /// Measure for this long (e.g. 10s, 500ms); with --calls, whichever ends first.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// Keep measuring past --calls until this long has passed (never past --duration): on a
+    /// fast path a fixed count of calls is over in a few milliseconds, too short to measure.
+    #[arg(long, value_parser = parse_duration, default_value = "0ms")]
+    pub min_duration: Duration,
     /// Unmeasured calls first, at the same concurrency.
     #[arg(long, default_value_t = 1000)]
     pub warmup: u64,
@@ -171,6 +175,7 @@ impl Args {
             sessions,
             calls,
             duration: self.duration,
+            min_duration: self.min_duration,
             warmup: self.warmup,
             watch_pid: self.watch_pid,
             timeout: self.timeout,

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use super::results::{Comparison, Results, TCP_FLOOR};
 use super::targets::{self, path_name};
+use crate::load::Report;
 
 pub const NOTES_BEGIN: &str = "<!-- notes -->";
 pub const NOTES_END: &str = "<!-- /notes -->";
@@ -165,10 +166,29 @@ fn transport_section(w: &mut String, r: &Results) {
     let floor = r.transport.iter().any(Comparison::is_floor);
     let splice = r.transport.iter().any(|c| c.path == TCP_FLOOR);
     let rounds = first.map_or(1, |c| c.gateway_rounds.len().max(1));
+    let size = if r.round_min_ms > 0 {
+        format!(
+            "{} alternating direct/gateway round(s) per cell, each of at least {} calls and at \
+             least {} ms (so the fast paths measure more calls than that), each after {} warm-up \
+             calls",
+            rounds,
+            thousands(least_round_calls(r) as f64),
+            r.round_min_ms,
+            thousands(first.map_or(0, |c| c.gateway.warmup / rounds as u64) as f64),
+        )
+    } else {
+        format!(
+            "{} measured calls per cell, in {} alternating direct/gateway round(s) of {} calls, \
+             each after {} warm-up calls",
+            thousands(first.map_or(0, |c| c.gateway.calls) as f64),
+            rounds,
+            thousands(first.map_or(0, |c| c.gateway.calls / rounds as u64) as f64),
+            thousands(first.map_or(0, |c| c.gateway.warmup / rounds as u64) as f64),
+        )
+    };
     let _ = writeln!(
         w,
-        "`echo` calls (`{{\"message\":\"hi\"}}`): {} measured calls per cell, in {} alternating \
-         direct/gateway round(s) of {} calls, each after {} warm-up calls; each figure is the \
+        "`echo` calls (`{{\"message\":\"hi\"}}`): {size}; each figure is the \
          median round's. Paths: **HTTP** — HTTP client → gateway → HTTP upstream; **HTTP \
          2026-07-28** — the same with a 2026-07-28 client (no session; `_meta` and mirrored \
          headers on every request), against the same direct handshake-era call; **stdio** — \
@@ -176,15 +196,29 @@ fn transport_section(w: &mut String, r: &Results) {
          gateway → stdio upstream (its direct column is the direct stdio call).{}{} Latencies in \
          ms; *+p50*/*+p99* are gateway minus direct; *CPU/call* is the gateway's{} CPU time (all \
          threads) per call, over all rounds.\n",
-        thousands(first.map_or(0, |c| c.gateway.calls) as f64),
-        rounds,
-        thousands(first.map_or(0, |c| c.gateway.calls / rounds as u64) as f64),
-        thousands(first.map_or(0, |c| c.gateway.warmup / rounds as u64) as f64),
         if floor { FLOOR_PATHS } else { "" },
         if splice { TCP_FLOOR_PATH } else { "" },
         if floor { " (or floor's)" } else { "" },
     );
     comparison_table(w, &r.transport, true);
+}
+
+/// The fewest calls any one transport round measured.
+fn least_round_calls(r: &Results) -> u64 {
+    r.transport
+        .iter()
+        .flat_map(|c| {
+            let (d, g) = (&c.direct_rounds, &c.gateway_rounds);
+            let single = [&c.direct, &c.gateway];
+            let rounds: Vec<&Report> = if d.is_empty() && g.is_empty() {
+                single.to_vec()
+            } else {
+                d.iter().chain(g.iter()).collect()
+            };
+            rounds.into_iter().map(|x| x.calls)
+        })
+        .min()
+        .unwrap_or(0)
 }
 
 /// The floor paths, in the paths paragraph of a run that measured them.
@@ -494,6 +528,38 @@ mod tests {
             )
         );
         assert!(page.contains("**TCP floor**"), "{page}");
+    }
+
+    #[test]
+    fn rounds_with_a_least_duration_say_so_and_count_the_fewest_calls() {
+        use super::super::results::fixture::{report, results};
+        let mut r = results(&[("http", 32, 1.0, 1.0), ("stdio", 32, 1.0, 1.0)]);
+        let page = render(&r, None);
+        assert!(
+            page.contains("100 measured calls per cell, in 1 alternating"),
+            "{page}"
+        );
+        // Rounds that went on past their count: the fewest calls any round measured.
+        r.round_min_ms = 250;
+        let mut fast = report(1.0, 0.1);
+        fast.calls = 9_000;
+        let mut slow = report(1.0, 0.1);
+        slow.calls = 4_200;
+        r.transport[1].direct_rounds = vec![fast.clone(), fast.clone()];
+        r.transport[1].gateway_rounds = vec![slow, fast];
+        let page = render(&r, None);
+        assert!(
+            page.contains("each of at least 100 calls and at least 250 ms"),
+            "{page}"
+        );
+        r.transport.remove(0);
+        let page = render(&r, None);
+        assert!(
+            page.contains(
+                "2 alternating direct/gateway round(s) per cell, each of at least 4,200 calls"
+            ),
+            "{page}"
+        );
     }
 
     #[test]

@@ -171,6 +171,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     );
 
     let mut r = Results::empty(args.tiny, Machine::describe(&layout.gateway()));
+    r.round_min_ms = plan.round_min_ms;
     let mut failures = Vec::new();
     for case in cases {
         let tc = Instant::now();

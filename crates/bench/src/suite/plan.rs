@@ -14,6 +14,10 @@ pub struct Plan {
     pub calls: u64,
     /// Alternating direct/gateway rounds per measurement ([`super::rounds`]).
     pub rounds: u64,
+    /// Each round goes on past its share of `calls` until this many milliseconds have passed:
+    /// on the fast paths (stdio at ~300,000 calls/s) a round of a few thousand calls would
+    /// otherwise last ~15 ms, right after its processes were spawned.
+    pub round_min_ms: u64,
     /// Warm-up calls before every measured run.
     pub warmup: u64,
     /// Idle sessions created for the memory case.
@@ -43,6 +47,7 @@ impl Plan {
             concurrency: vec![1, 8, 32, 256],
             calls: 21_000,
             rounds: 5,
+            round_min_ms: 250,
             warmup: 1_000,
             idle_sessions: 10_000,
             startup_runs: 7,
@@ -66,6 +71,7 @@ impl Plan {
             tiny: true,
             calls: 300,
             rounds: 1,
+            round_min_ms: 0,
             warmup: 100,
             idle_sessions: 500,
             startup_runs: 2,
@@ -80,10 +86,11 @@ impl Plan {
         }
     }
 
-    /// A load with one round's call count, the warm-up and threads.
+    /// A load with one round's call count and least duration, the warm-up and threads.
     pub fn standard(&self, load: Load) -> Load {
         self.threads(load)
             .calls(self.calls.div_ceil(self.rounds.max(1)))
+            .arg("min-duration", format!("{}ms", self.round_min_ms))
             .warmup(self.warmup)
     }
 

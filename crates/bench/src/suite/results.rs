@@ -22,6 +22,10 @@ pub struct Results {
     pub tiny: bool,
     pub machine: Machine,
     pub elapsed_s: f64,
+    /// Each transport round's least duration ([`super::plan::Plan::round_min_ms`]; 0 in runs
+    /// from before it existed).
+    #[serde(default)]
+    pub round_min_ms: u64,
     /// Direct vs through the gateway, per path and concurrency.
     #[serde(default)]
     pub transport: Vec<Comparison>,
@@ -255,6 +259,7 @@ impl Results {
             tiny,
             machine,
             elapsed_s: 0.0,
+            round_min_ms: 0,
             transport: Vec::new(),
             big_result: Vec::new(),
             catalog: None,

@@ -53,6 +53,8 @@ pub(crate) struct HttpDoc {
     #[serde(default)]
     pub allowed_origins: Vec<Scalar>,
     pub max_body_bytes: Option<Scalar>,
+    pub header_read_timeout: Option<Scalar>,
+    pub body_read_timeout: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,6 +13,11 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_NAMESPACE_SEPARATOR: &str = "__";
 /// Largest request body the HTTP layer accepts: 4 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// A client connection that has not sent a whole request head this long after it opened, or
+/// after its previous answer, is closed (slow-header clients and idle keep-alive connections).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// A `POST` body not received whole this long after its head gets HTTP 408.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// A downstream session idle this long is forgotten.
 pub const DEFAULT_IDLE_TTL: Duration = Duration::from_secs(30 * 60);
 /// Sessions kept at once before new ones are refused.
@@ -85,6 +90,8 @@ pub struct HttpConfig {
     /// `Origin` header values accepted besides the localhost forms.
     pub allowed_origins: Vec<String>,
     pub max_body_bytes: usize,
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
 }
 
 impl Default for HttpConfig {
@@ -93,6 +100,8 @@ impl Default for HttpConfig {
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
         }
     }
 }

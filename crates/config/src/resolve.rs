@@ -23,8 +23,9 @@ use crate::expand::expand;
 use crate::federation::UPSTREAMS_ENV;
 use crate::listen::check_listen;
 use crate::model::{
-    CacheScope, Config, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER, DEFAULT_IDLE_TTL, DEFAULT_INPUT_TTL,
-    DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HELD,
+    CacheScope, Config, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TTL, DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE,
+    DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HELD,
     DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_ROUNDS, DEFAULT_MAX_SESSIONS,
     DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT, Era, HttpConfig,
     ModernConfig, ProductConfig, ProductStatus, Root, SessionMode, SessionsConfig, StateKey,
@@ -123,6 +124,16 @@ impl Resolver<'_> {
                 "max_body_bytes",
                 &doc.max_body_bytes,
                 DEFAULT_MAX_BODY_BYTES,
+            )?,
+            header_read_timeout: self.duration_or(
+                "header_read_timeout",
+                &doc.header_read_timeout,
+                DEFAULT_HEADER_READ_TIMEOUT,
+            )?,
+            body_read_timeout: self.duration_or(
+                "body_read_timeout",
+                &doc.body_read_timeout,
+                DEFAULT_BODY_READ_TIMEOUT,
             )?,
         })
     }

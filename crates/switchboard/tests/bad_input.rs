@@ -241,6 +241,83 @@ async fn active_session_does_not_expire() {
     }
 }
 
+// ----- Slow and idle clients -------------------------------------------------------------------
+
+/// Reads `sock` until the gateway closes it; what came, and how long that took.
+async fn read_to_close(sock: &mut tokio::net::TcpStream) -> (String, Duration) {
+    use tokio::io::AsyncReadExt;
+    let t0 = Instant::now();
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), sock.read_to_end(&mut got)).await;
+    let text = String::from_utf8_lossy(&got).into_owned();
+    assert!(read.is_ok(), "still open after 10 s; read so far: {text:?}");
+    (text, t0.elapsed())
+}
+
+#[tokio::test]
+async fn slow_and_idle_connections_are_closed() {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let (c, log) = fx_config();
+    let gw = c
+        .extra("http: { header_read_timeout: 500ms, body_read_timeout: 500ms }")
+        .start()
+        .await;
+    let s = gw.initialize().await;
+    let host = format!("127.0.0.1:{}", gw.addr.port());
+
+    // A request head that never ends (slowloris): closed unanswered once the timeout is up.
+    let mut sock = TcpStream::connect(gw.addr).await.unwrap();
+    let head = format!("POST /mcp HTTP/1.1\r\nHost: {host}\r\nX-Slow: a");
+    sock.write_all(head.as_bytes()).await.unwrap();
+    let (got, took) = read_to_close(&mut sock).await;
+    assert_eq!(got, "", "a request that never arrived is not answered");
+    assert!(took >= Duration::from_millis(400), "closed after {took:?}");
+
+    // A keep-alive connection left idle after its answer: closed, the answer delivered first.
+    let mut sock = TcpStream::connect(gw.addr).await.unwrap();
+    let head = format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    sock.write_all(head.as_bytes()).await.unwrap();
+    let (got, took) = read_to_close(&mut sock).await;
+    assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
+    assert!(took >= Duration::from_millis(400), "closed after {took:?}");
+
+    // A body that stops short: 408 and a JSON-RPC error with the request id, then the
+    // connection closes, and nothing reached the upstream.
+    let body = r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"fx__echo","arguments":{"message":"never-sent"#;
+    let mut sock = TcpStream::connect(gw.addr).await.unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nMCP-Session-Id: {}\r\n\
+         MCP-Protocol-Version: {PROTOCOL}\r\nX-Request-Id: slow-body\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        s.id,
+        body.len() + 100,
+    );
+    sock.write_all(head.as_bytes()).await.unwrap();
+    let (got, took) = read_to_close(&mut sock).await;
+    assert!(got.starts_with("HTTP/1.1 408 "), "{got}");
+    assert!(
+        took >= Duration::from_millis(400),
+        "answered after {took:?}"
+    );
+    assert!(got.contains("x-request-id: slow-body\r\n"), "{got}");
+    let json: Value = serde_json::from_str(got.split("\r\n\r\n").nth(1).unwrap_or("")).unwrap();
+    assert_eq!(json["error"]["code"], -32600, "{json}");
+    assert_eq!(
+        json["error"]["message"], "the request body did not arrive within 0.5 s",
+        "{json}"
+    );
+    assert_eq!(json["error"]["data"]["request_id"], "slow-body", "{json}");
+    let seen = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!seen.contains("never-sent"), "{seen}");
+
+    // Clients that keep up are served as before, on the same session.
+    let r = s.call_tool("fx__echo", r#"{"message":"still here"}"#).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("still here"), "{}", r.text);
+}
+
 // ----- Routes ----------------------------------------------------------------------------------
 
 #[tokio::test]

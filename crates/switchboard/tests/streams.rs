@@ -1,6 +1,7 @@
 //! Streams and limits that only show over time: a POST stream the client drops (not a
 //! cancellation: the call finishes and its events wait for a `Last-Event-ID` resumption),
-//! keep-alive comments on idle streams, the session limit, and a stdio upstream that writes a
+//! keep-alive comments on idle streams, streams outliving the header read timeout, the session
+//! limit, and a stdio upstream that writes a
 //! message over `max_message_bytes` (killed, named in the error, restarted).
 
 mod support;
@@ -122,6 +123,35 @@ async fn idle_streams_get_keepalive_comments() {
     assert!(
         text.contains(": keepalive"),
         "no keep-alive comment within 5 s on an idle stream: {text:?}"
+    );
+}
+
+#[tokio::test]
+async fn streams_outlive_the_header_read_timeout() {
+    // The header read timeout bounds waiting for a request, not answering one: a stream that
+    // stays open far longer than it keeps getting its keep-alive comments.
+    let c = Config::new()
+        .extra("http: { header_read_timeout: 300ms }\nsessions: { keepalive: 100ms }")
+        .upstream(Upstream::fixture("fx"));
+    let gw = c.start().await;
+    let s = gw.initialize().await;
+    let mut stream = s.get_stream().await;
+    assert_eq!(stream.status(), 200);
+    let text = read_until(&mut stream, Duration::from_secs(5), |t| {
+        t.matches(": keepalive").count() >= 10
+    })
+    .await;
+    assert!(
+        text.matches(": keepalive").count() >= 10,
+        "the stream ended before 1 s of keep-alives (timeout 300 ms): {text:?}"
+    );
+    // A POST whose answer is slower than the header timeout is answered too.
+    let r = s.call_tool("fx__slow", r#"{"ms":800}"#).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.response().is_some_and(|m| m.get("result").is_some()),
+        "{}",
+        r.text
     );
 }
 

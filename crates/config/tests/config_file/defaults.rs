@@ -32,6 +32,8 @@ fn http_defaults() {
         allowed_hosts: vec![],
         allowed_origins: vec![],
         max_body_bytes: 4 * 1024 * 1024,
+        header_read_timeout: Duration::from_secs(30),
+        body_read_timeout: Duration::from_secs(30),
     };
     assert_eq!(ok("").http, expected);
     assert_eq!(ok("http: {}\n").http, expected);
@@ -122,7 +124,7 @@ fn every_setting_can_be_given() {
     let config = ok(r#"
 listen: 0.0.0.0:9000
 namespace_separator: "."
-http: { allowed_hosts: [gw.example.com], allowed_origins: ["https://app.example.com"], max_body_bytes: 1024 }
+http: { allowed_hosts: [gw.example.com], allowed_origins: ["https://app.example.com"], max_body_bytes: 1024, header_read_timeout: 5s, body_read_timeout: 1m }
 allow_private_upstreams: true
 sessions: { idle_ttl: 1h, max_sessions: 7, event_buffer: 8, keepalive: 500ms }
 roots: [ { uri: "file:///work", name: work }, { uri: "file:///tmp" } ]
@@ -132,6 +134,8 @@ roots: [ { uri: "file:///work", name: work }, { uri: "file:///tmp" } ]
     assert_eq!(config.http.allowed_hosts, ["gw.example.com"]);
     assert_eq!(config.http.allowed_origins, ["https://app.example.com"]);
     assert_eq!(config.http.max_body_bytes, 1024);
+    assert_eq!(config.http.header_read_timeout, Duration::from_secs(5));
+    assert_eq!(config.http.body_read_timeout, Duration::from_secs(60));
     assert!(config.allow_private_upstreams);
     assert_eq!(
         config.sessions,

@@ -62,6 +62,18 @@ fn bad_forms_are_located() {
         &["`keepalive` must be greater than 0"],
     );
     assert_error_at(
+        "http:\n  header_read_timeout: 0s\n",
+        2,
+        24,
+        &["`header_read_timeout` must be greater than 0"],
+    );
+    assert_error_at(
+        "http:\n  body_read_timeout: soon\n",
+        2,
+        22,
+        &["`body_read_timeout`"],
+    );
+    assert_error_at(
         "sessions:\n  idle_ttl: 5d\n",
         2,
         13,

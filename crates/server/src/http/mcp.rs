@@ -73,13 +73,20 @@ where
         ));
     }
     let limit = srv.max_body;
-    // Whatever stops the read (too long, or the client went away mid-body) leaves nothing to
-    // answer but "too large": a client that is gone reads no answer.
-    let bytes = Limited::new(body, limit)
-        .collect()
-        .await
-        .map_err(|_| Rejection::too_large(limit))?
-        .to_bytes();
+    // A body that is already here (the common case) is read without arming the timer. Whatever
+    // else stops the read (too long, or the client went away mid-body) leaves nothing to answer
+    // but "too large": a client that is gone reads no answer. hyper closes the connection after
+    // either answer, since the rest of the body was never read.
+    let bytes = match tokio::time::timeout(
+        srv.body_read_timeout,
+        Limited::new(body, limit).collect(),
+    )
+    .await
+    {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(_)) => return Err(Rejection::too_large(limit)),
+        Err(_) => return Err(Rejection::body_timeout(srv.body_read_timeout)),
+    };
     let msg = Message::parse(bytes).map_err(|e| Rejection::parse(&e))?;
     match classify(headers, &msg) {
         Route::Handshake => {}

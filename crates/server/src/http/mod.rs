@@ -33,7 +33,7 @@ use axum::response::{IntoResponse, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use switchboard_gateway::Gateway;
 use switchboard_gateway::session::Session;
 use tokio::net::{TcpListener, TcpStream};
@@ -55,6 +55,11 @@ pub struct Server {
     stores: Mutex<HashMap<Arc<str>, Arc<EventStore>>>,
     allow: Allowlist,
     max_body: usize,
+    /// How long a connection may take to send a request head, after opening or after its
+    /// previous answer (`http.header_read_timeout`).
+    header_read_timeout: Duration,
+    /// How long a `POST` body may take to arrive whole after its head (`http.body_read_timeout`).
+    body_read_timeout: Duration,
     event_buffer: usize,
     keepalive: Duration,
     /// Fires when shutdown begins: standalone streams close.
@@ -69,6 +74,8 @@ impl Server {
         Arc::new(Server {
             allow: Allowlist::new(&cfg.http),
             max_body: cfg.http.max_body_bytes,
+            header_read_timeout: cfg.http.header_read_timeout,
+            body_read_timeout: cfg.http.body_read_timeout,
             event_buffer: cfg.sessions.event_buffer,
             keepalive: cfg.sessions.keepalive,
             gw,
@@ -195,11 +202,17 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
 /// Serves one connection until it closes, or until shutdown lets it finish its request in hand.
 async fn connection(srv: Arc<Server>, stream: TcpStream, mut closing: closing::Watch) {
+    let header_read_timeout = srv.header_read_timeout;
     let service = service_fn(move |req| {
         let srv = srv.clone();
         async move { Ok::<_, Infallible>(dispatch(&srv, req).await) }
     });
-    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    // A client that never finishes a request head (slowloris), or leaves a keep-alive
+    // connection idle, gives its socket and task back after the header read timeout.
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     let mut graceful = false;
     let outcome = poll_fn(|cx| {

@@ -75,6 +75,17 @@ impl Rejection {
         )
     }
 
+    pub fn body_timeout(after: std::time::Duration) -> Rejection {
+        Rejection::new(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::INVALID_REQUEST,
+            format!(
+                "the request body did not arrive within {} s",
+                after.as_secs_f64()
+            ),
+        )
+    }
+
     pub fn missing_session() -> Rejection {
         Rejection::new(
             StatusCode::BAD_REQUEST,

@@ -313,7 +313,8 @@ pub const LINE_BATCH_BYTES: usize = 64 * 1024;
 /// tokens (inside strings they must be escaped), so turning them into spaces keeps the message's
 /// meaning: a message per line, even when a peer sent pretty-printed JSON.
 pub fn push_line(out: &mut Vec<u8>, m: &[u8]) {
-    if m.iter().any(|&b| b == b'\n' || b == b'\r') {
+    // memchr scans a word or a vector at a time: a large result is searched at memory speed.
+    if memchr::memchr2(b'\n', b'\r', m).is_some() {
         out.extend(
             m.iter()
                 .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
@@ -322,6 +323,12 @@ pub fn push_line(out: &mut Vec<u8>, m: &[u8]) {
         out.extend_from_slice(m);
     }
     out.push(b'\n');
+}
+
+/// Where the first line in `chunk` ends: the index of its `\n`, if it has one. (For line readers:
+/// a large message is searched a vector at a time, not a byte at a time.)
+pub fn line_end(chunk: &[u8]) -> Option<usize> {
+    memchr::memchr(b'\n', chunk)
 }
 
 /// Fills `batch` with `first` and then whatever `more` yields, one line each, until it holds
@@ -337,14 +344,18 @@ pub fn batch_lines(batch: &mut Vec<u8>, first: &[u8], mut more: impl FnMut() -> 
     }
 }
 
-/// Writers of JSON-RPC envelopes around raw parts.
+/// Writers of JSON-RPC envelopes around raw parts. Each sizes its output exactly up front: a
+/// result is often large (a file, a log), and a buffer that grows while the result is copied
+/// in copies it twice.
 pub mod encode {
     use super::Id;
     use crate::object::push_json_string;
 
     /// `{"jsonrpc":"2.0","id":ID,"method":M[,"params":P]}`
     pub fn request(id: &Id, method: &str, params: Option<&str>) -> String {
-        let mut s = String::with_capacity(48 + method.len() + params.map_or(0, str::len));
+        let mut s = String::with_capacity(
+            48 + id.as_raw().len() + method.len() + params.map_or(0, str::len),
+        );
         s.push_str("{\"jsonrpc\":\"2.0\",\"id\":");
         s.push_str(id.as_raw());
         s.push_str(",\"method\":");
@@ -372,7 +383,7 @@ pub mod encode {
 
     /// `{"jsonrpc":"2.0","id":ID,"result":R}`
     pub fn result(id: &Id, result: &str) -> String {
-        let mut s = String::with_capacity(36 + result.len());
+        let mut s = String::with_capacity(33 + id.as_raw().len() + result.len());
         s.push_str("{\"jsonrpc\":\"2.0\",\"id\":");
         s.push_str(id.as_raw());
         s.push_str(",\"result\":");
@@ -383,7 +394,8 @@ pub mod encode {
 
     /// `{"jsonrpc":"2.0","id":ID,"error":E}`; `id` absent when the request could not be read.
     pub fn error(id: Option<&Id>, error: &str) -> String {
-        let mut s = String::with_capacity(40 + error.len());
+        let mut s =
+            String::with_capacity(26 + id.map_or(0, |i| 6 + i.as_raw().len()) + error.len());
         s.push_str("{\"jsonrpc\":\"2.0\",");
         if let Some(id) = id {
             s.push_str("\"id\":");
@@ -447,6 +459,27 @@ mod tests {
         ] {
             assert!(matches!(p(bad), Err(ParseError::Invalid(_))), "{bad}");
         }
+    }
+
+    #[test]
+    fn envelopes_are_sized_exactly_up_front() {
+        // No growth while a large part is copied in (it would copy the part twice).
+        let id = Id::from_raw(r#""a-long-string-request-id-0123456789""#).unwrap();
+        let big = format!("{{\"text\":\"{}\"}}", "x".repeat(100_000));
+        let r = encode::result(&id, &big);
+        assert_eq!(r.capacity(), r.len());
+        let e = encode::error(Some(&id), &big);
+        assert_eq!(e.capacity(), e.len());
+        let e = encode::error(None, &big);
+        assert_eq!(e.capacity(), e.len());
+        let q = encode::request(&id, "tools/call", Some(&big));
+        assert!(
+            q.capacity() >= q.len() && q.capacity() < q.len() + 8,
+            "{}",
+            q.capacity()
+        );
+        let v: serde_json::Value = serde_json::from_str(&r).unwrap();
+        assert_eq!(v["id"], "a-long-string-request-id-0123456789");
     }
 
     #[test]

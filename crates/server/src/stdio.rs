@@ -26,7 +26,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use switchboard_gateway::session::Session;
 use switchboard_gateway::{Answer, Gateway, Related, SessionRefused};
-use switchboard_protocol::message::{LINE_BATCH_BYTES, batch_lines, encode};
+use switchboard_protocol::message::{LINE_BATCH_BYTES, batch_lines, encode, line_end};
 
 use crate::request_id;
 use switchboard_gateway::modern::SUPPORTED_VERSIONS;
@@ -345,7 +345,7 @@ async fn read_line<R: AsyncBufRead + Unpin>(
                 (false, false) => Line::Complete,
             });
         }
-        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+        let (take, done) = match line_end(chunk) {
             Some(i) => (i + 1, true),
             None => (chunk.len(), false),
         };

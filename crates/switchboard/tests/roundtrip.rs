@@ -434,12 +434,26 @@ async fn big_result_arrives_whole() {
     let (c, _) = fx_config();
     let gw = c.start().await;
     let s = gw.initialize().await;
-    let r = s.call_tool("fx__big", r#"{"bytes":3000000}"#).await;
-    assert_eq!(r.status, 200);
-    let text = r.result()["content"][0]["text"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(text.len(), 3_000_000);
-    assert!(text.bytes().all(|b| b == b'x'));
+    // Large lines leave the upstream reader in the buffer they were read into; small ones are
+    // copied out of it. Either way, every answer is whole and the next line reads cleanly.
+    for (bytes, then) in [
+        (3_000_000, "after a big one"),
+        (100, "after a small one"),
+        (70_000, "last"),
+    ] {
+        let r = s
+            .call_tool("fx__big", &format!(r#"{{"bytes":{bytes}}}"#))
+            .await;
+        assert_eq!(r.status, 200);
+        let text = r.result()["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(text.len(), bytes);
+        assert!(text.bytes().all(|b| b == b'x'));
+        let r = s
+            .call_tool("fx__echo", &format!(r#"{{"message":"{then}"}}"#))
+            .await;
+        assert!(r.text.contains(then), "{}", r.text);
+    }
 }

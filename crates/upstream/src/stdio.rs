@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use switchboard_protocol::Message;
-use switchboard_protocol::message::{LINE_BATCH_BYTES, batch_lines};
+use switchboard_protocol::message::{LINE_BATCH_BYTES, batch_lines, line_end};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{ChildStdin, ChildStdout, Command};
 use tokio::sync::mpsc;
@@ -144,9 +144,14 @@ async fn write_loop(
     // Dropping stdin closes it: end of input asks the child to exit.
 }
 
+/// What the line buffer starts with; lines at least [`BIG_LINE`] long are handed on in the buffer
+/// they were read into.
+const LINE_CAPACITY: usize = 8 * 1024;
+const BIG_LINE: usize = 64 * 1024;
+
 async fn read_loop(stdout: ChildStdout, core: Weak<Core>, max: usize, pgid: Option<i32>) {
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
-    let mut line = Vec::with_capacity(8 * 1024);
+    let mut line = Vec::with_capacity(LINE_CAPACITY);
     let reason = loop {
         line.clear();
         match read_line_limited(&mut reader, &mut line, max).await {
@@ -162,14 +167,25 @@ async fn read_loop(stdout: ChildStdout, core: Weak<Core>, max: usize, pgid: Opti
             Err(LineError::Io(e)) => break format!("stdout read failed: {e}"),
         }
         let Some(core) = core.upgrade() else { return };
-        let text = trim_line(&line);
-        if text.is_empty() {
+        let span = trim_line(&line);
+        if span.is_empty() {
             continue;
         }
-        match Message::parse_slice(text) {
+        // A large message keeps the buffer it was read into (no copy); a small one is copied
+        // out, so the buffer and its capacity serve the next line.
+        let bytes = if line.len() >= BIG_LINE {
+            Bytes::from(std::mem::replace(
+                &mut line,
+                Vec::with_capacity(LINE_CAPACITY),
+            ))
+            .slice(span)
+        } else {
+            Bytes::copy_from_slice(&line[span])
+        };
+        match Message::parse(bytes.clone()) {
             Ok(msg) => core.deliver(msg, None),
             Err(e) => {
-                let shown = String::from_utf8_lossy(&text[..text.len().min(200)]);
+                let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]);
                 tracing::warn!(upstream = %core.name, "skipped a stdout line that is not JSON-RPC ({e}): {shown}");
             }
         }
@@ -179,15 +195,12 @@ async fn read_loop(stdout: ChildStdout, core: Weak<Core>, max: usize, pgid: Opti
     }
 }
 
-fn trim_line(line: &[u8]) -> &[u8] {
-    let mut s = line;
-    while let [rest @ .., b'\n' | b'\r' | b' ' | b'\t'] = s {
-        s = rest;
-    }
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    s
+/// The line without surrounding blanks and its line ending, as a range of it.
+fn trim_line(line: &[u8]) -> std::ops::Range<usize> {
+    let blank = |b: &u8| matches!(b, b'\n' | b'\r' | b' ' | b'\t');
+    let end = line.iter().rposition(|b| !blank(b)).map_or(0, |i| i + 1);
+    let start = line[..end].iter().position(|b| !blank(b)).unwrap_or(end);
+    start..end
 }
 
 enum LineError {
@@ -207,7 +220,7 @@ async fn read_line_limited<R: AsyncBufRead + Unpin>(
         if chunk.is_empty() {
             return Ok(!buf.is_empty());
         }
-        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+        let (take, done) = match line_end(chunk) {
             Some(i) => (i + 1, true),
             None => (chunk.len(), false),
         };
@@ -271,4 +284,22 @@ impl Drop for Child {
 pub fn group_alive(pgid: i32) -> bool {
     // SAFETY: signal 0 only checks for existence/permission.
     unsafe { libc::kill(-pgid, 0) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trim_line_drops_surrounding_blanks_and_the_line_ending() {
+        fn t(s: &str) -> &str {
+            &s[trim_line(s.as_bytes())]
+        }
+        assert_eq!(t("{\"a\":1}\n"), "{\"a\":1}");
+        assert_eq!(t(" \t{\"a\": 1 }\r\n"), "{\"a\": 1 }");
+        assert_eq!(t("{}"), "{}");
+        assert_eq!(t("\r\n"), "");
+        assert_eq!(t("  \t "), "");
+        assert_eq!(t(""), "");
+    }
 }

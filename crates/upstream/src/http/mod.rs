@@ -618,9 +618,13 @@ async fn read_limited(mut resp: Answer, max: usize) -> Result<Bytes, UpstreamErr
     if first.len() > max {
         return Err(over());
     }
+    // Sized once from Content-Length (already checked against `max`) when the answer has one:
+    // a buffer that grows copies everything read so far each time it does.
     let mut buf = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(UpstreamError::Closed)? {
         if buf.is_empty() {
+            let declared = resp.content_length().map_or(0, |l| l as usize);
+            buf.reserve_exact(declared.max(first.len() + chunk.len()));
             buf.extend_from_slice(&first);
         }
         if buf.len() + chunk.len() > max {

@@ -1,5 +1,6 @@
-//! The accept loop the HTTP echo upstream and the HTTP floor share: hyper's HTTP/1.1 server,
-//! one task per connection, `TCP_NODELAY`, and a bounded lifetime.
+//! The accept loop the HTTP echo upstream and the floors share ([`accept_each`]: a bounded
+//! lifetime, and a pause instead of a spin when accepting fails), and on it hyper's HTTP/1.1
+//! server with one task per connection and `TCP_NODELAY` ([`serve`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -12,10 +13,36 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+
+/// Hands every connection on `listener` to `on` until `lifetime` has passed. `who` names the
+/// program in the (rare) accept errors it reports.
+pub async fn accept_each(
+    listener: TcpListener,
+    lifetime: Duration,
+    who: &'static str,
+    mut on: impl FnMut(TcpStream),
+) {
+    let accept = async {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => on(stream),
+                Err(e) => {
+                    // Out of descriptors or similar: back off instead of spinning.
+                    eprintln!("{who}: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = accept => {}
+        () = tokio::time::sleep(lifetime) => {}
+    }
+}
 
 /// Serves every connection on `listener` with `handle(state, request)` until `lifetime` has
-/// passed. `who` names the program in the (rare) accept errors it reports.
+/// passed.
 pub async fn serve<S, F, Fut>(
     listener: TcpListener,
     lifetime: Duration,
@@ -27,33 +54,19 @@ pub async fn serve<S, F, Fut>(
     F: Fn(Arc<S>, Request<Incoming>) -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
-    let accept = async {
-        loop {
-            let stream = match listener.accept().await {
-                Ok((s, _)) => s,
-                Err(e) => {
-                    // Out of descriptors or similar: back off instead of spinning.
-                    eprintln!("{who}: accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            };
-            // Answers are written whole: waiting to coalesce them only adds latency.
-            let _ = stream.set_nodelay(true);
-            let state = state.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, Infallible>(handle(state, req).await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
+    accept_each(listener, lifetime, who, |stream| {
+        // Answers are written whole: waiting to coalesce them only adds latency.
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handle(state, req).await) }
             });
-        }
-    };
-    tokio::select! {
-        () = accept => {}
-        () = tokio::time::sleep(lifetime) => {}
-    }
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    })
+    .await;
 }

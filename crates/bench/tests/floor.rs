@@ -57,41 +57,11 @@ fn load(args: &[&str]) -> Value {
     serde_json::from_str(stdout.trim()).expect("load report")
 }
 
-#[test]
-fn http_floor_forwards_calls_to_the_echo_server() {
+/// Calls the echo server through the floor in `mode` (`--http` or `--tcp`): every call comes back
+/// whole, and the floor's CPU is measured.
+fn floor_carries_calls(mode: &str) {
     let echo = Server::start(ECHO, &["--http", "127.0.0.1:0"]);
-    let floor = Server::start(FLOOR, &["--http", "127.0.0.1:0", "--to", &echo.url]);
-    assert_ne!(floor.url, echo.url);
-    let pid = floor.child.id().to_string();
-    let r = load(&[
-        "--http",
-        &floor.url,
-        "--tool",
-        "echo",
-        "-c",
-        "4",
-        "-n",
-        "200",
-        "--warmup",
-        "20",
-        "--watch-pid",
-        &pid,
-    ]);
-    assert_eq!(r["errors"], 0, "{r}");
-    assert_eq!(r["calls"], 200, "{r}");
-    // Sessions are the echo server's: its Mcp-Session-Id came back through the floor, and
-    // went forward again on every call.
-    assert_eq!(r["sessions"], 4, "{r}");
-    assert!(
-        r["server"]["cpu_us_per_call"].as_f64().unwrap() > 0.0,
-        "{r}"
-    );
-}
-
-#[test]
-fn tcp_floor_splices_calls_to_the_echo_server() {
-    let echo = Server::start(ECHO, &["--http", "127.0.0.1:0"]);
-    let floor = Server::start(FLOOR, &["--tcp", "127.0.0.1:0", "--to", &echo.url]);
+    let floor = Server::start(FLOOR, &[mode, "127.0.0.1:0", "--to", &echo.url]);
     assert_ne!(floor.url, echo.url);
     assert!(floor.url.ends_with("/mcp"), "{}", floor.url);
     let pid = floor.child.id().to_string();
@@ -109,13 +79,25 @@ fn tcp_floor_splices_calls_to_the_echo_server() {
         "--watch-pid",
         &pid,
     ]);
-    assert_eq!(r["errors"], 0, "{r}");
-    assert_eq!(r["calls"], 200, "{r}");
-    assert_eq!(r["sessions"], 4, "{r}");
+    assert_eq!(r["errors"], 0, "{mode}: {r}");
+    assert_eq!(r["calls"], 200, "{mode}: {r}");
+    // Sessions are the echo server's: its Mcp-Session-Id came back through the floor, and
+    // went forward again on every call.
+    assert_eq!(r["sessions"], 4, "{mode}: {r}");
     assert!(
         r["server"]["cpu_us_per_call"].as_f64().unwrap() > 0.0,
-        "{r}"
+        "{mode}: {r}"
     );
+}
+
+#[test]
+fn http_floor_forwards_calls_to_the_echo_server() {
+    floor_carries_calls("--http");
+}
+
+#[test]
+fn tcp_floor_splices_calls_to_the_echo_server() {
+    floor_carries_calls("--tcp");
 }
 
 #[test]

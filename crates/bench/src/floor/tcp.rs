@@ -20,28 +20,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Splices every connection on `listener` to `upstream` until `lifetime` has passed.
 pub async fn serve(listener: TcpListener, upstream: SocketAddr, lifetime: Duration) {
-    let accept = async {
-        loop {
-            let client = match listener.accept().await {
-                Ok((s, _)) => s,
-                Err(e) => {
-                    // Out of descriptors or similar: back off instead of spinning.
-                    eprintln!("switchboard-floor: accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            };
-            tokio::spawn(async move {
-                if let Err(e) = splice(client, upstream).await {
-                    eprintln!("switchboard-floor: {e}");
-                }
-            });
-        }
-    };
-    tokio::select! {
-        () = accept => {}
-        () = tokio::time::sleep(lifetime) => {}
-    }
+    crate::http1::accept_each(listener, lifetime, "switchboard-floor", |client| {
+        tokio::spawn(async move {
+            if let Err(e) = splice(client, upstream).await {
+                eprintln!("switchboard-floor: {e}");
+            }
+        });
+    })
+    .await;
 }
 
 /// Connects to `upstream` and copies bytes both ways until both sides are done; a side's

@@ -152,26 +152,16 @@ pub fn start_echo_http(
     start_printing_url(layout, name, &mut cmd)
 }
 
-/// Starts `switchboard-floor --http 127.0.0.1:0 --to UPSTREAM` and returns it with its URL.
-pub fn start_floor_http(
+/// Starts `switchboard-floor MODE 127.0.0.1:0 --to UPSTREAM` (`--http`: the bare proxy; `--tcp`:
+/// the splice) and returns it with the URL to call through it.
+pub fn start_floor(
     layout: &Layout,
     name: &str,
+    mode: &str,
     upstream: &str,
 ) -> anyhow::Result<(Proc, String)> {
     let mut cmd = Command::new(layout.floor());
-    cmd.args(["--http", "127.0.0.1:0", "--to", upstream]);
-    start_printing_url(layout, name, &mut cmd)
-}
-
-/// Starts `switchboard-floor --tcp 127.0.0.1:0 --to UPSTREAM` (the splice) and returns it with
-/// the URL to call through it.
-pub fn start_floor_tcp(
-    layout: &Layout,
-    name: &str,
-    upstream: &str,
-) -> anyhow::Result<(Proc, String)> {
-    let mut cmd = Command::new(layout.floor());
-    cmd.args(["--tcp", "127.0.0.1:0", "--to", upstream]);
+    cmd.args([mode, "127.0.0.1:0", "--to", upstream]);
     start_printing_url(layout, name, &mut cmd)
 }
 

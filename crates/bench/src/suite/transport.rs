@@ -20,7 +20,7 @@ use anyhow::anyhow;
 use super::config::{self, Upstream};
 use super::load::Load;
 use super::plan::Plan;
-use super::process::{Layout, start_echo_http, start_floor_http, start_floor_tcp, start_gateway};
+use super::process::{Layout, start_echo_http, start_floor, start_gateway};
 use super::results::{Comparison, TCP_FLOOR};
 use crate::load::Report;
 
@@ -34,11 +34,17 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
             &[("up".into(), Upstream::Http(url.clone()))],
         )?;
         let (gw, gw_url) = start_gateway(layout, "gateway-http", &cfg)?;
-        let (floor, floor_url) = start_floor_http(layout, "floor-http", &url)?;
-        let (splice, splice_url) = start_floor_tcp(layout, "floor-tcp", &url)?;
+        // Both floors, measured against the same direct runs: the bare proxy and the splice.
+        let floors = [
+            (
+                "http-floor",
+                start_floor(layout, "floor-http", "--http", &url)?,
+            ),
+            (TCP_FLOOR, start_floor(layout, "floor-tcp", "--tcp", &url)?),
+        ];
         for &c in &plan.concurrency {
             let (mut direct, mut gateway, mut modern) = (Vec::new(), Vec::new(), Vec::new());
-            let (mut floored, mut spliced) = (Vec::new(), Vec::new());
+            let mut floored: [Vec<Report>; 2] = Default::default();
             for round in 1..=plan.rounds {
                 direct.push(
                     plan.standard(Load::http(&format!("http-c{c}-direct-{round}"), &url))
@@ -46,24 +52,14 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
                         .watch(echo.pid())
                         .run(layout)?,
                 );
-                floored.push(
-                    plan.standard(Load::http(
-                        &format!("http-floor-c{c}-floor-{round}"),
-                        &floor_url,
-                    ))
-                    .concurrency(c)
-                    .watch(floor.pid())
-                    .run(layout)?,
-                );
-                spliced.push(
-                    plan.standard(Load::http(
-                        &format!("tcp-floor-c{c}-floor-{round}"),
-                        &splice_url,
-                    ))
-                    .concurrency(c)
-                    .watch(splice.pid())
-                    .run(layout)?,
-                );
+                for ((path, (floor, floor_url)), runs) in floors.iter().zip(&mut floored) {
+                    runs.push(
+                        plan.standard(Load::http(&format!("{path}-c{c}-floor-{round}"), floor_url))
+                            .concurrency(c)
+                            .watch(floor.pid())
+                            .run(layout)?,
+                    );
+                }
                 gateway.push(
                     plan.standard(Load::http(&format!("http-c{c}-gateway-{round}"), &gw_url))
                         .tool("up__echo")
@@ -84,8 +80,9 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
                 );
             }
             out.push(fold("http-modern", c, direct.clone(), modern)?);
-            out.push(fold("http-floor", c, direct.clone(), floored)?);
-            out.push(fold(TCP_FLOOR, c, direct.clone(), spliced)?);
+            for ((path, _), runs) in floors.iter().zip(floored) {
+                out.push(fold(path, c, direct.clone(), runs)?);
+            }
             out.push(fold("http", c, direct, gateway)?);
         }
     }

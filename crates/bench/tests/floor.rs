@@ -100,18 +100,25 @@ fn tcp_floor_splices_calls_to_the_echo_server() {
     floor_carries_calls("--tcp");
 }
 
-#[test]
-fn tcp_floor_closes_the_connection_when_the_upstream_is_gone() {
+/// A floor in `mode` whose upstream has gone away, and a connection to it (reads time out after
+/// 10 s) with the floor's address.
+fn floor_without_upstream(mode: &str) -> (Server, TcpStream, String) {
     let echo = Server::start(ECHO, &["--http", "127.0.0.1:0"]);
-    let floor = Server::start(FLOOR, &["--tcp", "127.0.0.1:0", "--to", &echo.url]);
+    let floor = Server::start(FLOOR, &[mode, "127.0.0.1:0", "--to", &echo.url]);
     drop(echo);
     let addr = floor
         .url
         .trim_start_matches("http://")
         .trim_end_matches("/mcp")
         .to_owned();
-    let mut s = TcpStream::connect(&addr).expect("connect to floor");
+    let s = TcpStream::connect(&addr).expect("connect to floor");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    (floor, s, addr)
+}
+
+#[test]
+fn tcp_floor_closes_the_connection_when_the_upstream_is_gone() {
+    let (_floor, mut s, _) = floor_without_upstream("--tcp");
     // Whether or not the write lands before the floor gives up, nothing comes back.
     let _ = s.write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
     let mut answer = Vec::new();
@@ -156,16 +163,7 @@ fn stdio_floor_exits_with_the_childs_status_at_the_end_of_input() {
 
 #[test]
 fn http_floor_answers_502_when_the_upstream_is_gone() {
-    let echo = Server::start(ECHO, &["--http", "127.0.0.1:0"]);
-    let floor = Server::start(FLOOR, &["--http", "127.0.0.1:0", "--to", &echo.url]);
-    drop(echo);
-    let addr = floor
-        .url
-        .trim_start_matches("http://")
-        .trim_end_matches("/mcp")
-        .to_owned();
-    let mut s = TcpStream::connect(&addr).expect("connect to floor");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let (_floor, mut s, addr) = floor_without_upstream("--http");
     write!(
         s,
         "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"

@@ -9,6 +9,10 @@ use std::time::Duration;
 const FORMS: &str =
     "a whole number of seconds, or a form like `500ms`, `30s`, `10m`, `24h`, `1h30m`";
 
+/// The longest duration any setting takes: a year. Longer is a typo (or a wish for "never", which
+/// no setting means by a large number), and deadlines computed from it would overflow the clock.
+const MAX: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// The units, largest first, with their length in milliseconds.
 const UNITS: [(&str, u64); 4] = [("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)];
 
@@ -24,11 +28,14 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     if text.is_empty() {
         return Err(invalid("it is empty"));
     }
+    let too_large = || invalid("it is longer than a year (8760h)");
     if text.bytes().all(|b| b.is_ascii_digit()) {
         return text
             .parse::<u64>()
+            .ok()
             .map(Duration::from_secs)
-            .map_err(|_| invalid("it is too large"));
+            .filter(|d| *d <= MAX)
+            .ok_or_else(too_large);
     }
 
     let mut millis: u64 = 0;
@@ -65,11 +72,13 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
             .ok()
             .and_then(|n| n.checked_mul(UNITS[index].1))
             .and_then(|ms| millis.checked_add(ms))
-            .ok_or_else(|| invalid("it is too large"))?;
+            .ok_or_else(too_large)?;
         millis = amount;
         rest = after;
     }
-    Ok(Duration::from_millis(millis))
+    Some(Duration::from_millis(millis))
+        .filter(|d| *d <= MAX)
+        .ok_or_else(too_large)
 }
 
 #[cfg(test)]
@@ -90,6 +99,8 @@ mod tests {
             ("45", Duration::from_secs(45)),
             ("0", Duration::ZERO),
             ("007s", Duration::from_secs(7)),
+            ("8760h", Duration::from_secs(365 * 86_400)),
+            ("31536000", Duration::from_secs(365 * 86_400)),
         ];
         for (text, expected) in cases {
             assert_eq!(parse_duration(text), Ok(expected), "{text}");
@@ -112,8 +123,11 @@ mod tests {
             ("1h30", "without a unit"),
             ("30s10m", "largest first"),
             ("1m1m", "largest first"),
-            ("99999999999999999999", "too large"),
-            ("9999999999999999h", "too large"),
+            ("99999999999999999999", "longer than a year"),
+            ("9999999999999999h", "longer than a year"),
+            ("8760h1ms", "longer than a year"),
+            ("31536001", "longer than a year"),
+            ("10000000000000000000", "longer than a year"),
         ];
         for (text, why) in cases {
             match parse_duration(text) {

@@ -15,7 +15,9 @@ pub const DEFAULT_NAMESPACE_SEPARATOR: &str = "__";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// A client connection that has not sent a whole request head this long after it opened, or
 /// after its previous answer, is closed (slow-header clients and idle keep-alive connections).
-pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// nginx's `keepalive_timeout`: above the 60 s idle timeout of common load balancers, so that a
+/// balancer never sends a request into a connection the gateway is closing.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(75);
 /// A `POST` body not received whole this long after its head gets HTTP 408.
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// A downstream session idle this long is forgotten.

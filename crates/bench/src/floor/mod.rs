@@ -105,7 +105,7 @@ impl Args {
             }
             (None, None, true) => {
                 if self.to.is_some() {
-                    bail!("--to goes with --http, not --stdio");
+                    bail!("--to goes with --http or --tcp, not --stdio");
                 }
                 if self.command.is_empty() {
                     bail!("--stdio needs the child's command after --");

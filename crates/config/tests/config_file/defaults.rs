@@ -32,7 +32,7 @@ fn http_defaults() {
         allowed_hosts: vec![],
         allowed_origins: vec![],
         max_body_bytes: 4 * 1024 * 1024,
-        header_read_timeout: Duration::from_secs(30),
+        header_read_timeout: Duration::from_secs(75),
         body_read_timeout: Duration::from_secs(30),
     };
     assert_eq!(ok("").http, expected);

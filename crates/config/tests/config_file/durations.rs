@@ -67,6 +67,13 @@ fn bad_forms_are_located() {
         24,
         &["`header_read_timeout` must be greater than 0"],
     );
+    // Deadlines are computed from these; a value past a year would overflow the clock.
+    assert_error_at(
+        "http:\n  header_read_timeout: 10000000000000000000\n",
+        2,
+        24,
+        &["`header_read_timeout`", "longer than a year"],
+    );
     assert_error_at(
         "http:\n  body_read_timeout: soon\n",
         2,

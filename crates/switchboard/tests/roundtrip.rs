@@ -434,8 +434,8 @@ async fn big_result_arrives_whole() {
     let (c, _) = fx_config();
     let gw = c.start().await;
     let s = gw.initialize().await;
-    // Large lines leave the upstream reader in the buffer they were read into; small ones are
-    // copied out of it. Either way, every answer is whole and the next line reads cleanly.
+    // The upstream's line buffer grows for a large answer and is reused for every line after:
+    // each answer comes whole, whatever came before it.
     for (bytes, then) in [
         (3_000_000, "after a big one"),
         (100, "after a small one"),

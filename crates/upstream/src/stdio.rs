@@ -144,10 +144,8 @@ async fn write_loop(
     // Dropping stdin closes it: end of input asks the child to exit.
 }
 
-/// What the line buffer starts with; lines at least [`BIG_LINE`] long are handed on in the buffer
-/// they were read into.
+/// What the line buffer starts with; it keeps whatever capacity the longest line gave it.
 const LINE_CAPACITY: usize = 8 * 1024;
-const BIG_LINE: usize = 64 * 1024;
 
 async fn read_loop(stdout: ChildStdout, core: Weak<Core>, max: usize, pgid: Option<i32>) {
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
@@ -171,17 +169,10 @@ async fn read_loop(stdout: ChildStdout, core: Weak<Core>, max: usize, pgid: Opti
         if span.is_empty() {
             continue;
         }
-        // A large message keeps the buffer it was read into (no copy); a small one is copied
-        // out, so the buffer and its capacity serve the next line.
-        let bytes = if line.len() >= BIG_LINE {
-            Bytes::from(std::mem::replace(
-                &mut line,
-                Vec::with_capacity(LINE_CAPACITY),
-            ))
-            .slice(span)
-        } else {
-            Bytes::copy_from_slice(&line[span])
-        };
+        // Copied out, so the buffer keeps the capacity it grew to for the next line. (Handing a
+        // large line on in its own buffer instead saved the copy but made the next large line
+        // grow a fresh buffer again: no difference measured on 1 MiB results.)
+        let bytes = Bytes::copy_from_slice(&line[span]);
         match Message::parse(bytes.clone()) {
             Ok(msg) => core.deliver(msg, None),
             Err(e) => {

@@ -114,16 +114,21 @@ async fn idle_streams_get_keepalive_comments() {
         .upstream(Upstream::fixture("fx"));
     let gw = c.start().await;
     let s = gw.initialize().await;
-    let mut stream = s.get_stream().await;
-    assert_eq!(stream.status(), 200);
-    let text = read_until(&mut stream, Duration::from_secs(5), |t| {
-        t.contains(": keepalive")
-    })
-    .await;
+    let text = keepalives(&s, 1).await;
     assert!(
         text.contains(": keepalive"),
         "no keep-alive comment within 5 s on an idle stream: {text:?}"
     );
+}
+
+/// Opens the session's GET stream and reads it until `n` keep-alive comments came (or 5 s).
+async fn keepalives(s: &support::Session<'_>, n: usize) -> String {
+    let mut stream = s.get_stream().await;
+    assert_eq!(stream.status(), 200);
+    read_until(&mut stream, Duration::from_secs(5), |t| {
+        t.matches(": keepalive").count() >= n
+    })
+    .await
 }
 
 #[tokio::test]
@@ -135,12 +140,7 @@ async fn streams_outlive_the_header_read_timeout() {
         .upstream(Upstream::fixture("fx"));
     let gw = c.start().await;
     let s = gw.initialize().await;
-    let mut stream = s.get_stream().await;
-    assert_eq!(stream.status(), 200);
-    let text = read_until(&mut stream, Duration::from_secs(5), |t| {
-        t.matches(": keepalive").count() >= 10
-    })
-    .await;
+    let text = keepalives(&s, 10).await;
     assert!(
         text.matches(": keepalive").count() >= 10,
         "the stream ended before 1 s of keep-alives (timeout 300 ms): {text:?}"

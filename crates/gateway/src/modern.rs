@@ -38,15 +38,9 @@ const REMOVED: [&str; 5] = [
 ];
 
 impl Gateway {
-    /// The one-request session that serves a modern request whose `_meta` the transport has
-    /// validated. A `logLevel` that is not a level is the caller's error.
-    pub fn modern_caller(&self, params: Option<&str>) -> Result<Arc<Session>, RpcError> {
-        self.modern_caller_for(&RequestMeta::read(params))
-    }
-
-    /// [`Gateway::modern_caller`] from a `_meta` already read (the HTTP front door reads it to
-    /// validate the request first).
-    pub fn modern_caller_for(&self, meta: &RequestMeta<'_>) -> Result<Arc<Session>, RpcError> {
+    /// The one-request session that serves a modern request, from the `_meta` the transport
+    /// read and validated. A `logLevel` that is not a level is the caller's error.
+    pub fn modern_caller(&self, meta: &RequestMeta<'_>) -> Result<Arc<Session>, RpcError> {
         let level = match meta.log_level.as_deref() {
             None => None,
             Some(l) => Some(Level::parse(l).ok_or_else(|| {

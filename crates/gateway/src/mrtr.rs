@@ -31,10 +31,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switchboard_protocol::object::{self, Edit};
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, RpcError};
 use switchboard_upstream::{Connection, RequestCtx, UpstreamError, related};
-
-use crate::Related;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use crate::Related;
 
 use crate::relay;
 use crate::sealed::{Binding, OpenError, Sealed};

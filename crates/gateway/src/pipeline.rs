@@ -9,7 +9,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::Related;
 use bytes::Bytes;
 use switchboard_protocol::error::add_request_id;
 use switchboard_protocol::message::encode;
@@ -17,6 +16,7 @@ use switchboard_protocol::object::{self, Edit};
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, RpcError};
 use tokio_util::sync::CancellationToken;
 
+use crate::Related;
 use crate::catalog::ListKind;
 use crate::level::Level;
 use crate::session::{Session, lock};

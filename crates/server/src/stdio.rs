@@ -254,7 +254,7 @@ impl Modern {
             });
             return;
         }
-        let caller = match gw.modern_caller_for(&meta) {
+        let caller = match gw.modern_caller(&meta) {
             Ok(c) => c,
             Err(e) => {
                 let _ = out.send(refusal(Some(&id), e)).await;

@@ -909,7 +909,6 @@ impl Core {
     }
 }
 
-/// Whether `params._meta` already names a protocol version (a 2026-07-28 caller's own request).
 /// Removes a request from the pending table if its waiter gives up for any reason.
 struct PendingGuard<'a> {
     core: &'a Core,

@@ -144,12 +144,9 @@ async fn write_loop(
     // Dropping stdin closes it: end of input asks the child to exit.
 }
 
-/// What the line buffer starts with; it keeps whatever capacity the longest line gave it.
-const LINE_CAPACITY: usize = 8 * 1024;
-
 async fn read_loop(stdout: ChildStdout, core: Weak<Core>, max: usize, pgid: Option<i32>) {
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
-    let mut line = Vec::with_capacity(LINE_CAPACITY);
+    let mut line = Vec::with_capacity(8 * 1024);
     let reason = loop {
         line.clear();
         match read_line_limited(&mut reader, &mut line, max).await {
@@ -165,18 +162,17 @@ async fn read_loop(stdout: ChildStdout, core: Weak<Core>, max: usize, pgid: Opti
             Err(LineError::Io(e)) => break format!("stdout read failed: {e}"),
         }
         let Some(core) = core.upgrade() else { return };
-        let span = trim_line(&line);
-        if span.is_empty() {
+        let text = trim_line(&line);
+        if text.is_empty() {
             continue;
         }
         // Copied out, so the buffer keeps the capacity it grew to for the next line. (Handing a
         // large line on in its own buffer instead saved the copy but made the next large line
         // grow a fresh buffer again: no difference measured on 1 MiB results.)
-        let bytes = Bytes::copy_from_slice(&line[span]);
-        match Message::parse(bytes.clone()) {
+        match Message::parse_slice(text) {
             Ok(msg) => core.deliver(msg, None),
             Err(e) => {
-                let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]);
+                let shown = String::from_utf8_lossy(&text[..text.len().min(200)]);
                 tracing::warn!(upstream = %core.name, "skipped a stdout line that is not JSON-RPC ({e}): {shown}");
             }
         }
@@ -186,12 +182,16 @@ async fn read_loop(stdout: ChildStdout, core: Weak<Core>, max: usize, pgid: Opti
     }
 }
 
-/// The line without surrounding blanks and its line ending, as a range of it.
-fn trim_line(line: &[u8]) -> std::ops::Range<usize> {
-    let blank = |b: &u8| matches!(b, b'\n' | b'\r' | b' ' | b'\t');
-    let end = line.iter().rposition(|b| !blank(b)).map_or(0, |i| i + 1);
-    let start = line[..end].iter().position(|b| !blank(b)).unwrap_or(end);
-    start..end
+/// The line without surrounding blanks and its line ending.
+fn trim_line(line: &[u8]) -> &[u8] {
+    let mut s = line;
+    while let [rest @ .., b'\n' | b'\r' | b' ' | b'\t'] = s {
+        s = rest;
+    }
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    s
 }
 
 enum LineError {
@@ -283,14 +283,14 @@ mod tests {
 
     #[test]
     fn trim_line_drops_surrounding_blanks_and_the_line_ending() {
-        fn t(s: &str) -> &str {
-            &s[trim_line(s.as_bytes())]
+        fn t(s: &str) -> &[u8] {
+            trim_line(s.as_bytes())
         }
-        assert_eq!(t("{\"a\":1}\n"), "{\"a\":1}");
-        assert_eq!(t(" \t{\"a\": 1 }\r\n"), "{\"a\": 1 }");
-        assert_eq!(t("{}"), "{}");
-        assert_eq!(t("\r\n"), "");
-        assert_eq!(t("  \t "), "");
-        assert_eq!(t(""), "");
+        assert_eq!(t("{\"a\":1}\n"), b"{\"a\":1}");
+        assert_eq!(t(" \t{\"a\": 1 }\r\n"), b"{\"a\": 1 }");
+        assert_eq!(t("{}"), b"{}");
+        assert_eq!(t("\r\n"), b"");
+        assert_eq!(t("  \t "), b"");
+        assert_eq!(t(""), b"");
     }
 }

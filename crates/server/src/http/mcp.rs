@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Body as HttpBody;
+use hyper::body::Incoming;
 use switchboard_gateway::session::Session;
 use switchboard_gateway::{Answer, Related, SessionRefused, related};
 use switchboard_protocol::message::encode;
@@ -32,32 +32,24 @@ use super::classify::{Route, SESSION_HEADER, VersionHeader, classify};
 pub(super) const RELATED_QUEUE: usize = 256;
 
 /// POST: one JSON-RPC message.
-pub(super) async fn post<B>(
+pub(super) async fn post(
     srv: &Arc<Server>,
     rid: &Arc<str>,
     headers: &HeaderMap,
-    body: B,
-) -> Response
-where
-    B: HttpBody<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+    body: Incoming,
+) -> Response {
     match handle_post(srv, rid, headers, body).await {
         Ok(r) => r,
         Err(rej) => rej.into_response_with(rid),
     }
 }
 
-async fn handle_post<B>(
+async fn handle_post(
     srv: &Arc<Server>,
     rid: &Arc<str>,
     headers: &HeaderMap,
-    body: B,
-) -> Result<Response, Rejection>
-where
-    B: HttpBody<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+    body: Incoming,
+) -> Result<Response, Rejection> {
     let ctype = header_str(headers, header::CONTENT_TYPE.as_str()).unwrap_or("");
     if !ctype
         .split(';')

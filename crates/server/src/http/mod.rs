@@ -4,8 +4,9 @@
 //! Every request first gets its request id (accepted or generated, echoed on the response), then
 //! passes the Host/Origin guard, then reaches its route. This is hyper's HTTP/1.1 server and a
 //! `match`, on purpose: at tens of thousands of calls per second, a router and two middleware
-//! layers (boxed futures, cloned header maps, extensions) cost more than the endpoint itself. `/mcp` is the MCP endpoint ([`mcp`]);
-//! `/healthz`, `/readyz`, `/status` and `/api/conformance` are for operators and tooling.
+//! layers (boxed futures, cloned header maps, extensions) cost more than the endpoint itself.
+//! `/mcp` is the MCP endpoint ([`mcp`]); `/healthz`, `/readyz`, `/status` and `/api/conformance`
+//! are for operators and tooling.
 //!
 //! Shutdown happens in two steps: new connections stop and standalone streams close at once (with
 //! `retry:` so clients come back to another replica or after the restart); streams of requests in
@@ -20,12 +21,11 @@ mod modern;
 mod rejection;
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::future::{Future, poll_fn};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
-
-use std::convert::Infallible;
 
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};

@@ -68,7 +68,7 @@ pub(super) async fn post(
     }
     let session = srv
         .gw
-        .modern_caller_for(&meta)
+        .modern_caller(&meta)
         .map_err(|e| Rejection::new(StatusCode::BAD_REQUEST, e.code, e.message).with_id(id))?;
     Ok(serve(srv, rid, session, msg).await)
 }

@@ -1,9 +1,11 @@
-//! The accept loop the HTTP echo upstream and the floors share ([`accept_each`]: a bounded
+//! How the HTTP echo upstream and the floors listen: [`bind_and_announce`], and the accept loop they share ([`accept_each`]: a bounded
 //! lifetime, and a pause instead of a spin when accepting fails), and on it hyper's HTTP/1.1
 //! server with one task per connection and `TCP_NODELAY` ([`serve`]).
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io::Write as _;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +16,18 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
+
+/// Binds `addr` (loopback only), then prints `http://ADDR{path}` on stdout: the line whoever
+/// started the program reads to learn where to call it (port 0 picks any free port).
+pub async fn bind_and_announce(addr: SocketAddr, path: &str) -> anyhow::Result<TcpListener> {
+    crate::loopback::require(&addr)?;
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "http://{local}{path}")?;
+    out.flush()?;
+    Ok(listener)
+}
 
 /// Hands every connection on `listener` to `on` until `lifetime` has passed. `who` names the
 /// program in the (rare) accept errors it reports.

@@ -7,7 +7,6 @@
 //!
 //! Over HTTP it prints `http://ADDR/mcp` on stdout once it is listening.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -61,11 +60,7 @@ fn main() -> ExitCode {
 fn http(addr: SocketAddr, echo: Echo, threads: usize, lifetime: Duration) -> anyhow::Result<()> {
     let rt = switchboard_bench::runtime::build(threads)?;
     rt.block_on(async move {
-        let (listener, local) = echo::http::bind(addr).await?;
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "http://{local}/mcp")?;
-        out.flush()?;
-        drop(out);
+        let listener = switchboard_bench::http1::bind_and_announce(addr, "/mcp").await?;
         echo::http::serve(listener, echo, lifetime).await
     })
 }

@@ -6,7 +6,6 @@
 //! session.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,14 +31,6 @@ struct State {
     next_session: AtomicU64,
     /// Distinguishes this process's session ids from an earlier instance's on the same port.
     epoch: u64,
-}
-
-/// Binds `addr` (loopback only) and returns the listener and its actual address.
-pub async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)> {
-    crate::loopback::require(&addr)?;
-    let listener = TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    Ok((listener, local))
 }
 
 /// Serves connections on `listener` until `lifetime` has passed.

@@ -33,21 +33,11 @@ use crate::loopback::HttpTarget;
 
 /// Largest request or answer body forwarded.
 const MAX_BODY: usize = 64 << 20;
-/// Giving up on a connect to the upstream after this long.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Idle upstream connections kept; beyond this many, a returned one is closed. (One is in use
 /// per request in flight, so this is far above any benchmark's concurrency.)
 const MAX_IDLE: usize = 1024;
 
 type Driver = Connection<TokioIo<TcpStream>, Full<Bytes>>;
-
-/// Binds `addr` (loopback only) and returns the listener and its actual address.
-pub async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)> {
-    crate::loopback::require(&addr)?;
-    let listener = TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    Ok((listener, local))
-}
 
 /// Forwards every request on `listener` to `upstream` until `lifetime` has passed.
 pub async fn serve(
@@ -184,11 +174,7 @@ impl Upstream {
     }
 
     async fn connect(&self) -> Result<Conn, String> {
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.addr))
-            .await
-            .map_err(|_| format!("connect to {}: timed out", self.addr))?
-            .map_err(|e| format!("connect to {}: {e}", self.addr))?;
-        let _ = stream.set_nodelay(true);
+        let stream = super::connect(self.addr).await?;
         let (sender, driver) = client::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| format!("connect to {}: {}", self.addr, chain(&e)))?;

@@ -25,15 +25,13 @@ pub mod http;
 pub mod stdio;
 pub mod tcp;
 
-use std::future::Future;
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::bail;
 use clap::Parser;
-use tokio::net::TcpListener;
+use tokio::net::TcpStream;
 
 use crate::loopback::{self, HttpTarget};
 
@@ -69,12 +67,10 @@ pub struct Args {
 /// What to run, once the flags are checked.
 #[derive(Debug)]
 pub enum Mode {
-    Http {
-        listen: SocketAddr,
-        upstream: HttpTarget,
-        lifetime: Duration,
-    },
-    Tcp {
+    /// Listen on `listen` and forward to `upstream`: as HTTP ([`http`]), or as a byte splice
+    /// ([`tcp`]) when `splice`.
+    Forward {
+        splice: bool,
         listen: SocketAddr,
         upstream: HttpTarget,
         lifetime: Duration,
@@ -85,22 +81,23 @@ pub enum Mode {
 impl Args {
     /// Checks the flags: exactly one mode, each with what it needs, loopback addresses only.
     pub fn mode(self) -> anyhow::Result<Mode> {
-        let lifetime = Duration::from_secs(self.lifetime);
         match (self.http, self.tcp, self.stdio) {
-            (Some(listen), None, false) => {
-                let upstream = forward("--http", &listen, self.to, &self.command)?;
-                Ok(Mode::Http {
+            (Some(listen), None, false) | (None, Some(listen), false) => {
+                let splice = self.tcp.is_some();
+                let flag = if splice { "--tcp" } else { "--http" };
+                let Some(to) = self.to else {
+                    bail!("{flag} needs --to URL (the upstream)");
+                };
+                if !self.command.is_empty() {
+                    bail!("{flag} takes no command after --");
+                }
+                loopback::require(&listen)?;
+                Ok(Mode::Forward {
+                    splice,
                     listen,
-                    upstream,
-                    lifetime,
-                })
-            }
-            (None, Some(listen), false) => {
-                let upstream = forward("--tcp", &listen, self.to, &self.command)?;
-                Ok(Mode::Tcp {
-                    listen,
-                    upstream,
-                    lifetime,
+                    // Refuses anything but http:// to a loopback address (`loopback::require`).
+                    upstream: HttpTarget::parse(&to)?,
+                    lifetime: Duration::from_secs(self.lifetime),
                 })
             }
             (None, None, true) => {
@@ -119,66 +116,52 @@ impl Args {
     }
 }
 
-/// Checks a forwarding mode's flags: an upstream URL, no command, loopback on both sides.
-fn forward(
-    flag: &str,
-    listen: &SocketAddr,
-    to: Option<String>,
-    command: &[String],
-) -> anyhow::Result<HttpTarget> {
-    let Some(to) = to else {
-        bail!("{flag} needs --to URL (the upstream)");
-    };
-    if !command.is_empty() {
-        bail!("{flag} takes no command after --");
-    }
-    loopback::require(listen)?;
-    // Refuses anything but http:// to a loopback address (`loopback::require`).
-    HttpTarget::parse(&to)
+/// Giving up on a connect to the upstream after this long.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection to the upstream, with `TCP_NODELAY` (the floors write whole messages); the error
+/// says what failed, for a 502 body or a line on stderr.
+async fn connect(upstream: SocketAddr) -> Result<TcpStream, String> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(upstream))
+        .await
+        .map_err(|_| format!("connect to {upstream}: timed out"))?
+        .map_err(|e| format!("connect to {upstream}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
 }
 
 /// Runs until the listener's lifetime ends (HTTP, TCP) or the child exits (stdio); the exit code
 /// is the child's for stdio. A listening floor prints the URL to call on stdout first.
 pub fn main(args: Args) -> anyhow::Result<ExitCode> {
-    match args.mode()? {
-        Mode::Http {
+    let (splice, listen, upstream, lifetime) = match args.mode()? {
+        Mode::Stdio(command) => return stdio::relay(&command),
+        Mode::Forward {
+            splice,
             listen,
             upstream,
             lifetime,
-        } => listening(listen, "/mcp", |listener| {
-            http::serve(listener, upstream, lifetime)
-        }),
-        // Requests go through untouched, so they name the upstream's path.
-        Mode::Tcp {
-            listen,
-            upstream: HttpTarget { addr, path, .. },
-            lifetime,
-        } => listening(listen, &path, |listener| async move {
-            tcp::serve(listener, addr, lifetime).await;
-            Ok(())
-        }),
-        Mode::Stdio(command) => stdio::relay(&command),
-    }
-}
-
-/// Binds `listen`, prints `http://ADDR{path}` on stdout and runs `serve` on the listener, in the
-/// gateway's runtime (multi-thread, one worker per CPU), which both listening floors share so
-/// they differ only in what they parse.
-fn listening<F, Fut>(listen: SocketAddr, path: &str, serve: F) -> anyhow::Result<ExitCode>
-where
-    F: FnOnce(TcpListener) -> Fut,
-    Fut: Future<Output = anyhow::Result<()>>,
-{
+        } => (splice, listen, upstream, lifetime),
+    };
+    // The gateway's runtime (multi-thread, one worker per CPU) for both, so that the two differ
+    // only in what they parse.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let (listener, local) = http::bind(listen).await?;
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "http://{local}{path}")?;
-        out.flush()?;
-        drop(out);
-        serve(listener).await
+        // A splice passes requests through untouched, so they name the upstream's path; the HTTP
+        // floor sends every path to it.
+        let path = if splice {
+            upstream.path.as_str()
+        } else {
+            "/mcp"
+        };
+        let listener = crate::http1::bind_and_announce(listen, path).await?;
+        if splice {
+            tcp::serve(listener, upstream.addr, lifetime).await;
+            Ok(())
+        } else {
+            http::serve(listener, upstream, lifetime).await
+        }
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -194,25 +177,35 @@ mod tests {
     }
 
     #[test]
-    fn http_needs_loopback_on_both_sides() {
-        let m = mode(&["--http", "127.0.0.1:0", "--to", "http://127.0.0.1:9/mcp"]).unwrap();
-        let Mode::Http { upstream, .. } = m else {
-            panic!("not http: {m:?}")
-        };
-        assert_eq!(upstream.addr.port(), 9);
-        assert_eq!(upstream.path, "/mcp");
+    fn forwarding_needs_an_upstream_and_loopback_on_both_sides() {
+        let to = "http://127.0.0.1:9/mcp";
+        for (flag, spliced) in [("--http", false), ("--tcp", true)] {
+            let m = mode(&[flag, "127.0.0.1:0", "--to", to]).unwrap();
+            let Mode::Forward {
+                splice, upstream, ..
+            } = m
+            else {
+                panic!("{flag}: not forwarding: {m:?}")
+            };
+            assert_eq!(splice, spliced, "{flag}");
+            assert_eq!(upstream.addr.port(), 9);
+            assert_eq!(upstream.path, "/mcp");
 
-        let err = mode(&["--http", "127.0.0.1:0", "--to", "http://192.0.2.1:80/mcp"])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("not a loopback address"), "{err}");
-        let err = mode(&["--http", "0.0.0.0:0", "--to", "http://127.0.0.1:9/mcp"])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("not a loopback address"), "{err}");
-        assert!(mode(&["--http", "127.0.0.1:0", "--to", "https://127.0.0.1:9/mcp"]).is_err());
-        let err = mode(&["--http", "127.0.0.1:0"]).unwrap_err().to_string();
-        assert!(err.contains("--to"), "{err}");
+            for bad in [
+                [flag, "127.0.0.1:0", "--to", "http://192.0.2.1:80/mcp"],
+                [flag, "0.0.0.0:0", "--to", to],
+            ] {
+                let err = mode(&bad).unwrap_err().to_string();
+                assert!(err.contains("not a loopback address"), "{flag}: {err}");
+            }
+            assert!(mode(&[flag, "127.0.0.1:0", "--to", "https://127.0.0.1:9/mcp"]).is_err());
+            let err = mode(&[flag, "127.0.0.1:0"]).unwrap_err().to_string();
+            assert!(err.contains(&format!("{flag} needs --to")), "{err}");
+            assert!(mode(&[flag, "127.0.0.1:0", "--to", to, "--", "x"]).is_err());
+            assert!(mode(&[flag, "127.0.0.1:0", "--to", to, "--stdio"]).is_err());
+        }
+        let both = ["--tcp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--to", to];
+        assert!(mode(&both).is_err());
     }
 
     #[test]
@@ -224,51 +217,5 @@ mod tests {
         assert!(mode(&["--stdio"]).is_err());
         assert!(mode(&[]).is_err());
         assert!(mode(&["--stdio", "--to", "http://127.0.0.1:9/mcp", "--", "x"]).is_err());
-        assert!(
-            mode(&[
-                "--http",
-                "127.0.0.1:0",
-                "--to",
-                "http://127.0.0.1:9/mcp",
-                "--stdio"
-            ])
-            .is_err()
-        );
-        assert!(
-            mode(&[
-                "--http",
-                "127.0.0.1:0",
-                "--to",
-                "http://127.0.0.1:9/mcp",
-                "--",
-                "x"
-            ])
-            .is_err()
-        );
-    }
-
-    #[test]
-    fn tcp_needs_an_upstream_on_loopback_and_no_other_mode() {
-        let m = mode(&["--tcp", "127.0.0.1:0", "--to", "http://127.0.0.1:9/mcp"]).unwrap();
-        let Mode::Tcp { upstream, .. } = m else {
-            panic!("not tcp: {m:?}")
-        };
-        assert_eq!(upstream.addr.port(), 9);
-        assert_eq!(upstream.path, "/mcp");
-
-        let err = mode(&["--tcp", "127.0.0.1:0"]).unwrap_err().to_string();
-        assert!(err.contains("--tcp needs --to"), "{err}");
-        let err = mode(&["--tcp", "127.0.0.1:0", "--to", "http://192.0.2.1:80/mcp"])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("not a loopback address"), "{err}");
-        let err = mode(&["--tcp", "0.0.0.0:0", "--to", "http://127.0.0.1:9/mcp"])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("not a loopback address"), "{err}");
-        let to = "http://127.0.0.1:9/mcp";
-        assert!(mode(&["--tcp", "127.0.0.1:0", "--to", to, "--", "x"]).is_err());
-        assert!(mode(&["--tcp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--to", to]).is_err());
-        assert!(mode(&["--tcp", "127.0.0.1:0", "--to", to, "--stdio"]).is_err());
     }
 }

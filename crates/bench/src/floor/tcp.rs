@@ -15,9 +15,6 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 
-/// Giving up on a connect to the upstream after this long.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Splices every connection on `listener` to `upstream` until `lifetime` has passed.
 pub async fn serve(listener: TcpListener, upstream: SocketAddr, lifetime: Duration) {
     crate::http1::accept_each(listener, lifetime, "switchboard-floor", |client| {
@@ -33,13 +30,9 @@ pub async fn serve(listener: TcpListener, upstream: SocketAddr, lifetime: Durati
 /// Connects to `upstream` and copies bytes both ways until both sides are done; a side's
 /// end-of-stream is passed on as a write shutdown, as a real splice would.
 async fn splice(mut client: TcpStream, upstream: SocketAddr) -> Result<(), String> {
-    let mut up = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(upstream))
-        .await
-        .map_err(|_| format!("connect to {upstream}: timed out"))?
-        .map_err(|e| format!("connect to {upstream}: {e}"))?;
-    // Both sides carry whole messages: waiting to coalesce them only adds latency.
+    let mut up = super::connect(upstream).await?;
+    // Whole messages: waiting to coalesce them only adds latency.
     let _ = client.set_nodelay(true);
-    let _ = up.set_nodelay(true);
     match tokio::io::copy_bidirectional(&mut client, &mut up).await {
         Ok(_) => Ok(()),
         // A peer that resets instead of closing is how benchmarks end: not worth a line.

@@ -1,56 +1,12 @@
 //! The load generator against the echo server, both real binaries over real pipes and sockets:
 //! every mode the benchmark suite relies on works and validates what it gets.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
 
+use std::process::Command;
+
+use common::{ECHO, Server, load};
 use serde_json::Value;
-
-const ECHO: &str = env!("CARGO_BIN_EXE_switchboard-echo");
-const LOAD: &str = env!("CARGO_BIN_EXE_switchboard-load");
-
-/// An HTTP echo server, killed when dropped.
-struct Echo {
-    child: Child,
-    url: String,
-}
-
-impl Echo {
-    fn start(extra: &[&str]) -> Echo {
-        let mut child = Command::new(ECHO)
-            .args(["--http", "127.0.0.1:0", "--lifetime", "120"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn echo");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("echo URL");
-        assert!(line.starts_with("http://127.0.0.1:"), "{line}");
-        Echo {
-            child,
-            url: line.trim().to_owned(),
-        }
-    }
-}
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn load(args: &[&str]) -> (bool, Value) {
-    let out = Command::new(LOAD).args(args).output().expect("run load");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
-    if !out.status.success() {
-        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    }
-    (out.status.success(), report)
-}
 
 fn assert_clean(r: &Value, calls: u64) {
     assert_eq!(r["errors"], 0, "{r}");
@@ -69,7 +25,7 @@ fn assert_clean(r: &Value, calls: u64) {
 
 #[test]
 fn http_echo_calls_over_shared_sessions() {
-    let echo = Echo::start(&[]);
+    let echo = Server::echo(&[]);
     let pid = echo.child.id().to_string();
     let (ok, r) = load(&[
         "--http",
@@ -110,7 +66,7 @@ fn stdio_multiplexes_concurrent_calls() {
 
 #[test]
 fn paged_catalog_and_big_results_are_validated() {
-    let echo = Echo::start(&["--extra-tools", "250", "--page-size", "100"]);
+    let echo = Server::echo(&["--extra-tools", "250", "--page-size", "100"]);
     let (ok, r) = load(&[
         "--http",
         &echo.url,
@@ -174,7 +130,7 @@ fn paged_catalog_and_big_results_are_validated() {
 
 #[test]
 fn wrong_answers_are_errors() {
-    let echo = Echo::start(&[]);
+    let echo = Server::echo(&[]);
     // The echo tool answers with the message, not with what we claim to expect.
     let (_, r) = load(&[
         "--http",

@@ -6,9 +6,8 @@
 
 use std::fmt::Write as _;
 
-use super::results::{Comparison, Results, TCP_FLOOR};
+use super::results::{Comparison, Results, TCP_FLOOR, path_order};
 use super::targets::{self, path_name};
-use crate::load::Report;
 
 pub const NOTES_BEGIN: &str = "<!-- notes -->";
 pub const NOTES_END: &str = "<!-- /notes -->";
@@ -207,16 +206,8 @@ fn transport_section(w: &mut String, r: &Results) {
 fn least_round_calls(r: &Results) -> u64 {
     r.transport
         .iter()
-        .flat_map(|c| {
-            let (d, g) = (&c.direct_rounds, &c.gateway_rounds);
-            let single = [&c.direct, &c.gateway];
-            let rounds: Vec<&Report> = if d.is_empty() && g.is_empty() {
-                single.to_vec()
-            } else {
-                d.iter().chain(g.iter()).collect()
-            };
-            rounds.into_iter().map(|x| x.calls)
-        })
+        .flat_map(Comparison::each_round)
+        .map(|x| x.calls)
         .min()
         .unwrap_or(0)
 }
@@ -246,16 +237,7 @@ fn comparison_table(w: &mut String, rows: &[Comparison], with_c: bool) {
         if with_c { "---:|" } else { "" }
     );
     let mut sorted: Vec<&Comparison> = rows.iter().collect();
-    let order = |p: &str| match p {
-        "http" => 0,
-        "http-floor" => 1,
-        "tcp-floor" => 2,
-        "http-modern" => 3,
-        "stdio" => 4,
-        "stdio-floor" => 5,
-        _ => 6,
-    };
-    sorted.sort_by_key(|c| (order(&c.path), c.concurrency));
+    sorted.sort_by_key(|c| (path_order(&c.path), c.concurrency));
     for c in sorted {
         let _ = writeln!(
             w,

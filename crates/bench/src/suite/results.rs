@@ -102,6 +102,18 @@ impl Comparison {
         Some(c)
     }
 
+    /// Every round's report, direct and gateway: the single reports when there was one round.
+    pub fn each_round(&self) -> impl Iterator<Item = &Report> {
+        let single = self
+            .gateway_rounds
+            .is_empty()
+            .then_some([&self.direct, &self.gateway]);
+        self.direct_rounds
+            .iter()
+            .chain(&self.gateway_rounds)
+            .chain(single.into_iter().flatten())
+    }
+
     /// Whether this measured `switchboard-floor` rather than the gateway.
     pub fn is_floor(&self) -> bool {
         is_floor(&self.path)
@@ -148,12 +160,40 @@ pub fn is_floor(path: &str) -> bool {
 /// The TCP splice in front of the HTTP upstream: the least any proxy hop can cost there.
 pub const TCP_FLOOR: &str = "tcp-floor";
 
-/// The floor path measured beside a gateway path, when there is one.
-pub fn floor_of(path: &str) -> Option<&'static str> {
+/// Every transport path: its id in the JSON and its name on the page, in the page's order.
+const PATHS: [(&str, &str); 7] = [
+    ("http", "HTTP"),
+    ("http-floor", "HTTP floor (bare proxy)"),
+    (TCP_FLOOR, "TCP floor (splice)"),
+    ("http-modern", "HTTP 2026-07-28"),
+    ("stdio", "stdio"),
+    ("stdio-floor", "stdio floor (bare relay)"),
+    ("http-stdio", "HTTP→stdio"),
+];
+
+/// A path's name on the page (`?` for one this build does not know).
+pub fn path_name(path: &str) -> &'static str {
+    PATHS
+        .iter()
+        .find(|(id, _)| *id == path)
+        .map_or("?", |(_, name)| name)
+}
+
+/// A path's place on the page; unknown ones go last.
+pub fn path_order(path: &str) -> usize {
+    PATHS
+        .iter()
+        .position(|(id, _)| *id == path)
+        .unwrap_or(PATHS.len())
+}
+
+/// The floor paths measured beside a gateway path, least first. The last is the forwarder of
+/// the gateway's own kind, which the gateway is compared with.
+pub fn floors_of(path: &str) -> &'static [&'static str] {
     match path {
-        "http" => Some("http-floor"),
-        "stdio" => Some("stdio-floor"),
-        _ => None,
+        "http" => &[TCP_FLOOR, "http-floor"],
+        "stdio" => &["stdio-floor"],
+        _ => &[],
     }
 }
 

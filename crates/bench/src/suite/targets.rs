@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::results::{Comparison, Results, TCP_FLOOR, floor_of, ratio};
+pub use super::results::path_name;
+use super::results::{Comparison, Results, floors_of, ratio};
 
 /// One target and whether this run met it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -158,15 +159,16 @@ pub fn reference(r: &Results) -> Vec<Reference> {
         source: floor.key(),
     };
     for path in ["http", "stdio"] {
-        if path == "http"
-            && let Some(splice) = find(r, TCP_FLOOR, 32)
-        {
-            out.push(hop(splice));
-        }
-        let Some(floor) = floor_of(path).and_then(|f| find(r, f, 32)) else {
+        out.extend(
+            floors_of(path)
+                .iter()
+                .filter_map(|f| find(r, f, 32))
+                .map(hop),
+        );
+        // The gateway against the forwarder of its own kind.
+        let Some(floor) = floors_of(path).last().and_then(|f| find(r, f, 32)) else {
             continue;
         };
-        out.push(hop(floor));
         if let Some(gw) = find(r, path, 32) {
             out.push(Reference {
                 what: format!("{} c=32: gateway throughput vs the floor", path_name(path)),
@@ -177,19 +179,6 @@ pub fn reference(r: &Results) -> Vec<Reference> {
         }
     }
     out
-}
-
-pub fn path_name(path: &str) -> &'static str {
-    match path {
-        "http" => "HTTP",
-        "http-floor" => "HTTP floor (bare proxy)",
-        TCP_FLOOR => "TCP floor (splice)",
-        "stdio" => "stdio",
-        "stdio-floor" => "stdio floor (bare relay)",
-        "http-stdio" => "HTTP→stdio",
-        "http-modern" => "HTTP 2026-07-28",
-        _ => "?",
-    }
 }
 
 fn mib(kib: u64) -> f64 {

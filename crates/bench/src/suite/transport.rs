@@ -35,16 +35,21 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
         )?;
         let (gw, gw_url) = start_gateway(layout, "gateway-http", &cfg)?;
         // Both floors, measured against the same direct runs: the bare proxy and the splice.
-        let floors = [
+        // Each with its runs at the concurrency being measured.
+        let mut floors = [
             (
                 "http-floor",
                 start_floor(layout, "floor-http", "--http", &url)?,
+                Vec::new(),
             ),
-            (TCP_FLOOR, start_floor(layout, "floor-tcp", "--tcp", &url)?),
+            (
+                TCP_FLOOR,
+                start_floor(layout, "floor-tcp", "--tcp", &url)?,
+                Vec::new(),
+            ),
         ];
         for &c in &plan.concurrency {
             let (mut direct, mut gateway, mut modern) = (Vec::new(), Vec::new(), Vec::new());
-            let mut floored: [Vec<Report>; 2] = Default::default();
             for round in 1..=plan.rounds {
                 direct.push(
                     plan.standard(Load::http(&format!("http-c{c}-direct-{round}"), &url))
@@ -52,7 +57,7 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
                         .watch(echo.pid())
                         .run(layout)?,
                 );
-                for ((path, (floor, floor_url)), runs) in floors.iter().zip(&mut floored) {
+                for (path, (floor, floor_url), runs) in &mut floors {
                     runs.push(
                         plan.standard(Load::http(&format!("{path}-c{c}-floor-{round}"), floor_url))
                             .concurrency(c)
@@ -80,8 +85,8 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
                 );
             }
             out.push(fold("http-modern", c, direct.clone(), modern)?);
-            for ((path, _), runs) in floors.iter().zip(floored) {
-                out.push(fold(path, c, direct.clone(), runs)?);
+            for (path, _, runs) in &mut floors {
+                out.push(fold(path, c, direct.clone(), std::mem::take(runs))?);
             }
             out.push(fold("http", c, direct, gateway)?);
         }

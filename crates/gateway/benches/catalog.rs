@@ -4,6 +4,7 @@
 
 use divan::{Bencher, black_box};
 use switchboard_gateway::catalog::{Catalog, Lists, Source};
+use switchboard_gateway::upstreams::UpstreamId;
 
 fn main() {
     divan::main();
@@ -21,34 +22,38 @@ fn lists() -> Vec<Lists> {
         .collect()
 }
 
-fn build(lists: &[Lists], names: &[String]) -> Catalog {
+fn build(lists: &[Lists], names: &[UpstreamId]) -> Catalog {
     let sources: Vec<Source<'_>> = lists
         .iter()
         .zip(names)
         .map(|(l, n)| Source {
-            name: n,
-            prefix: n,
+            id: n,
+            prefix: n.as_str(),
             lists: Some(l),
         })
         .collect();
-    Catalog::build(&sources, "__")
+    Catalog::build(&sources, "__", 1)
 }
 
 #[divan::bench]
 fn route_tool_name(b: Bencher) {
     let lists = lists();
-    let names: Vec<String> = (0..20).map(|u| format!("up{u}")).collect();
+    let names: Vec<UpstreamId> = (0..20)
+        .map(|u| UpstreamId::new(&format!("up{u}")))
+        .collect();
     let catalog = build(&lists, &names);
     b.bench(|| {
         catalog
             .tool(black_box("up13__tool_13_200"))
-            .map(|e| e.upstream)
+            .map(|e| e.upstream.clone())
     });
 }
 
 #[divan::bench(sample_count = 20)]
 fn rebuild_5000_tools(b: Bencher) {
     let lists = lists();
-    let names: Vec<String> = (0..20).map(|u| format!("up{u}")).collect();
+    let names: Vec<UpstreamId> = (0..20)
+        .map(|u| UpstreamId::new(&format!("up{u}")))
+        .collect();
     b.bench(|| build(black_box(&lists), &names).tools.len());
 }

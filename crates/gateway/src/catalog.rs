@@ -14,6 +14,8 @@ use std::sync::Arc;
 use switchboard_protocol::headers::{ParamHeader, param_headers};
 use switchboard_protocol::object::{self, Edit};
 
+use crate::upstreams::UpstreamId;
+
 /// Raw list items of one upstream, as fetched (each a JSON object, verbatim).
 #[derive(Debug, Default, Clone)]
 pub struct Lists {
@@ -24,6 +26,8 @@ pub struct Lists {
     /// The cache hint a 2026-07-28 upstream gave each list (tools, prompts, resources,
     /// templates); `None` from handshake-era upstreams, which give none.
     pub hints: [Option<crate::hints::Hint>; 4],
+    /// The upstream declared the `resources` capability.
+    pub serves_resources: bool,
 }
 
 /// The four kinds of list.
@@ -95,7 +99,7 @@ impl ListKind {
 /// One exposed item.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub upstream: usize,
+    pub upstream: UpstreamId,
     /// The upstream's own name (tools, prompts) or URI (resources) / URI template (templates).
     pub original: Box<str>,
     /// The JSON object clients see (name rewritten where namespaced).
@@ -114,7 +118,7 @@ pub struct Withheld {
 /// What the catalog builder needs to know about each upstream, in config order.
 #[derive(Debug, Clone)]
 pub struct Source<'a> {
-    pub name: &'a str,
+    pub id: &'a UpstreamId,
     pub prefix: &'a str,
     /// `None` when the upstream is not connected: it contributes nothing.
     pub lists: Option<&'a Lists>,
@@ -123,6 +127,8 @@ pub struct Source<'a> {
 /// An immutable snapshot of everything exposed.
 #[derive(Debug, Default)]
 pub struct Catalog {
+    /// Counts rebuilds: a view built from an older catalog is stale.
+    generation: u64,
     pub tools: Vec<Entry>,
     pub prompts: Vec<Entry>,
     pub resources: Vec<Entry>,
@@ -135,6 +141,9 @@ pub struct Catalog {
     param_headers: HashMap<Box<str>, Arc<[ParamHeader]>>,
     /// Tools whose annotations break SEP-2243's rules: 2026-07-28 callers do not see them.
     modern_hidden: HashSet<Box<str>>,
+    /// The only upstream serving resources, if exactly one does: reads of URIs no table knows
+    /// go there.
+    sole_resource_server: Option<UpstreamId>,
 }
 
 /// A resource template and a matcher for it.
@@ -157,16 +166,26 @@ enum Segment {
 const MAX_NAME: usize = 128;
 
 impl Catalog {
-    /// Builds the catalog from upstreams in config order.
-    pub fn build(sources: &[Source<'_>], separator: &str) -> Catalog {
-        let mut c = Catalog::default();
-        for (idx, src) in sources.iter().enumerate() {
+    /// Builds the catalog (its `generation`-th) from upstreams in config order.
+    pub fn build(sources: &[Source<'_>], separator: &str, generation: u64) -> Catalog {
+        let mut c = Catalog {
+            generation,
+            ..Catalog::default()
+        };
+        let mut resource_servers = sources
+            .iter()
+            .filter(|s| s.lists.is_some_and(|l| l.serves_resources));
+        if let (Some(only), None) = (resource_servers.next(), resource_servers.next()) {
+            c.sole_resource_server = Some(only.id.clone());
+        }
+        for src in sources {
             let Some(lists) = src.lists else { continue };
+            let idx = src.id;
             for raw in &lists.tools {
-                c.add_named(ListKind::Tools, idx, src, separator, raw);
+                c.add_named(ListKind::Tools, src, separator, raw);
             }
             for raw in &lists.prompts {
-                c.add_named(ListKind::Prompts, idx, src, separator, raw);
+                c.add_named(ListKind::Prompts, src, separator, raw);
             }
             for raw in &lists.resources {
                 let Some(uri) = object::get_str(raw, "uri") else {
@@ -174,7 +193,7 @@ impl Catalog {
                     continue;
                 };
                 if let Some(&prev) = c.resource_index.get(uri.as_ref()) {
-                    let winner = sources[c.resources[prev].upstream].name;
+                    let winner = &c.resources[prev].upstream;
                     c.withhold(
                         ListKind::Resources,
                         src,
@@ -186,7 +205,7 @@ impl Catalog {
                 c.resource_index
                     .insert(uri.as_ref().into(), c.resources.len());
                 c.resources.push(Entry {
-                    upstream: idx,
+                    upstream: idx.clone(),
                     original: uri.as_ref().into(),
                     raw: raw.clone(),
                 });
@@ -202,7 +221,7 @@ impl Catalog {
                     continue;
                 };
                 if let Some(prev) = c.templates.iter().find(|p| *p.entry.original == *t) {
-                    let winner = sources[prev.entry.upstream].name;
+                    let winner = &prev.entry.upstream;
                     c.withhold(
                         ListKind::Templates,
                         src,
@@ -214,7 +233,7 @@ impl Catalog {
                 c.templates.push(Template {
                     pattern: parse_template(&t),
                     entry: Entry {
-                        upstream: idx,
+                        upstream: idx.clone(),
                         original: t.as_ref().into(),
                         raw: raw.clone(),
                     },
@@ -224,7 +243,7 @@ impl Catalog {
         c
     }
 
-    fn add_named(&mut self, kind: ListKind, idx: usize, src: &Source<'_>, sep: &str, raw: &str) {
+    fn add_named(&mut self, kind: ListKind, src: &Source<'_>, sep: &str, raw: &str) {
         let Some(name) = object::get_str(raw, "name") else {
             self.withhold(kind, src, "?", "item without a name");
             return;
@@ -245,7 +264,7 @@ impl Catalog {
                 return;
             }
             if !valid_tool_name(&name) {
-                tracing::warn!(upstream = src.name, tool = %name, "tool name breaks the spec's naming rule; passed through unchanged");
+                tracing::warn!(upstream = %src.id, tool = %name, "tool name breaks the spec's naming rule; passed through unchanged");
             }
         }
         let (index, entries) = match kind {
@@ -253,8 +272,8 @@ impl Catalog {
             _ => (&mut self.prompt_index, &mut self.prompts),
         };
         if let Some(&prev) = index.get(exposed.as_str()) {
-            let winner = entries[prev].upstream;
-            let why = format!("name {exposed} already taken by an earlier upstream (#{winner})");
+            let winner = &entries[prev].upstream;
+            let why = format!("name {exposed} already taken by upstream {winner}");
             self.withhold(kind, src, &name, &why);
             return;
         }
@@ -272,7 +291,7 @@ impl Catalog {
         let exposed: Box<str> = exposed.into_boxed_str();
         index.insert(exposed.clone(), entries.len());
         entries.push(Entry {
-            upstream: idx,
+            upstream: src.id.clone(),
             original: name.as_ref().into(),
             raw,
         });
@@ -297,7 +316,7 @@ impl Catalog {
     fn withhold(&mut self, kind: ListKind, src: &Source<'_>, name: &str, reason: &str) {
         self.withheld.push(Withheld {
             kind,
-            upstream: src.name.to_owned(),
+            upstream: src.id.to_string(),
             name: name.to_owned(),
             reason: reason.to_owned(),
         });
@@ -329,26 +348,55 @@ impl Catalog {
         self.prompt_index.get(name).map(|&i| &self.prompts[i])
     }
 
-    /// The upstream serving a resource URI: a listed resource, else the first template (in config
-    /// order) that matches.
-    pub fn resource_upstream(&self, uri: &str) -> Option<usize> {
-        if let Some(&i) = self.resource_index.get(uri) {
-            return Some(self.resources[i].upstream);
+    /// The position of an exposed tool or prompt name, or a listed resource's URI, in its list.
+    pub fn position(&self, kind: ListKind, name: &str) -> Option<usize> {
+        match kind {
+            ListKind::Tools => self.tool_index.get(name).copied(),
+            ListKind::Prompts => self.prompt_index.get(name).copied(),
+            ListKind::Resources => self.resource_index.get(name).copied(),
+            ListKind::Templates => None,
         }
+    }
+
+    /// The positions of the templates that match `uri`, in config order.
+    pub fn matching_templates<'a>(&'a self, uri: &'a str) -> impl Iterator<Item = usize> + 'a {
         self.templates
             .iter()
-            .find(|t| matches(&t.pattern, uri))
-            .map(|t| t.entry.upstream)
+            .enumerate()
+            .filter(move |(_, t)| matches(&t.pattern, uri))
+            .map(|(i, _)| i)
+    }
+
+    /// The entry at `pos` of a list.
+    pub fn entry(&self, kind: ListKind, pos: usize) -> &Entry {
+        match kind {
+            ListKind::Tools => &self.tools[pos],
+            ListKind::Prompts => &self.prompts[pos],
+            ListKind::Resources => &self.resources[pos],
+            ListKind::Templates => &self.templates[pos].entry,
+        }
+    }
+
+    /// The positions of the tools kept from 2026-07-28 callers.
+    pub(crate) fn modern_hidden_positions(&self) -> impl Iterator<Item = usize> + '_ {
+        self.modern_hidden
+            .iter()
+            .filter_map(|n| self.tool_index.get(n).copied())
+    }
+
+    /// The upstream that serves resources when exactly one does.
+    pub fn sole_resource_server(&self) -> Option<&UpstreamId> {
+        self.sole_resource_server.as_ref()
+    }
+
+    /// This catalog's place in the sequence of rebuilds.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The items of one list, raw.
-    pub fn items(&self, kind: ListKind) -> Vec<&str> {
-        match kind {
-            ListKind::Tools => self.tools.iter().map(|e| &*e.raw).collect(),
-            ListKind::Prompts => self.prompts.iter().map(|e| &*e.raw).collect(),
-            ListKind::Resources => self.resources.iter().map(|e| &*e.raw).collect(),
-            ListKind::Templates => self.templates.iter().map(|t| &*t.entry.raw).collect(),
-        }
+    pub fn items(&self, kind: ListKind) -> impl Iterator<Item = &str> {
+        (0..self.len(kind)).map(move |p| &*self.entry(kind, p).raw)
     }
 
     /// Number of items of a kind.
@@ -363,7 +411,7 @@ impl Catalog {
 
     /// Whether a list differs between two snapshots (what clients must be told about).
     pub fn differs(&self, other: &Catalog, kind: ListKind) -> bool {
-        self.items(kind) != other.items(kind)
+        !self.items(kind).eq(other.items(kind))
     }
 }
 
@@ -456,20 +504,21 @@ mod tests {
         let c = Catalog::build(
             &[
                 Source {
-                    name: "a",
+                    id: &UpstreamId::new("a"),
                     prefix: "a",
                     lists: Some(&a),
                 },
                 Source {
-                    name: "b",
+                    id: &UpstreamId::new("b"),
                     prefix: "",
                     lists: Some(&b),
                 },
             ],
             "__",
+            1,
         );
         assert_eq!(c.tool("a__echo").unwrap().original.as_ref(), "echo");
-        assert_eq!(c.tool("echo").unwrap().upstream, 1);
+        assert_eq!(c.tool("echo").unwrap().upstream.as_str(), "b");
         assert!(
             c.tool("a__echo")
                 .unwrap()
@@ -487,19 +536,20 @@ mod tests {
         let c = Catalog::build(
             &[
                 Source {
-                    name: "a",
+                    id: &UpstreamId::new("a"),
                     prefix: "",
                     lists: Some(&a),
                 },
                 Source {
-                    name: "b",
+                    id: &UpstreamId::new("b"),
                     prefix: "x",
                     lists: Some(&b),
                 },
             ],
             "__",
+            1,
         );
-        assert_eq!(c.tool("x__y").unwrap().upstream, 0);
+        assert_eq!(c.tool("x__y").unwrap().upstream.as_str(), "a");
         assert_eq!(c.withheld.len(), 1);
         assert_eq!(c.withheld[0].upstream, "b");
     }
@@ -510,11 +560,12 @@ mod tests {
         let a = lists(&[&long]);
         let c = Catalog::build(
             &[Source {
-                name: "a",
+                id: &UpstreamId::new("a"),
                 prefix: "a",
                 lists: Some(&a),
             }],
             "__",
+            1,
         );
         assert!(c.tools.is_empty());
         assert_eq!(c.withheld.len(), 1);

@@ -1,11 +1,28 @@
 //! The one place internal failures become JSON-RPC errors.
 //!
 //! Every error the gateway produces on its own is built here, so codes and messages stay consistent
-//! and `docs/errors.md` has one file to mirror. Errors about an upstream always name it in
+//! and `docs/errors.md` has one file to mirror; [`status_of`] gives each code its HTTP status where
+//! a transport sends errors with one. Errors about an upstream always name it in
 //! `error.data.upstream`.
 
 use switchboard_protocol::{ErrorCode, RpcError};
 use switchboard_upstream::UpstreamError;
+
+/// The error object used when an upstream's error response has none (it cannot be relayed).
+pub const INTERNAL_ERROR_JSON: &str = "{\"code\":-32603,\"message\":\"internal error\"}";
+
+/// The HTTP status an error is sent with where the era or transport gives errors a status of
+/// their own (2026-07-28 answers, refusals before the pipeline); 200 means "a JSON-RPC error in
+/// a 200 response", which is every other code's fate.
+pub fn status_of(code: ErrorCode) -> u16 {
+    match code {
+        ErrorCode::METHOD_NOT_FOUND => 404,
+        ErrorCode::HEADER_MISMATCH
+        | ErrorCode::MISSING_CLIENT_CAPABILITY
+        | ErrorCode::UNSUPPORTED_PROTOCOL_VERSION => 400,
+        _ => 200,
+    }
+}
 
 /// An upstream failure, as the client sees it.
 pub fn upstream(name: &str, e: &UpstreamError) -> RpcError {

@@ -20,7 +20,8 @@ use switchboard_protocol::object::{self, Edit};
 use switchboard_protocol::{Id, Message, RpcError};
 use tokio::sync::mpsc;
 
-use crate::session::lock;
+use crate::sessions::lock;
+use crate::view::ViewKey;
 use crate::{Gateway, error};
 
 /// Notifications a listen may queue before its reader catches up; beyond that they are dropped
@@ -105,6 +106,8 @@ struct Listener {
     /// The listen request's id, raw: every notification is tagged with it.
     id: Id,
     filter: Filter,
+    /// The view the listen was opened from: its `list_changed` follow that view.
+    view: ViewKey,
     tx: mpsc::Sender<Bytes>,
 }
 
@@ -116,12 +119,15 @@ pub(crate) struct Listeners {
 }
 
 impl Listeners {
-    /// Delivers a gateway `list_changed` to every listen that asked for it.
-    pub(crate) fn list_changed(&self, notification: &str) {
+    /// Delivers the gateway's `list_changed` notifications to every listen that asked for them,
+    /// as far as its own view changed (`changed_in` names the notifications due for a view).
+    pub(crate) fn list_changed(&self, changed_in: &mut dyn FnMut(ViewKey) -> Vec<&'static str>) {
         for l in lock(&self.open).values() {
-            if l.filter.wants(notification) {
-                let p = tagged("{}", &l.id);
-                send(&l.tx, encode::notification(notification, p.as_deref()));
+            for notification in changed_in(l.view) {
+                if l.filter.wants(notification) {
+                    let p = tagged("{}", &l.id);
+                    send(&l.tx, encode::notification(notification, p.as_deref()));
+                }
             }
         }
     }
@@ -187,7 +193,7 @@ impl Drop for Listening {
 impl Gateway {
     /// Opens a listen for a modern caller. The filter's URIs are honoured when the upstream that
     /// serves them can subscribe on a shared session; the acknowledgement names what is honoured.
-    pub async fn listen(&self, msg: &Message) -> Result<Listening, RpcError> {
+    pub async fn listen(&self, view: ViewKey, msg: &Message) -> Result<Listening, RpcError> {
         let id = msg
             .id()
             .cloned()
@@ -198,7 +204,7 @@ impl Gateway {
             if honoured.contains(&uri) {
                 continue;
             }
-            if self.hold_for_listen(&uri).await {
+            if self.hold_for_listen(view, &uri).await {
                 honoured.push(uri);
             }
         }
@@ -223,9 +229,17 @@ impl Gateway {
         let (tx, rx) = mpsc::channel(QUEUE);
         let key = self.state.listeners.next.fetch_add(1, Ordering::Relaxed);
         let holds = !filter.uris.is_empty();
-        lock(&self.state.listeners.open).insert(key, Listener { id, filter, tx });
+        lock(&self.state.listeners.open).insert(
+            key,
+            Listener {
+                id,
+                filter,
+                view,
+                tx,
+            },
+        );
         if holds {
-            for up in self.upstreams() {
+            for up in self.upstreams().members().iter() {
                 self.sync_upstream_listen(up);
             }
         }
@@ -241,8 +255,8 @@ impl Gateway {
     /// Makes sure the upstream serving `uri` is subscribed to it, for a listen about to hold it.
     /// False when no upstream can (unknown URI, no `resources.subscribe`, isolated sessions, or
     /// the upstream refused).
-    async fn hold_for_listen(&self, uri: &str) -> bool {
-        let Some(up) = self.resource_owner(uri) else {
+    async fn hold_for_listen(&self, view: ViewKey, uri: &str) -> bool {
+        let Some(up) = self.resource_owner(&self.view(view), uri) else {
             return false;
         };
         if up.cfg.session != switchboard_config::SessionMode::Shared {
@@ -346,7 +360,7 @@ impl Gateway {
     /// hold on it. When the URI set changes, a new listen opens before the old one is ended
     /// (overlap rather than a gap). Its notifications reach the gateway like any unclaimed
     /// message: list changes refresh the catalog, resource updates go to their holders.
-    pub(crate) fn sync_upstream_listen(&self, up: &Arc<crate::upstream::Upstream>) {
+    pub(crate) fn sync_upstream_listen(&self, up: &Arc<crate::upstreams::Upstream>) {
         let Some(conn) = up.connection().filter(|c| c.is_modern()) else {
             return;
         };
@@ -355,7 +369,7 @@ impl Gateway {
         let mut uris: Vec<String> = if subscribe {
             self.held_uris()
                 .into_iter()
-                .filter(|u| self.resource_owner(u).is_some_and(|o| o.idx == up.idx))
+                .filter(|u| self.serving_upstream(u).is_some_and(|o| o.id == up.id))
                 .collect()
         } else {
             Vec::new()
@@ -428,10 +442,10 @@ impl Gateway {
 
     /// Every URI a session or a listen holds.
     pub(crate) fn held_uris(&self) -> Vec<String> {
-        let mut uris: Vec<String> = lock(&self.state.sessions)
-            .values()
-            .flat_map(|s| lock(&s.subscriptions).iter().cloned().collect::<Vec<_>>())
-            .collect();
+        let mut uris: Vec<String> = Vec::new();
+        self.state.sessions.store().for_each(&mut |s| {
+            uris.extend(lock(&s.record.subscriptions).iter().cloned());
+        });
         uris.extend(
             lock(&self.state.listeners.open)
                 .values()

@@ -9,7 +9,6 @@
 //! identity on `server/discover`), and its error codes and HTTP statuses.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use switchboard_protocol::error::remap_for_modern;
 use switchboard_protocol::meta::{RequestMeta, SERVER_INFO};
@@ -19,12 +18,9 @@ use switchboard_protocol::{ErrorCode, Revision, RpcError};
 use crate::catalog::ListKind;
 use crate::hints::{Hint, Scope};
 use crate::level::Level;
-use crate::session::{ClientCaps, Session};
-use crate::{Gateway, error};
-
-/// The versions `server/discover` and `-32022` name: the modern one, and the handshake revisions
-/// this same endpoint serves through `initialize`.
-pub const SUPPORTED_VERSIONS: &str = r#"["2026-07-28","2025-11-25","2025-06-18"]"#;
+use crate::principal::Principal;
+use crate::sessions::{ClientCaps, Session, lock};
+use crate::{Gateway, capabilities, error};
 
 /// Methods 2026-07-28 removed. A modern caller gets "method not found" (HTTP 404) for them, as
 /// for any method the era does not have.
@@ -38,9 +34,13 @@ const REMOVED: [&str; 5] = [
 ];
 
 impl Gateway {
-    /// The one-request session that serves a modern request, from the `_meta` the transport
-    /// read and validated. A `logLevel` that is not a level is the caller's error.
-    pub fn modern_caller(&self, meta: &RequestMeta<'_>) -> Result<Arc<Session>, RpcError> {
+    /// The one-request session that serves a modern request of `principal`, from the `_meta`
+    /// the transport read and validated. A `logLevel` that is not a level is the caller's error.
+    pub fn modern_caller(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta<'_>,
+    ) -> Result<Arc<Session>, RpcError> {
         let level = match meta.log_level.as_deref() {
             None => None,
             Some(l) => Some(Level::parse(l).ok_or_else(|| {
@@ -49,7 +49,7 @@ impl Gateway {
                 ))
             })?),
         };
-        let key = self.state.next_key.fetch_add(1, Ordering::Relaxed);
+        let key = self.state.sessions.next_key();
         // One shared name: a one-request caller is never looked up by id (no session registry,
         // no tasks), and minting one per request would cost an allocation each time.
         static ID: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
@@ -59,6 +59,7 @@ impl Gateway {
             Revision::V2026_07_28,
             ClientCaps::parse(meta.client_capabilities),
             meta.client_info.unwrap_or("{}"),
+            principal.clone(),
         );
         if let Some(l) = level {
             session.set_level(l);
@@ -101,16 +102,16 @@ impl Gateway {
     pub(crate) fn discover_result(&self) -> String {
         let mut s = String::with_capacity(512);
         s.push_str("{\"supportedVersions\":");
-        s.push_str(SUPPORTED_VERSIONS);
-        s.push_str(",\"capabilities\":{\"tools\":{\"listChanged\":true},\"prompts\":{\"listChanged\":true},\"resources\":{\"subscribe\":true,\"listChanged\":true},\"completions\":{},\"logging\":{}},\"resultType\":\"complete\",");
+        s.push_str(capabilities::supported_versions());
+        s.push_str(",\"capabilities\":");
+        s.push_str(capabilities::server(Revision::V2026_07_28));
+        s.push_str(",\"resultType\":\"complete\",");
         self.discover_hint().write_members(&mut s);
         s.push_str(",\"_meta\":{");
         object::push_json_string(&mut s, SERVER_INFO);
-        s.push_str(
-            ":{\"name\":\"switchboard\",\"title\":\"switchboard MCP gateway\",\"version\":\"",
-        );
-        s.push_str(env!("CARGO_PKG_VERSION"));
-        s.push_str("\"}}}");
+        s.push(':');
+        s.push_str(capabilities::server_info());
+        s.push_str("}}");
         s
     }
 
@@ -119,7 +120,12 @@ impl Gateway {
     fn discover_hint(&self) -> Hint {
         // Every connected upstream contributes the same hint, and merging equal hints changes
         // nothing: it is that hint, or none when nothing is connected.
-        if self.upstreams().iter().any(|u| u.connection().is_some()) {
+        if self
+            .upstreams()
+            .members()
+            .iter()
+            .any(|u| u.connection().is_some())
+        {
             self.legacy_hint()
         } else {
             Hint::EMPTY
@@ -131,6 +137,7 @@ impl Gateway {
         let capability = kind.capability();
         Hint::merge_all(
             self.upstreams()
+                .members()
                 .iter()
                 .filter(|u| {
                     u.connection()
@@ -139,7 +146,7 @@ impl Gateway {
                 })
                 .map(|u| {
                     // A 2026-07-28 upstream's own hint for this list; else the configured one.
-                    crate::session::lock(&u.lists)
+                    lock(&u.lists)
                         .as_ref()
                         .and_then(|l| l.hints[kind.index()])
                         .unwrap_or_else(|| self.legacy_hint())
@@ -206,18 +213,10 @@ pub(crate) fn shape_error(error: &str) -> (Option<String>, u16) {
     let remapped = remap_for_modern(error);
     let code = object::get(remapped.as_deref().unwrap_or(error), "code")
         .and_then(|c| c.trim().parse::<i64>().ok());
-    (remapped, code.map_or(200, status_of))
-}
-
-/// The HTTP status 2026-07-28 gives a JSON-RPC error code (200 when it names none).
-pub fn status_of(code: i64) -> u16 {
-    match ErrorCode(code) {
-        ErrorCode::METHOD_NOT_FOUND => 404,
-        ErrorCode::HEADER_MISMATCH
-        | ErrorCode::MISSING_CLIENT_CAPABILITY
-        | ErrorCode::UNSUPPORTED_PROTOCOL_VERSION => 400,
-        _ => 200,
-    }
+    (
+        remapped,
+        code.map_or(200, |c| error::status_of(ErrorCode(c))),
+    )
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 
 use switchboard_protocol::object::{self, Edit};
 
-use crate::session::lock;
+use crate::sessions::lock;
+use crate::upstreams::UpstreamId;
 
 /// The `_meta` key that ties a message to a task.
 pub const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
@@ -23,7 +24,7 @@ pub const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
 #[derive(Debug, Clone)]
 struct Task {
     session: Arc<str>,
-    upstream: usize,
+    upstream: UpstreamId,
     /// The serial of the upstream connection that created it.
     conn: u64,
     upstream_id: Box<str>,
@@ -47,7 +48,7 @@ impl Tasks {
     pub fn register(
         &self,
         session: &Arc<str>,
-        upstream: usize,
+        upstream: &UpstreamId,
         conn: u64,
         upstream_id: &str,
     ) -> Arc<str> {
@@ -61,7 +62,7 @@ impl Tasks {
             id.clone(),
             Task {
                 session: session.clone(),
-                upstream,
+                upstream: upstream.clone(),
                 conn,
                 upstream_id: upstream_id.into(),
             },
@@ -70,10 +71,10 @@ impl Tasks {
     }
 
     /// The upstream, connection serial and upstream id of a task, if `session` owns it.
-    pub fn resolve(&self, id: &str, session: &str) -> Option<(usize, u64, Box<str>)> {
+    pub fn resolve(&self, id: &str, session: &str) -> Option<(UpstreamId, u64, Box<str>)> {
         let i = lock(&self.inner);
         let t = i.by_id.get(id)?;
-        (&*t.session == session).then(|| (t.upstream, t.conn, t.upstream_id.clone()))
+        (&*t.session == session).then(|| (t.upstream.clone(), t.conn, t.upstream_id.clone()))
     }
 
     /// The gateway id and owning session of a task of connection `conn`.
@@ -85,13 +86,13 @@ impl Tasks {
     }
 
     /// The upstreams where `session` has tasks.
-    pub fn upstreams_of(&self, session: &str) -> Vec<usize> {
+    pub fn upstreams_of(&self, session: &str) -> Vec<UpstreamId> {
         let i = lock(&self.inner);
-        let mut ups: Vec<usize> = i
+        let mut ups: Vec<UpstreamId> = i
             .by_id
             .values()
             .filter(|t| &*t.session == session)
-            .map(|t| t.upstream)
+            .map(|t| t.upstream.clone())
             .collect();
         ups.sort_unstable();
         ups.dedup();
@@ -140,16 +141,20 @@ mod tests {
     fn ids_are_bound_to_their_session() {
         let t = Tasks::default();
         let a: Arc<str> = "session-a".into();
-        let id = t.register(&a, 2, 9, "up-1");
+        let up = UpstreamId::new("time");
+        let id = t.register(&a, &up, 9, "up-1");
         assert!(id.starts_with("sbt-") && id.len() == 36);
-        assert_eq!(t.register(&a, 2, 9, "up-1"), id);
-        assert_eq!(t.resolve(&id, "session-a"), Some((2, 9, "up-1".into())));
+        assert_eq!(t.register(&a, &up, 9, "up-1"), id);
+        assert_eq!(
+            t.resolve(&id, "session-a"),
+            Some((up.clone(), 9, "up-1".into()))
+        );
         assert_eq!(t.resolve(&id, "session-b"), None);
         assert_eq!(t.owner(9, "up-1").map(|o| o.1), Some(a.clone()));
         // The same upstream id from another connection (an isolated session, a restart) is
         // another task, never the first session's.
         let b: Arc<str> = "session-b".into();
-        let other = t.register(&b, 2, 10, "up-1");
+        let other = t.register(&b, &up, 10, "up-1");
         assert_ne!(other, id);
         assert_eq!(t.resolve(&other, "session-a"), None);
         assert_eq!(t.owner(10, "up-1").map(|o| o.1), Some(b));

@@ -79,6 +79,11 @@ impl RpcError {
     }
 
     /// Adds `data.<key>` with a string value.
+    /// The members of `data` so far: (key, raw JSON value), in order.
+    pub fn data(&self) -> &[(String, String)] {
+        &self.data
+    }
+
     pub fn with_str(self, key: &str, value: &str) -> RpcError {
         let raw = json_string(value);
         self.with_raw(key, raw)

@@ -24,12 +24,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use switchboard_gateway::session::Session;
+use switchboard_gateway::principal::{Credentials, Principal};
+use switchboard_gateway::request::Request;
+use switchboard_gateway::sessions::Session;
 use switchboard_gateway::{Answer, Gateway, Related, SessionRefused};
 use switchboard_protocol::message::{LINE_BATCH_BYTES, batch_lines, encode, line_end};
 
 use crate::request_id;
-use switchboard_gateway::modern::SUPPORTED_VERSIONS;
+use switchboard_gateway::capabilities::supported_versions;
+use switchboard_gateway::view::ViewKey;
 use switchboard_protocol::meta::{self, RequestMeta};
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, Revision, RpcError, object};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
@@ -53,6 +56,17 @@ where
     // their results, and a `JoinSet` costs two allocations and a lock per request to keep them.)
     let tasks = TaskTracker::new();
     let max = gw.config().http.max_body_bytes;
+    // The process that started `switchboard stdio` is its one caller; it has no headers to
+    // show, so it is whoever the gateway takes a caller without credentials to be.
+    let principal = match gw.authenticate(Credentials::default()) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = out_tx.send(refusal(None, e)).await;
+            drop(out_tx);
+            let _ = writer.await;
+            return Ok(());
+        }
+    };
     loop {
         line.clear();
         // Bounded: a line longer than the body limit is skipped, never held in memory whole.
@@ -89,7 +103,7 @@ where
             modern = Some(Modern::default());
         }
         if let Some(m) = &modern {
-            m.handle(&gw, msg, &out_tx, &tasks).await;
+            m.handle(&gw, &principal, msg, &out_tx, &tasks).await;
             continue;
         }
         if session.is_some() && msg.is_request() && names_modern(&msg) {
@@ -103,7 +117,7 @@ where
         match (msg.kind(), msg.method(), &session) {
             (Kind::Request, Some("initialize"), None) => {
                 let id = msg.id().cloned();
-                match gw.initialize(msg.params()) {
+                match gw.initialize(&principal, msg.params()) {
                     Ok((s, result)) => {
                         if let Some(mut outbox) = s.take_outbox() {
                             let tx = out_tx.clone();
@@ -156,8 +170,8 @@ where
                 let related = Related::Shared(tx.clone());
                 tasks.spawn(Box::pin(async move {
                     let rid = request_id::generate();
-                    if let Answer::Response(b) | Answer::Status(_, b) =
-                        gw.request(&s, &msg, &related, &rid).await
+                    let req = Request::new(&s, &rid, &related);
+                    if let Answer::Response(b) | Answer::Status(_, b) = gw.request(&req, &msg).await
                     {
                         let _ = tx.send(b).await;
                     }
@@ -195,6 +209,7 @@ impl Modern {
     async fn handle(
         &self,
         gw: &Gateway,
+        principal: &Principal,
         msg: Message,
         out: &mpsc::Sender<Bytes>,
         tasks: &TaskTracker,
@@ -228,7 +243,7 @@ impl Modern {
             lock(&in_flight).insert(id.clone(), token.clone());
             let ending = self.ending.clone();
             tasks.spawn(async move {
-                match gw.listen(&msg).await {
+                match gw.listen(ViewKey::whole(true), &msg).await {
                     Ok(mut l) => {
                         let _ = tx.send(l.ack.clone()).await;
                         loop {
@@ -254,7 +269,7 @@ impl Modern {
             });
             return;
         }
-        let caller = match gw.modern_caller(&meta) {
+        let caller = match gw.modern_caller(principal, &meta) {
             Ok(c) => c,
             Err(e) => {
                 let _ = out.send(refusal(Some(&id), e)).await;
@@ -266,7 +281,9 @@ impl Modern {
         // Boxed, as a handshake request's task is (see there).
         tasks.spawn(Box::pin(async move {
             let rid = request_id::generate();
-            let answer = gw.request(&caller, &msg, &related, &rid).await;
+            let answer = gw
+                .request(&Request::new(&caller, &rid, &related), &msg)
+                .await;
             gw.end_modern(&caller).await;
             lock(&in_flight).remove(&id);
             if let Answer::Response(b) | Answer::Status(_, b) = answer {
@@ -305,7 +322,7 @@ fn unsupported(requested: &str) -> RpcError {
         ErrorCode::UNSUPPORTED_PROTOCOL_VERSION,
         format!("Unsupported protocol version {requested:?} on this connection (2026-07-28)"),
     )
-    .with_raw("supported", SUPPORTED_VERSIONS)
+    .with_raw("supported", supported_versions())
     .with_str("requested", requested)
 }
 

@@ -88,11 +88,11 @@ fn connected(gw: &Gateway) -> (String, bool) {
     let mut healthy = true;
     let catalog = gw.catalog();
     let _ = writeln!(s, "\nconnected:");
-    for (i, up) in gw.upstreams().iter().enumerate() {
+    for up in gw.upstreams().members().iter() {
         let health = up.health();
-        let count = catalog.tools.iter().filter(|e| e.upstream == i).count();
+        let count = catalog.tools.iter().filter(|e| e.upstream == up.id).count();
         match up.last_error() {
-            Some(e) if health != switchboard_gateway::upstream::Health::Ready => {
+            Some(e) if health != switchboard_gateway::upstreams::Health::Ready => {
                 healthy = false;
                 let _ = writeln!(s, "  {:<16} {}: {e}", up.name(), health.as_str());
             }
@@ -102,11 +102,11 @@ fn connected(gw: &Gateway) -> (String, bool) {
         }
     }
     for kind in ListKind::ALL {
-        let items = catalog.items(kind);
-        if items.is_empty() {
+        let count = catalog.len(kind);
+        if count == 0 {
             continue;
         }
-        let _ = writeln!(s, "{} ({}):", kind.key(), items.len());
+        let _ = writeln!(s, "{} ({count}):", kind.key());
         let names: Vec<String> = match kind {
             ListKind::Tools | ListKind::Prompts => {
                 let entries = if kind == ListKind::Tools {
@@ -120,29 +120,19 @@ fn connected(gw: &Gateway) -> (String, bool) {
                         let exposed = switchboard_protocol::object::get_str(&e.raw, "name")
                             .map(|n| n.into_owned())
                             .unwrap_or_default();
-                        format!(
-                            "{exposed}  <- {}:{}",
-                            gw.upstreams()[e.upstream].name(),
-                            e.original
-                        )
+                        format!("{exposed}  <- {}:{}", e.upstream, e.original)
                     })
                     .collect()
             }
             ListKind::Resources => catalog
                 .resources
                 .iter()
-                .map(|e| format!("{}  <- {}", e.original, gw.upstreams()[e.upstream].name()))
+                .map(|e| format!("{}  <- {}", e.original, e.upstream))
                 .collect(),
             ListKind::Templates => catalog
                 .templates
                 .iter()
-                .map(|t| {
-                    format!(
-                        "{}  <- {}",
-                        t.entry.original,
-                        gw.upstreams()[t.entry.upstream].name()
-                    )
-                })
+                .map(|t| format!("{}  <- {}", t.entry.original, t.entry.upstream))
                 .collect(),
         };
         for n in names {

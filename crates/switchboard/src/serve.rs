@@ -38,7 +38,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let addr = listener.local_addr()?;
     let gw = Gateway::new(config, setup::reaper());
     gw.start();
-    tracing::info!(%addr, upstreams = gw.upstreams().len(), "switchboard listening; MCP at http://{addr}/mcp");
+    tracing::info!(%addr, upstreams = gw.upstreams().members().len(), "switchboard listening; MCP at http://{addr}/mcp");
     Server::new(gw).serve(listener, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

@@ -16,7 +16,9 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use switchboard_gateway::session::Session;
+use switchboard_gateway::principal::Principal;
+use switchboard_gateway::request::Request;
+use switchboard_gateway::sessions::Session;
 use switchboard_gateway::{Answer, Related, SessionRefused, related};
 use switchboard_protocol::message::encode;
 use switchboard_protocol::{ErrorCode, Kind, Message};
@@ -24,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Server;
 use super::events::{EventStore, Reader, STANDALONE, parse_event_id, sse_body};
+use super::inputs::{Inputs, credentials};
 use super::rejection::Rejection;
 
 use super::classify::{Route, SESSION_HEADER, VersionHeader, classify};
@@ -85,9 +88,10 @@ async fn handle_post(
         Route::Modern => return super::modern::post(srv, rid, headers, msg).await,
         Route::Refuse(r) => return Err(r.with_id(msg.id().cloned())),
     }
+    let principal = authenticate(srv, headers, &msg)?;
     let session_id = header_str(headers, SESSION_HEADER);
     if msg.method() == Some("initialize") && msg.is_request() {
-        if session_id.is_some_and(|id| srv.gw.session(id).is_some()) {
+        if session_id.is_some_and(|id| srv.gw.session(id, &principal).is_some()) {
             return Err(Rejection::new(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::INVALID_REQUEST,
@@ -95,14 +99,14 @@ async fn handle_post(
             )
             .with_id(msg.id().cloned()));
         }
-        return initialize(srv, rid, &msg);
+        return initialize(srv, rid, &principal, &msg);
     }
     let Some(session_id) = session_id else {
         return Err(Rejection::missing_session().with_id(msg.id().cloned()));
     };
     let session = srv
         .gw
-        .session(session_id)
+        .session(session_id, &principal)
         .ok_or_else(|| Rejection::unknown_session().with_id(msg.id().cloned()))?;
     match msg.kind() {
         Kind::Notification => {
@@ -116,11 +120,27 @@ async fn handle_post(
             }
             Ok(StatusCode::ACCEPTED.into_response())
         }
-        Kind::Request => Ok(request(srv, rid, session, msg).await),
+        Kind::Request => Ok(request(srv, rid, session, msg, Inputs::read(headers)).await),
     }
 }
 
-fn initialize(srv: &Arc<Server>, rid: &Arc<str>, msg: &Message) -> Result<Response, Rejection> {
+/// Who the caller is (the same for every kind of message it sends).
+pub(super) fn authenticate(
+    srv: &Server,
+    headers: &HeaderMap,
+    msg: &Message,
+) -> Result<Principal, Rejection> {
+    srv.gw
+        .authenticate(credentials(headers))
+        .map_err(|e| Rejection::from_error(e).with_id(msg.id().cloned()))
+}
+
+fn initialize(
+    srv: &Arc<Server>,
+    rid: &Arc<str>,
+    principal: &Principal,
+    msg: &Message,
+) -> Result<Response, Rejection> {
     let Some(id) = msg.id().cloned() else {
         return Err(Rejection::new(
             StatusCode::BAD_REQUEST,
@@ -128,7 +148,7 @@ fn initialize(srv: &Arc<Server>, rid: &Arc<str>, msg: &Message) -> Result<Respon
             "initialize must be a request",
         ));
     };
-    let (session, result) = match srv.gw.initialize(msg.params()) {
+    let (session, result) = match srv.gw.initialize(principal, msg.params()) {
         Ok(ok) => ok,
         Err(SessionRefused::TooMany(n)) => {
             return Err(Rejection::overloaded(&format!(
@@ -141,7 +161,7 @@ fn initialize(srv: &Arc<Server>, rid: &Arc<str>, msg: &Message) -> Result<Respon
             return Ok(json(StatusCode::OK, Bytes::from(body)));
         }
     };
-    let store = EventStore::new(srv.event_buffer, session.revision.has_sse_priming());
+    let store = EventStore::new(srv.event_buffer, session.record.revision.has_sse_priming());
     srv.attach(&session, store);
     let mut resp = json(StatusCode::OK, Bytes::from(encode::result(&id, &result)));
     if let Ok(v) = HeaderValue::from_str(&session.id) {
@@ -156,6 +176,7 @@ async fn request(
     rid: &Arc<str>,
     session: Arc<Session>,
     msg: Message,
+    inputs: Inputs,
 ) -> Response {
     let (tx, mut rx) = related::channel::<Bytes>(RELATED_QUEUE);
     let tx = Related::Own(tx);
@@ -164,13 +185,16 @@ async fn request(
     let rid2 = rid.clone();
     // Polled here, not spawned: a plain JSON answer (the common case) costs no task hop. The
     // future moves to a task of its own only if the answer becomes a stream.
-    let mut handler = RunToEnd::new(async move { gw.request(&s2, &msg, &tx, &rid2).await });
+    let mut handler = RunToEnd::new(async move {
+        let req = inputs.apply(Request::new(&s2, &rid2, &tx));
+        gw.request(&req, &msg).await
+    });
     let (first, answer) = match start(&mut handler, &mut rx).await {
         Ok(Start::Json(a)) => return json_answer(a),
         Ok(Start::Stream(first, answer)) => (first, answer),
         Err(broken) => return broken.into_response_with(rid),
     };
-    let Some(store) = srv.store(&session.id) else {
+    let Some(store) = session.attachment::<EventStore>() else {
         return Rejection::unknown_session().into_response_with(rid);
     };
     let stream = store.open_stream();
@@ -324,7 +348,15 @@ pub(super) fn get(srv: &Arc<Server>, rid: &str, headers: &HeaderMap) -> Response
     let Some(session_id) = header_str(headers, SESSION_HEADER) else {
         return Rejection::missing_session().into_response_with(rid);
     };
-    let (Some(_session), Some(store)) = (srv.gw.session(session_id), srv.store(session_id)) else {
+    let principal = match srv.gw.authenticate(credentials(headers)) {
+        Ok(p) => p,
+        Err(e) => return Rejection::from_error(e).into_response_with(rid),
+    };
+    let Some(store) = srv
+        .gw
+        .session(session_id, &principal)
+        .and_then(|s| s.attachment::<EventStore>())
+    else {
         return Rejection::unknown_session().into_response_with(rid);
     };
     if let Some(last) = header_str(headers, "last-event-id") {
@@ -373,8 +405,18 @@ pub(super) async fn delete(srv: &Arc<Server>, rid: &str, headers: &HeaderMap) ->
     let Some(session_id) = header_str(headers, SESSION_HEADER) else {
         return Rejection::missing_session().into_response_with(rid);
     };
+    let principal = match srv.gw.authenticate(credentials(headers)) {
+        Ok(p) => p,
+        Err(e) => return Rejection::from_error(e).into_response_with(rid),
+    };
+    // Another principal's session is as unknown as one that never existed.
+    let Some(session) = srv.gw.session(session_id, &principal) else {
+        return Rejection::unknown_session().into_response_with(rid);
+    };
     if srv.gw.close_session(session_id).await {
-        srv.detach(session_id);
+        if let Some(store) = session.attachment::<EventStore>() {
+            store.closed.cancel();
+        }
         StatusCode::OK.into_response()
     } else {
         Rejection::unknown_session().into_response_with(rid)

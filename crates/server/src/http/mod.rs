@@ -16,14 +16,14 @@ mod classify;
 mod closing;
 mod events;
 mod guard;
+mod inputs;
 mod mcp;
 mod modern;
 mod rejection;
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -35,7 +35,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use switchboard_gateway::Gateway;
-use switchboard_gateway::session::Session;
+use switchboard_gateway::sessions::Session;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -52,7 +52,6 @@ pub const DRAIN: Duration = Duration::from_secs(10);
 /// Shared state of the HTTP server.
 pub struct Server {
     gw: Gateway,
-    stores: Mutex<HashMap<Arc<str>, Arc<EventStore>>>,
     allow: Allowlist,
     max_body: usize,
     /// How long a connection may take to send a request head, after opening or after its
@@ -79,44 +78,24 @@ impl Server {
             event_buffer: cfg.sessions.event_buffer,
             keepalive: cfg.sessions.keepalive,
             gw,
-            stores: Mutex::new(HashMap::new()),
             streams_closing: CancellationToken::new(),
             drained: CancellationToken::new(),
         })
     }
 
-    fn stores(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<EventStore>>> {
-        self.stores.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn store(&self, session: &str) -> Option<Arc<EventStore>> {
-        self.stores().get(session).cloned()
-    }
-
-    /// Registers a new session's event store and starts moving its outbox into the standalone
-    /// stream. The pump ends when the session is gone, and takes the store with it.
-    fn attach(self: &Arc<Self>, session: &Arc<Session>, store: Arc<EventStore>) {
-        self.stores().insert(session.id.clone(), store.clone());
+    /// Keeps a new session's event store with the session and starts moving its outbox into
+    /// the standalone stream. The pump ends when the session is gone.
+    fn attach(&self, session: &Arc<Session>, store: Arc<EventStore>) {
+        session.attach(store.clone());
         let Some(mut outbox) = session.take_outbox() else {
             return;
         };
-        let me = Arc::downgrade(self);
-        let id = session.id.clone();
         tokio::spawn(async move {
             while let Some(m) = outbox.recv().await {
                 store.push(events::STANDALONE, m);
             }
             store.closed.cancel();
-            if let Some(me) = me.upgrade() {
-                me.stores().remove(&id);
-            }
         });
-    }
-
-    fn detach(&self, session: &str) {
-        if let Some(s) = self.stores().remove(session) {
-            s.closed.cancel();
-        }
     }
 
     /// Serves until `signal` resolves, then drains and shuts the gateway down.
@@ -290,10 +269,7 @@ fn readyz(srv: &Server) -> Response {
 }
 
 fn conformance() -> Response {
-    json_text(format!(
-        "{{\"server\":{{\"name\":\"switchboard\",\"version\":\"{}\"}},\"revisions\":[\"2025-06-18\",\"2025-11-25\"],\"transports\":[\"streamable-http\",\"stdio\"],\"upstream_revisions\":[\"2024-11-05\",\"2025-03-26\",\"2025-06-18\",\"2025-11-25\"],\"upstream_transports\":[\"stdio\",\"streamable-http\",\"sse\"],\"capabilities\":{{\"tools\":{{\"listChanged\":true}},\"prompts\":{{\"listChanged\":true}},\"resources\":{{\"subscribe\":true,\"listChanged\":true}},\"logging\":{{}},\"completions\":{{}}}},\"endpoints\":{{\"mcp\":\"/mcp\",\"health\":\"/healthz\",\"ready\":\"/readyz\",\"status\":\"/status\"}}}}",
-        env!("CARGO_PKG_VERSION")
-    ))
+    json_text(switchboard_gateway::capabilities::conformance_document())
 }
 
 fn json_text(s: String) -> Response {

@@ -26,8 +26,10 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use switchboard_gateway::modern::SUPPORTED_VERSIONS;
-use switchboard_gateway::session::Session;
+use switchboard_gateway::capabilities::supported_versions;
+use switchboard_gateway::request::Request;
+use switchboard_gateway::sessions::Session;
+use switchboard_gateway::view::ViewKey;
 use switchboard_gateway::{Answer, Gateway, Related, related};
 use switchboard_protocol::headers::{self, trim_ows};
 use switchboard_protocol::message::encode;
@@ -38,6 +40,7 @@ use tokio::sync::mpsc;
 
 use super::Server;
 use super::classify::VERSION_HEADER;
+use super::inputs::Inputs;
 use super::mcp::{
     RELATED_QUEUE, RunToEnd, Start, event_stream, header_str, json, json_answer, start,
 };
@@ -57,6 +60,7 @@ pub(super) async fn post(
         return Ok(StatusCode::ACCEPTED.into_response());
     }
     let id = msg.id().cloned();
+    let principal = super::mcp::authenticate(srv, headers, &msg)?;
     let meta = validate(headers, &msg).map_err(|r| r.with_id(id.clone()))?;
     if msg.method() == Some("tools/call") {
         validate_params(&srv.gw, headers, &msg).map_err(|r| r.with_id(id.clone()))?;
@@ -68,9 +72,9 @@ pub(super) async fn post(
     }
     let session = srv
         .gw
-        .modern_caller(&meta)
+        .modern_caller(&principal, &meta)
         .map_err(|e| Rejection::new(StatusCode::BAD_REQUEST, e.code, e.message).with_id(id))?;
-    Ok(serve(srv, rid, session, msg).await)
+    Ok(serve(srv, rid, session, msg, Inputs::read(headers)).await)
 }
 
 /// Steps V1 to V5; the request's `_meta`, read once, for whoever needs it next.
@@ -96,7 +100,12 @@ fn validate<'m>(headers: &HeaderMap, msg: &'m Message) -> Result<RequestMeta<'m>
                 ),
             ));
         }
-        None => return Err(Rejection::unsupported_version(version, SUPPORTED_VERSIONS)),
+        None => {
+            return Err(Rejection::unsupported_version(
+                version,
+                supported_versions(),
+            ));
+        }
     }
     if let Some(key) = headers::name_param(method) {
         let body = params.and_then(|p| object::get_str(p, key));
@@ -153,8 +162,8 @@ fn validate_params(gw: &Gateway, headers: &HeaderMap, msg: &Message) -> Result<(
     let Some(name) = object::get_str(params, "name") else {
         return Ok(());
     };
-    let catalog = gw.catalog();
-    let Some(annotations) = catalog.param_headers(&name) else {
+    let view = gw.view(ViewKey::whole(true));
+    let Some(annotations) = view.param_headers(&name) else {
         return Ok(());
     };
     let arguments = object::get(params, "arguments").unwrap_or("{}");
@@ -193,7 +202,13 @@ fn validate_params(gw: &Gateway, headers: &HeaderMap, msg: &Message) -> Result<(
 
 /// Runs one modern request: JSON if its response comes first, a per-request SSE stream as soon
 /// as anything else does.
-async fn serve(srv: &Arc<Server>, rid: &Arc<str>, session: Arc<Session>, msg: Message) -> Response {
+async fn serve(
+    srv: &Arc<Server>,
+    rid: &Arc<str>,
+    session: Arc<Session>,
+    msg: Message,
+    inputs: Inputs,
+) -> Response {
     let (tx, mut rx) = related::channel::<Bytes>(RELATED_QUEUE);
     let tx = Related::Own(tx);
     let gw: Gateway = srv.gw.clone();
@@ -203,7 +218,8 @@ async fn serve(srv: &Arc<Server>, rid: &Arc<str>, session: Arc<Session>, msg: Me
     // cancelled upstream (and its bookkeeping still runs to its end).
     let mut handler = RunToEnd::cancelling(
         async move {
-            let a = gw.request(&s2, &msg, &tx, &rid2).await;
+            let req = inputs.apply(Request::new(&s2, &rid2, &tx));
+            let a = gw.request(&req, &msg).await;
             gw.end_modern(&s2).await;
             a
         },
@@ -263,7 +279,7 @@ async fn serve(srv: &Arc<Server>, rid: &Arc<str>, session: Arc<Session>, msg: Me
 /// `subscriptions/listen`: an SSE stream that opens with the acknowledgement and stays open
 /// until the client closes it or the gateway shuts down (then it ends with the graceful result).
 async fn listen(srv: &Arc<Server>, rid: &Arc<str>, msg: Message) -> Response {
-    let mut listening = match srv.gw.listen(&msg).await {
+    let mut listening = match srv.gw.listen(ViewKey::whole(true), &msg).await {
         Ok(l) => l,
         Err(e) => {
             let body = encode::error(msg.id(), &e.with_str("request_id", rid).to_json());

@@ -1,6 +1,8 @@
 //! HTTP-level refusals: the status code and JSON-RPC error body for every request the transport
 //! turns away before the gateway sees it. `docs/errors.md` mirrors this table.
 
+use std::borrow::Cow;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use switchboard_protocol::message::encode;
@@ -14,7 +16,7 @@ pub struct Rejection {
     pub message: String,
     pub id: Option<Id>,
     /// Members of `error.data` beside `request_id` (raw JSON values).
-    pub data: Vec<(&'static str, String)>,
+    pub data: Vec<(Cow<'static, str>, String)>,
 }
 
 impl Rejection {
@@ -30,8 +32,21 @@ impl Rejection {
 
     /// Adds a member to `error.data` (`raw` is JSON).
     pub fn with_data(mut self, key: &'static str, raw: String) -> Rejection {
-        self.data.push((key, raw));
+        self.data.push((Cow::Borrowed(key), raw));
         self
+    }
+
+    /// A gateway error as an HTTP refusal, with the status the error table gives it.
+    pub fn from_error(e: RpcError) -> Rejection {
+        let status = StatusCode::from_u16(switchboard_gateway::error::status_of(e.code))
+            .unwrap_or(StatusCode::BAD_REQUEST);
+        let mut r = Rejection::new(status, e.code, e.message.clone());
+        r.data = e
+            .data()
+            .iter()
+            .map(|(k, v)| (Cow::Owned(k.clone()), v.clone()))
+            .collect();
+        r
     }
 
     pub fn with_id(mut self, id: Option<Id>) -> Rejection {
@@ -155,7 +170,7 @@ impl Rejection {
     pub fn into_response_with(self, request_id: &str) -> Response {
         let mut err = RpcError::new(self.code, self.message);
         for (k, raw) in self.data {
-            err = err.with_raw(k, raw);
+            err = err.with_raw(&k, raw);
         }
         let err = err.with_str("request_id", request_id);
         let body = encode::error(self.id.as_ref(), &err.to_json());

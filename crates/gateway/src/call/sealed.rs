@@ -14,7 +14,9 @@
 //! AAD       = "switchboard/requestState/1" ‖ kid ‖ 0 ‖ principal ‖ 0 ‖ method ‖ 0 ‖ target
 //! plaintext = 1 ‖ kind ‖ expires_unix_ms:u64be ‖ replica_len:u8 ‖ replica ‖ body
 //!   kind 1 HELD:  body = handle[16] ‖ round:u32be
-//!   kind 2 RELAY: body = upstream_index:u16be ‖ the modern upstream's own state bytes
+//!   kind 3 RELAY: body = upstream_len:u16be ‖ upstream id ‖ the modern upstream's own state
+//!   (kind 2, which named the upstream by its position in the config, is no longer accepted:
+//!   such a token fails to open like a tampered one, and the caller starts the call afresh)
 //! ```
 //!
 //! The AAD separates its fields with NUL, so a principal or method holding a NUL would be
@@ -35,7 +37,7 @@ const PREFIX: &str = "sb1.";
 const CONTEXT: &[u8] = b"switchboard/requestState/1";
 const VERSION: u8 = 1;
 const KIND_HELD: u8 = 1;
-const KIND_RELAY: u8 = 2;
+const KIND_RELAY: u8 = 3;
 const KID_LEN: usize = 4;
 const TAG_LEN: usize = 16;
 /// `ver ‖ kind ‖ expires ‖ replica_len`.
@@ -49,8 +51,8 @@ pub enum Sealed {
     /// `input_required` answers given for it, so an older round is a replay.
     Held { handle: [u8; 16], round: u32 },
     /// A modern upstream's own `requestState`, wrapped so a client cannot aim it at another
-    /// upstream. `upstream` is the upstream's index in the config.
-    Relay { upstream: u16, inner: Vec<u8> },
+    /// upstream. `upstream` is the upstream's id (its configured name).
+    Relay { upstream: String, inner: Vec<u8> },
 }
 
 /// What a token is bound to. All three must be the same on the retry as when sealed.
@@ -193,7 +195,10 @@ impl Keys {
             Sealed::Relay { inner, .. } if inner.len() > MAX_TOKEN_LEN => {
                 return Err(SealError::TooLarge);
             }
-            Sealed::Relay { inner, .. } => 2 + inner.len(),
+            Sealed::Relay { upstream, .. } if upstream.len() > usize::from(u16::MAX) => {
+                return Err(SealError::TooLarge);
+            }
+            Sealed::Relay { upstream, inner } => 2 + upstream.len() + inner.len(),
         };
         let raw_len = KID_LEN + NONCE_LEN + HEADER_LEN + replica.len() + body_len + TAG_LEN;
         if PREFIX.len() + (raw_len * 4).div_ceil(3) > MAX_TOKEN_LEN {
@@ -223,7 +228,9 @@ impl Keys {
                 sealed.extend_from_slice(&round.to_be_bytes());
             }
             Sealed::Relay { upstream, inner } => {
-                sealed.extend_from_slice(&upstream.to_be_bytes());
+                let len = u16::try_from(upstream.len()).map_err(|_| SealError::TooLarge)?;
+                sealed.extend_from_slice(&len.to_be_bytes());
+                sealed.extend_from_slice(upstream.as_bytes());
                 sealed.extend_from_slice(inner);
             }
         }
@@ -326,9 +333,10 @@ fn parse(plain: &[u8]) -> Option<Opened> {
             }
         }
         KIND_RELAY => {
-            let (upstream, inner) = body.split_first_chunk::<2>()?;
+            let (len, rest) = body.split_first_chunk::<2>()?;
+            let (upstream, inner) = rest.split_at_checked(usize::from(u16::from_be_bytes(*len)))?;
             Sealed::Relay {
-                upstream: u16::from_be_bytes(*upstream),
+                upstream: std::str::from_utf8(upstream).ok()?.to_owned(),
                 inner: inner.to_vec(),
             }
         }
@@ -398,11 +406,41 @@ mod tests {
     }
 
     #[test]
+    fn relay_states_that_named_a_position_no_longer_open() {
+        // A kind-2 RELAY (the upstream's index, from before upstreams had ids), sealed with our
+        // own key: it must fail like a tampered token, never resolve to some upstream.
+        let keys = keys(&[A]);
+        let key = &keys.keys[0];
+        let mut sealed = vec![VERSION, 2];
+        sealed.extend_from_slice(&LATER.to_be_bytes());
+        sealed.push(1);
+        sealed.push(b'r');
+        sealed.extend_from_slice(&0u16.to_be_bytes());
+        sealed.extend_from_slice(b"state");
+        let nonce = [3u8; NONCE_LEN];
+        let aad = aad(&key.kid, &binding()).expect("aad");
+        key.aead
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut sealed,
+            )
+            .expect("seal");
+        let mut raw = key.kid.to_vec();
+        raw.extend_from_slice(&nonce);
+        raw.extend_from_slice(&sealed);
+        assert_eq!(
+            keys.open(&token(&raw), &binding(), NOW),
+            Err(OpenError::Invalid)
+        );
+    }
+
+    #[test]
     fn relay_round_trips_any_inner_state() {
         let keys = keys(&[A]);
         for inner in [Vec::new(), b"upstream-state".to_vec(), vec![0, 255, 10, 13]] {
             let state = Sealed::Relay {
-                upstream: 513,
+                upstream: "time".to_owned(),
                 inner,
             };
             let opened = keys
@@ -614,7 +652,7 @@ mod tests {
                 .is_ok()
         );
         let huge = Sealed::Relay {
-            upstream: 0,
+            upstream: String::new(),
             inner: vec![7; MAX_TOKEN_LEN],
         };
         assert_eq!(
@@ -625,7 +663,7 @@ mod tests {
         let fits = (MAX_TOKEN_LEN - PREFIX.len()) / 4 * 3
             - (KID_LEN + NONCE_LEN + HEADER_LEN + 1 + 2 + TAG_LEN);
         let state = Sealed::Relay {
-            upstream: 0,
+            upstream: String::new(),
             inner: vec![7; fits],
         };
         let token = keys.seal(&binding(), "r", LATER, &state).expect("fits");
@@ -635,7 +673,7 @@ mod tests {
             Ok(state)
         );
         let one_more = Sealed::Relay {
-            upstream: 0,
+            upstream: String::new(),
             inner: vec![7; fits + 1],
         };
         assert_eq!(
@@ -673,14 +711,14 @@ mod tests {
         fn every_state_round_trips(
             handle in proptest::array::uniform16(proptest::num::u8::ANY),
             round in proptest::num::u32::ANY,
-            upstream in proptest::num::u16::ANY,
+            upstream in "[a-z_-]{0,20}",
             inner in proptest::collection::vec(proptest::num::u8::ANY, 0..256),
             replica in "[!-~]{0,64}",
             target in "\\PC{0,40}",
         ) {
             let keys = keys(&[A]);
             let binding = Binding { target: &target, ..binding() };
-            for state in [Sealed::Held { handle, round }, Sealed::Relay { upstream, inner: inner.clone() }] {
+            for state in [Sealed::Held { handle, round }, Sealed::Relay { upstream: upstream.clone(), inner: inner.clone() }] {
                 let token = keys.seal(&binding, &replica, LATER, &state).expect("seal");
                 let opened = keys.open(&token, &binding, NOW).expect("open");
                 proptest::prop_assert_eq!(opened, Opened { state, replica: replica.clone(), expires_unix_ms: LATER });

@@ -1,30 +1,24 @@
-//! Each configured upstream at run time: its shared connection, its fetched lists, its health.
+//! One configured upstream at run time: its id and config, its shared connection, its fetched
+//! lists, its health, and how a new connection to it is opened.
 //!
-//! A supervisor task per upstream connects, fetches the lists (following every `nextCursor`, up to a
-//! cap), publishes them to the catalog, and then drains the connection's unclaimed messages until it
-//! closes; then it records why, withdraws the upstream's items, and reconnects with backoff. One
-//! broken upstream never holds up another: each has its own task, and calls to an upstream that is
-//! down fail at once with an error naming it.
+//! Its life (connect, list, publish, reconnect) is [`super::supervisor`]'s; this file holds the
+//! state that life leaves behind for everyone else to read.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use switchboard_config::{Transport, UpstreamConfig};
-use switchboard_protocol::object;
-use switchboard_protocol::{Kind, Revision};
+use switchboard_protocol::Revision;
 use switchboard_upstream::http::HttpSpec;
 use switchboard_upstream::stdio::StdioSpec;
-use switchboard_upstream::{
-    ConnectOptions, Connection, Era, RequestCtx, Target, UpstreamError, reaper::Reaper,
-};
+use switchboard_upstream::{ConnectOptions, Connection, Era, Target, reaper::Reaper};
+use tokio_util::sync::CancellationToken;
 
-use crate::catalog::{ListKind, Lists};
-use crate::hints::Hint;
+use super::UpstreamId;
+use crate::catalog::Lists;
 use crate::level::Level;
-use crate::session::lock;
-
-/// Most pages followed per list before the rest is ignored (and logged).
-const MAX_PAGES: usize = 100;
+use crate::sessions::lock;
 
 /// Where an upstream stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +49,11 @@ pub(crate) struct Status {
 
 /// One configured upstream.
 pub struct Upstream {
-    pub idx: usize,
+    pub id: UpstreamId,
     pub cfg: UpstreamConfig,
+    /// Ends this upstream's supervisor (and with it the shared connection): fired when the
+    /// upstream is removed or replaced at run time, and when the gateway shuts down.
+    pub(crate) stop: CancellationToken,
     pub(crate) conn: Mutex<Option<Connection>>,
     pub(crate) lists: Mutex<Option<Arc<Lists>>>,
     pub(crate) status: Mutex<Status>,
@@ -66,13 +63,19 @@ pub struct Upstream {
     pub(crate) verdict: Mutex<Option<Era>>,
     /// The `subscriptions/listen` open on a modern upstream's shared connection.
     pub(crate) listen: Mutex<crate::listen::UpstreamListen>,
+    /// Clients' requests sent to this upstream, counted where every one of them goes out
+    /// ([`crate::call::send`]); shown in `/status`.
+    pub(crate) calls: AtomicU64,
+    /// Its first connection attempt is over (it came up or failed): readiness waits for this.
+    attempted: AtomicBool,
 }
 
 impl Upstream {
-    pub(crate) fn new(idx: usize, cfg: UpstreamConfig) -> Upstream {
+    pub(crate) fn new(cfg: UpstreamConfig, stop: CancellationToken) -> Upstream {
         Upstream {
-            idx,
+            id: UpstreamId::new(&cfg.name),
             cfg,
+            stop,
             conn: Mutex::new(None),
             lists: Mutex::new(None),
             status: Mutex::new(Status {
@@ -85,7 +88,19 @@ impl Upstream {
             sent_level: Mutex::new(None),
             verdict: Mutex::new(None),
             listen: Mutex::new(crate::listen::UpstreamListen::default()),
+            calls: AtomicU64::new(0),
+            attempted: AtomicBool::new(false),
         }
+    }
+
+    /// Whether its first connection attempt is over.
+    pub fn attempted(&self) -> bool {
+        self.attempted.load(Ordering::Acquire)
+    }
+
+    /// Marks the first connection attempt over; true the first time only.
+    pub(crate) fn mark_attempted(&self) -> bool {
+        !self.attempted.swap(true, Ordering::AcqRel)
     }
 
     pub fn name(&self) -> &str {
@@ -185,108 +200,4 @@ impl Upstream {
             probe_timeout: self.cfg.probe_timeout,
         }
     }
-}
-
-/// Fetches every list the upstream declared, following cursors.
-pub(crate) async fn fetch_lists(conn: &Connection) -> Lists {
-    let mut lists = Lists::default();
-    for kind in ListKind::ALL {
-        match fetch_list(conn, kind).await {
-            Ok((items, hint)) => {
-                *slot(&mut lists, kind) = items;
-                lists.hints[kind.index()] = hint;
-            }
-            Err(e) => tracing::warn!(
-                upstream = conn.name(),
-                list = kind.method(),
-                "list failed: {e}"
-            ),
-        }
-    }
-    lists
-}
-
-pub(crate) fn slot(lists: &mut Lists, kind: ListKind) -> &mut Vec<Box<str>> {
-    match kind {
-        ListKind::Tools => &mut lists.tools,
-        ListKind::Prompts => &mut lists.prompts,
-        ListKind::Resources => &mut lists.resources,
-        ListKind::Templates => &mut lists.templates,
-    }
-}
-
-/// Fetches one list; an upstream without the capability has an empty list.
-pub(crate) async fn fetch_list(
-    conn: &Connection,
-    kind: ListKind,
-) -> Result<(Vec<Box<str>>, Option<Hint>), UpstreamError> {
-    if !conn.info().is_some_and(|i| i.has(kind.capability())) {
-        return Ok((Vec::new(), None));
-    }
-    let mut items = Vec::new();
-    let mut hint: Option<Hint> = None;
-    let mut cursor: Option<String> = None;
-    for page in 0.. {
-        if page == MAX_PAGES {
-            tracing::warn!(
-                upstream = conn.name(),
-                list = kind.method(),
-                "more than {MAX_PAGES} pages; the rest is ignored"
-            );
-            break;
-        }
-        let params = cursor.as_ref().map(|c| format!("{{\"cursor\":{c}}}"));
-        let resp = conn
-            .request(kind.method(), params.as_deref(), RequestCtx::default())
-            .await?;
-        if resp.kind() != Kind::Result {
-            // Resources without templates (or the reverse) answer "method not found": an empty list.
-            if kind == ListKind::Templates {
-                return Ok((items, hint));
-            }
-            return Err(UpstreamError::Protocol(format!(
-                "{} failed: {}",
-                kind.method(),
-                resp.error().unwrap_or("")
-            )));
-        }
-        let result = resp.result().unwrap_or("{}");
-        // Each page carries a hint (2026-07-28); the list is as cacheable as its least page.
-        if conn.is_modern() {
-            let page_hint = Hint::from_result(result);
-            hint = Some(hint.map_or(page_hint, |h| h.merge(page_hint)));
-        }
-        let Some(array) = object::get(result, kind.key()) else {
-            return Err(UpstreamError::Protocol(format!(
-                "{} result lacks {}",
-                kind.method(),
-                kind.key()
-            )));
-        };
-        let Some(page_items) = object::array_items(array) else {
-            return Err(UpstreamError::Protocol(format!(
-                "{}.{} is not an array",
-                kind.method(),
-                kind.key()
-            )));
-        };
-        items.extend(
-            page_items
-                .into_iter()
-                .filter(|i| i.starts_with('{'))
-                .map(Box::from),
-        );
-        match object::get(result, "nextCursor") {
-            Some(c) if c.starts_with('"') && Some(c) != cursor.as_deref() => {
-                cursor = Some(c.to_owned())
-            }
-            _ => break,
-        }
-    }
-    Ok((items, hint))
-}
-
-/// Delay before reconnect attempt `n` (1-based): 0.5 s doubling to 30 s.
-pub(crate) fn backoff(n: u32) -> Duration {
-    Duration::from_millis((500u64 << n.saturating_sub(1).min(6)).min(30_000))
 }

@@ -21,7 +21,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::level::Level;
-use crate::session::Session;
+use crate::sessions::Session;
+use crate::upstreams::Upstream;
 use crate::{Gateway, tasks};
 
 /// How long the gateway waits for a client to answer a server-to-client request (a person may be
@@ -69,6 +70,7 @@ pub(crate) struct Call<'a> {
 /// messages to `related` meanwhile.
 pub(crate) async fn forward(
     gw: &Gateway,
+    up: &Upstream,
     session: &Arc<Session>,
     conn: &Connection,
     call: Call<'_>,
@@ -85,9 +87,10 @@ pub(crate) async fn forward(
         request_id: Some(call.request_id.clone()),
         // A handshake session's request to a modern upstream says who it is for; a modern
         // caller's request already carries its own `_meta` (the connection would drop this).
-        modern: (conn.is_modern() && !session.revision.is_modern()).then(|| modern_meta(session)),
+        modern: (conn.is_modern() && !session.record.revision.is_modern())
+            .then(|| modern_meta(session)),
     };
-    let call = conn.request(call.method, call.params, ctx);
+    let call = super::send(up, conn, call.method, call.params, ctx);
     tokio::pin!(call);
     // Upstream ids of server-to-client requests relayed for this call, and the client's ids for them.
     let mut relayed: HashMap<Box<str>, Id> = HashMap::new();
@@ -187,7 +190,7 @@ pub(crate) fn relay_note(
             // nothing unless its request named a level.
             let admitted = match session.level() {
                 Some(l) => l.admits(level),
-                None => !session.revision.is_modern(),
+                None => !session.record.revision.is_modern(),
             };
             if !admitted {
                 return;
@@ -294,8 +297,8 @@ fn permitted(session: &Session, m: &Message) -> Result<(), String> {
 }
 
 fn permitted_raw(session: &Session, method: &str, params: Option<&str>) -> Result<(), String> {
-    let caps = &session.caps;
-    let rev = session.revision;
+    let caps = &session.record.caps;
+    let rev = session.record.revision;
     if rev.is_modern() {
         return Err(
             "2026-07-28 callers take no server-to-client requests outside the calls that can ask for input".into(),
@@ -339,7 +342,7 @@ fn permitted_raw(session: &Session, method: &str, params: Option<&str>) -> Resul
 
 /// The capabilities an isolated upstream session declares: exactly the client's.
 pub(crate) fn declared_capabilities(session: &Session) -> String {
-    let c = &session.caps;
+    let c = &session.record.caps;
     let mut parts = Vec::new();
     if c.sampling {
         parts.push(if c.sampling_tools {
@@ -414,7 +417,7 @@ pub(crate) async fn ask_client(
 pub(crate) fn modern_meta(session: &Session) -> switchboard_upstream::ModernMeta {
     switchboard_upstream::ModernMeta {
         capabilities: Some(declared_capabilities(session)),
-        client_info: Some(session.client_info.to_string()),
+        client_info: Some(session.record.client_info.to_string()),
         log_level: session.level().map(Level::as_str),
     }
 }

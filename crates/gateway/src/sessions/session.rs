@@ -1,14 +1,16 @@
-//! One downstream client session and the registry of all of them.
+//! One downstream client session: its durable record and its live state.
 //!
-//! A session remembers what its client negotiated (revision, capabilities), what it asked for (log
-//! level, resource subscriptions), the requests it has in flight (so `notifications/cancelled` can
-//! find them), the server-to-client requests waiting on its answer, and its isolated upstream
-//! sessions. Messages for the client that belong to no request go into its outbox, which the
-//! transport drains into the GET stream (HTTP) or stdout (stdio).
+//! The record is what the client negotiated (revision, capabilities, client info), who it is
+//! (principal) and what it asked for (log level, resource subscriptions). The live state is what
+//! only this process can hold: the requests in flight (so `notifications/cancelled` can find
+//! them), the server-to-client requests waiting on the client's answer, its isolated upstream
+//! connections, the outbox of messages that belong to no request (drained by the transport into
+//! the GET stream or stdout), and the transport's own attachment (an HTTP event store).
 
+use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -18,7 +20,11 @@ use switchboard_upstream::Connection;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::lock;
 use crate::level::Level;
+use crate::principal::Principal;
+use crate::upstreams::UpstreamId;
+use crate::view::ViewKey;
 
 /// What the client declared it can do, reduced to the flags routing needs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -58,35 +64,47 @@ impl ClientCaps {
     }
 }
 
+/// What a session is, apart from this process: enough to serve it anywhere.
+pub struct SessionRecord {
+    pub revision: Revision,
+    pub caps: ClientCaps,
+    /// Raw `clientInfo`, for logs.
+    pub client_info: Box<str>,
+    /// Who opened it: only the same principal may use it.
+    pub principal: Principal,
+    /// The view of the catalog it is served from (its list changes are that view's).
+    pub view: ViewKey,
+    level: Mutex<Option<Level>>,
+    pub(crate) subscriptions: Mutex<HashSet<String>>,
+}
+
 /// A downstream client session.
 pub struct Session {
     /// The `MCP-Session-Id` (random, unguessable).
     pub id: Arc<str>,
     /// A small number used as the owner key toward upstreams.
     pub key: u64,
-    pub revision: Revision,
-    pub caps: ClientCaps,
-    /// Raw `clientInfo`, for logs.
-    pub client_info: Box<str>,
-    level: Mutex<Option<Level>>,
-    pub(crate) subscriptions: Mutex<HashSet<String>>,
+    pub record: SessionRecord,
     in_flight: Mutex<HashMap<Id, CancellationToken>>,
     client_requests: Mutex<HashMap<Id, oneshot::Sender<Message>>>,
     next_client_request: AtomicU64,
-    pub(crate) isolated: tokio::sync::Mutex<HashMap<usize, Connection>>,
+    pub(crate) isolated: tokio::sync::Mutex<HashMap<UpstreamId, Connection>>,
     /// `None` for a one-request (2026-07-28) caller: nothing can reach it outside its request.
     outbox: Option<mpsc::Sender<Bytes>>,
     outbox_rx: Mutex<Option<mpsc::Receiver<Bytes>>>,
     /// Milliseconds since [`epoch`] at the last request: an atomic, as every request touches it.
     last_seen: AtomicU64,
     pub(crate) closed: CancellationToken,
+    /// What the transport keeps with the session (the HTTP server's event store), so it needs no
+    /// registry of its own to keep in step with this one.
+    attachment: OnceLock<Arc<dyn Any + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("id", &self.id)
-            .field("revision", &self.revision)
+            .field("revision", &self.record.revision)
             .finish()
     }
 }
@@ -101,6 +119,7 @@ impl Session {
         revision: Revision,
         caps: ClientCaps,
         client_info: &str,
+        principal: Principal,
     ) -> Session {
         let (outbox, rx) = if revision.is_modern() {
             (None, None)
@@ -111,11 +130,15 @@ impl Session {
         Session {
             id,
             key,
-            revision,
-            caps,
-            client_info: client_info.into(),
-            level: Mutex::new(None),
-            subscriptions: Mutex::new(HashSet::new()),
+            record: SessionRecord {
+                revision,
+                caps,
+                client_info: client_info.into(),
+                principal,
+                view: ViewKey::whole(revision.is_modern()),
+                level: Mutex::new(None),
+                subscriptions: Mutex::new(HashSet::new()),
+            },
             in_flight: Mutex::new(HashMap::new()),
             client_requests: Mutex::new(HashMap::new()),
             next_client_request: AtomicU64::new(1),
@@ -124,7 +147,18 @@ impl Session {
             outbox_rx: Mutex::new(rx),
             last_seen: AtomicU64::new(now_ms()),
             closed: CancellationToken::new(),
+            attachment: OnceLock::new(),
         }
+    }
+
+    /// Keeps the transport's attachment with the session (the first one set stays).
+    pub fn attach(&self, value: Arc<dyn Any + Send + Sync>) {
+        let _ = self.attachment.set(value);
+    }
+
+    /// The transport's attachment, if it is a `T`.
+    pub fn attachment<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.attachment.get()?.clone().downcast::<T>().ok()
     }
 
     /// The receiving end of the outbox; the transport takes it once.
@@ -158,11 +192,11 @@ impl Session {
     }
 
     pub fn level(&self) -> Option<Level> {
-        *lock(&self.level)
+        *lock(&self.record.level)
     }
 
     pub(crate) fn set_level(&self, l: Level) {
-        *lock(&self.level) = Some(l);
+        *lock(&self.record.level) = Some(l);
     }
 
     /// Registers a request in flight; the token fires on `notifications/cancelled`.
@@ -213,7 +247,7 @@ impl Session {
     }
 
     pub fn is_subscribed(&self, uri: &str) -> bool {
-        lock(&self.subscriptions).contains(uri)
+        lock(&self.record.subscriptions).contains(uri)
     }
 }
 
@@ -225,10 +259,6 @@ fn epoch() -> Instant {
 
 fn now_ms() -> u64 {
     u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A new session id: 128 random bits, as hex (visible ASCII only, as `MCP-Session-Id` requires).

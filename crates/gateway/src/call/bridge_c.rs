@@ -26,37 +26,25 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use switchboard_protocol::object::{self, Edit};
+use switchboard_protocol::object;
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, RpcError};
 use switchboard_upstream::{Connection, RequestCtx, UpstreamError, related};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::Related;
-
-use crate::relay;
-use crate::sealed::{Binding, OpenError, Sealed};
-use crate::session::{ClientCaps, Session, lock};
+use super::sealed::{Binding, Sealed};
+use super::{Bridged, Call, expired, invalid_state, no_keys, now_unix_ms, open_error, relay, send};
+use crate::sessions::{ClientCaps, lock};
+use crate::upstreams::Upstream;
 use crate::{Gateway, error};
 
 /// The `_meta` key a handshake-era server may put on a server-to-client request to name the key
 /// its answer should have in `inputResponses`.
 pub const INPUT_KEY: &str = "io.github.switchboard-mcp/inputKey";
-/// Until authentication lands, every caller is the same principal.
-const PRINCIPAL: &str = "anonymous";
 /// Events of one driven call waiting to be taken.
 const EVENTS: usize = 64;
-
-/// What happened to a bridged call, for the pipeline.
-pub(crate) enum Bridged {
-    /// The upstream's response.
-    Done(Message),
-    /// An `input_required` result (raw JSON).
-    InputRequired(String),
-    Cancelled,
-}
 
 /// Something the driven upstream call produced.
 enum Event {
@@ -108,26 +96,6 @@ pub(crate) struct HeldCalls {
     calls: std::sync::Mutex<HashMap<[u8; 16], Arc<Held>>>,
 }
 
-/// One call to bridge, as the pipeline hands it over.
-pub(crate) struct Call<'a> {
-    pub session: &'a Arc<Session>,
-    pub conn: Connection,
-    /// The upstream's index when the connection is the caller's own (an isolated upstream): a
-    /// parked call takes it over, as the caller's one-request session ends without it.
-    pub isolated: Option<usize>,
-    pub method: &'a str,
-    /// What goes upstream (renamed, stripped of the era's members).
-    pub params: Option<&'a str>,
-    /// The caller's own params (for `inputResponses` and `requestState`).
-    pub original: Option<&'a str>,
-    /// The name (or URI) the caller used: the state is bound to it.
-    pub target: &'a str,
-    pub progress: Option<&'a str>,
-    pub related: &'a Related,
-    pub cancel: &'a CancellationToken,
-    pub request_id: &'a Arc<str>,
-}
-
 impl Gateway {
     /// Serves one `tools/call`, `prompts/get` or `resources/read` of a modern caller on a
     /// handshake-era upstream.
@@ -154,6 +122,7 @@ impl Gateway {
         let stop = CancellationToken::new();
         let owner = call.session.key;
         let source = Source::start(
+            call.up.clone(),
             call.conn.clone(),
             call.method.to_owned(),
             call.params.map(str::to_owned),
@@ -189,7 +158,7 @@ impl Gateway {
         responses: HashMap<String, String>,
     ) -> Result<Bridged, RpcError> {
         let binding = Binding {
-            principal: PRINCIPAL,
+            principal: call.principal,
             method: call.method,
             target: call.target,
         };
@@ -290,7 +259,7 @@ impl Gateway {
                         }
                         let Some(up_id) = m.id().cloned() else { continue };
                         let method = m.method().unwrap_or_default().to_owned();
-                        if let Err(need) = capable(&call.session.caps, &m) {
+                        if let Err(need) = capable(&call.session.record.caps, &m) {
                             missing.push((up_id, need));
                             continue;
                         }
@@ -380,17 +349,15 @@ impl Gateway {
         st.conn.park(st.owner);
         // The call must outlive this request now: it goes on in a task of its own.
         st.source.detach();
-        if let Some(idx) = call.isolated
-            && !st.owns_conn
-        {
-            call.session.isolated.lock().await.remove(&idx);
+        if call.up.cfg.session == switchboard_config::SessionMode::Isolated && !st.owns_conn {
+            call.session.isolated.lock().await.remove(&call.up.id);
             st.owns_conn = true;
         }
         let ttl = self.config().modern.input_ttl;
         let expires =
             now_unix_ms().saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
         let binding = Binding {
-            principal: PRINCIPAL,
+            principal: call.principal,
             method: call.method,
             target: call.target,
         };
@@ -485,162 +452,6 @@ impl Gateway {
         }
     }
 
-    /// A modern caller's call on a modern upstream: passed through, except that the upstream's
-    /// `requestState` never reaches the caller as it is. It is sealed (kind RELAY: the upstream's
-    /// index and its own state), so any replica with the same keys can open it, and a caller
-    /// cannot aim one upstream's state at another or at another tool.
-    pub(crate) async fn pass_through(
-        &self,
-        call: Call<'_>,
-        upstream: usize,
-    ) -> Result<Bridged, RpcError> {
-        let binding = Binding {
-            principal: PRINCIPAL,
-            method: call.method,
-            target: call.target,
-        };
-        let upstream_tag = u16::try_from(upstream).unwrap_or(u16::MAX);
-        let opened;
-        let params = match call.params.and_then(|p| object::get(p, "requestState")) {
-            None | Some("null") => call.params,
-            Some(raw) => {
-                let token = object::string_value(raw)
-                    .ok_or_else(|| error::invalid_params("requestState must be a string"))?;
-                let keys = self.state.keys.as_ref().ok_or_else(no_keys)?;
-                let inner = match keys
-                    .open(&token, &binding, now_unix_ms())
-                    .map_err(open_error)?
-                    .state
-                {
-                    Sealed::Relay { upstream: u, inner } if u == upstream_tag => inner,
-                    _ => return Err(invalid_state()),
-                };
-                let inner = String::from_utf8(inner).map_err(|_| invalid_state())?;
-                let p = call.params.unwrap_or("{}");
-                opened = object::edit(
-                    p,
-                    &[("requestState", Edit::Set(&object::json_string(&inner)))],
-                );
-                opened.as_deref().or(call.params)
-            }
-        };
-        let fwd = relay::Call {
-            method: call.method,
-            params,
-            progress: call.progress,
-            timeout: None,
-            cancel: call.cancel.clone(),
-            request_id: call.request_id,
-        };
-        let resp = match relay::forward(self, call.session, &call.conn, fwd, call.related).await {
-            Ok(m) => m,
-            Err(UpstreamError::Cancelled) => return Ok(Bridged::Cancelled),
-            Err(e) => return Err(error::upstream(call.conn.name(), &e)),
-        };
-        let Some(result) = resp.result().filter(|r| is_input_required(r)) else {
-            return Ok(Bridged::Done(resp));
-        };
-        let Some(inner) = object::get(result, "requestState").and_then(object::string_value) else {
-            return Ok(Bridged::InputRequired(result.to_owned()));
-        };
-        let ttl = self.config().modern.input_ttl;
-        let expires =
-            now_unix_ms().saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
-        let sealed = Sealed::Relay {
-            upstream: upstream_tag,
-            inner: inner.as_bytes().to_vec(),
-        };
-        let keys = self.state.keys.as_ref().ok_or_else(no_keys)?;
-        let token = keys
-            .seal(&binding, &self.state.replica, expires, &sealed)
-            .map_err(|e| {
-                RpcError::new(
-                    ErrorCode::INTERNAL_ERROR,
-                    format!("could not seal requestState: {e}"),
-                )
-            })?;
-        let shaped = object::edit(
-            result,
-            &[("requestState", Edit::Set(&object::json_string(&token)))],
-        )
-        .unwrap_or_else(|| result.to_owned());
-        Ok(Bridged::InputRequired(shaped))
-    }
-
-    /// Bridge B: a handshake session's call on a modern upstream. An `input_required` answer
-    /// never reaches the client: each input request becomes a real server-to-client request on
-    /// the call's stream (all at once), and the upstream is asked again with the answers and its
-    /// own `requestState`, round after round, up to `modern.max_rounds`.
-    pub(crate) async fn ask_for_input(&self, call: Call<'_>) -> Result<Bridged, RpcError> {
-        let max = self.config().modern.max_rounds;
-        // The caller's params as they are; a retry's own copy only once the upstream asks.
-        let mut retry: Option<String> = None;
-        for round in 0..=max {
-            let params = retry.as_deref().or(call.params);
-            let fwd = relay::Call {
-                method: call.method,
-                params,
-                progress: call.progress,
-                timeout: None,
-                cancel: call.cancel.clone(),
-                request_id: call.request_id,
-            };
-            let resp = match relay::forward(self, call.session, &call.conn, fwd, call.related).await
-            {
-                Ok(m) => m,
-                Err(UpstreamError::Cancelled) => return Ok(Bridged::Cancelled),
-                Err(e) => return Err(error::upstream(call.conn.name(), &e)),
-            };
-            if let Some(e) = resp.error().and_then(|e| handshake_error(call.method, e)) {
-                return Err(e);
-            }
-            let Some(result) = resp.result().filter(|r| is_input_required(r)) else {
-                return Ok(Bridged::Done(resp));
-            };
-            if round == max {
-                break;
-            }
-            let asks: Vec<(String, String, Option<String>)> = object::get(result, "inputRequests")
-                .and_then(object::fields)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|f| {
-                    let method = object::get_str(f.value, "method")
-                        .unwrap_or_default()
-                        .into_owned();
-                    let params = object::get(f.value, "params").map(str::to_owned);
-                    (f.key().into_owned(), method, params)
-                })
-                .collect();
-            let answers =
-                futures::future::join_all(asks.iter().map(|(_, m, p)| {
-                    relay::ask_client(call.session, m, p.as_deref(), call.related)
-                }))
-                .await;
-            let mut responses = String::from("{");
-            for (i, ((key, _, _), answer)) in asks.iter().zip(answers).enumerate() {
-                if i > 0 {
-                    responses.push(',');
-                }
-                object::push_json_string(&mut responses, key);
-                responses.push(':');
-                responses.push_str(&answer?);
-            }
-            responses.push('}');
-            let mut edits = vec![("inputResponses", Edit::Set(&responses))];
-            let state = object::get(result, "requestState");
-            match state {
-                Some(s) => edits.push(("requestState", Edit::Set(s))),
-                None => edits.push(("requestState", Edit::Remove)),
-            }
-            retry = object::edit(params.unwrap_or("{}"), &edits);
-        }
-        Err(RpcError::new(
-            ErrorCode::TOO_MANY_ROUNDS,
-            format!("the call asked for input more than {max} times (modern.max_rounds)"),
-        ))
-    }
-
     /// How many calls this replica holds for callers' retries.
     pub(crate) fn held_calls(&self) -> usize {
         lock(&self.state.held.calls).len()
@@ -665,6 +476,7 @@ enum Source {
 impl Source {
     #[allow(clippy::too_many_arguments)]
     fn start(
+        up: Arc<Upstream>,
         conn: Connection,
         method: String,
         params: Option<String>,
@@ -684,7 +496,7 @@ impl Source {
             request_id: Some(request_id),
             modern: None,
         };
-        let call = Box::pin(async move { conn.request(&method, params.as_deref(), ctx).await });
+        let call = Box::pin(async move { send(&up, &conn, &method, params.as_deref(), ctx).await });
         Source::Inline {
             call,
             related,
@@ -747,80 +559,6 @@ fn event(m: Message) -> Event {
     } else {
         Event::Note(m)
     }
-}
-
-/// A 2026-07-28 upstream's error made fit for a handshake-era client: "resource not found" is
-/// -32002 there; -32021 means the client lacks a capability (-32602 to it, naming what); the
-/// header and version errors can only be the gateway's own mistake toward the upstream. `None`:
-/// the error means the same in both eras and is relayed as it is.
-fn handshake_error(method: &str, raw: &str) -> Option<RpcError> {
-    let code = object::get(raw, "code")
-        .and_then(|c| c.trim().parse::<i64>().ok())
-        .unwrap_or(-32603);
-    let message = object::get_str(raw, "message")
-        .map(|m| m.into_owned())
-        .unwrap_or_default();
-    let data = object::get(raw, "data");
-    let with_data = |e: RpcError| match data {
-        Some(d) if d.starts_with('{') => object::fields(d)
-            .unwrap_or_default()
-            .into_iter()
-            .fold(e, |e, f| e.with_raw(&f.key(), f.value.to_owned())),
-        Some(d) => e.with_raw("upstream_data", d.to_owned()),
-        None => e,
-    };
-    Some(match ErrorCode(code) {
-        ErrorCode::INVALID_PARAMS
-            if method == "resources/read" && data.and_then(|d| object::get(d, "uri")).is_some() =>
-        {
-            with_data(RpcError::new(ErrorCode::RESOURCE_NOT_FOUND, message))
-        }
-        ErrorCode::MISSING_CLIENT_CAPABILITY => with_data(RpcError::new(
-            ErrorCode::INVALID_PARAMS,
-            format!("the client lacks capabilities the upstream requires: {message}"),
-        )),
-        ErrorCode::HEADER_MISMATCH | ErrorCode::UNSUPPORTED_PROTOCOL_VERSION => {
-            tracing::error!(%method, error = %raw, "a 2026-07-28 upstream refused the gateway's request");
-            RpcError::new(
-                ErrorCode::INTERNAL_ERROR,
-                format!("the upstream refused the gateway's request: {message}"),
-            )
-            .with_raw("upstream_code", code.to_string())
-        }
-        _ => return None,
-    })
-}
-
-fn is_input_required(result: &str) -> bool {
-    object::get(result, "resultType") == Some("\"input_required\"")
-}
-
-fn invalid_state() -> RpcError {
-    error::invalid_params("requestState failed verification").with_str("reason", "invalid")
-}
-
-/// Why a `requestState` could not be opened, as the caller is told.
-fn open_error(e: OpenError) -> RpcError {
-    match e {
-        OpenError::Invalid => invalid_state(),
-        OpenError::Expired { at_unix_ms } => {
-            expired().with_raw("expired_at_unix_ms", at_unix_ms.to_string())
-        }
-    }
-}
-
-fn no_keys() -> RpcError {
-    RpcError::new(
-        ErrorCode::INTERNAL_ERROR,
-        "this gateway has no key to open requestState with (its random source failed at start)",
-    )
-}
-
-fn expired() -> RpcError {
-    RpcError::new(
-        ErrorCode::STATE_EXPIRED,
-        "requestState expired or its call is gone; call again without requestState",
-    )
 }
 
 /// `inputResponses` of the caller's params (raw): absent, or an object whose values are objects.
@@ -931,10 +669,4 @@ fn fits(method: &str, answer: &str) -> bool {
         "roots/list" => object::get(answer, "roots").is_some_and(|r| r.starts_with('[')),
         _ => false,
     }
-}
-
-fn now_unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

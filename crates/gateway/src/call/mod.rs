@@ -1,0 +1,204 @@
+//! The one way a client's request reaches an upstream.
+//!
+//! [`Gateway::forward`] picks how a call is joined across the two eras, and every join reaches
+//! the upstream through [`send`], the single place where timeouts, concurrency limits,
+//! breakers, metrics, spans and audit wrap a call:
+//!
+//! - [`relay`]: the plain path — wait for the response while relaying progress, logs and
+//!   server-to-client requests back to the caller's stream;
+//! - [`bridge_c`]: a 2026-07-28 caller on a handshake-era upstream that asks for input (the
+//!   call is held across the caller's rounds of `input_required`);
+//! - [`pass_through`]: a 2026-07-28 caller on a 2026-07-28 upstream (its `requestState` sealed);
+//! - [`bridge_b`]: a handshake session on a 2026-07-28 upstream that answers `input_required`
+//!   (its questions asked as real server-to-client requests).
+//!
+//! [`sealed`] seals and opens the `requestState` bridge C and pass-through hand out.
+
+pub mod bridge_b;
+pub mod bridge_c;
+pub mod pass_through;
+pub mod relay;
+pub mod sealed;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use switchboard_protocol::object::{self, Edit};
+use switchboard_protocol::{ErrorCode, Message, RpcError};
+use switchboard_upstream::{Connection, RequestCtx, UpstreamError};
+use tokio_util::sync::CancellationToken;
+
+use crate::Related;
+use crate::pipeline::{Cx, Outcome};
+use crate::sessions::Session;
+use crate::upstreams::Upstream;
+use crate::{Gateway, error, modern};
+use sealed::OpenError;
+
+/// What happened to a bridged call, for the pipeline.
+pub(crate) enum Bridged {
+    /// The upstream's response.
+    Done(Message),
+    /// An `input_required` result (raw JSON).
+    InputRequired(String),
+    Cancelled,
+}
+
+/// One call to bridge, as the pipeline hands it over.
+pub(crate) struct Call<'a> {
+    pub session: &'a Arc<Session>,
+    /// Who the call is for: sealed states are bound to it.
+    pub principal: &'a str,
+    pub up: &'a Arc<Upstream>,
+    /// The connection the call uses (the caller's own for an isolated upstream: a parked call
+    /// takes it over, as the caller's one-request session ends without it).
+    pub conn: Connection,
+    pub method: &'a str,
+    /// What goes upstream (renamed, stripped of the era's members).
+    pub params: Option<&'a str>,
+    /// The caller's own params (for `inputResponses` and `requestState`).
+    pub original: Option<&'a str>,
+    /// The name (or URI) the caller used: the state is bound to it.
+    pub target: &'a str,
+    pub progress: Option<&'a str>,
+    pub related: &'a Related,
+    pub cancel: &'a CancellationToken,
+    pub request_id: &'a Arc<str>,
+}
+
+/// Sends one client request to an upstream and yields its response. Every client request
+/// leaves the gateway here: the plain relay, bridge C's driven call, pass-through and each round
+/// of bridge B. (The gateway's own requests — lists, pings, `setLevel`, subscriptions — are not
+/// clients' calls and go straight to the connection.)
+pub(crate) fn send<'a>(
+    up: &Upstream,
+    conn: &'a Connection,
+    method: &'a str,
+    params: Option<&'a str>,
+    ctx: RequestCtx,
+) -> impl Future<Output = Result<Message, UpstreamError>> + 'a {
+    up.calls.fetch_add(1, Ordering::Relaxed);
+    conn.request(method, params, ctx)
+}
+
+impl Gateway {
+    /// Sends a request to an upstream and waits for its outcome, relaying everything related;
+    /// `timeout` overrides the upstream's default.
+    pub(crate) async fn forward(
+        &self,
+        cx: &Cx<'_>,
+        up: &Arc<Upstream>,
+        method: &str,
+        params: Option<&str>,
+        original: &Message,
+        timeout: Option<Duration>,
+    ) -> Result<Outcome, RpcError> {
+        let conn = self.connection_for(cx.session(), up).await?;
+        let progress = original.progress_token();
+        // Features the upstream's revision lacks are not sent: an older server (or a 2026-07-28
+        // one: core tasks are gone there) would not know a task-augmented call and must see a
+        // plain one, which then runs synchronously.
+        let stripped;
+        let params = match params {
+            Some(p) if !conn.revision().has_tasks() && object::get(p, "task").is_some() => {
+                stripped = object::edit(p, &[("task", Edit::Remove)]);
+                stripped.as_deref().or(Some(p))
+            }
+            other => other,
+        };
+        // A modern caller's protocol members (`_meta` keys, the answers and state of a retry)
+        // mean nothing to a handshake-era upstream.
+        let unmeta;
+        let modern = cx.is_modern();
+        let params = match params {
+            Some(p) if modern && !conn.is_modern() => {
+                unmeta = modern::strip_for_handshake(p);
+                unmeta.as_deref().or(Some(p))
+            }
+            other => other,
+        };
+        if let Some(key) = switchboard_protocol::headers::name_param(method)
+            && (modern || conn.is_modern())
+        {
+            let target = original.param_str(key).unwrap_or_default();
+            let conn_modern = conn.is_modern();
+            let call = Call {
+                session: cx.session(),
+                principal: cx.req.principal.id(),
+                up,
+                conn,
+                method,
+                params,
+                original: original.params(),
+                target: &target,
+                progress,
+                related: cx.req.related,
+                cancel: &cx.cancel,
+                request_id: cx.req.request_id,
+            };
+            let bridged = match (modern, conn_modern) {
+                (true, false) => self.bridge(call).await?,
+                (true, true) => self.pass_through(call).await?,
+                _ => self.ask_for_input(call).await?,
+            };
+            return Ok(match bridged {
+                Bridged::Done(m) => Outcome::Upstream(m),
+                Bridged::InputRequired(r) => Outcome::Local(r),
+                Bridged::Cancelled => Outcome::Cancelled,
+            });
+        }
+        let call = relay::Call {
+            method,
+            params,
+            progress,
+            timeout,
+            cancel: cx.cancel.clone(),
+            request_id: cx.req.request_id,
+        };
+        match relay::forward(self, up, cx.session(), &conn, call, cx.req.related).await {
+            Ok(m) => Ok(Outcome::Upstream(m)),
+            Err(switchboard_upstream::UpstreamError::Cancelled) => Ok(Outcome::Cancelled),
+            Err(e) => Err(error::upstream(up.name(), &e)),
+        }
+    }
+}
+
+fn is_input_required(result: &str) -> bool {
+    object::get(result, "resultType") == Some("\"input_required\"")
+}
+
+fn invalid_state() -> RpcError {
+    error::invalid_params("requestState failed verification").with_str("reason", "invalid")
+}
+
+/// Why a `requestState` could not be opened, as the caller is told.
+fn open_error(e: OpenError) -> RpcError {
+    match e {
+        OpenError::Invalid => invalid_state(),
+        OpenError::Expired { at_unix_ms } => {
+            expired().with_raw("expired_at_unix_ms", at_unix_ms.to_string())
+        }
+    }
+}
+
+fn no_keys() -> RpcError {
+    RpcError::new(
+        ErrorCode::INTERNAL_ERROR,
+        "this gateway has no key to open requestState with (its random source failed at start)",
+    )
+}
+
+fn expired() -> RpcError {
+    RpcError::new(
+        ErrorCode::STATE_EXPIRED,
+        "requestState expired or its call is gone; call again without requestState",
+    )
+}
+
+fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

@@ -1,0 +1,103 @@
+//! `tools/call` and `prompts/get`: route by exposed name through the view, forward under the
+//! upstream's own name. A task-augmented call's task gets a gateway id bound to the session.
+
+use std::sync::Arc;
+
+use switchboard_protocol::object;
+use switchboard_protocol::{Message, RpcError};
+
+use crate::catalog::ListKind;
+use crate::pipeline::{Cx, Outcome};
+use crate::upstreams::Upstream;
+use crate::{Gateway, error, set_member, tasks};
+
+pub(super) async fn call_named(
+    gw: &Gateway,
+    cx: &Cx<'_>,
+    kind: ListKind,
+    msg: &Message,
+) -> Result<Outcome, RpcError> {
+    let params = msg
+        .params()
+        .filter(|p| p.starts_with('{'))
+        .ok_or_else(|| error::invalid_params("params must be an object"))?;
+    // One pass over params for both members this needs.
+    let [name, task] = object::get_all(params, ["name", "task"]);
+    let name = name
+        .and_then(object::string_value)
+        .ok_or_else(|| error::invalid_params("params.name must be a string"))?;
+    let Some(target) = cx.view.resolve(kind, &name) else {
+        // A down upstream's items are withdrawn from the catalog; a name under its prefix
+        // still deserves an answer that says the upstream is down, not that nothing exists.
+        if let Some(up) = down_owner_of(gw, &name) {
+            return Err(error::upstream_down(up.name(), up.last_error().as_deref()));
+        }
+        return Err(match kind {
+            ListKind::Tools => error::unknown_tool(&name),
+            _ => error::unknown_prompt(&name),
+        });
+    };
+    let up = gw
+        .upstreams()
+        .get(target.upstream.as_str())
+        .ok_or_else(|| error::upstream_down(target.upstream.as_str(), Some("removed")))?;
+    let forwarded;
+    let params = if target.original == &*name {
+        params
+    } else {
+        forwarded = set_member(params, "name", &object::json_string(target.original))
+            .ok_or_else(|| error::invalid_params("params is not a valid object"))?;
+        &forwarded
+    };
+    let method = msg.method().unwrap_or_default();
+    let out = gw.forward(cx, &up, method, Some(params), msg, None).await?;
+    if kind == ListKind::Tools && task.is_some() {
+        return Ok(adopt_task(gw, cx, &up, out).await);
+    }
+    Ok(out)
+}
+
+/// A task-augmented call answered with `CreateTaskResult`: the task gets a gateway id bound to
+/// this session, and the client sees only that id.
+async fn adopt_task(gw: &Gateway, cx: &Cx<'_>, up: &Arc<Upstream>, out: Outcome) -> Outcome {
+    let Outcome::Upstream(resp) = &out else {
+        return out;
+    };
+    let Some(result) = resp.result() else {
+        return out;
+    };
+    let Some(task) = object::get(result, "task") else {
+        return out;
+    };
+    let Some(upstream_id) = object::get_str(task, "taskId") else {
+        return out;
+    };
+    // The connection that made it (the one this call used): task ids are its own.
+    let Ok(conn) = gw.connection_for(cx.session(), up).await else {
+        return out;
+    };
+    let id = gw
+        .state
+        .tasks
+        .register(&cx.session().id, &up.id, conn.serial(), &upstream_id);
+    match tasks::with_task_id(task, &id).and_then(|t| set_member(result, "task", &t)) {
+        Some(r) => Outcome::Local(r),
+        None => out,
+    }
+}
+
+/// The upstream without a live connection whose prefix `name` carries, if any.
+fn down_owner_of(gw: &Gateway, name: &str) -> Option<Arc<Upstream>> {
+    let sep = &gw.config().namespace_separator;
+    gw.upstreams()
+        .members()
+        .iter()
+        .find(|u| {
+            !u.cfg.prefix.is_empty()
+                && name
+                    .strip_prefix(u.cfg.prefix.as_str())
+                    .is_some_and(|rest| rest.starts_with(sep.as_str()))
+                && u.connection().is_none()
+        })
+        .cloned()
+}

@@ -1,0 +1,64 @@
+//! The `/status` document: every upstream's health and counts, what the catalog withheld, and
+//! the gateway's own numbers (sessions, listens, held calls).
+
+use switchboard_protocol::object;
+
+use crate::Gateway;
+use crate::catalog::ListKind;
+use crate::sessions::lock;
+
+impl Gateway {
+    /// The `/status` document: every upstream's health and what the catalog withheld.
+    pub fn status_json(&self) -> String {
+        let catalog = self.catalog();
+        let mut s = String::from("{\"upstreams\":[");
+        for (i, up) in self.state.upstreams.members().iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            let st = lock(&up.status);
+            let count = |k: ListKind| {
+                (0..catalog.len(k))
+                    .filter(|&p| catalog.entry(k, p).upstream == up.id)
+                    .count()
+            };
+            s.push_str(&format!(
+                "{{\"name\":{},\"kind\":\"{}\",\"prefix\":{},\"session\":\"{}\",\"state\":\"{}\",\"since_seconds\":{},\"restarts\":{},\"revision\":{},\"error\":{},\"tools\":{},\"prompts\":{},\"resources\":{},\"resource_templates\":{},\"calls\":{}}}",
+                object::json_string(up.name()),
+                up.kind(),
+                object::json_string(&up.cfg.prefix),
+                if up.cfg.session == switchboard_config::SessionMode::Shared { "shared" } else { "isolated" },
+                st.health.as_str(),
+                st.since.elapsed().as_secs(),
+                st.restarts,
+                st.revision.map_or("null".to_owned(), |r| format!("\"{r}\"")),
+                st.error.as_deref().map_or("null".to_owned(), object::json_string),
+                count(ListKind::Tools),
+                count(ListKind::Prompts),
+                count(ListKind::Resources),
+                count(ListKind::Templates),
+                up.calls.load(std::sync::atomic::Ordering::Relaxed),
+            ));
+        }
+        s.push_str("],\"withheld\":[");
+        for (i, w) in catalog.withheld.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(&format!(
+                "{{\"kind\":\"{}\",\"upstream\":{},\"name\":{},\"reason\":{}}}",
+                w.kind.key(),
+                object::json_string(&w.upstream),
+                object::json_string(&w.name),
+                object::json_string(&w.reason)
+            ));
+        }
+        s.push_str(&format!(
+            "],\"sessions\":{},\"listens\":{},\"held_calls\":{}}}",
+            self.session_count(),
+            self.state.listeners.len(),
+            self.held_calls()
+        ));
+        s
+    }
+}

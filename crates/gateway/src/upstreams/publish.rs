@@ -1,0 +1,66 @@
+//! Publishing what upstreams offer: rebuilding the catalog from every upstream's current lists
+//! and telling each session and listen which lists changed.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use switchboard_protocol::message::encode;
+
+use crate::Gateway;
+use crate::catalog::{Catalog, ListKind, Lists, Source};
+use crate::sessions::lock;
+use crate::view::{View, ViewKey};
+
+impl Gateway {
+    /// Rebuilds the catalog from every upstream's current lists and tells every session and
+    /// listen whose view of it changed which lists did.
+    pub(crate) fn rebuild_catalog(&self) {
+        let _serial = lock(&self.state.rebuild);
+        let members = self.state.upstreams.members();
+        let lists: Vec<Option<Arc<Lists>>> =
+            members.iter().map(|u| lock(&u.lists).clone()).collect();
+        let sources: Vec<Source<'_>> = members
+            .iter()
+            .zip(&lists)
+            .map(|(u, l)| Source {
+                id: &u.id,
+                prefix: &u.cfg.prefix,
+                lists: l.as_deref(),
+            })
+            .collect();
+        let new = Arc::new(Catalog::build(
+            &sources,
+            &self.state.config.namespace_separator,
+            self.next_generation(),
+        ));
+        let old = self.state.catalog.swap(new.clone());
+        // Reported once, when an item starts being withheld (rebuilds happen often).
+        for w in new.withheld.iter().filter(|w| !old.withheld.contains(w)) {
+            tracing::warn!(upstream = %w.upstream, item = %w.name, kind = w.kind.key(), "withheld: {}", w.reason);
+        }
+        // What changed is a matter of each view: worked out once per view in use.
+        let mut changes: Vec<(ViewKey, Vec<&'static str>)> = Vec::new();
+        let mut changed_in = |key: ViewKey| -> Vec<&'static str> {
+            if let Some((_, c)) = changes.iter().find(|(k, _)| *k == key) {
+                return c.clone();
+            }
+            let before = View::build(old.clone(), key);
+            let after = self.state.views.get(&new, key);
+            let mut sent = Vec::new();
+            for kind in ListKind::ALL {
+                let n = kind.changed_notification();
+                if !sent.contains(&n) && before.differs(&after, kind) {
+                    sent.push(n);
+                }
+            }
+            changes.push((key, sent.clone()));
+            sent
+        };
+        for s in self.state.sessions.snapshot() {
+            for n in changed_in(s.record.view) {
+                s.push(Bytes::from(encode::notification(n, None)));
+            }
+        }
+        self.state.listeners.list_changed(&mut changed_in);
+    }
+}

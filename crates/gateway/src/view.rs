@@ -1,0 +1,261 @@
+//! What one caller sees of the catalog, and the one place names are resolved.
+//!
+//! A [`View`] is the catalog narrowed by everything that decides visibility: today, the tools a
+//! 2026-07-28 caller cannot call right (invalid `x-mcp-header` annotations); later, per-upstream
+//! static filters, a product's selection and the caller's policy. Every list, call, read,
+//! completion, subscription, listen fan-out and 2026-07-28 header check asks the view, through
+//! [`View::items`] and [`View::resolve`], so a hidden item and an unknown one are the same thing
+//! by construction: there is no second lookup that could tell them apart.
+//!
+//! Views are built once per (catalog generation, [`ViewKey`]) and cached in [`Views`]; a request
+//! takes its view with one lock and a map lookup, never rebuilding it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use switchboard_protocol::headers::ParamHeader;
+
+use crate::catalog::{Catalog, Entry, ListKind};
+use crate::sessions::lock;
+use crate::upstreams::UpstreamId;
+
+/// Which view: everything that decides what a caller sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ViewKey {
+    /// A 2026-07-28 caller (some tools are hidden from it).
+    modern: bool,
+}
+
+impl ViewKey {
+    /// The whole catalog, as callers of one era see it (served at `/mcp`).
+    pub fn whole(modern: bool) -> ViewKey {
+        ViewKey { modern }
+    }
+}
+
+/// Where a name resolves to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target<'a> {
+    pub upstream: &'a UpstreamId,
+    /// The upstream's own name (tools, prompts) or the URI as the caller gave it (resources).
+    pub original: &'a str,
+}
+
+/// The catalog as one kind of caller sees it.
+#[derive(Debug)]
+pub struct View {
+    key: ViewKey,
+    catalog: Arc<Catalog>,
+    /// Per kind, the catalog positions shown, in catalog order.
+    shown: [Vec<u32>; 4],
+    /// Per kind, whether each catalog position is shown; `None` when all are.
+    visible: [Option<Vec<bool>>; 4],
+}
+
+impl View {
+    /// Builds the view `key` of `catalog`.
+    pub fn build(catalog: Arc<Catalog>, key: ViewKey) -> View {
+        let mut shown: [Vec<u32>; 4] = Default::default();
+        let mut visible: [Option<Vec<bool>>; 4] = Default::default();
+        for kind in ListKind::ALL {
+            let n = catalog.len(kind);
+            let mut flags = vec![true; n];
+            if key.modern && kind == ListKind::Tools {
+                for p in catalog.modern_hidden_positions() {
+                    flags[p] = false;
+                }
+            }
+            shown[kind.index()] = (0..n)
+                .filter(|&p| flags[p])
+                .filter_map(|p| u32::try_from(p).ok())
+                .collect();
+            if flags.iter().any(|&f| !f) {
+                visible[kind.index()] = Some(flags);
+            }
+        }
+        View {
+            key,
+            catalog,
+            shown,
+            visible,
+        }
+    }
+
+    pub fn key(&self) -> ViewKey {
+        self.key
+    }
+
+    /// The generation of the catalog this view was built from.
+    pub fn generation(&self) -> u64 {
+        self.catalog.generation()
+    }
+
+    /// The catalog under the view (for what is not about visibility: `/status`, hints).
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    fn is_shown(&self, kind: ListKind, pos: usize) -> bool {
+        self.visible[kind.index()]
+            .as_ref()
+            .is_none_or(|v| v.get(pos).copied().unwrap_or(false))
+    }
+
+    /// How many items of a kind the view shows.
+    pub fn len(&self, kind: ListKind) -> usize {
+        self.shown[kind.index()].len()
+    }
+
+    /// The items of one list (raw JSON objects as clients see them), in catalog order.
+    pub fn items(&self, kind: ListKind) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.shown[kind.index()]
+            .iter()
+            .map(move |&p| &*self.catalog.entry(kind, p as usize).raw)
+    }
+
+    /// Resolves an exposed tool or prompt name, or a resource URI (`ListKind::Resources`: a
+    /// listed resource, else the first shown template that matches, else the only upstream that
+    /// serves resources at all). `None` for an unknown name and a hidden one alike.
+    pub fn resolve<'a>(&'a self, kind: ListKind, name: &'a str) -> Option<Target<'a>> {
+        match kind {
+            ListKind::Tools | ListKind::Prompts => {
+                let pos = self.catalog.position(kind, name)?;
+                self.is_shown(kind, pos)
+                    .then(|| to_target(self.catalog.entry(kind, pos), None))
+            }
+            ListKind::Resources | ListKind::Templates => {
+                if let Some(pos) = self.catalog.position(ListKind::Resources, name) {
+                    return self
+                        .is_shown(ListKind::Resources, pos)
+                        .then(|| to_target(self.catalog.entry(ListKind::Resources, pos), None));
+                }
+                if let Some(pos) = self
+                    .catalog
+                    .matching_templates(name)
+                    .find(|&p| self.is_shown(ListKind::Templates, p))
+                {
+                    let e = self.catalog.entry(ListKind::Templates, pos);
+                    return Some(to_target(e, Some(name)));
+                }
+                self.catalog.sole_resource_server().map(|upstream| Target {
+                    upstream,
+                    original: name,
+                })
+            }
+        }
+    }
+
+    /// The `x-mcp-header` annotations of a tool this view shows, if it has any.
+    pub fn param_headers(&self, tool: &str) -> Option<&Arc<[ParamHeader]>> {
+        self.resolve(ListKind::Tools, tool)?;
+        self.catalog.param_headers(tool)
+    }
+
+    /// Whether a list differs between two views (what their clients must be told about).
+    pub fn differs(&self, other: &View, kind: ListKind) -> bool {
+        !self.items(kind).eq(other.items(kind))
+    }
+}
+
+fn to_target<'a>(e: &'a Entry, uri: Option<&'a str>) -> Target<'a> {
+    Target {
+        upstream: &e.upstream,
+        original: uri.unwrap_or(&e.original),
+    }
+}
+
+/// The views built so far, by key; each is rebuilt when the catalog has moved on.
+#[derive(Default)]
+pub struct Views {
+    cache: Mutex<HashMap<ViewKey, Arc<View>>>,
+}
+
+impl Views {
+    /// The view `key` of `catalog`, from the cache when it was built from this catalog.
+    pub fn get(&self, catalog: &Arc<Catalog>, key: ViewKey) -> Arc<View> {
+        let mut cache = lock(&self.cache);
+        if let Some(v) = cache.get(&key)
+            && v.generation() == catalog.generation()
+        {
+            return v.clone();
+        }
+        let v = Arc::new(View::build(catalog.clone(), key));
+        cache.insert(key, v.clone());
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Lists, Source};
+
+    fn lists(tools: &[&str]) -> Lists {
+        Lists {
+            tools: tools.iter().map(|t| Box::from(*t)).collect(),
+            ..Lists::default()
+        }
+    }
+
+    fn catalog(generation: u64) -> Arc<Catalog> {
+        let a = UpstreamId::new("a");
+        let b = UpstreamId::new("b");
+        let la = lists(&[
+            r#"{"name":"echo","inputSchema":{"type":"object"}}"#,
+            // An annotation SEP-2243 forbids (a header on a non-primitive): hidden from
+            // 2026-07-28 callers only.
+            r#"{"name":"bad","inputSchema":{"type":"object","properties":{"o":{"type":"object","x-mcp-header":"O"}}}}"#,
+        ]);
+        let lb = lists(&[r#"{"name":"echo","inputSchema":{"type":"object"}}"#]);
+        let sources = [
+            Source {
+                id: &a,
+                prefix: "a",
+                lists: Some(&la),
+            },
+            Source {
+                id: &b,
+                prefix: "b",
+                lists: Some(&lb),
+            },
+        ];
+        Arc::new(Catalog::build(&sources, "__", generation))
+    }
+
+    #[test]
+    fn hidden_and_unknown_resolve_alike() {
+        let c = catalog(1);
+        assert!(c.hidden_from_modern("a__bad"), "fixture must hide a__bad");
+        let handshake = View::build(c.clone(), ViewKey::whole(false));
+        let modern = View::build(c, ViewKey::whole(true));
+        let t = handshake.resolve(ListKind::Tools, "a__bad").unwrap();
+        assert_eq!((t.upstream.as_str(), t.original), ("a", "bad"));
+        assert_eq!(modern.resolve(ListKind::Tools, "a__bad"), None);
+        assert_eq!(
+            modern.resolve(ListKind::Tools, "a__bad"),
+            modern.resolve(ListKind::Tools, "a__nothing")
+        );
+        assert_eq!(modern.param_headers("a__bad"), None);
+        assert_eq!(handshake.len(ListKind::Tools), 3);
+        assert_eq!(modern.len(ListKind::Tools), 2);
+        assert!(!modern.items(ListKind::Tools).any(|i| i.contains("a__bad")));
+        let b = modern.resolve(ListKind::Tools, "b__echo").unwrap();
+        assert_eq!((b.upstream.as_str(), b.original), ("b", "echo"));
+    }
+
+    #[test]
+    fn views_are_cached_per_generation() {
+        let views = Views::default();
+        let c1 = catalog(1);
+        let v1 = views.get(&c1, ViewKey::whole(true));
+        assert!(Arc::ptr_eq(&v1, &views.get(&c1, ViewKey::whole(true))));
+        assert!(!Arc::ptr_eq(&v1, &views.get(&c1, ViewKey::whole(false))));
+        let c2 = catalog(2);
+        let v2 = views.get(&c2, ViewKey::whole(true));
+        assert!(
+            !Arc::ptr_eq(&v1, &v2),
+            "a new catalog must rebuild the view"
+        );
+        assert_eq!(v2.generation(), 2);
+    }
+}

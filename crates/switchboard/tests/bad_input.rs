@@ -844,3 +844,55 @@ fn check_reports_unknown_key_with_file_line_col() {
     let (st, out, err) = run_gateway(&["check", "--config", p], Duration::from_secs(20));
     assert_eq!(st.code(), Some(0), "stdout:\n{out}\nstderr:\n{err}");
 }
+
+// ----- idempotency keys -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn idempotency_keys_must_be_printable_ascii_of_at_most_255() {
+    let (c, log) = fx_config();
+    let gw = c.start().await;
+    let s = gw.initialize().await;
+    let call = |id: u64| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"fx__echo","arguments":{{"message":"k{id}"}}}}}}"#
+        )
+    };
+    let too_long = "k".repeat(256);
+    for (id, key) in [(1, ""), (2, too_long.as_str()), (3, "tab\there")] {
+        let r = s.post_with(call(id), &[("idempotency-key", key)]).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.error_code(), -32602, "key {key:?}: {}", r.text);
+        assert!(
+            r.error()["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("1 to 255 printable ASCII")),
+            "{}",
+            r.text
+        );
+        assert_eq!(r.error()["data"]["request_id"], r.request_id());
+    }
+    // In `_meta`, for transports without headers: the same rule, and it must be a string.
+    let r = s
+        .request(
+            "tools/call",
+            Some(r#"{"name":"fx__echo","arguments":{"message":"m"},"_meta":{"io.github.switchboard-mcp/idempotencyKey":7}}"#),
+        )
+        .await;
+    assert_eq!(r.error_code(), -32602, "{}", r.text);
+    // A refused call never reached the upstream; well-formed keys pass.
+    let wire = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !wire.contains("\"k1\"") && !wire.contains("\"k2\""),
+        "{wire}"
+    );
+    let longest = "k".repeat(255);
+    let r = s.post_with(call(4), &[("idempotency-key", &longest)]).await;
+    assert_eq!(r.result()["content"][0]["text"], "k4", "{}", r.text);
+    let r = s
+        .request(
+            "tools/call",
+            Some(r#"{"name":"fx__echo","arguments":{"message":"m"},"_meta":{"io.github.switchboard-mcp/idempotencyKey":"order-42"}}"#),
+        )
+        .await;
+    assert_eq!(r.result()["content"][0]["text"], "m", "{}", r.text);
+}

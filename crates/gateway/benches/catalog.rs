@@ -3,8 +3,10 @@
 //! Run with `cargo bench -p switchboard-gateway`.
 
 use divan::{Bencher, black_box};
+use switchboard_gateway::catalog::ListKind;
 use switchboard_gateway::catalog::{Catalog, Lists, Source};
 use switchboard_gateway::upstreams::UpstreamId;
+use switchboard_gateway::view::{ViewKey, Views};
 
 fn main() {
     divan::main();
@@ -46,6 +48,23 @@ fn route_tool_name(b: Bencher) {
         catalog
             .tool(black_box("up13__tool_13_200"))
             .map(|e| e.upstream.clone())
+    });
+}
+
+/// The same lookup as every `tools/call` makes it: through the caller's cached view.
+#[divan::bench]
+fn route_tool_name_through_a_view(b: Bencher) {
+    let lists = lists();
+    let names: Vec<UpstreamId> = (0..20)
+        .map(|u| UpstreamId::new(&format!("up{u}")))
+        .collect();
+    let catalog = std::sync::Arc::new(build(&lists, &names));
+    let views = Views::default();
+    b.bench(|| {
+        views
+            .get(&catalog, ViewKey::whole(false))
+            .resolve(ListKind::Tools, black_box("up13__tool_13_200"))
+            .map(|t| t.upstream.clone())
     });
 }
 

@@ -333,11 +333,6 @@ impl Catalog {
         self.modern_hidden.contains(tool)
     }
 
-    /// Whether any tool is kept from 2026-07-28 callers.
-    pub fn hides_from_modern(&self) -> bool {
-        !self.modern_hidden.is_empty()
-    }
-
     /// Routes an exposed tool name.
     pub fn tool(&self, name: &str) -> Option<&Entry> {
         self.tool_index.get(name).map(|&i| &self.tools[i])

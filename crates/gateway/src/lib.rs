@@ -26,7 +26,7 @@ pub mod upstreams;
 pub mod view;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -65,6 +65,9 @@ struct State {
     reaper: Option<Reaper>,
     /// Bumped whenever an upstream finishes its first connection attempt (readiness waits on it).
     started: watch::Sender<u64>,
+    /// Latched once every upstream configured at start had its first attempt: an upstream added
+    /// at run time does not make a serving gateway unready.
+    ready: AtomicBool,
     shutdown: CancellationToken,
     tasks: tasks::Tasks,
     /// Open `subscriptions/listen` requests of modern callers.
@@ -122,6 +125,7 @@ impl Gateway {
                 sessions: Sessions::default(),
                 reaper,
                 started: watch::Sender::new(0),
+                ready: AtomicBool::new(false),
                 shutdown,
                 tasks: tasks::Tasks::default(),
                 listeners: listen::Listeners::default(),
@@ -163,7 +167,14 @@ impl Gateway {
 
     /// True once every upstream has had its first connection attempt (successful or not).
     pub fn is_ready(&self) -> bool {
-        self.state.upstreams.members().iter().all(|u| u.attempted())
+        if self.state.ready.load(Ordering::Acquire) {
+            return true;
+        }
+        let ready = self.state.upstreams.all_attempted();
+        if ready {
+            self.state.ready.store(true, Ordering::Release);
+        }
+        ready
     }
 
     /// Waits (up to `limit`) until every upstream has had its first connection attempt.

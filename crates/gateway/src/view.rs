@@ -8,10 +8,12 @@
 //! by construction: there is no second lookup that could tell them apart.
 //!
 //! Views are built once per (catalog generation, [`ViewKey`]) and cached in [`Views`]; a request
-//! takes its view with one lock and a map lookup, never rebuilding it.
+//! takes its view with a lock-free load and a map lookup, never rebuilding it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 
 use switchboard_protocol::headers::ParamHeader;
 
@@ -165,23 +167,44 @@ fn to_target<'a>(e: &'a Entry, uri: Option<&'a str>) -> Target<'a> {
 }
 
 /// The views built so far, by key; each is rebuilt when the catalog has moved on.
+///
+/// Every request reads it, so reading takes no lock: the map is a copy-on-write snapshot, and
+/// only building a view that is missing (once per key and catalog generation) takes the lock.
 #[derive(Default)]
 pub struct Views {
-    cache: Mutex<HashMap<ViewKey, Arc<View>>>,
+    cache: ArcSwap<HashMap<ViewKey, Arc<View>>>,
+    fill: Mutex<()>,
 }
 
 impl Views {
     /// The view `key` of `catalog`, from the cache when it was built from this catalog.
     pub fn get(&self, catalog: &Arc<Catalog>, key: ViewKey) -> Arc<View> {
-        let mut cache = lock(&self.cache);
-        if let Some(v) = cache.get(&key)
-            && v.generation() == catalog.generation()
-        {
-            return v.clone();
+        let generation = catalog.generation();
+        let current = |map: &HashMap<ViewKey, Arc<View>>| {
+            map.get(&key)
+                .filter(|v| v.generation() == generation)
+                .cloned()
+        };
+        if let Some(v) = current(&self.cache.load()) {
+            return v;
         }
-        let v = Arc::new(View::build(catalog.clone(), key));
-        cache.insert(key, v.clone());
-        v
+        let _fill = lock(&self.fill);
+        let now = self.cache.load_full();
+        if let Some(v) = current(&now) {
+            return v;
+        }
+        let view = Arc::new(View::build(catalog.clone(), key));
+        // A request still holding an older catalog gets its view, but never evicts a newer one.
+        if now.values().all(|v| v.generation() <= generation) {
+            let mut next: HashMap<ViewKey, Arc<View>> = now
+                .iter()
+                .filter(|(_, v)| v.generation() == generation)
+                .map(|(k, v)| (*k, v.clone()))
+                .collect();
+            next.insert(key, view.clone());
+            self.cache.store(Arc::new(next));
+        }
+        view
     }
 }
 

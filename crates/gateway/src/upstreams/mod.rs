@@ -123,6 +123,11 @@ impl Registry {
         self.members.load_full()
     }
 
+    /// Whether every member had its first connection attempt.
+    pub fn all_attempted(&self) -> bool {
+        self.members.load().iter().all(|u| u.attempted())
+    }
+
     /// The member with this id, if registered.
     pub fn get(&self, id: &str) -> Option<Arc<Upstream>> {
         self.members.load().get(id).cloned()

@@ -23,22 +23,11 @@ impl Gateway {
         let mut retry: Option<String> = None;
         for round in 0..=max {
             let params = retry.as_deref().or(call.params);
-            let fwd = relay::Call {
-                method: call.method,
-                params,
-                progress: call.progress,
-                timeout: None,
-                cancel: call.cancel.clone(),
-                request_id: call.request_id,
+            let resp = match call.relay(self, params).await {
+                Ok(m) => m,
+                Err(UpstreamError::Cancelled) => return Ok(Bridged::Cancelled),
+                Err(e) => return Err(error::upstream(call.conn.name(), &e)),
             };
-            let resp =
-                match relay::forward(self, call.up, call.session, &call.conn, fwd, call.related)
-                    .await
-                {
-                    Ok(m) => m,
-                    Err(UpstreamError::Cancelled) => return Ok(Bridged::Cancelled),
-                    Err(e) => return Err(error::upstream(call.conn.name(), &e)),
-                };
             if let Some(e) = resp.error().and_then(|e| handshake_error(call.method, e)) {
                 return Err(e);
             }

@@ -68,6 +68,22 @@ pub(crate) struct Call<'a> {
     pub request_id: &'a Arc<str>,
 }
 
+impl Call<'_> {
+    /// Sends this call upstream with `params` on the plain relay (pass-through and each round of
+    /// bridge B).
+    async fn relay(&self, gw: &Gateway, params: Option<&str>) -> Result<Message, UpstreamError> {
+        let fwd = relay::Call {
+            method: self.method,
+            params,
+            progress: self.progress,
+            timeout: None,
+            cancel: self.cancel.clone(),
+            request_id: self.request_id,
+        };
+        relay::forward(gw, self.up, self.session, &self.conn, fwd, self.related).await
+    }
+}
+
 /// Sends one client request to an upstream and yields its response. Every client request
 /// leaves the gateway here: the plain relay, bridge C's driven call, pass-through and each round
 /// of bridge B. (The gateway's own requests — lists, pings, `setLevel`, subscriptions — are not

@@ -10,9 +10,7 @@ use switchboard_protocol::{ErrorCode, RpcError};
 use switchboard_upstream::UpstreamError;
 
 use super::sealed::{Binding, Sealed};
-use super::{
-    Bridged, Call, invalid_state, is_input_required, no_keys, now_unix_ms, open_error, relay,
-};
+use super::{Bridged, Call, invalid_state, is_input_required, no_keys, now_unix_ms, open_error};
 use crate::{Gateway, error};
 
 impl Gateway {
@@ -50,17 +48,7 @@ impl Gateway {
                 opened.as_deref().or(call.params)
             }
         };
-        let fwd = relay::Call {
-            method: call.method,
-            params,
-            progress: call.progress,
-            timeout: None,
-            cancel: call.cancel.clone(),
-            request_id: call.request_id,
-        };
-        let resp = match relay::forward(self, call.up, call.session, &call.conn, fwd, call.related)
-            .await
-        {
+        let resp = match call.relay(self, params).await {
             Ok(m) => m,
             Err(UpstreamError::Cancelled) => return Ok(Bridged::Cancelled),
             Err(e) => return Err(error::upstream(call.conn.name(), &e)),

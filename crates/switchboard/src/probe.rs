@@ -112,28 +112,22 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn target(args: &ProbeArgs) -> anyhow::Result<Target> {
-    let t = &args.target;
-    let first = t.first().map(String::as_str).unwrap_or_default();
-    if first == "--" || !(first.starts_with("http://") || first.starts_with("https://")) {
-        let cmd: Vec<&String> = t.iter().skip_while(|a| *a == "--").collect();
-        let Some((command, rest)) = cmd.split_first() else {
-            bail!("no command given after --")
-        };
-        if first != "--" {
-            bail!("expected a URL (http:// or https://) or `-- COMMAND ARGS…`, got {first:?}");
-        }
+    if let Some((command, rest)) = args.command.split_first() {
         return Ok(Target::Stdio(StdioSpec {
-            command: (*command).clone(),
-            args: rest.iter().map(|s| (*s).clone()).collect(),
+            command: command.clone(),
+            args: rest.to_vec(),
             env: Vec::new(),
             cwd: None,
         }));
     }
-    if t.len() > 1 {
-        bail!("unexpected arguments after the URL: {:?}", &t[1..]);
+    let Some(url) = args.url.as_deref() else {
+        bail!("expected a URL (http:// or https://) or `-- COMMAND ARGS…`");
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        bail!("expected a URL (http:// or https://) or `-- COMMAND ARGS…`, got {url:?}");
     }
     let spec = HttpSpec {
-        url: first.to_owned(),
+        url: url.to_owned(),
         headers: Vec::new(),
     };
     Ok(if args.sse {

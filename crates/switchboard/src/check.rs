@@ -10,6 +10,7 @@ use switchboard_gateway::Gateway;
 use switchboard_gateway::catalog::ListKind;
 
 use crate::cli::CheckArgs;
+use crate::output::out;
 use crate::setup;
 
 pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -17,10 +18,10 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    print!(
+    out!(
         "{}",
         plan(&config, &args.config.config.display().to_string())
-    );
+    )?;
     if !args.connect {
         return Ok(ExitCode::SUCCESS);
     }
@@ -32,8 +33,9 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     gw.start();
     gw.wait_ready(args.timeout).await;
     let (report, healthy) = connected(&gw);
-    print!("{report}");
+    let printed = out!("{report}");
     gw.shutdown().await;
+    printed?;
     Ok(if healthy {
         ExitCode::SUCCESS
     } else {

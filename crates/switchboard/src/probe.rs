@@ -14,6 +14,7 @@ use switchboard_upstream::{ConnectOptions, Connection, Inbound, RequestCtx, Targ
 use tokio::sync::mpsc;
 
 use crate::cli::ProbeArgs;
+use crate::output::{errln, outln};
 use crate::setup;
 
 pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
@@ -59,14 +60,22 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
                         let _ = printer.respond_error(id, &e).await;
                     }
                 }
-                _ => eprintln!("server: {}", String::from_utf8_lossy(m.bytes())),
+                _ => errln!("server: {}", String::from_utf8_lossy(m.bytes())),
             }
         }
     });
+    // The connection is closed however the report ends (a failed call, a reader gone from stdout).
+    let report = report(&conn, &args).await;
+    conn.close().await;
+    report
+}
+
+/// Lists the tools and makes the call, printing each step; exit 1 when the call failed.
+async fn report(conn: &Connection, args: &ProbeArgs) -> anyhow::Result<ExitCode> {
     if let Some(info) = conn.info() {
-        println!("server: {}", info.server_info);
-        println!("revision: {}", info.revision);
-        println!("capabilities: {}", info.capabilities);
+        outln!("server: {}", info.server_info)?;
+        outln!("revision: {}", info.revision)?;
+        outln!("capabilities: {}", info.capabilities)?;
     }
     let tools = conn
         .request("tools/list", None, RequestCtx::default())
@@ -78,9 +87,9 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
     let items = object::get(result, "tools")
         .and_then(object::array_items)
         .unwrap_or_default();
-    println!("tools ({}):", items.len());
+    outln!("tools ({}):", items.len())?;
     for t in &items {
-        println!("  {}", object::get_str(t, "name").unwrap_or_default());
+        outln!("  {}", object::get_str(t, "name").unwrap_or_default())?;
     }
     let mut code = ExitCode::SUCCESS;
     if let Some(name) = &args.call {
@@ -96,18 +105,17 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
         match resp.kind() {
             Kind::Result => {
                 let r = resp.result().unwrap_or("null");
-                println!("result: {r}");
+                outln!("result: {r}")?;
                 if object::get(r, "isError") == Some("true") {
                     code = ExitCode::from(1);
                 }
             }
             _ => {
-                println!("error: {}", resp.error().unwrap_or("?"));
+                outln!("error: {}", resp.error().unwrap_or("?"))?;
                 code = ExitCode::from(1);
             }
         }
     }
-    conn.close().await;
     Ok(code)
 }
 

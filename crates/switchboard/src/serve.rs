@@ -8,6 +8,7 @@ use switchboard_server::http::Server;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::ServeArgs;
+use crate::output::errln;
 use crate::setup;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -19,14 +20,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     config.apply_listen_override(args.listen.as_deref(), &|k| std::env::var(k).ok());
     if let Err(e) = config.check_listen() {
-        eprintln!(
+        errln!(
             "switchboard: listen address {:?} (from --listen, SWITCHBOARD_LISTEN or the file): {e}",
             config.listen
         );
         return Ok(ExitCode::from(setup::CONFIG_ERROR));
     }
     if !config.listen_is_loopback() && config.http.allowed_hosts.is_empty() {
-        eprintln!(
+        errln!(
             "switchboard: listening on {} (not loopback) needs http.allowed_hosts: without it every browser page could reach the gateway through DNS rebinding",
             config.listen
         );

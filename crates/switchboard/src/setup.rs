@@ -7,6 +7,8 @@ use switchboard_config::Config;
 use switchboard_upstream::reaper::Reaper;
 use tracing_subscriber::EnvFilter;
 
+use crate::output::errln;
+
 /// argv[1] that turns the binary into the reaper.
 pub const REAPER_ARG: &str = "__reaper";
 
@@ -28,7 +30,7 @@ pub fn init_logging() {
 pub fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
     let env = |k: &str| std::env::var(k).ok();
     switchboard_config::load(path, &env).map_err(|e| {
-        eprintln!("switchboard: {e}");
+        errln!("switchboard: {e}");
         ExitCode::from(CONFIG_ERROR)
     })
 }

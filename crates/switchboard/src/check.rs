@@ -25,8 +25,10 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     if !args.connect {
         return Ok(ExitCode::SUCCESS);
     }
-    if std::env::var_os("SWITCHBOARD_LOG").is_some() {
-        setup::init_logging();
+    if std::env::var_os("SWITCHBOARD_LOG").is_some()
+        && let Err(code) = setup::init_logging()
+    {
+        return Ok(code);
     }
     switchboard_upstream::http::ensure_crypto_provider();
     let gw = Gateway::new(config, setup::reaper());

@@ -18,7 +18,9 @@ use crate::output::{errln, outln};
 use crate::setup;
 
 pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
-    setup::init_logging();
+    if let Err(code) = setup::init_logging() {
+        return Ok(code);
+    }
     switchboard_upstream::http::ensure_crypto_provider();
     let target = target(&args)?;
     let valid = serde_json::from_str::<&serde_json::value::RawValue>(&args.args).is_ok();

@@ -12,7 +12,9 @@ use crate::output::errln;
 use crate::setup;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    setup::init_logging();
+    if let Err(code) = setup::init_logging() {
+        return Ok(code);
+    }
     switchboard_upstream::http::ensure_crypto_provider();
     let mut config = match setup::load_config(&args.config.config) {
         Ok(c) => c,

@@ -107,11 +107,6 @@ impl Gateway {
                 None
             }
         };
-        if keys.as_ref().is_some_and(sealed::Keys::is_ephemeral) {
-            tracing::warn!(
-                "modern.state_keys not set: requestState is sealed with a random per-process key; retries after a restart or on another replica will fail"
-            );
-        }
         let replica = config
             .modern
             .replica_id
@@ -157,6 +152,16 @@ impl Gateway {
 
     pub fn config(&self) -> &Config {
         &self.state.config
+    }
+
+    /// True when `requestState` is sealed with a key made up for this process (no
+    /// `modern.state_keys`): a retry after a restart or on another replica cannot open it. Whether
+    /// that deserves a warning depends on how the gateway is run, so the binary decides.
+    pub fn seals_with_ephemeral_key(&self) -> bool {
+        self.state
+            .keys
+            .as_ref()
+            .is_some_and(sealed::Keys::is_ephemeral)
     }
 
     pub fn upstreams(&self) -> &[Arc<Upstream>] {

@@ -40,6 +40,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let gw = Gateway::new(config, setup::reaper());
+    // Only here: `serve` is the one command that may run as several replicas or be restarted
+    // under clients holding a requestState. `stdio` and `check` are single short-lived
+    // processes with nobody to share a key with, so the warning would only be noise there.
+    if gw.seals_with_ephemeral_key() {
+        tracing::warn!(
+            "modern.state_keys not set: requestState is sealed with a random per-process key; retries after a restart or on another replica will fail"
+        );
+    }
     gw.start();
     tracing::info!(%addr, upstreams = gw.upstreams().len(), "switchboard listening; MCP at http://{addr}/mcp");
     Server::new(gw).serve(listener, shutdown_signal()).await?;

@@ -98,11 +98,6 @@ impl Gateway {
                 None
             }
         };
-        if keys.as_ref().is_some_and(call::sealed::Keys::is_ephemeral) {
-            tracing::warn!(
-                "modern.state_keys not set: requestState is sealed with a random per-process key; retries after a restart or on another replica will fail"
-            );
-        }
         let replica = config
             .modern
             .replica_id
@@ -150,6 +145,16 @@ impl Gateway {
         &self.state.config
     }
 
+    /// True when `requestState` is sealed with a key made up for this process (no
+    /// `modern.state_keys`): a retry after a restart or on another replica cannot open it. Whether
+    /// that deserves a warning depends on how the gateway is run, so the binary decides.
+    pub fn seals_with_ephemeral_key(&self) -> bool {
+        self.state
+            .keys
+            .as_ref()
+            .is_some_and(call::sealed::Keys::is_ephemeral)
+    }
+
     /// The live upstream registry.
     pub fn upstreams(&self) -> &Registry {
         &self.state.upstreams
@@ -192,7 +197,7 @@ impl Gateway {
             .upstreams
             .members()
             .iter()
-            .filter_map(|u| sessions::lock(&u.conn).take())
+            .filter_map(|u| switchboard_protocol::lock(&u.conn).take())
             .collect();
         // Every upstream stops at once: shutdown takes one grace period, not one per session.
         futures::future::join(

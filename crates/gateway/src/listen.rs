@@ -20,9 +20,9 @@ use switchboard_protocol::object::{self, Edit};
 use switchboard_protocol::{Id, Message, RpcError};
 use tokio::sync::mpsc;
 
-use crate::sessions::lock;
 use crate::view::ViewKey;
 use crate::{Gateway, error};
+use switchboard_protocol::lock;
 
 /// Notifications a listen may queue before its reader catches up; beyond that they are dropped
 /// (a list change is idempotent, and a slow reader must not pin memory).

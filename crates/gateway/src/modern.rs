@@ -19,8 +19,9 @@ use crate::catalog::ListKind;
 use crate::hints::{Hint, Scope};
 use crate::level::Level;
 use crate::principal::Principal;
-use crate::sessions::{ClientCaps, Session, lock};
+use crate::sessions::{ClientCaps, Session};
 use crate::{Gateway, capabilities, error};
+use switchboard_protocol::lock;
 
 /// Methods 2026-07-28 removed. A modern caller gets "method not found" (HTTP 404) for them, as
 /// for any method the era does not have.

@@ -5,7 +5,7 @@ use switchboard_protocol::object;
 
 use crate::Gateway;
 use crate::catalog::ListKind;
-use crate::sessions::lock;
+use switchboard_protocol::lock;
 
 impl Gateway {
     /// The `/status` document: every upstream's health and what the catalog withheld.

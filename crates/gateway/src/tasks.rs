@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 
 use switchboard_protocol::object::{self, Edit};
 
-use crate::sessions::lock;
 use crate::upstreams::UpstreamId;
+use switchboard_protocol::lock;
 
 /// The `_meta` key that ties a message to a task.
 pub const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";

@@ -18,8 +18,8 @@ use arc_swap::ArcSwap;
 use switchboard_protocol::headers::ParamHeader;
 
 use crate::catalog::{Catalog, Entry, ListKind};
-use crate::sessions::lock;
 use crate::upstreams::UpstreamId;
+use switchboard_protocol::lock;
 
 /// Which view: everything that decides what a caller sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -8,102 +8,50 @@
 //! Decoding is strict in both: only the alphabet's symbols, padding exactly where the spelling
 //! requires it, and zero leftover bits in the last symbol. So every byte string has exactly one
 //! accepted encoding, and a value that looks equal to another once decoded also is equal as text.
+//!
+//! The `base64` crate does the work; this module fixes the two configurations, so no caller can
+//! pick a lenient one by accident.
 
-const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
-/// Marks a byte that is not a symbol of the alphabet in a reverse table.
-const NOT_A_SYMBOL: u8 = 0xff;
+/// RFC 4648 §4: `=` padding written, and required exactly, on decode.
+const STANDARD: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(true)
+        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical)
+        .with_decode_allow_trailing_bits(false),
+);
 
-const STANDARD_VALUES: [u8; 256] = reverse(STANDARD);
-const URL_SAFE_VALUES: [u8; 256] = reverse(URL_SAFE);
-
-/// Byte → its 6-bit value, or [`NOT_A_SYMBOL`].
-const fn reverse(symbols: &[u8; 64]) -> [u8; 256] {
-    let mut values = [NOT_A_SYMBOL; 256];
-    let mut i = 0;
-    while i < 64 {
-        values[symbols[i] as usize] = i as u8;
-        i += 1;
-    }
-    values
-}
+/// RFC 4648 §5 without padding: none written, and any `=` refused, on decode.
+const URL_SAFE: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(false),
+);
 
 /// Standard alphabet with `=` padding: `Hello` → `SGVsbG8=`.
 pub fn encode(bytes: &[u8]) -> String {
-    encode_with(bytes, STANDARD, true)
+    STANDARD.encode(bytes)
 }
 
 /// The bytes of a standard, padded encoding; `None` unless the text is exactly that encoding.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
-    decode_with(text, &STANDARD_VALUES, true)
+    STANDARD.decode(text).ok()
 }
 
 /// URL-safe alphabet (`-`, `_`) without padding: `Hello` → `SGVsbG8`.
 pub fn encode_url(bytes: &[u8]) -> String {
-    encode_with(bytes, URL_SAFE, false)
+    URL_SAFE.encode(bytes)
 }
 
 /// The bytes of a URL-safe, unpadded encoding; `None` unless the text is exactly that encoding.
 pub fn decode_url(text: &str) -> Option<Vec<u8>> {
-    decode_with(text, &URL_SAFE_VALUES, false)
-}
-
-fn encode_with(bytes: &[u8], symbols: &[u8; 64], pad: bool) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
-        // A chunk of k bytes carries k + 1 symbols; the rest of the quantum is padding.
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(symbols[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else if pad {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn decode_with(text: &str, values: &[u8; 256], pad: bool) -> Option<Vec<u8>> {
-    let b = text.as_bytes();
-    let body = if pad {
-        if !b.len().is_multiple_of(4) {
-            return None;
-        }
-        let padding = b.iter().rev().take_while(|&&c| c == b'=').count();
-        if padding > 2 {
-            return None;
-        }
-        &b[..b.len() - padding]
-    } else {
-        b
-    };
-    // One symbol alone cannot hold a whole byte.
-    if body.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(body.len() / 4 * 3 + 2);
-    let mut acc = 0u32;
-    let mut bits = 0u32;
-    for &c in body {
-        let v = values[usize::from(c)];
-        if v == NOT_A_SYMBOL {
-            return None;
-        }
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    // Leftover bits must be zero (canonical encoding).
-    (acc == 0).then_some(out)
+    URL_SAFE.decode(text).ok()
 }
 
 #[cfg(test)]
@@ -151,6 +99,8 @@ mod tests {
             "SGVsbG9=",    // stray bits in the last symbol
             "SG=sbG8=",    // padding inside
             "Zg===",       // three pads
+            "Zg=",         // one pad where two belong
+            "Zm8==",       // two pads where one belongs
             "A===",        // one symbol, padded
             "SGVsbG8=\n",  // whitespace is not skipped
         ] {

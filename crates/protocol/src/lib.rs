@@ -9,6 +9,7 @@
 pub mod base64;
 pub mod error;
 pub mod headers;
+mod lock;
 pub mod message;
 pub mod meta;
 pub mod object;
@@ -16,5 +17,6 @@ pub mod revision;
 pub mod sse;
 
 pub use error::{ErrorCode, RpcError};
+pub use lock::lock;
 pub use message::{Id, Kind, Message, ParseError};
 pub use revision::Revision;

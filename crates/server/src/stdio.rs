@@ -33,6 +33,7 @@ use switchboard_protocol::message::{LINE_BATCH_BYTES, batch_lines, encode, line_
 use crate::request_id;
 use switchboard_gateway::capabilities::supported_versions;
 use switchboard_gateway::view::ViewKey;
+use switchboard_protocol::lock;
 use switchboard_protocol::meta::{self, RequestMeta};
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, Revision, RpcError, object};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
@@ -333,10 +334,6 @@ fn names_modern(msg: &Message) -> bool {
         .and_then(object::string_value)
         .and_then(|v| Revision::parse_any(&v))
         .is_some_and(Revision::is_modern)
-}
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 enum Line {

@@ -10,6 +10,7 @@ use switchboard_gateway::Gateway;
 use switchboard_gateway::catalog::ListKind;
 
 use crate::cli::CheckArgs;
+use crate::output::out;
 use crate::setup;
 
 pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -17,23 +18,26 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    print!(
+    out!(
         "{}",
         plan(&config, &args.config.config.display().to_string())
-    );
+    )?;
     if !args.connect {
         return Ok(ExitCode::SUCCESS);
     }
-    if std::env::var_os("SWITCHBOARD_LOG").is_some() {
-        setup::init_logging();
+    if std::env::var_os("SWITCHBOARD_LOG").is_some()
+        && let Err(code) = setup::init_logging()
+    {
+        return Ok(code);
     }
     switchboard_upstream::http::ensure_crypto_provider();
     let gw = Gateway::new(config, setup::reaper());
     gw.start();
     gw.wait_ready(args.timeout).await;
     let (report, healthy) = connected(&gw);
-    print!("{report}");
+    let printed = out!("{report}");
     gw.shutdown().await;
+    printed?;
     Ok(if healthy {
         ExitCode::SUCCESS
     } else {

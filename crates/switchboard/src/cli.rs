@@ -69,9 +69,15 @@ pub struct ProbeArgs {
     /// Give up after this long.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
-    /// A server URL, or `-- COMMAND ARGS…` to start a stdio server.
-    #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
-    pub target: Vec<String>,
+    /// The server's URL (Streamable HTTP, or HTTP+SSE with --sse).
+    #[arg(required_unless_present = "command", conflicts_with = "command")]
+    pub url: Option<String>,
+    /// `-- COMMAND ARGS…`: start this stdio server instead.
+    // `last`: clap consumes the `--` itself and hands over everything after it verbatim, so the
+    // README's `probe -- CMD --flag` works and the server's own flags never reach our parser.
+    // (A free positional with `allow_hyphen_values` kept the `--` as a value, so only `-- --` worked.)
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -3,10 +3,12 @@
 //! Each subcommand lives in its own module: [`serve`] runs the HTTP gateway, [`stdio`] serves the
 //! catalog on stdin/stdout, [`check`] validates a config and prints the plan, [`probe`] talks to one
 //! MCP server as a client. The hidden `__reaper` mode is the watchdog process that ends upstream
-//! process groups if the gateway is killed (see `switchboard_upstream::reaper`).
+//! process groups if the gateway is killed (see `switchboard_upstream::reaper`). All of them
+//! write through [`output`], so a reader that goes away ends a run quietly.
 
 mod check;
 mod cli;
+mod output;
 mod probe;
 mod serve;
 mod setup;
@@ -15,6 +17,7 @@ mod stdio;
 use std::process::ExitCode;
 
 use clap::Parser;
+use output::errln;
 
 /// mimalloc instead of the system allocator: the request path allocates small, short-lived
 /// buffers on every call, and glibc malloc was ~14% of the gateway's CPU under load.
@@ -38,7 +41,7 @@ fn main() -> ExitCode {
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("switchboard: cannot start the async runtime: {e}");
+            errln!("switchboard: cannot start the async runtime: {e}");
             return ExitCode::from(1);
         }
     };
@@ -52,8 +55,9 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(code) => code,
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("switchboard: {e:#}");
+            errln!("switchboard: {e:#}");
             ExitCode::from(1)
         }
     }

@@ -14,10 +14,13 @@ use switchboard_upstream::{ConnectOptions, Connection, Inbound, RequestCtx, Targ
 use tokio::sync::mpsc;
 
 use crate::cli::ProbeArgs;
+use crate::output::{errln, outln};
 use crate::setup;
 
 pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
-    setup::init_logging();
+    if let Err(code) = setup::init_logging() {
+        return Ok(code);
+    }
     switchboard_upstream::http::ensure_crypto_provider();
     let target = target(&args)?;
     let valid = serde_json::from_str::<&serde_json::value::RawValue>(&args.args).is_ok();
@@ -59,14 +62,22 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
                         let _ = printer.respond_error(id, &e).await;
                     }
                 }
-                _ => eprintln!("server: {}", String::from_utf8_lossy(m.bytes())),
+                _ => errln!("server: {}", String::from_utf8_lossy(m.bytes())),
             }
         }
     });
+    // The connection is closed however the report ends (a failed call, a reader gone from stdout).
+    let report = report(&conn, &args).await;
+    conn.close().await;
+    report
+}
+
+/// Lists the tools and makes the call, printing each step; exit 1 when the call failed.
+async fn report(conn: &Connection, args: &ProbeArgs) -> anyhow::Result<ExitCode> {
     if let Some(info) = conn.info() {
-        println!("server: {}", info.server_info);
-        println!("revision: {}", info.revision);
-        println!("capabilities: {}", info.capabilities);
+        outln!("server: {}", info.server_info)?;
+        outln!("revision: {}", info.revision)?;
+        outln!("capabilities: {}", info.capabilities)?;
     }
     let tools = conn
         .request("tools/list", None, RequestCtx::default())
@@ -78,9 +89,9 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
     let items = object::get(result, "tools")
         .and_then(object::array_items)
         .unwrap_or_default();
-    println!("tools ({}):", items.len());
+    outln!("tools ({}):", items.len())?;
     for t in &items {
-        println!("  {}", object::get_str(t, "name").unwrap_or_default());
+        outln!("  {}", object::get_str(t, "name").unwrap_or_default())?;
     }
     let mut code = ExitCode::SUCCESS;
     if let Some(name) = &args.call {
@@ -96,44 +107,37 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
         match resp.kind() {
             Kind::Result => {
                 let r = resp.result().unwrap_or("null");
-                println!("result: {r}");
+                outln!("result: {r}")?;
                 if object::get(r, "isError") == Some("true") {
                     code = ExitCode::from(1);
                 }
             }
             _ => {
-                println!("error: {}", resp.error().unwrap_or("?"));
+                outln!("error: {}", resp.error().unwrap_or("?"))?;
                 code = ExitCode::from(1);
             }
         }
     }
-    conn.close().await;
     Ok(code)
 }
 
 fn target(args: &ProbeArgs) -> anyhow::Result<Target> {
-    let t = &args.target;
-    let first = t.first().map(String::as_str).unwrap_or_default();
-    if first == "--" || !(first.starts_with("http://") || first.starts_with("https://")) {
-        let cmd: Vec<&String> = t.iter().skip_while(|a| *a == "--").collect();
-        let Some((command, rest)) = cmd.split_first() else {
-            bail!("no command given after --")
-        };
-        if first != "--" {
-            bail!("expected a URL (http:// or https://) or `-- COMMAND ARGS…`, got {first:?}");
-        }
+    if let Some((command, rest)) = args.command.split_first() {
         return Ok(Target::Stdio(StdioSpec {
-            command: (*command).clone(),
-            args: rest.iter().map(|s| (*s).clone()).collect(),
+            command: command.clone(),
+            args: rest.to_vec(),
             env: Vec::new(),
             cwd: None,
         }));
     }
-    if t.len() > 1 {
-        bail!("unexpected arguments after the URL: {:?}", &t[1..]);
+    let Some(url) = args.url.as_deref() else {
+        bail!("expected a URL (http:// or https://) or `-- COMMAND ARGS…`");
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        bail!("expected a URL (http:// or https://) or `-- COMMAND ARGS…`, got {url:?}");
     }
     let spec = HttpSpec {
-        url: first.to_owned(),
+        url: url.to_owned(),
         headers: Vec::new(),
     };
     Ok(if args.sse {

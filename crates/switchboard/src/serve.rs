@@ -8,10 +8,13 @@ use switchboard_server::http::Server;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::ServeArgs;
+use crate::output::errln;
 use crate::setup;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    setup::init_logging();
+    if let Err(code) = setup::init_logging() {
+        return Ok(code);
+    }
     switchboard_upstream::http::ensure_crypto_provider();
     let mut config = match setup::load_config(&args.config.config) {
         Ok(c) => c,
@@ -19,14 +22,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     config.apply_listen_override(args.listen.as_deref(), &|k| std::env::var(k).ok());
     if let Err(e) = config.check_listen() {
-        eprintln!(
+        errln!(
             "switchboard: listen address {:?} (from --listen, SWITCHBOARD_LISTEN or the file): {e}",
             config.listen
         );
         return Ok(ExitCode::from(setup::CONFIG_ERROR));
     }
     if !config.listen_is_loopback() && config.http.allowed_hosts.is_empty() {
-        eprintln!(
+        errln!(
             "switchboard: listening on {} (not loopback) needs http.allowed_hosts: without it every browser page could reach the gateway through DNS rebinding",
             config.listen
         );
@@ -37,6 +40,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let gw = Gateway::new(config, setup::reaper());
+    // Only here: `serve` is the one command that may run as several replicas or be restarted
+    // under clients holding a requestState. `stdio` and `check` are single short-lived
+    // processes with nobody to share a key with, so the warning would only be noise there.
+    if gw.seals_with_ephemeral_key() {
+        tracing::warn!(
+            "modern.state_keys not set: requestState is sealed with a random per-process key; retries after a restart or on another replica will fail"
+        );
+    }
     gw.start();
     tracing::info!(%addr, upstreams = gw.upstreams().members().len(), "switchboard listening; MCP at http://{addr}/mcp");
     Server::new(gw).serve(listener, shutdown_signal()).await?;

@@ -1,11 +1,14 @@
 //! What every long-running subcommand does first: logging to stderr, the TLS provider, the config,
 //! and the reaper.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use switchboard_config::Config;
 use switchboard_upstream::reaper::Reaper;
 use tracing_subscriber::EnvFilter;
+
+use crate::output::errln;
 
 /// argv[1] that turns the binary into the reaper.
 pub const REAPER_ARG: &str = "__reaper";
@@ -13,22 +16,44 @@ pub const REAPER_ARG: &str = "__reaper";
 /// Exit code for a config that does not load or validate.
 pub const CONFIG_ERROR: u8 = 2;
 
-/// Logs go to stderr (stdout may be an MCP stream); `SWITCHBOARD_LOG` sets the filter.
-pub fn init_logging() {
+/// Logs go to stderr (stdout may be an MCP stream); `SWITCHBOARD_LOG` sets the filter and
+/// `SWITCHBOARD_LOG_FORMAT` the format: `text` (the default) or `json`, one object per line, for
+/// log collectors. An unknown format is a usage error (exit 2) before anything starts.
+pub fn init_logging() -> Result<(), ExitCode> {
+    let format = match std::env::var("SWITCHBOARD_LOG_FORMAT") {
+        Ok(f) => f,
+        Err(std::env::VarError::NotPresent) => String::new(),
+        // Not UTF-8: refused below like any other unknown format.
+        Err(std::env::VarError::NotUnicode(v)) => v.to_string_lossy().into_owned(),
+    };
     let filter =
         EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match format.as_str() {
+        "" | "text" => builder.with_ansi(colour_stderr()).try_init(),
+        "json" => builder.json().try_init(),
+        other => {
+            errln!("switchboard: SWITCHBOARD_LOG_FORMAT must be `text` or `json`, got {other:?}");
+            return Err(ExitCode::from(CONFIG_ERROR));
+        }
+    };
+    Ok(())
+}
+
+/// Colour only for a person at a terminal: escape codes in a log file, a pipe or a collector are
+/// noise. `NO_COLOR` (non-empty) turns it off there too, as it did before.
+fn colour_stderr() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Loads the config, printing a located error and returning exit code 2 when it fails.
 pub fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
     let env = |k: &str| std::env::var(k).ok();
     switchboard_config::load(path, &env).map_err(|e| {
-        eprintln!("switchboard: {e}");
+        errln!("switchboard: {e}");
         ExitCode::from(CONFIG_ERROR)
     })
 }

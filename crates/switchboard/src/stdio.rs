@@ -8,7 +8,9 @@ use crate::cli::ConfigArgs;
 use crate::setup;
 
 pub async fn run(args: ConfigArgs) -> anyhow::Result<ExitCode> {
-    setup::init_logging();
+    if let Err(code) = setup::init_logging() {
+        return Ok(code);
+    }
     switchboard_upstream::http::ensure_crypto_provider();
     let config = match setup::load_config(&args.config) {
         Ok(c) => c,

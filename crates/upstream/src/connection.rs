@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use switchboard_protocol::headers::ParamHeader;
+use switchboard_protocol::lock;
 use switchboard_protocol::message::encode;
 use switchboard_protocol::object::{self, Edit};
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, Revision, RpcError};
@@ -930,12 +931,6 @@ fn with_progress_token(params: &str, id: u64) -> Option<String> {
     let token = id.to_string();
     let meta2 = object::edit(meta, &[("progressToken", Edit::Set(&token))])?;
     object::edit(params, &[("_meta", Edit::Set(&meta2))])
-}
-
-/// Locks a mutex, recovering the data if a panicking thread poisoned it (the state stays usable:
-/// every critical section here leaves it consistent).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

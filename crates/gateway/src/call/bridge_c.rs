@@ -36,9 +36,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::sealed::{Binding, Sealed};
 use super::{Bridged, Call, expired, invalid_state, no_keys, now_unix_ms, open_error, relay, send};
-use crate::sessions::{ClientCaps, lock};
+use crate::sessions::ClientCaps;
 use crate::upstreams::Upstream;
 use crate::{Gateway, error};
+use switchboard_protocol::lock;
 
 /// The `_meta` key a handshake-era server may put on a server-to-client request to name the key
 /// its answer should have in `inputResponses`.

@@ -8,9 +8,10 @@ use switchboard_protocol::object;
 use switchboard_protocol::{Message, RpcError};
 use switchboard_upstream::Connection;
 
-use super::{ClientCaps, Session, lock};
+use super::{ClientCaps, Session};
 use crate::principal::Principal;
 use crate::{Gateway, capabilities, error};
+use switchboard_protocol::lock;
 
 /// Why a new session was refused.
 #[derive(Debug, thiserror::Error)]

@@ -15,13 +15,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use session::{ClientCaps, Session, SessionRecord};
+use switchboard_protocol::lock;
 
-/// Locks a mutex, recovering the data if a panicking thread poisoned it (every critical section
-/// in the gateway leaves its state consistent).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub use session::{ClientCaps, Session, SessionRecord};
 
 /// Where sessions are kept.
 pub trait SessionStore: Send + Sync {

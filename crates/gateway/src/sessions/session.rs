@@ -20,11 +20,11 @@ use switchboard_upstream::Connection;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::lock;
 use crate::level::Level;
 use crate::principal::Principal;
 use crate::upstreams::UpstreamId;
 use crate::view::ViewKey;
+use switchboard_protocol::lock;
 
 /// What the client declared it can do, reduced to the flags routing needs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -20,8 +20,9 @@ use super::supervisor::note_param_headers;
 use crate::call::relay;
 use crate::catalog::ListKind;
 use crate::level::Level;
-use crate::sessions::{Session, lock};
+use crate::sessions::Session;
 use crate::{Gateway, tasks};
+use switchboard_protocol::lock;
 
 impl Gateway {
     /// A message from an upstream that no request claimed. `owner` is set for an isolated

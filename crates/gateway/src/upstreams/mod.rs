@@ -30,7 +30,7 @@ use arc_swap::ArcSwap;
 
 pub use upstream::{Health, Upstream};
 
-use crate::sessions::lock;
+use switchboard_protocol::lock;
 
 /// An upstream's stable identity: its configured name, shared (one allocation per upstream,
 /// cloned by reference count). Two ids are equal when the names are.

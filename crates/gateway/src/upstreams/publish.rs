@@ -8,8 +8,8 @@ use switchboard_protocol::message::encode;
 
 use crate::Gateway;
 use crate::catalog::{Catalog, ListKind, Lists, Source};
-use crate::sessions::lock;
 use crate::view::{View, ViewKey};
+use switchboard_protocol::lock;
 
 impl Gateway {
     /// Rebuilds the catalog from every upstream's current lists and tells every session and

@@ -10,7 +10,7 @@ use switchboard_upstream::Connection;
 use super::Upstream;
 use crate::Gateway;
 use crate::listen;
-use crate::sessions::lock;
+use switchboard_protocol::lock;
 
 impl Gateway {
     /// After a reconnect, the new upstream session gets the log level and subscriptions clients

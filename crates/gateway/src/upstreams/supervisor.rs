@@ -19,7 +19,7 @@ use super::lists::fetch_lists;
 use super::{Health, Upstream};
 use crate::Gateway;
 use crate::catalog;
-use crate::sessions::lock;
+use switchboard_protocol::lock;
 
 /// Capabilities a shared upstream session declares: everything a client might have. Whether the
 /// client behind a given request really has it is checked per request (see `call::relay`).

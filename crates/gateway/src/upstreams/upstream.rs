@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::UpstreamId;
 use crate::catalog::Lists;
 use crate::level::Level;
-use crate::sessions::lock;
+use switchboard_protocol::lock;
 
 /// Where an upstream stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

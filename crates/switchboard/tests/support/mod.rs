@@ -449,11 +449,25 @@ pub fn initialize_body(id: u64) -> String {
 /// Runs the gateway binary with `args` to completion (bounded by `limit`); its exit status and
 /// output.
 pub fn run_gateway(args: &[&str], limit: Duration) -> (ExitStatus, String, String) {
-    let mut child = Command::new(gateway_bin())
-        .args(args)
-        .env("NO_COLOR", "1")
+    let mut cmd = gateway_command(args);
+    cmd.env("NO_COLOR", "1");
+    run_to_completion(cmd, limit)
+}
+
+/// The gateway binary with `args`, untouched by any `SWITCHBOARD_LISTEN` or
+/// `SWITCHBOARD_UPSTREAMS` of the environment the tests run in.
+pub fn gateway_command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(gateway_bin());
+    cmd.args(args)
         .env_remove("SWITCHBOARD_LISTEN")
-        .env_remove("SWITCHBOARD_UPSTREAMS")
+        .env_remove("SWITCHBOARD_UPSTREAMS");
+    cmd
+}
+
+/// Runs `cmd` with stdin empty to completion (bounded by `limit`); its exit status and output.
+pub fn run_to_completion(mut cmd: Command, limit: Duration) -> (ExitStatus, String, String) {
+    let what = format!("{cmd:?}");
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -480,7 +494,7 @@ pub fn run_gateway(args: &[&str], limit: Duration) -> (ExitStatus, String, Strin
             let _ = child.kill();
             let _ = child.wait();
             panic!(
-                "switchboard {args:?} did not exit within {limit:?}; stderr:\n{}",
+                "{what} did not exit within {limit:?}; stderr:\n{}",
                 t_err.join().unwrap()
             );
         }

@@ -24,11 +24,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
+use switchboard_protocol::lock;
 use switchboard_protocol::message::encode;
 use switchboard_protocol::sse::Parser;
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, Revision, RpcError};
 
-use crate::connection::{Core, Guard, Wire, lock};
+use crate::connection::{Core, Guard, Wire};
 use crate::error::UpstreamError;
 pub(crate) use client::reqwest_client;
 use client::{Answer, Client};

@@ -8,10 +8,10 @@ use switchboard_protocol::{ErrorCode, Kind, Message, RpcError};
 
 use crate::catalog::ListKind;
 use crate::pipeline::{Cx, Outcome};
-use crate::sessions::lock;
 use crate::upstreams::Upstream;
 use crate::view::{View, ViewKey};
 use crate::{Gateway, error};
+use switchboard_protocol::lock;
 
 pub(super) async fn read(gw: &Gateway, cx: &Cx<'_>, msg: &Message) -> Result<Outcome, RpcError> {
     let uri = msg

@@ -15,7 +15,7 @@ use switchboard_protocol::{Kind, Revision};
 use switchboard_upstream::http::HttpSpec;
 use switchboard_upstream::stdio::StdioSpec;
 use switchboard_upstream::{
-    ConnectOptions, Connection, Era, RequestCtx, Target, UpstreamError, reaper::Reaper,
+    Backoff, ConnectOptions, Connection, Era, RequestCtx, Target, UpstreamError, reaper::Reaper,
 };
 
 use crate::catalog::{ListKind, Lists};
@@ -286,7 +286,11 @@ pub(crate) async fn fetch_list(
     Ok((items, hint))
 }
 
-/// Delay before reconnect attempt `n` (1-based): 0.5 s doubling to 30 s.
+/// How long a supervisor waits before reconnecting: 0.5 s doubling to 30 s.
+const RECONNECT: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+
+/// Delay before reconnect attempt `n` (1-based), jittered so that upstreams that failed together
+/// do not all retry together.
 pub(crate) fn backoff(n: u32) -> Duration {
-    Duration::from_millis((500u64 << n.saturating_sub(1).min(6)).min(30_000))
+    RECONNECT.jittered(n.saturating_sub(1))
 }

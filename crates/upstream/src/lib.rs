@@ -10,6 +10,7 @@
 //! This crate knows nothing of downstream clients: what to do with a notification or a
 //! server-to-client request is the caller's business, delivered through [`Inbound`] channels.
 
+pub mod backoff;
 mod connection;
 mod error;
 pub mod http;
@@ -18,6 +19,7 @@ pub mod reaper;
 pub mod related;
 pub mod stdio;
 
+pub use backoff::Backoff;
 pub use connection::{
     ConnectOptions, Connection, Era, Inbound, ModernMeta, RequestCtx, ServerInfo, Target,
 };

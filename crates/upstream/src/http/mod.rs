@@ -28,6 +28,7 @@ use switchboard_protocol::message::encode;
 use switchboard_protocol::sse::Parser;
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, Revision, RpcError};
 
+use crate::backoff::Backoff;
 use crate::connection::{Core, Guard, Wire, lock};
 use crate::error::UpstreamError;
 pub(crate) use client::reqwest_client;
@@ -51,6 +52,8 @@ const REFUSAL_TEXT_BYTES: usize = 64 * 1024;
 const DEFAULT_RETRY: Duration = Duration::from_millis(1000);
 /// Resumption attempts for one stream before giving up on it.
 const MAX_RESUMES: u32 = 5;
+/// How long the GET stream waits after consecutive failures to open it.
+const GET_BACKOFF: Backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(15));
 
 /// The headers a 2026-07-28 POST mirrors from its body: the version, `Mcp-Method`, `Mcp-Name`
 /// (the upstream's own tool or prompt name, or the URI) and one `Mcp-Param-*` per annotated
@@ -421,7 +424,7 @@ impl HttpWire {
                 Ok(r) => r,
                 Err(_) => {
                     failures += 1;
-                    tokio::time::sleep(backoff(failures)).await;
+                    tokio::time::sleep(GET_BACKOFF.jittered(failures)).await;
                     continue;
                 }
             };
@@ -435,7 +438,7 @@ impl HttpWire {
                 }
                 _ => {
                     failures += 1;
-                    tokio::time::sleep(backoff(failures)).await;
+                    tokio::time::sleep(GET_BACKOFF.jittered(failures)).await;
                     continue;
                 }
             }
@@ -448,7 +451,8 @@ impl HttpWire {
             {
                 failures += 1;
             }
-            tokio::time::sleep(retry.unwrap_or(DEFAULT_RETRY).max(backoff(failures))).await;
+            let pause = GET_BACKOFF.jittered(failures);
+            tokio::time::sleep(retry.unwrap_or(DEFAULT_RETRY).max(pause)).await;
         }
     }
 
@@ -586,10 +590,6 @@ impl Drop for HttpWire {
             t.abort();
         }
     }
-}
-
-fn backoff(failures: u32) -> Duration {
-    Duration::from_millis((250u64 << failures.min(6)).min(15_000))
 }
 
 fn http_error(status: StatusCode, body: &str) -> UpstreamError {

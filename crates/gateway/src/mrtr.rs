@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use switchboard_protocol::object::{self, Edit};
@@ -93,7 +94,9 @@ struct HeldState {
     /// Ends the upstream call.
     stop: CancellationToken,
     conn: Connection,
-    owner: u64,
+    /// Cleared while the call is parked: it waits on its caller then, not on the upstream, so
+    /// the connection must not take it for the cause of a server-to-client request.
+    attributable: Arc<AtomicBool>,
     /// Counts minted keys, across rounds.
     minted: u64,
     /// Set once the call is over (answered, failed, expired): nothing more to hold.
@@ -153,12 +156,14 @@ impl Gateway {
     ) -> Result<Bridged, RpcError> {
         let stop = CancellationToken::new();
         let owner = call.session.key;
+        let attributable = Arc::new(AtomicBool::new(true));
         let source = Source::start(
             call.conn.clone(),
             call.method.to_owned(),
             call.params.map(str::to_owned),
             call.progress.is_some(),
             owner,
+            attributable.clone(),
             self.config().modern.input_ttl + Duration::from_secs(60),
             stop.clone(),
             call.request_id.clone(),
@@ -172,7 +177,7 @@ impl Gateway {
                 source,
                 stop,
                 conn: call.conn.clone(),
-                owner,
+                attributable,
                 minted: 0,
                 over: false,
                 owns_conn: false,
@@ -225,7 +230,7 @@ impl Gateway {
             );
         }
         st.parked = false;
-        st.conn.unpark(st.owner);
+        st.attributable.store(true, Ordering::Release);
         // Answer what the retry answers; keys never asked are ignored, as the revision says.
         if let Some(bad) = st
             .asked
@@ -377,7 +382,7 @@ impl Gateway {
         }
         st.round += 1;
         st.parked = true;
-        st.conn.park(st.owner);
+        st.attributable.store(false, Ordering::Release);
         // The call must outlive this request now: it goes on in a task of its own.
         st.source.detach();
         if let Some(idx) = call.isolated
@@ -477,10 +482,10 @@ impl Gateway {
         }
         st.over = true;
         st.parked = false;
-        // Only `park` parks the owner and registers the call, and it counts a round first: a
-        // call that never asked anything (the common case) skips both shared locks.
+        // Only `park` clears the flag and registers the call, and it counts a round first: a
+        // call that never asked anything (the common case) skips the registry's lock.
         if st.round > 0 {
-            st.conn.unpark(st.owner);
+            st.attributable.store(true, Ordering::Release);
             lock(&self.state.held.calls).remove(&held.handle);
         }
     }
@@ -670,6 +675,7 @@ impl Source {
         params: Option<String>,
         progress: bool,
         owner: u64,
+        attributable: Arc<AtomicBool>,
         timeout: Duration,
         stop: CancellationToken,
         request_id: Arc<str>,
@@ -680,6 +686,7 @@ impl Source {
             cancel: Some(stop),
             related: Some(tx),
             owner,
+            attributable: Some(attributable),
             rewrite_progress: progress,
             request_id: Some(request_id),
             modern: None,

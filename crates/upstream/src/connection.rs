@@ -12,7 +12,7 @@
 //! connection's `Inbound` channel for the gateway to route.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -128,6 +128,11 @@ pub struct RequestCtx {
     pub related: Option<related::Sender<Message>>,
     /// Who asked: requests from one owner may share server-to-client requests on shared pipes.
     pub owner: u64,
+    /// While this reads false, the request is left out when a server-to-client message on a
+    /// shared pipe is tied to its cause by elimination: it waits on its caller (who holds back
+    /// an answer), not on the upstream, so it cannot be what the upstream is asking about. The
+    /// caller flips it; `None` is always attributable.
+    pub attributable: Option<Arc<AtomicBool>>,
     /// Replace `params._meta.progressToken` with this request's upstream id, so progress can be
     /// routed back; the caller maps the token back for its client.
     pub rewrite_progress: bool,
@@ -151,6 +156,18 @@ struct Pending {
     tx: oneshot::Sender<Message>,
     related: Option<related::Sender<Message>>,
     owner: u64,
+    attributable: Option<Arc<AtomicBool>>,
+}
+
+impl Pending {
+    /// Whether this request may be taken for the cause of an unattributed server message.
+    fn attributable(&self) -> bool {
+        self.related.is_some()
+            && self
+                .attributable
+                .as_ref()
+                .is_none_or(|a| a.load(Ordering::Acquire))
+    }
 }
 
 /// How bytes reach the upstream.
@@ -173,10 +190,6 @@ pub(crate) struct Core {
     serial: u64,
     next_id: AtomicU64,
     pending: Mutex<HashMap<u64, Pending>>,
-    /// Owners whose requests in flight are parked: waiting on an answer from a client that is
-    /// not connected (a 2026-07-28 caller that will retry), so they cannot be the cause of a new
-    /// server-to-client request and do not count when one is attributed.
-    parked: Mutex<Vec<u64>>,
     /// Server-to-client request ids (raw) and the request they were tied to, for cancellations.
     s2c: Mutex<HashMap<Box<str>, u64>>,
     inbound: mpsc::Sender<Inbound>,
@@ -253,7 +266,6 @@ impl Connection {
             serial: SERIAL.fetch_add(1, Ordering::Relaxed),
             next_id: AtomicU64::new(1),
             pending: Mutex::new(HashMap::new()),
-            parked: Mutex::new(Vec::new()),
             s2c: Mutex::new(HashMap::new()),
             inbound,
             wire: OnceLock::new(),
@@ -311,21 +323,6 @@ impl Connection {
     /// Whether this connection speaks 2026-07-28.
     pub fn is_modern(&self) -> bool {
         self.core.is_modern()
-    }
-
-    /// Marks `owner`'s requests in flight as parked: blocked on answers the gateway holds back
-    /// until a client retries, so they are left out when server-to-client requests are tied to
-    /// their cause.
-    pub fn park(&self, owner: u64) {
-        let mut p = lock(&self.core.parked);
-        if !p.contains(&owner) {
-            p.push(owner);
-        }
-    }
-
-    /// Undoes [`Connection::park`].
-    pub fn unpark(&self, owner: u64) {
-        lock(&self.core.parked).retain(|&o| o != owner);
     }
 
     /// A number unique to this connection within the process.
@@ -573,6 +570,7 @@ impl Core {
                 tx,
                 related: ctx.related,
                 owner: ctx.owner,
+                attributable: ctx.attributable,
             },
         );
         let mut guard = PendingGuard {
@@ -788,17 +786,17 @@ impl Core {
 
     /// On a shared pipe, a server-to-client request can only be tied to a client when every
     /// request in flight comes from that one client; then the newest of them is the likely cause.
-    /// Parked requests are not in flight in that sense: they wait on us, not on the upstream.
+    /// Requests their caller marked not attributable are not in flight in that sense: they wait
+    /// on the caller, not on the upstream.
     fn attribute(&self) -> Option<u64> {
         if matches!(self.wire.get(), Some(Wire::Http(_))) {
             return None;
         }
-        let parked = lock(&self.parked).clone();
         let pending = lock(&self.pending);
         let mut owner = None;
         let mut newest = None;
         for (&id, p) in pending.iter() {
-            if p.related.is_none() || parked.contains(&p.owner) {
+            if !p.attributable() {
                 continue;
             }
             match owner {

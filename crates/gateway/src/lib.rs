@@ -33,7 +33,7 @@ use switchboard_protocol::message::encode;
 use switchboard_protocol::object::{self, Edit};
 use switchboard_protocol::{ErrorCode, Message, RpcError};
 use switchboard_upstream::reaper::Reaper;
-use switchboard_upstream::{Connection, Inbound};
+use switchboard_upstream::{Connection, Inbound, Replay};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -315,8 +315,11 @@ impl Gateway {
             }
             up.set_health(Health::Starting, None);
             let (tx, mut rx) = mpsc::channel(1024);
-            let opts =
-                up.connect_options(SHARED_CAPABILITIES.to_owned(), self.state.reaper.clone());
+            let opts = up.connect_options(
+                SHARED_CAPABILITIES.to_owned(),
+                self.state.reaper.clone(),
+                self.replay(up.idx, None),
+            );
             match Connection::connect(opts, tx).await {
                 Ok(conn) => {
                     up.record_era(&conn);
@@ -414,6 +417,58 @@ impl Gateway {
                 }
             }
         }
+    }
+
+    /// What a connection to upstream `idx` tells a re-created upstream session (an HTTP upstream
+    /// that expired it) again: for the shared connection, the level last sent and the URIs held
+    /// on it, as `replay_shared_state` sends them after a reconnect; for `session`'s isolated
+    /// one, that session's level and subscriptions. Read when the replay happens; it holds the
+    /// gateway and the session weakly, as the connection it goes into lives inside both.
+    fn replay(&self, idx: usize, session: Option<&Arc<Session>>) -> Replay {
+        let gw = Arc::downgrade(&self.state);
+        let session = session.map(Arc::downgrade);
+        Replay::new(move || {
+            let Some(state) = gw.upgrade() else {
+                return Vec::new();
+            };
+            let gw = Gateway { state };
+            let Some(up) = gw.state.upstreams.get(idx) else {
+                return Vec::new();
+            };
+            let shared = up.connection();
+            if shared.as_ref().is_some_and(Connection::is_modern) {
+                return Vec::new();
+            }
+            let (level, mut uris) = match &session {
+                None if up.cfg.session == switchboard_config::SessionMode::Shared => {
+                    (*lock(&up.sent_level), gw.held_uris())
+                }
+                None => (*lock(&up.sent_level), Vec::new()),
+                Some(s) => {
+                    let Some(s) = s.upgrade() else {
+                        return Vec::new();
+                    };
+                    // A session's level reaches its own connection only if the upstream logs.
+                    let logs = shared.and_then(|c| c.info().map(|i| i.has("logging")));
+                    let level = s.level().filter(|_| logs == Some(true));
+                    (level, lock(&s.subscriptions).iter().cloned().collect())
+                }
+            };
+            let mut plan = Vec::new();
+            if let Some(l) = level {
+                let p = format!("{{\"level\":\"{}\"}}", l.as_str());
+                plan.push(("logging/setLevel".to_owned(), p));
+            }
+            uris.sort();
+            uris.dedup();
+            for uri in uris {
+                if gw.resource_owner(&uri).is_some_and(|o| o.idx == idx) {
+                    let p = format!("{{\"uri\":{}}}", object::json_string(&uri));
+                    plan.push(("resources/subscribe".to_owned(), p));
+                }
+            }
+            plan
+        })
     }
 
     /// Rebuilds the catalog from every upstream's current lists and tells every session which
@@ -748,6 +803,7 @@ impl Gateway {
         let opts = up.connect_options(
             relay::declared_capabilities(session),
             self.state.reaper.clone(),
+            self.replay(up.idx, Some(session)),
         );
         let conn = Connection::connect(opts, tx)
             .await

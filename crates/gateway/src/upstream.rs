@@ -15,7 +15,8 @@ use switchboard_protocol::{Kind, Revision};
 use switchboard_upstream::http::HttpSpec;
 use switchboard_upstream::stdio::StdioSpec;
 use switchboard_upstream::{
-    Backoff, ConnectOptions, Connection, Era, RequestCtx, Target, UpstreamError, reaper::Reaper,
+    Backoff, ConnectOptions, Connection, Era, Replay, RequestCtx, Target, UpstreamError,
+    reaper::Reaper,
 };
 
 use crate::catalog::{ListKind, Lists};
@@ -137,11 +138,13 @@ impl Upstream {
         });
     }
 
-    /// Options for a new connection declaring `capabilities` (raw JSON).
+    /// Options for a new connection declaring `capabilities` (raw JSON); `replay` is what it
+    /// tells a re-created upstream session again.
     pub(crate) fn connect_options(
         &self,
         capabilities: String,
         reaper: Option<Reaper>,
+        replay: Replay,
     ) -> ConnectOptions {
         let target = match &self.cfg.transport {
             Transport::Stdio {
@@ -183,6 +186,7 @@ impl Upstream {
                 switchboard_config::Era::Auto => (*lock(&self.verdict)).unwrap_or(Era::Auto),
             },
             probe_timeout: self.cfg.probe_timeout,
+            replay: Some(replay),
         }
     }
 }

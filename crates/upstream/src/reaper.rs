@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::connection::lock;
+use crate::lock;
 
 /// The gateway's handle on its reaper. Cheap to clone.
 #[derive(Clone)]

@@ -30,8 +30,8 @@ use hyper::{Method, Request, Response, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::connection::lock;
 use crate::error::UpstreamError;
+use crate::lock;
 
 /// Giving up on a TCP connect after this long (the same as the TLS client's).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

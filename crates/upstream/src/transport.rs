@@ -142,7 +142,7 @@ pub(crate) trait Transport: Send + Sync {
     fn shared_pipe(&self) -> bool;
 
     /// Ends what the transport runs: a child is stopped politely, an HTTP session is deleted,
-    /// background tasks end. Called once, when the connection closes.
+    /// background tasks end. Called on every `Connection::close`; only the first does anything.
     fn close(&self) -> impl Future<Output = ()> + Send;
 }
 

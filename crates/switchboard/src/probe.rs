@@ -46,6 +46,7 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
         // conformance scenarios expect initialize first).
         era: switchboard_upstream::Era::Legacy,
         probe_timeout: Duration::from_secs(2),
+        replay: None,
     };
     let conn = Connection::connect(opts, tx).await.context("connect")?;
     // Print what the server says on its own; refuse its requests (the probe declares no capabilities).

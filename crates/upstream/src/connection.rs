@@ -8,12 +8,16 @@
 //! Server-initiated messages are tied to the request they belong to when that can be known: by the
 //! HTTP response stream they arrived on, by their progress token (which the connection rewrites to
 //! the request's own id), or — on transports with one shared pipe — by the only client with calls in
-//! flight. Tied messages go to that request's `related` channel; everything else goes to the
-//! connection's `Inbound` channel for the gateway to route.
+//! flight (among the requests the caller marks attributable). Tied messages go to that request's
+//! `related` channel; everything else goes to the connection's `Inbound` channel for the gateway to
+//! route.
+//!
+//! The connection reaches its upstream only through the [`Transport`] seam and is told what the
+//! transport reads as its [`Sink`]; it never names a concrete transport.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,15 +30,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::UpstreamError;
-use crate::{http, legacy_sse, reaper, related, stdio};
-
-/// How to reach an upstream.
-#[derive(Debug, Clone)]
-pub enum Target {
-    Stdio(stdio::StdioSpec),
-    Http(http::HttpSpec),
-    Sse(http::HttpSpec),
-}
+use crate::transport::{self, Builtin, Link, Replay, SendError, Sink, Target, Transport};
+use crate::{reaper, related};
 
 /// Everything needed to open a connection.
 #[derive(Debug, Clone)]
@@ -61,6 +58,9 @@ pub struct ConnectOptions {
     pub era: Era,
     /// How long an `Auto` upstream gets to answer the `server/discover` probe.
     pub probe_timeout: Duration,
+    /// What a transport that re-creates an expired upstream session (Streamable HTTP) sends again
+    /// afterwards: the caller's log level and subscriptions on this connection. None: nothing.
+    pub replay: Option<Replay>,
 }
 
 /// The era of protocol a connection speaks.
@@ -129,6 +129,11 @@ pub struct RequestCtx {
     pub related: Option<related::Sender<Message>>,
     /// Who asked: requests from one owner may share server-to-client requests on shared pipes.
     pub owner: u64,
+    /// While this reads false, the request is left out when a server-to-client message on a
+    /// shared pipe is tied to its cause by elimination: it waits on its caller (who holds back
+    /// an answer), not on the upstream, so it cannot be what the upstream is asking about. The
+    /// caller flips it; `None` is always attributable.
+    pub attributable: Option<Arc<AtomicBool>>,
     /// Replace `params._meta.progressToken` with this request's upstream id, so progress can be
     /// routed back; the caller maps the token back for its client.
     pub rewrite_progress: bool,
@@ -152,49 +157,40 @@ struct Pending {
     tx: oneshot::Sender<Message>,
     related: Option<related::Sender<Message>>,
     owner: u64,
+    attributable: Option<Arc<AtomicBool>>,
 }
 
-/// How bytes reach the upstream.
-pub(crate) enum Wire {
-    /// A single ordered pipe (stdio, legacy SSE): a writer task drains the channel.
-    Pipe(mpsc::Sender<Bytes>),
-    Http(Arc<http::HttpWire>),
+impl Pending {
+    /// Whether this request may be taken for the cause of an unattributed server message.
+    fn attributable(&self) -> bool {
+        self.related.is_some()
+            && self
+                .attributable
+                .as_ref()
+                .is_none_or(|a| a.load(Ordering::Acquire))
+    }
 }
 
-/// Whatever must stay alive with the connection (a child process, background tasks).
-pub(crate) enum Guard {
-    Stdio(Box<stdio::Child>),
-    Tasks(Vec<tokio::task::JoinHandle<()>>),
-}
-
-pub(crate) struct Core {
-    pub(crate) name: Arc<str>,
+struct Core {
+    /// Itself, for the tasks that answer the upstream on their own (pings, refusals).
+    me: Weak<Core>,
+    name: Arc<str>,
     /// Unique per connection in this process: ids the upstream mints (tasks) are only unique
     /// within one of its sessions.
     serial: u64,
     next_id: AtomicU64,
     pending: Mutex<HashMap<u64, Pending>>,
-    /// Owners whose requests in flight are parked: waiting on an answer from a client that is
-    /// not connected (a 2026-07-28 caller that will retry), so they cannot be the cause of a new
-    /// server-to-client request and do not count when one is attributed.
-    parked: Mutex<Vec<u64>>,
     /// Server-to-client request ids (raw) and the request they were tied to, for cancellations.
     s2c: Mutex<HashMap<Box<str>, u64>>,
     inbound: mpsc::Sender<Inbound>,
-    wire: OnceLock<Wire>,
-    guard: Mutex<Option<Guard>>,
-    pub(crate) closed: CancellationToken,
+    /// Set once the transport has started (it needs the core, as its sink, to start).
+    wire: OnceLock<Builtin>,
+    closed: CancellationToken,
     close_reason: Mutex<Option<String>>,
     info: OnceLock<ServerInfo>,
     /// Speaks 2026-07-28: requests are stamped with `_meta`, there is no handshake.
     modern: bool,
-    /// The `x-mcp-header` annotations of this upstream's tools (by its own tool names), for the
-    /// `Mcp-Param-*` headers a modern HTTP upstream requires.
-    pub(crate) param_headers: Mutex<Arc<HashMap<String, Arc<[ParamHeader]>>>>,
-    pub(crate) opts: ConnectOptions,
-    /// State replayed after a transparent re-initialisation.
-    subscriptions: Mutex<HashSet<String>>,
-    log_level: Mutex<Option<String>>,
+    opts: ConnectOptions,
 }
 
 /// A live MCP session with one upstream. Cheap to clone; the session ends with [`Connection::close`]
@@ -249,32 +245,36 @@ impl Connection {
         opening: Opening,
     ) -> Result<Connection, UpstreamError> {
         static SERIAL: AtomicU64 = AtomicU64::new(1);
-        let core = Arc::new(Core {
+        let modern = opening != Opening::Handshake;
+        let core = Arc::new_cyclic(|me| Core {
+            me: me.clone(),
             name: opts.name.clone(),
             serial: SERIAL.fetch_add(1, Ordering::Relaxed),
             next_id: AtomicU64::new(1),
             pending: Mutex::new(HashMap::new()),
-            parked: Mutex::new(Vec::new()),
             s2c: Mutex::new(HashMap::new()),
             inbound,
             wire: OnceLock::new(),
-            guard: Mutex::new(None),
             closed: CancellationToken::new(),
             close_reason: Mutex::new(None),
             info: OnceLock::new(),
-            modern: opening != Opening::Handshake,
-            param_headers: Mutex::new(Arc::default()),
+            modern,
             opts: opts.clone(),
-            subscriptions: Mutex::new(HashSet::new()),
-            log_level: Mutex::new(None),
         });
-        let (wire, guard) = match &opts.target {
-            Target::Stdio(spec) => stdio::start(spec, &core).await?,
-            Target::Http(spec) => http::start(spec, &core)?,
-            Target::Sse(spec) => legacy_sse::start(spec, &core).await?,
+        let sink: Weak<dyn Sink> = Arc::downgrade(&core) as Weak<dyn Sink>;
+        let link = Link {
+            sink,
+            name: opts.name.clone(),
+            timeout: opts.timeout,
+            max_message_bytes: opts.max_message_bytes,
+            modern,
+            initialize_params: initialize_params(&opts),
+            reaper: opts.reaper.clone(),
+            standalone_stream: opts.standalone_stream,
+            replay: opts.replay.clone(),
         };
+        let wire = transport::start(&opts.target, link).await?;
         let _ = core.wire.set(wire);
-        *lock(&core.guard) = Some(guard);
         let conn = Connection { core };
         let opened = match opening {
             Opening::Handshake => conn.handshake().await,
@@ -306,27 +306,14 @@ impl Connection {
     /// Tells the connection its tools' `x-mcp-header` annotations (from its `tools/list`), so
     /// that calls to a 2026-07-28 HTTP upstream carry the `Mcp-Param-*` headers it requires.
     pub fn set_param_headers(&self, headers: HashMap<String, Arc<[ParamHeader]>>) {
-        *lock(&self.core.param_headers) = Arc::new(headers);
+        if let Some(w) = self.core.wire.get() {
+            w.set_param_headers(headers);
+        }
     }
 
     /// Whether this connection speaks 2026-07-28.
     pub fn is_modern(&self) -> bool {
         self.core.is_modern()
-    }
-
-    /// Marks `owner`'s requests in flight as parked: blocked on answers the gateway holds back
-    /// until a client retries, so they are left out when server-to-client requests are tied to
-    /// their cause.
-    pub fn park(&self, owner: u64) {
-        let mut p = lock(&self.core.parked);
-        if !p.contains(&owner) {
-            p.push(owner);
-        }
-    }
-
-    /// Undoes [`Connection::park`].
-    pub fn unpark(&self, owner: u64) {
-        lock(&self.core.parked).retain(|&o| o != owner);
     }
 
     /// A number unique to this connection within the process.
@@ -415,7 +402,7 @@ impl Connection {
 
     async fn handshake(&self) -> Result<ServerInfo, UpstreamError> {
         let opts = &self.core.opts;
-        let params = self.core.initialize_params();
+        let params = initialize_params(opts);
         let resp = self
             .request(
                 "initialize",
@@ -446,8 +433,8 @@ impl Connection {
             server_info: object::get(result, "serverInfo").unwrap_or("{}").to_owned(),
             instructions: object::get_str(result, "instructions").map(|s| s.into_owned()),
         };
-        if let Some(Wire::Http(h)) = self.core.wire.get() {
-            h.set_revision(revision, self.core.opts.standalone_stream);
+        if let Some(w) = self.core.wire.get() {
+            w.opened(revision);
         }
         self.notify("notifications/initialized", None).await?;
         Ok(info)
@@ -505,8 +492,8 @@ impl Connection {
             .and_then(|m| object::get(m, switchboard_protocol::meta::SERVER_INFO))
             .or_else(|| object::get(result, "serverInfo"))
             .unwrap_or("{}");
-        if let Some(Wire::Http(h)) = self.core.wire.get() {
-            h.set_revision(Revision::V2026_07_28, false);
+        if let Some(w) = self.core.wire.get() {
+            w.opened(Revision::V2026_07_28);
         }
         Ok(ServerInfo {
             revision: Revision::V2026_07_28,
@@ -528,8 +515,8 @@ enum Opening {
 }
 
 impl Core {
-    pub(crate) async fn request(
-        self: &Arc<Self>,
+    async fn request(
+        &self,
         method: &str,
         params: Option<&str>,
         ctx: RequestCtx,
@@ -574,36 +561,23 @@ impl Core {
                 tx,
                 related: ctx.related,
                 owner: ctx.owner,
+                attributable: ctx.attributable,
             },
         );
         let mut guard = PendingGuard {
             core: self,
             id: Some(id),
         };
-        let wire = match self.wire.get() {
-            Some(Wire::Pipe(w)) => Ok(w.clone()),
-            Some(Wire::Http(h)) => Err(h.clone()),
-            None => return Err(UpstreamError::Unavailable("transport not ready".into())),
+        let Some(wire) = self.wire.get() else {
+            return Err(UpstreamError::Unavailable("transport not ready".into()));
         };
         // Sending is part of the wait, under the same deadline and cancellation: a child that
         // stops reading its stdin fills the pipe, and then even sending must be able to time out.
         // An HTTP request is its own POST, driven right here rather than in a task of its own (one
         // task hop less per call); it may finish before the response (a 202, or a stream that
         // continues elsewhere), and then only the response is awaited.
-        let request_id = ctx.request_id.clone();
-        let closed = || UpstreamError::Closed(self.reason());
-        let post = async move {
-            match wire {
-                Ok(pipe) => match pipe.send(body).await {
-                    Ok(()) => std::future::pending().await,
-                    Err(_) => Some(closed()),
-                },
-                Err(h) => {
-                    h.post_request(id, body, request_id.as_deref()).await;
-                    None
-                }
-            }
-        };
+        let request_id = ctx.request_id.as_deref();
+        let post = wire.send_request(id, body, request_id);
         tokio::pin!(post);
         let mut posting = true;
         let timeout = ctx.timeout.unwrap_or(self.opts.timeout);
@@ -617,21 +591,16 @@ impl Core {
                     Ok(msg) => Ok(msg),
                     Err(_) => Err(UpstreamError::Closed(self.reason())),
                 },
-                failed = &mut post, if posting => match failed {
-                    Some(e) => break Err(e),
-                    None => posting = false,
+                sent = &mut post, if posting => match sent {
+                    Ok(()) => posting = false,
+                    Err(e) => break Err(self.send_error(e)),
                 },
                 _ = &mut deadline => break Err(UpstreamError::Timeout(timeout)),
                 _ = cancel.cancelled() => break Err(UpstreamError::Cancelled),
             }
         };
         match &outcome {
-            Ok(msg) => {
-                guard.id = None;
-                if msg.kind() == Kind::Result {
-                    self.remember(method, params);
-                }
-            }
+            Ok(_) => guard.id = None,
             Err(UpstreamError::Timeout(_)) | Err(UpstreamError::Cancelled) => {
                 if method != "initialize" {
                     let reason = if matches!(outcome, Err(UpstreamError::Cancelled)) {
@@ -654,77 +623,34 @@ impl Core {
         outcome
     }
 
-    /// Records state that must be replayed if the upstream session is re-created.
-    fn remember(&self, method: &str, params: Option<&str>) {
-        let uri = || {
-            params
-                .and_then(|p| object::get_str(p, "uri"))
-                .map(|s| s.into_owned())
-        };
-        match method {
-            "resources/subscribe" => {
-                if let Some(u) = uri() {
-                    lock(&self.subscriptions).insert(u);
-                }
-            }
-            "resources/unsubscribe" => {
-                if let Some(u) = uri() {
-                    lock(&self.subscriptions).remove(&u);
-                }
-            }
-            "logging/setLevel" => {
-                *lock(&self.log_level) = params
-                    .and_then(|p| object::get_str(p, "level"))
-                    .map(|s| s.into_owned());
-            }
-            _ => {}
-        }
-    }
-
-    /// What to replay after re-initialising: (method, params) pairs.
-    pub(crate) fn replay_plan(&self) -> Vec<(&'static str, String)> {
-        let mut plan = Vec::new();
-        if let Some(level) = lock(&self.log_level).clone() {
-            plan.push((
-                "logging/setLevel",
-                format!("{{\"level\":{}}}", object::json_string(&level)),
-            ));
-        }
-        for uri in lock(&self.subscriptions).iter() {
-            plan.push((
-                "resources/subscribe",
-                format!("{{\"uri\":{}}}", object::json_string(uri)),
-            ));
-        }
-        plan
-    }
-
-    pub(crate) fn is_modern(&self) -> bool {
+    fn is_modern(&self) -> bool {
         self.modern
     }
 
-    /// The initialize params, for transports that re-initialise on their own.
-    pub(crate) fn initialize_params(&self) -> String {
-        format!(
-            "{{\"protocolVersion\":\"{}\",\"capabilities\":{},\"clientInfo\":{}}}",
-            self.opts.revision, self.opts.capabilities, self.opts.client_info
-        )
-    }
-
     /// Sends a message that expects no response on its own stream.
-    pub(crate) async fn send(&self, body: Bytes) -> Result<(), UpstreamError> {
+    async fn send(&self, body: Bytes) -> Result<(), UpstreamError> {
         match self.wire.get() {
-            Some(Wire::Pipe(w)) => w
-                .send(body)
-                .await
-                .map_err(|_| UpstreamError::Closed(self.reason())),
-            Some(Wire::Http(h)) => h.send_message(body).await,
+            Some(w) => w.send(body).await.map_err(|e| self.send_error(e)),
             None => Err(UpstreamError::Unavailable("transport not ready".into())),
         }
     }
 
-    pub(crate) fn is_pending(&self, id: u64) -> bool {
-        lock(&self.pending).contains_key(&id)
+    /// A transport's failure to send, as the caller sees it: a closed transport says why the
+    /// connection closed.
+    fn send_error(&self, e: SendError) -> UpstreamError {
+        match e {
+            SendError::Closed => UpstreamError::Closed(self.reason()),
+            SendError::Upstream(e) => e,
+        }
+    }
+
+    /// Sends `body` from a task of its own (an answer the connection gives without a caller).
+    fn spawn_send(&self, body: Bytes) {
+        if let Some(core) = self.me.upgrade() {
+            tokio::spawn(async move {
+                let _ = core.send(body).await;
+            });
+        }
     }
 
     fn forget_s2c(&self, id: &Id) {
@@ -737,9 +663,9 @@ impl Core {
             .unwrap_or_else(|| "connection closed".into())
     }
 
-    /// Called by transports for every message read from the upstream. `related` is the id of the
-    /// request whose response stream carried it, when the transport knows.
-    pub(crate) fn deliver(self: &Arc<Self>, msg: Message, related: Option<u64>) {
+    /// Every message read from the upstream. `related` is the id of the request whose response
+    /// stream carried it, when the transport knows.
+    fn deliver(&self, msg: Message, related: Option<u64>) {
         match msg.kind() {
             Kind::Result | Kind::Error => {
                 let Some(id) = msg.id().and_then(Id::as_u64) else {
@@ -755,11 +681,8 @@ impl Core {
             }
             Kind::Request => {
                 if msg.method() == Some("ping") {
-                    if let Some(id) = msg.id().cloned() {
-                        let core = self.clone();
-                        tokio::spawn(async move {
-                            let _ = core.send(Bytes::from(encode::result(&id, "{}"))).await;
-                        });
+                    if let Some(id) = msg.id() {
+                        self.spawn_send(Bytes::from(encode::result(id, "{}")));
                     }
                     return;
                 }
@@ -789,17 +712,17 @@ impl Core {
 
     /// On a shared pipe, a server-to-client request can only be tied to a client when every
     /// request in flight comes from that one client; then the newest of them is the likely cause.
-    /// Parked requests are not in flight in that sense: they wait on us, not on the upstream.
+    /// Requests their caller marked not attributable are not in flight in that sense: they wait
+    /// on the caller, not on the upstream.
     fn attribute(&self) -> Option<u64> {
-        if matches!(self.wire.get(), Some(Wire::Http(_))) {
+        if self.wire.get().is_some_and(|w| !w.shared_pipe()) {
             return None;
         }
-        let parked = lock(&self.parked).clone();
         let pending = lock(&self.pending);
         let mut owner = None;
         let mut newest = None;
         for (&id, p) in pending.iter() {
-            if p.related.is_none() || parked.contains(&p.owner) {
+            if !p.attributable() {
                 continue;
             }
             match owner {
@@ -812,7 +735,7 @@ impl Core {
         newest
     }
 
-    fn route(self: &Arc<Self>, related: Option<u64>, msg: Message) {
+    fn route(&self, related: Option<u64>, msg: Message) {
         let sink = related.and_then(|r| {
             let mut pending = lock(&self.pending);
             let p = pending.get_mut(&r)?;
@@ -854,19 +777,16 @@ impl Core {
         }
     }
 
-    fn refuse(self: &Arc<Self>, msg: &Message, code: ErrorCode, why: &str) {
-        if let Some(id) = msg.id().cloned() {
-            self.forget_s2c(&id);
+    fn refuse(&self, msg: &Message, code: ErrorCode, why: &str) {
+        if let Some(id) = msg.id() {
+            self.forget_s2c(id);
             let err = RpcError::new(code, why).to_json();
-            let core = self.clone();
-            tokio::spawn(async move {
-                let _ = core.send(Bytes::from(encode::error(Some(&id), &err))).await;
-            });
+            self.spawn_send(Bytes::from(encode::error(Some(id), &err)));
         }
     }
 
-    /// Called by a transport when it can no longer carry messages.
-    pub(crate) fn transport_closed(&self, reason: String) {
+    /// The transport can no longer carry messages.
+    fn transport_closed(&self, reason: String) {
         if self.closed.is_cancelled() {
             return;
         }
@@ -890,24 +810,41 @@ impl Core {
         }
     }
 
-    pub(crate) async fn shutdown(&self, reason: &str) {
+    async fn shutdown(&self, reason: &str) {
         lock(&self.close_reason).get_or_insert_with(|| reason.to_owned());
-        let guard = lock(&self.guard).take();
-        match guard {
-            Some(Guard::Stdio(child)) => (*child).shutdown().await,
-            Some(Guard::Tasks(tasks)) => {
-                if let Some(Wire::Http(h)) = self.wire.get() {
-                    h.terminate().await;
-                }
-                for t in tasks {
-                    t.abort();
-                }
-            }
-            None => {}
+        if let Some(w) = self.wire.get() {
+            w.close().await;
         }
         self.closed.cancel();
         lock(&self.pending).clear();
     }
+}
+
+/// What the transports deliver into: the connection's own handling of each message.
+impl Sink for Core {
+    fn deliver(&self, msg: Message, related: Option<u64>) {
+        Core::deliver(self, msg, related);
+    }
+
+    fn transport_closed(&self, reason: String) {
+        Core::transport_closed(self, reason);
+    }
+
+    fn is_pending(&self, id: u64) -> bool {
+        lock(&self.pending).contains_key(&id)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+}
+
+/// The `initialize` params (also what a transport that re-initialises on its own sends).
+fn initialize_params(opts: &ConnectOptions) -> String {
+    format!(
+        "{{\"protocolVersion\":\"{}\",\"capabilities\":{},\"clientInfo\":{}}}",
+        opts.revision, opts.capabilities, opts.client_info
+    )
 }
 
 /// Removes a request from the pending table if its waiter gives up for any reason.

@@ -5,7 +5,7 @@
 //! makes it a single ordered pipe, like stdio: a writer task POSTs queued messages in order and a
 //! reader task delivers the stream's events. When the stream ends the connection is closed.
 
-use std::sync::{Arc, Weak};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,14 +15,41 @@ use switchboard_protocol::Message;
 use switchboard_protocol::sse::{Event, Parser};
 use tokio::sync::mpsc;
 
-use crate::connection::{Core, Guard, Wire};
 use crate::error::UpstreamError;
 use crate::http::{HttpSpec, error_chain, reqwest_client};
+use crate::transport::{Link, SendError, Transport};
+use switchboard_protocol::lock;
 
-pub(crate) async fn start(
-    spec: &HttpSpec,
-    core: &Arc<Core>,
-) -> Result<(Wire, Guard), UpstreamError> {
+/// A legacy SSE upstream: the queue its writer task POSTs in order, and the tasks to end.
+pub(crate) struct SseTransport {
+    outgoing: mpsc::Sender<Bytes>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Transport for SseTransport {
+    async fn send_request(&self, _id: u64, body: Bytes, _: Option<&str>) -> Result<(), SendError> {
+        self.send(body).await
+    }
+
+    async fn send(&self, body: Bytes) -> Result<(), SendError> {
+        self.outgoing
+            .send(body)
+            .await
+            .map_err(|_| SendError::Closed)
+    }
+
+    fn shared_pipe(&self) -> bool {
+        true
+    }
+
+    async fn close(&self) {
+        for t in lock(&self.tasks).drain(..) {
+            t.abort();
+        }
+    }
+}
+
+pub(crate) async fn start(spec: &HttpSpec, link: Link) -> Result<SseTransport, UpstreamError> {
     let client = reqwest_client(&spec.headers)?;
     let base = reqwest::Url::parse(&spec.url)
         .map_err(|e| UpstreamError::Unavailable(format!("bad url {}: {e}", spec.url)))?;
@@ -38,12 +65,12 @@ pub(crate) async fn start(
             resp.status()
         )));
     }
-    let max = core.opts.max_message_bytes;
+    let max = link.max_message_bytes;
     let mut body = resp.bytes_stream();
     let mut parser = Parser::new(max);
     let mut events: Vec<Event> = Vec::new();
     // The first thing on the stream must be the endpoint to POST to.
-    let endpoint = tokio::time::timeout(core.opts.timeout, async {
+    let endpoint = tokio::time::timeout(link.timeout, async {
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| UpstreamError::Unavailable(error_chain(&e)))?;
             parser
@@ -69,9 +96,8 @@ pub(crate) async fn start(
     }
 
     let (tx, mut rx) = mpsc::channel::<Bytes>(256);
-    let name = core.name.clone();
-    let weak: Weak<Core> = Arc::downgrade(core);
-    let writer_weak = weak.clone();
+    let name = link.name.clone();
+    let writer_link = link.clone();
     let writer = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
             let r = client
@@ -88,8 +114,8 @@ pub(crate) async fn start(
             };
             if let Some(reason) = failed {
                 tracing::warn!(upstream = %name, "{reason}");
-                if let Some(core) = writer_weak.upgrade() {
-                    core.transport_closed(reason);
+                if let Some(sink) = writer_link.sink() {
+                    sink.transport_closed(reason);
                 }
                 return;
             }
@@ -97,7 +123,7 @@ pub(crate) async fn start(
     });
     let reader = tokio::spawn(async move {
         let deliver = |events: &mut Vec<Event>| -> bool {
-            let Some(core) = weak.upgrade() else {
+            let Some(sink) = link.sink() else {
                 return false;
             };
             for ev in events.drain(..) {
@@ -105,9 +131,9 @@ pub(crate) async fn start(
                     continue;
                 }
                 match Message::parse(Bytes::from(ev.data)) {
-                    Ok(m) => core.deliver(m, None),
+                    Ok(m) => sink.deliver(m, None),
                     Err(e) => {
-                        tracing::warn!(upstream = %core.name, "skipped an SSE event that is not JSON-RPC: {e}")
+                        tracing::warn!(upstream = %link.name, "skipped an SSE event that is not JSON-RPC: {e}")
                     }
                 }
             }
@@ -130,9 +156,12 @@ pub(crate) async fn start(
                 None => break "stream ended".to_owned(),
             }
         };
-        if let Some(core) = weak.upgrade() {
-            core.transport_closed(reason);
+        if let Some(sink) = link.sink() {
+            sink.transport_closed(reason);
         }
     });
-    Ok((Wire::Pipe(tx), Guard::Tasks(vec![writer, reader])))
+    Ok(SseTransport {
+        outgoing: tx,
+        tasks: Mutex::new(vec![writer, reader]),
+    })
 }

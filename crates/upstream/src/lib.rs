@@ -2,14 +2,20 @@
 //!
 //! A [`Connection`] is transport-agnostic. It mints request ids, keeps the table of requests in
 //! flight, performs the `initialize` handshake, enforces timeouts and cancellation, and decides
-//! which in-flight request each server-initiated message belongs to. The transports below it only
-//! move bytes: [`stdio`] runs a child process in its own process group (with a [`reaper`] that
-//! outlives a killed gateway), [`http`] speaks Streamable HTTP with resumption and transparent
-//! re-initialisation, and [`legacy_sse`] speaks the 2024-11-05 HTTP+SSE transport.
+//! which in-flight request each server-initiated message belongs to. It reaches the upstream
+//! through the `Transport` seam in [`transport`], which is all it knows of the transports below:
+//! [`stdio`] runs a child process in its own process group (with a [`reaper`] that outlives a
+//! killed gateway), [`http`] speaks Streamable HTTP with resumption and transparent
+//! re-initialisation, and [`legacy_sse`] speaks the 2024-11-05 HTTP+SSE transport. Transports in
+//! turn know nothing of the connection: they deliver what they read into a sink. [`backoff`] is
+//! the one retry policy, shared with the gateway's reconnects.
 //!
 //! This crate knows nothing of downstream clients: what to do with a notification or a
-//! server-to-client request is the caller's business, delivered through [`Inbound`] channels.
+//! server-to-client request is the caller's business, delivered through [`Inbound`] channels; so
+//! is the state a re-created session must be told again ([`Replay`]), and which requests in
+//! flight may be the cause of a server-to-client request ([`RequestCtx::attributable`]).
 
+pub mod backoff;
 mod connection;
 mod error;
 pub mod http;
@@ -17,8 +23,11 @@ pub mod legacy_sse;
 pub mod reaper;
 pub mod related;
 pub mod stdio;
+pub mod transport;
 
+pub use backoff::Backoff;
 pub use connection::{
-    ConnectOptions, Connection, Era, Inbound, ModernMeta, RequestCtx, ServerInfo, Target,
+    ConnectOptions, Connection, Era, Inbound, ModernMeta, RequestCtx, ServerInfo,
 };
 pub use error::UpstreamError;
+pub use transport::{Replay, Target};

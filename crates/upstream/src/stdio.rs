@@ -14,7 +14,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,9 +25,10 @@ use tokio::process::{ChildStdin, ChildStdout, Command};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::connection::{Core, Guard, Wire};
 use crate::error::UpstreamError;
 use crate::reaper::Reaper;
+use crate::transport::{Link, SendError, Transport};
+use switchboard_protocol::lock;
 
 /// How to start a stdio upstream.
 #[derive(Debug, Clone)]
@@ -41,6 +42,34 @@ pub struct StdioSpec {
 /// How long each polite shutdown step waits before the next, firmer one.
 const GRACE: Duration = Duration::from_millis(1500);
 
+/// A child upstream: the pipe to its stdin, and the process to stop when the connection closes.
+pub(crate) struct StdioTransport {
+    stdin: mpsc::Sender<Bytes>,
+    /// Taken by the one `close`; dropped with the transport otherwise, which kills the group.
+    child: Mutex<Option<Box<Child>>>,
+}
+
+impl Transport for StdioTransport {
+    async fn send_request(&self, _id: u64, body: Bytes, _: Option<&str>) -> Result<(), SendError> {
+        self.send(body).await
+    }
+
+    async fn send(&self, body: Bytes) -> Result<(), SendError> {
+        self.stdin.send(body).await.map_err(|_| SendError::Closed)
+    }
+
+    fn shared_pipe(&self) -> bool {
+        true
+    }
+
+    async fn close(&self) {
+        let child = lock(&self.child).take();
+        if let Some(child) = child {
+            (*child).shutdown().await;
+        }
+    }
+}
+
 /// A running child process and its process group.
 pub(crate) struct Child {
     child: tokio::process::Child,
@@ -51,11 +80,8 @@ pub(crate) struct Child {
     name: Arc<str>,
 }
 
-pub(crate) async fn start(
-    spec: &StdioSpec,
-    core: &Arc<Core>,
-) -> Result<(Wire, Guard), UpstreamError> {
-    let name = core.name.clone();
+pub(crate) fn start(spec: &StdioSpec, link: Link) -> Result<StdioTransport, UpstreamError> {
+    let name = link.name.clone();
     let mut cmd = Command::new(&spec.command);
     cmd.args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
@@ -77,7 +103,7 @@ pub(crate) async fn start(
         .spawn()
         .map_err(|e| UpstreamError::Unavailable(format!("cannot start `{}`: {e}", spec.command)))?;
     let pgid = child.id().and_then(|p| i32::try_from(p).ok());
-    let reaper = core.opts.reaper.clone();
+    let reaper = link.reaper.clone();
     if let (Some(r), Some(pg)) = (&reaper, pgid) {
         r.register(pg);
     }
@@ -91,12 +117,8 @@ pub(crate) async fn start(
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let close_stdin = CancellationToken::new();
     tokio::spawn(write_loop(stdin, rx, close_stdin.clone(), name.clone()));
-    tokio::spawn(read_loop(
-        stdout,
-        Arc::downgrade(core),
-        core.opts.max_message_bytes,
-        pgid,
-    ));
+    let max = link.max_message_bytes;
+    tokio::spawn(read_loop(stdout, link, max, pgid));
     let stderr_name = name.clone();
     tokio::spawn(async move {
         let mut lines = BufReader::new(stderr).lines();
@@ -111,7 +133,10 @@ pub(crate) async fn start(
         reaper,
         name,
     };
-    Ok((Wire::Pipe(tx), Guard::Stdio(Box::new(guard))))
+    Ok(StdioTransport {
+        stdin: tx,
+        child: Mutex::new(Some(Box::new(guard))),
+    })
 }
 
 async fn write_loop(
@@ -144,7 +169,7 @@ async fn write_loop(
     // Dropping stdin closes it: end of input asks the child to exit.
 }
 
-async fn read_loop(stdout: ChildStdout, core: Weak<Core>, max: usize, pgid: Option<i32>) {
+async fn read_loop(stdout: ChildStdout, link: Link, max: usize, pgid: Option<i32>) {
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
     let mut line = Vec::with_capacity(8 * 1024);
     let reason = loop {
@@ -161,7 +186,7 @@ async fn read_loop(stdout: ChildStdout, core: Weak<Core>, max: usize, pgid: Opti
             }
             Err(LineError::Io(e)) => break format!("stdout read failed: {e}"),
         }
-        let Some(core) = core.upgrade() else { return };
+        let Some(sink) = link.sink() else { return };
         let text = trim_line(&line);
         if text.is_empty() {
             continue;
@@ -170,15 +195,15 @@ async fn read_loop(stdout: ChildStdout, core: Weak<Core>, max: usize, pgid: Opti
         // large line on in its own buffer instead saved the copy but made the next large line
         // grow a fresh buffer again: no difference measured on 1 MiB results.)
         match Message::parse_slice(text) {
-            Ok(msg) => core.deliver(msg, None),
+            Ok(msg) => sink.deliver(msg, None),
             Err(e) => {
                 let shown = String::from_utf8_lossy(&text[..text.len().min(200)]);
-                tracing::warn!(upstream = %core.name, "skipped a stdout line that is not JSON-RPC ({e}): {shown}");
+                tracing::warn!(upstream = %link.name, "skipped a stdout line that is not JSON-RPC ({e}): {shown}");
             }
         }
     };
-    if let Some(core) = core.upgrade() {
-        core.transport_closed(reason);
+    if let Some(sink) = link.sink() {
+        sink.transport_closed(reason);
     }
 }
 
@@ -228,7 +253,7 @@ async fn read_line_limited<R: AsyncBufRead + Unpin>(
 
 impl Child {
     /// Close stdin, then SIGTERM the group, then SIGKILL it, waiting a grace period between steps.
-    pub(crate) async fn shutdown(mut self) {
+    async fn shutdown(mut self) {
         self.close_stdin.cancel();
         let exited = tokio::time::timeout(GRACE, self.child.wait()).await.is_ok();
         if !exited {

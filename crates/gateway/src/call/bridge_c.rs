@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use switchboard_protocol::object;
@@ -82,7 +83,9 @@ struct HeldState {
     /// Ends the upstream call.
     stop: CancellationToken,
     conn: Connection,
-    owner: u64,
+    /// Cleared while the call is parked: it waits on its caller then, not on the upstream, so
+    /// the connection must not take it for the cause of a server-to-client request.
+    attributable: Arc<AtomicBool>,
     /// Counts minted keys, across rounds.
     minted: u64,
     /// Set once the call is over (answered, failed, expired): nothing more to hold.
@@ -122,6 +125,7 @@ impl Gateway {
     ) -> Result<Bridged, RpcError> {
         let stop = CancellationToken::new();
         let owner = call.session.key;
+        let attributable = Arc::new(AtomicBool::new(true));
         let source = Source::start(
             call.up.clone(),
             call.conn.clone(),
@@ -129,6 +133,7 @@ impl Gateway {
             call.params.map(str::to_owned),
             call.progress.is_some(),
             owner,
+            attributable.clone(),
             self.config().modern.input_ttl + Duration::from_secs(60),
             stop.clone(),
             call.request_id.clone(),
@@ -142,7 +147,7 @@ impl Gateway {
                 source,
                 stop,
                 conn: call.conn.clone(),
-                owner,
+                attributable,
                 minted: 0,
                 over: false,
                 owns_conn: false,
@@ -195,7 +200,7 @@ impl Gateway {
             );
         }
         st.parked = false;
-        st.conn.unpark(st.owner);
+        st.attributable.store(true, Ordering::Release);
         // Answer what the retry answers; keys never asked are ignored, as the revision says.
         if let Some(bad) = st
             .asked
@@ -347,7 +352,7 @@ impl Gateway {
         }
         st.round += 1;
         st.parked = true;
-        st.conn.park(st.owner);
+        st.attributable.store(false, Ordering::Release);
         // The call must outlive this request now: it goes on in a task of its own.
         st.source.detach();
         if call.up.cfg.session == switchboard_config::SessionMode::Isolated && !st.owns_conn {
@@ -445,10 +450,10 @@ impl Gateway {
         }
         st.over = true;
         st.parked = false;
-        // Only `park` parks the owner and registers the call, and it counts a round first: a
-        // call that never asked anything (the common case) skips both shared locks.
+        // Only `park` clears the flag and registers the call, and it counts a round first: a
+        // call that never asked anything (the common case) skips the registry's lock.
         if st.round > 0 {
-            st.conn.unpark(st.owner);
+            st.attributable.store(true, Ordering::Release);
             lock(&self.state.held.calls).remove(&held.handle);
         }
     }
@@ -483,6 +488,7 @@ impl Source {
         params: Option<String>,
         progress: bool,
         owner: u64,
+        attributable: Arc<AtomicBool>,
         timeout: Duration,
         stop: CancellationToken,
         request_id: Arc<str>,
@@ -493,6 +499,7 @@ impl Source {
             cancel: Some(stop),
             related: Some(tx),
             owner,
+            attributable: Some(attributable),
             rewrite_progress: progress,
             request_id: Some(request_id),
             modern: None,

@@ -83,6 +83,7 @@ pub(crate) async fn forward(
         cancel: Some(call.cancel),
         related: Some(tx),
         owner: session.key,
+        attributable: None,
         rewrite_progress: progress.is_some(),
         request_id: Some(call.request_id.clone()),
         // A handshake session's request to a modern upstream says who it is for; a modern

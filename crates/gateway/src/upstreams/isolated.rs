@@ -45,6 +45,7 @@ impl Gateway {
         let opts = up.connect_options(
             relay::declared_capabilities(session),
             self.state.reaper.clone(),
+            self.replay(up, Some(session)),
         );
         let conn = Connection::connect(opts, tx)
             .await

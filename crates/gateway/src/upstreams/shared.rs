@@ -4,15 +4,35 @@
 
 use std::sync::Arc;
 
+use switchboard_protocol::lock;
 use switchboard_protocol::object;
-use switchboard_upstream::Connection;
+use switchboard_upstream::{Connection, Replay};
 
 use super::Upstream;
 use crate::Gateway;
 use crate::listen;
-use switchboard_protocol::lock;
+use crate::sessions::Session;
 
 impl Gateway {
+    /// What a connection to `up` tells a re-created upstream session (an HTTP upstream that
+    /// expired it) again before the request that found it gone is retried: for the shared
+    /// connection, the level last sent and the URIs sessions and listens hold on it, as
+    /// [`Gateway::replay_shared_state`] sends them after a reconnect; for `session`'s isolated
+    /// one, that session's level and subscriptions. Read when the replay happens. It holds the
+    /// gateway, the upstream and the session weakly: the connection it goes into lives inside
+    /// them.
+    pub(crate) fn replay(&self, up: &Arc<Upstream>, session: Option<&Arc<Session>>) -> Replay {
+        let gw = Arc::downgrade(&self.state);
+        let weak_up = Arc::downgrade(up);
+        let session = session.map(Arc::downgrade);
+        Replay::new(move || {
+            let (Some(state), Some(up)) = (gw.upgrade(), weak_up.upgrade()) else {
+                return Vec::new();
+            };
+            replay_plan(&Gateway { state }, &up, session.as_ref())
+        })
+    }
+
     /// After a reconnect, the new upstream session gets the log level and subscriptions clients
     /// still hold.
     pub(crate) async fn replay_shared_state(&self, up: &Arc<Upstream>, conn: &Connection) {
@@ -105,4 +125,51 @@ impl Gateway {
                 .await;
         }
     }
+}
+
+/// The requests [`Gateway::replay`] sends, as (method, params).
+fn replay_plan(
+    gw: &Gateway,
+    up: &Arc<Upstream>,
+    session: Option<&std::sync::Weak<Session>>,
+) -> Vec<(String, String)> {
+    let shared = up.connection();
+    // A modern upstream keeps no session state to replay.
+    if shared.as_ref().is_some_and(Connection::is_modern) {
+        return Vec::new();
+    }
+    let (level, mut uris) = match session {
+        None if up.cfg.session == switchboard_config::SessionMode::Shared => {
+            (*lock(&up.sent_level), gw.held_uris())
+        }
+        None => (*lock(&up.sent_level), Vec::new()),
+        Some(s) => {
+            let Some(s) = s.upgrade() else {
+                return Vec::new();
+            };
+            // A session's level reaches its own connection only if the upstream logs.
+            let logs = shared.and_then(|c| c.info().map(|i| i.has("logging")));
+            let level = s.level().filter(|_| logs == Some(true));
+            (
+                level,
+                lock(&s.record.subscriptions).iter().cloned().collect(),
+            )
+        }
+    };
+    let mut plan = Vec::new();
+    if let Some(l) = level {
+        plan.push((
+            "logging/setLevel".to_owned(),
+            format!("{{\"level\":\"{}\"}}", l.as_str()),
+        ));
+    }
+    uris.sort();
+    uris.dedup();
+    for uri in uris {
+        if gw.serving_upstream(&uri).is_some_and(|o| o.id == up.id) {
+            let p = format!("{{\"uri\":{}}}", object::json_string(&uri));
+            plan.push(("resources/subscribe".to_owned(), p));
+        }
+    }
+    plan
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use switchboard_config::UpstreamConfig;
 use switchboard_protocol::object;
-use switchboard_upstream::{Connection, Inbound};
+use switchboard_upstream::{Backoff, Connection, Inbound};
 use tokio::sync::mpsc;
 
 use super::lists::fetch_lists;
@@ -67,8 +67,11 @@ impl Gateway {
             }
             up.set_health(Health::Starting, None);
             let (tx, mut rx) = mpsc::channel(1024);
-            let opts =
-                up.connect_options(SHARED_CAPABILITIES.to_owned(), self.state.reaper.clone());
+            let opts = up.connect_options(
+                SHARED_CAPABILITIES.to_owned(),
+                self.state.reaper.clone(),
+                self.replay(&up, None),
+            );
             match Connection::connect(opts, tx).await {
                 Ok(conn) => {
                     up.record_era(&conn);
@@ -200,7 +203,11 @@ pub(crate) fn note_param_headers(conn: &Connection, lists: &catalog::Lists) {
     conn.set_param_headers(map);
 }
 
-/// Delay before reconnect attempt `n` (1-based): 0.5 s doubling to 30 s.
+/// How long a supervisor waits before reconnecting: 0.5 s doubling to 30 s.
+const RECONNECT: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+
+/// Delay before reconnect attempt `n` (1-based), jittered so that upstreams that failed together
+/// do not all retry together.
 fn backoff(n: u32) -> Duration {
-    Duration::from_millis((500u64 << n.saturating_sub(1).min(6)).min(30_000))
+    RECONNECT.jittered(n.saturating_sub(1))
 }

@@ -12,7 +12,7 @@ use switchboard_config::{Transport, UpstreamConfig};
 use switchboard_protocol::Revision;
 use switchboard_upstream::http::HttpSpec;
 use switchboard_upstream::stdio::StdioSpec;
-use switchboard_upstream::{ConnectOptions, Connection, Era, Target, reaper::Reaper};
+use switchboard_upstream::{ConnectOptions, Connection, Era, Replay, Target, reaper::Reaper};
 use tokio_util::sync::CancellationToken;
 
 use super::UpstreamId;
@@ -152,11 +152,13 @@ impl Upstream {
         });
     }
 
-    /// Options for a new connection declaring `capabilities` (raw JSON).
+    /// Options for a new connection declaring `capabilities` (raw JSON); `replay` is what it
+    /// tells a re-created upstream session again.
     pub(crate) fn connect_options(
         &self,
         capabilities: String,
         reaper: Option<Reaper>,
+        replay: Replay,
     ) -> ConnectOptions {
         let target = match &self.cfg.transport {
             Transport::Stdio {
@@ -198,6 +200,7 @@ impl Upstream {
                 switchboard_config::Era::Auto => (*lock(&self.verdict)).unwrap_or(Era::Auto),
             },
             probe_timeout: self.cfg.probe_timeout,
+            replay: Some(replay),
         }
     }
 }

@@ -17,22 +17,25 @@
 mod client;
 mod pool;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once, Weak};
+use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
-use switchboard_protocol::lock;
+use switchboard_protocol::headers::ParamHeader;
 use switchboard_protocol::message::encode;
 use switchboard_protocol::sse::Parser;
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, Revision, RpcError};
 
-use crate::connection::{Core, Guard, Wire};
+use crate::backoff::Backoff;
 use crate::error::UpstreamError;
+use crate::transport::{Link, SendError, Transport};
 pub(crate) use client::reqwest_client;
 use client::{Answer, Client};
+use switchboard_protocol::lock;
 
 /// Where a Streamable HTTP (or legacy SSE) upstream lives.
 #[derive(Debug, Clone)]
@@ -52,11 +55,20 @@ const REFUSAL_TEXT_BYTES: usize = 64 * 1024;
 const DEFAULT_RETRY: Duration = Duration::from_millis(1000);
 /// Resumption attempts for one stream before giving up on it.
 const MAX_RESUMES: u32 = 5;
+/// How long the GET stream waits after consecutive failures to open it.
+const GET_BACKOFF: Backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(15));
+
+/// The `x-mcp-header` annotations of an upstream's tools, by its own tool names.
+type ParamHeaders = HashMap<String, Arc<[ParamHeader]>>;
 
 /// The headers a 2026-07-28 POST mirrors from its body: the version, `Mcp-Method`, `Mcp-Name`
 /// (the upstream's own tool or prompt name, or the URI) and one `Mcp-Param-*` per annotated
 /// argument present in the call. Values that are not plain visible ASCII travel base64-encoded.
-fn modern_headers(core: &Core, body: &Bytes, headers: &mut HeaderMap) -> Result<(), UpstreamError> {
+fn modern_headers(
+    param_headers: &Mutex<Arc<ParamHeaders>>,
+    body: &Bytes,
+    headers: &mut HeaderMap,
+) -> Result<(), UpstreamError> {
     use switchboard_protocol::headers::{ParamType, encode as header_value};
     use switchboard_protocol::object;
     headers.insert(
@@ -84,7 +96,7 @@ fn modern_headers(core: &Core, body: &Bytes, headers: &mut HeaderMap) -> Result<
     if method != "tools/call" {
         return Ok(());
     }
-    let annotations = lock(&core.param_headers).get(name.as_ref()).cloned();
+    let annotations = lock(param_headers).get(name.as_ref()).cloned();
     let (Some(annotations), Some(args)) = (annotations, msg.param("arguments")) else {
         return Ok(());
     };
@@ -122,10 +134,10 @@ pub(crate) struct HttpWire {
     url: reqwest::Url,
     session: Mutex<Option<HeaderValue>>,
     revision: Mutex<Option<Revision>>,
-    core: Weak<Core>,
-    /// The upstream speaks 2026-07-28: every POST mirrors its body in headers. (Fixed when the
-    /// connection is made, so no POST has to ask the core.)
-    modern: bool,
+    /// The connection's sink, its settings, and what to replay after re-initialising.
+    link: Link,
+    /// The `x-mcp-header` annotations of the upstream's tools, for a modern upstream's POSTs.
+    param_headers: Mutex<Arc<ParamHeaders>>,
     /// Serialises re-initialisation; holds the session generation it produced.
     reinit: tokio::sync::Mutex<u64>,
     generation: AtomicU64,
@@ -133,7 +145,7 @@ pub(crate) struct HttpWire {
     reinit_ids: AtomicU64,
 }
 
-pub(crate) fn start(spec: &HttpSpec, core: &Arc<Core>) -> Result<(Wire, Guard), UpstreamError> {
+pub(crate) fn start(spec: &HttpSpec, link: Link) -> Result<Arc<HttpWire>, UpstreamError> {
     let url = reqwest::Url::parse(&spec.url)
         .map_err(|e| UpstreamError::Unavailable(format!("bad url {}: {e}", spec.url)))?;
     let client = Client::new(&url, &spec.headers)?;
@@ -142,25 +154,54 @@ pub(crate) fn start(spec: &HttpSpec, core: &Arc<Core>) -> Result<(Wire, Guard), 
         url,
         session: Mutex::new(None),
         revision: Mutex::new(None),
-        core: Arc::downgrade(core),
-        modern: core.is_modern(),
+        link,
+        param_headers: Mutex::new(Arc::default()),
         reinit: tokio::sync::Mutex::new(0),
         generation: AtomicU64::new(0),
         get_task: Mutex::new(None),
         reinit_ids: AtomicU64::new(1),
     });
-    Ok((Wire::Http(wire), Guard::Tasks(Vec::new())))
+    Ok(wire)
 }
 
-impl HttpWire {
-    /// Called after the handshake: later requests carry the version header, and the GET stream opens.
-    pub(crate) fn set_revision(self: &Arc<Self>, rev: Revision, standalone_stream: bool) {
-        *lock(&self.revision) = Some(rev);
-        if standalone_stream {
+impl Transport for Arc<HttpWire> {
+    async fn send_request(
+        &self,
+        id: u64,
+        body: Bytes,
+        request_id: Option<&str>,
+    ) -> Result<(), SendError> {
+        self.post_request(id, body, request_id).await;
+        Ok(())
+    }
+
+    async fn send(&self, body: Bytes) -> Result<(), SendError> {
+        Ok(self.send_message(body).await?)
+    }
+
+    /// Later requests carry the version header, and a handshake-era session opens its GET stream
+    /// (a 2026-07-28 one has none: its changes come on a listen).
+    fn opened(&self, revision: Revision) {
+        *lock(&self.revision) = Some(revision);
+        if self.link.standalone_stream && !self.link.modern {
             self.start_get_stream();
         }
     }
 
+    fn set_param_headers(&self, headers: ParamHeaders) {
+        *lock(&self.param_headers) = Arc::new(headers);
+    }
+
+    fn shared_pipe(&self) -> bool {
+        false
+    }
+
+    async fn close(&self) {
+        self.terminate().await;
+    }
+}
+
+impl HttpWire {
     /// (Re)opens the GET stream for the current upstream session.
     fn start_get_stream(self: &Arc<Self>) {
         let me = self.clone();
@@ -185,10 +226,8 @@ impl HttpWire {
             headers.insert(REQUEST_ID_HEADER, value);
         }
         self.session_headers(&mut headers);
-        if self.modern
-            && let Some(core) = self.core.upgrade()
-        {
-            modern_headers(&core, &body, &mut headers)?;
+        if self.link.modern {
+            modern_headers(&self.param_headers, &body, &mut headers)?;
         }
         self.client
             .send(Method::POST, headers, body)
@@ -229,21 +268,9 @@ impl HttpWire {
         }
     }
 
-    /// The largest answer accepted from this upstream.
-    fn max_message_bytes(&self) -> usize {
-        self.core
-            .upgrade()
-            .map_or(1 << 24, |c| c.opts.max_message_bytes)
-    }
-
     /// POSTs a request and reads its answer; it (and everything related) is delivered to the
-    /// core, and a failure resolves the request with an error naming the upstream.
-    pub(crate) async fn post_request(
-        self: &Arc<Self>,
-        id: u64,
-        body: Bytes,
-        request_id: Option<&str>,
-    ) {
+    /// sink, and a failure resolves the request with an error naming the upstream.
+    async fn post_request(self: &Arc<Self>, id: u64, body: Bytes, request_id: Option<&str>) {
         if let Err(e) = self.run_request(id, body, request_id).await {
             self.fail(id, &e);
         }
@@ -306,11 +333,11 @@ impl HttpWire {
     /// Reads a POST's answer: one JSON message, or an SSE stream resumed until the response for
     /// `id` has arrived.
     async fn read_answer(&self, resp: Answer, id: Option<u64>) -> Result<(), UpstreamError> {
-        let core = self
-            .core
-            .upgrade()
+        let sink = self
+            .link
+            .sink()
             .ok_or(UpstreamError::Closed("gateway dropped".into()))?;
-        let max = core.opts.max_message_bytes;
+        let max = self.link.max_message_bytes;
         if !resp.is_event_stream() {
             let bytes = read_limited(resp, max).await?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -318,18 +345,18 @@ impl HttpWire {
             }
             let msg = Message::parse(bytes)
                 .map_err(|e| UpstreamError::Protocol(format!("invalid JSON answer: {e}")))?;
-            core.deliver(msg, id);
+            sink.deliver(msg, id);
             return Ok(());
         }
-        drop(core);
+        drop(sink);
         let mut parser = Parser::new(max);
         let mut resp = resp;
         let mut resumes = 0;
         loop {
             let mut retry = None;
             self.pump_sse(resp, &mut parser, id, &mut retry).await?;
-            let still_waiting = match (id, self.core.upgrade()) {
-                (Some(id), Some(core)) => core.is_pending(id),
+            let still_waiting = match (id, self.link.sink()) {
+                (Some(id), Some(sink)) => sink.is_pending(id),
                 _ => false,
             };
             if !still_waiting {
@@ -380,7 +407,7 @@ impl HttpWire {
             parser
                 .feed(&chunk, &mut events)
                 .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
-            let Some(core) = self.core.upgrade() else {
+            let Some(sink) = self.link.sink() else {
                 return Ok(());
             };
             for ev in events.drain(..) {
@@ -391,15 +418,15 @@ impl HttpWire {
                     continue;
                 }
                 match Message::parse(Bytes::from(ev.data)) {
-                    Ok(msg) => core.deliver(msg, related),
+                    Ok(msg) => sink.deliver(msg, related),
                     Err(e) => {
-                        tracing::warn!(upstream = %core.name, "skipped an SSE event that is not JSON-RPC: {e}")
+                        tracing::warn!(upstream = %self.link.name, "skipped an SSE event that is not JSON-RPC: {e}")
                     }
                 }
             }
             // A request's stream is done once its response is in, even if the server keeps the
             // connection open (a resumed GET stream usually stays open).
-            if related.is_some_and(|id| !core.is_pending(id)) {
+            if related.is_some_and(|id| !sink.is_pending(id)) {
                 return Ok(());
             }
         }
@@ -408,21 +435,21 @@ impl HttpWire {
 
     /// Keeps the GET stream open for the connection's lifetime, resuming it when it drops.
     async fn get_loop(self: Arc<Self>) {
-        let mut parser = Parser::new(self.max_message_bytes());
+        let mut parser = Parser::new(self.link.max_message_bytes);
         let mut failures = 0u32;
         loop {
-            let Some(core) = self.core.upgrade() else {
+            let Some(sink) = self.link.sink() else {
                 return;
             };
-            if core.closed.is_cancelled() {
+            if sink.is_closed() {
                 return;
             }
-            drop(core);
+            drop(sink);
             let resp = match self.get(parser.last_event_id.as_deref()).await {
                 Ok(r) => r,
                 Err(_) => {
                     failures += 1;
-                    tokio::time::sleep(backoff(failures)).await;
+                    tokio::time::sleep(GET_BACKOFF.jittered(failures)).await;
                     continue;
                 }
             };
@@ -436,7 +463,7 @@ impl HttpWire {
                 }
                 _ => {
                     failures += 1;
-                    tokio::time::sleep(backoff(failures)).await;
+                    tokio::time::sleep(GET_BACKOFF.jittered(failures)).await;
                     continue;
                 }
             }
@@ -449,12 +476,13 @@ impl HttpWire {
             {
                 failures += 1;
             }
-            tokio::time::sleep(retry.unwrap_or(DEFAULT_RETRY).max(backoff(failures))).await;
+            let pause = GET_BACKOFF.jittered(failures);
+            tokio::time::sleep(retry.unwrap_or(DEFAULT_RETRY).max(pause)).await;
         }
     }
 
     /// Sends a notification or a response; the server answers 202.
-    pub(crate) async fn send_message(self: &Arc<Self>, body: Bytes) -> Result<(), UpstreamError> {
+    async fn send_message(self: &Arc<Self>, body: Bytes) -> Result<(), UpstreamError> {
         let resp = self.post_in_session(&body, None).await?;
         let status = resp.status;
         if status.is_success() {
@@ -471,14 +499,14 @@ impl HttpWire {
             // Someone else already re-created the session while we waited.
             return Ok(());
         }
-        let core = self
-            .core
-            .upgrade()
-            .ok_or(UpstreamError::Closed("gateway dropped".into()))?;
-        tracing::info!(upstream = %core.name, "upstream session expired; re-initialising");
+        if self.link.sink().is_none() {
+            return Err(UpstreamError::Closed("gateway dropped".into()));
+        }
+        let name = &self.link.name;
+        tracing::info!(upstream = %name, "upstream session expired; re-initialising");
         *lock(&self.session) = None;
         let init = self
-            .direct("initialize", Some(&core.initialize_params()))
+            .direct("initialize", Some(&self.link.initialize_params))
             .await?;
         if init.kind() != Kind::Result {
             return Err(UpstreamError::Unavailable("re-initialize refused".into()));
@@ -488,14 +516,20 @@ impl HttpWire {
             None,
         )))
         .await?;
-        for (method, params) in core.replay_plan() {
-            if let Err(e) = self.direct(method, Some(&params)).await {
-                tracing::warn!(upstream = %core.name, method, "replay after re-initialise failed: {e}");
+        let plan = self
+            .link
+            .replay
+            .as_ref()
+            .map(|r| r.plan())
+            .unwrap_or_default();
+        for (method, params) in plan {
+            if let Err(e) = self.direct(&method, Some(&params)).await {
+                tracing::warn!(upstream = %name, method, "replay after re-initialise failed: {e}");
             }
         }
         let next = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         *gen_guard = next;
-        if core.opts.standalone_stream {
+        if self.link.standalone_stream {
             self.start_get_stream();
         }
         Ok(())
@@ -514,7 +548,7 @@ impl HttpWire {
             return Err(http_error(status, &text));
         }
         // The same bound as every other answer from this upstream.
-        let max = self.max_message_bytes();
+        let max = self.link.max_message_bytes;
         if !resp.is_event_stream() {
             let bytes = read_limited(resp, max).await?;
             return Message::parse(bytes).map_err(|e| UpstreamError::Protocol(e.to_string()));
@@ -549,7 +583,7 @@ impl HttpWire {
     }
 
     /// Ends the upstream session (DELETE) and the GET stream.
-    pub(crate) async fn terminate(&self) {
+    async fn terminate(&self) {
         if let Some(t) = lock(&self.get_task).take() {
             t.abort();
         }
@@ -564,19 +598,19 @@ impl HttpWire {
 
     /// Resolves request `id` with a gateway-made error naming the upstream.
     fn fail(&self, id: u64, e: &UpstreamError) {
-        let Some(core) = self.core.upgrade() else {
+        let Some(sink) = self.link.sink() else {
             return;
         };
+        let name = &self.link.name;
         let code = match e {
             UpstreamError::Protocol(_) => ErrorCode::UPSTREAM_PROTOCOL,
             UpstreamError::Closed(_) => ErrorCode::UPSTREAM_CLOSED,
             _ => ErrorCode::UPSTREAM_UNAVAILABLE,
         };
-        let err = RpcError::new(code, format!("upstream {}: {e}", core.name))
-            .with_str("upstream", &core.name);
+        let err = RpcError::new(code, format!("upstream {name}: {e}")).with_str("upstream", name);
         let text = encode::error(Some(&Id::number(id)), &err.to_json());
         if let Ok(m) = Message::parse(Bytes::from(text)) {
-            core.deliver(m, Some(id));
+            sink.deliver(m, Some(id));
         }
     }
 }
@@ -587,10 +621,6 @@ impl Drop for HttpWire {
             t.abort();
         }
     }
-}
-
-fn backoff(failures: u32) -> Duration {
-    Duration::from_millis((250u64 << failures.min(6)).min(15_000))
 }
 
 fn http_error(status: StatusCode, body: &str) -> UpstreamError {

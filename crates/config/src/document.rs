@@ -29,6 +29,7 @@ pub(crate) struct Document {
     pub upstreams: Option<OrderedMap<Scalar, UpstreamDoc>>,
     pub products: Option<OrderedMap<Scalar, ProductDoc>>,
     pub modern: Option<ModernDoc>,
+    pub limits: Option<crate::limits::LimitsDoc>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +86,12 @@ pub(crate) struct UpstreamDoc {
     pub max_message_bytes: Option<Scalar>,
     pub era: Option<Scalar>,
     pub probe_timeout: Option<Scalar>,
+    pub tools: Option<crate::limits::FilterDoc>,
+    pub prompts: Option<crate::limits::FilterDoc>,
+    pub resources: Option<crate::limits::FilterDoc>,
+    pub tool_timeouts: Option<OrderedMap<Scalar, Scalar>>,
+    pub max_concurrency: Option<Scalar>,
+    pub breaker: Option<crate::limits::BreakerDoc>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,6 +13,8 @@ mod duration;
 mod error;
 mod expand;
 mod federation;
+mod glob;
+mod limits;
 mod listen;
 mod load;
 mod model;
@@ -22,13 +24,15 @@ mod validate;
 
 pub use error::ConfigError;
 pub use federation::{TOKEN_ENV_PREFIX, UPSTREAMS_ENV, token_env_name};
+pub use glob::glob_match;
 pub use listen::LISTEN_ENV;
 pub use load::{load, parse};
 pub use model::{
-    CacheScope, Config, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER, DEFAULT_IDLE_TTL, DEFAULT_INPUT_TTL,
-    DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HELD,
-    DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_ROUNDS, DEFAULT_MAX_SESSIONS,
-    DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT, Era, HttpConfig,
-    MAX_REPLICA_ID_LEN, ModernConfig, ProductConfig, ProductStatus, Root, SessionMode,
-    SessionsConfig, StateKey, Transport, UpstreamConfig,
+    BreakerConfig, CacheScope, Config, DEFAULT_BREAKER_FAILURES, DEFAULT_BREAKER_OPEN_FOR,
+    DEFAULT_EVENT_BUFFER, DEFAULT_GATHER, DEFAULT_IDLE_TTL, DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE,
+    DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HELD,
+    DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_QUEUE, DEFAULT_MAX_ROUNDS, DEFAULT_MAX_SESSIONS,
+    DEFAULT_MAX_WAIT, DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT,
+    Era, HttpConfig, ItemFilter, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig, ProductConfig,
+    ProductStatus, Root, SessionMode, SessionsConfig, StateKey, Transport, UpstreamConfig,
 };

@@ -66,6 +66,8 @@ pub struct Config {
     pub products: Vec<ProductConfig>,
     /// Serving MCP 2026-07-28 (stateless) clients.
     pub modern: ModernConfig,
+    /// Limits on calls to upstreams, gateway-wide.
+    pub limits: LimitsConfig,
 }
 
 impl Default for Config {
@@ -80,6 +82,7 @@ impl Default for Config {
             upstreams: Vec::new(),
             products: Vec::new(),
             modern: ModernConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -154,6 +157,15 @@ pub struct UpstreamConfig {
     /// How long an `era: auto` upstream gets to answer `server/discover` before it counts as
     /// handshake-era.
     pub probe_timeout: Duration,
+    /// Which of its tools, prompts and resources (and templates) are served.
+    pub tools: ItemFilter,
+    pub prompts: ItemFilter,
+    pub resources: ItemFilter,
+    /// Per-tool timeouts (by the upstream's own tool name) overriding `timeout`.
+    pub tool_timeouts: Vec<(String, Duration)>,
+    /// Client calls in flight to this upstream at once (`None`: unlimited).
+    pub max_concurrency: Option<usize>,
+    pub breaker: BreakerConfig,
 }
 
 impl UpstreamConfig {
@@ -169,6 +181,12 @@ impl UpstreamConfig {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             era: Era::default(),
             probe_timeout: DEFAULT_PROBE_TIMEOUT,
+            tools: ItemFilter::default(),
+            prompts: ItemFilter::default(),
+            resources: ItemFilter::default(),
+            tool_timeouts: Vec::new(),
+            max_concurrency: None,
+            breaker: BreakerConfig::default(),
         }
     }
 }
@@ -310,4 +328,94 @@ pub enum ProductStatus {
     Published,
     #[default]
     Draft,
+}
+
+/// Which of an upstream's items (tools, prompts, or resources and templates) the gateway
+/// serves: an item is served when it matches an `allow` glob (or `allow` is empty) and no `deny`
+/// glob. Globs match the upstream's own names (resource URIs, template URIs), before namespacing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ItemFilter {
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+}
+
+impl ItemFilter {
+    /// True when this filter lets every item through (the default).
+    pub fn is_open(&self) -> bool {
+        self.allow.is_empty() && self.deny.is_empty()
+    }
+
+    /// True when `name` is served.
+    pub fn permits(&self, name: &str) -> bool {
+        (self.allow.is_empty() || self.allow.iter().any(|g| crate::glob::glob_match(g, name)))
+            && !self.deny.iter().any(|g| crate::glob::glob_match(g, name))
+    }
+}
+
+/// Runs of consecutive failures that open an upstream's circuit breaker by default.
+pub const DEFAULT_BREAKER_FAILURES: u32 = 5;
+/// How long an open breaker fails calls fast before it lets probes through.
+pub const DEFAULT_BREAKER_OPEN_FOR: Duration = Duration::from_secs(30);
+/// Calls let through at once while half-open.
+pub const DEFAULT_BREAKER_PROBES: u32 = 1;
+/// Calls a failure-rate window counts before it judges.
+pub const DEFAULT_BREAKER_WINDOW: u32 = 20;
+
+/// When an upstream's circuit breaker opens and how it recovers. Failures are timeouts,
+/// transport errors and HTTP 5xx (anything the connection reports as an upstream error); a
+/// JSON-RPC error or a tool's `isError` result is the upstream answering, not failing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakerConfig {
+    pub enabled: bool,
+    /// Opens after this many failures in a row.
+    pub consecutive_failures: u32,
+    /// Opens when at least this percentage of a window's calls failed (`None`: not judged by
+    /// rate).
+    pub failure_rate_percent: Option<u8>,
+    /// Calls per failure-rate window (windows are consecutive runs of this many calls).
+    pub window: u32,
+    /// How long it stays open before half-opening.
+    pub open_for: Duration,
+    /// Calls let through at once while half-open; one success closes it, one failure reopens.
+    pub half_open_calls: u32,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        BreakerConfig {
+            enabled: true,
+            consecutive_failures: DEFAULT_BREAKER_FAILURES,
+            failure_rate_percent: None,
+            window: DEFAULT_BREAKER_WINDOW,
+            open_for: DEFAULT_BREAKER_OPEN_FOR,
+            half_open_calls: DEFAULT_BREAKER_PROBES,
+        }
+    }
+}
+
+/// Calls a full concurrency limit lets wait by default, per limit.
+pub const DEFAULT_MAX_QUEUE: usize = 256;
+/// Longest a call waits for a concurrency slot by default.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(5);
+
+/// Gateway-wide limits on calls to upstreams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// Client calls in flight to all upstreams at once (`None`: unlimited).
+    pub max_inflight: Option<usize>,
+    /// Calls that may wait for a slot of a full limit (global or per upstream); one more is
+    /// refused at once.
+    pub max_queue: usize,
+    /// Longest a call waits for a slot before it is refused.
+    pub max_wait: Duration,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_inflight: None,
+            max_queue: DEFAULT_MAX_QUEUE,
+            max_wait: DEFAULT_MAX_WAIT,
+        }
+    }
 }

@@ -101,6 +101,10 @@ impl Resolver<'_> {
             Some(modern) => self.modern(modern)?,
             None => ModernConfig::default(),
         };
+        let limits = match doc.limits {
+            Some(limits) => self.limits(limits)?,
+            None => crate::model::LimitsConfig::default(),
+        };
 
         let config = Config {
             listen,
@@ -112,6 +116,7 @@ impl Resolver<'_> {
             upstreams,
             products,
             modern,
+            limits,
         };
         Ok((config, sites))
     }
@@ -298,6 +303,19 @@ impl Resolver<'_> {
                 &doc.probe_timeout,
                 DEFAULT_PROBE_TIMEOUT,
             )?,
+            tools: self.filter("tool", doc.tools)?,
+            prompts: self.filter("prompt", doc.prompts)?,
+            resources: self.filter("resource", doc.resources)?,
+            tool_timeouts: self.tool_timeouts(doc.tool_timeouts)?,
+            max_concurrency: doc
+                .max_concurrency
+                .as_ref()
+                .map(|s| self.count("max_concurrency", s))
+                .transpose()?,
+            breaker: match doc.breaker {
+                Some(b) => self.breaker(b)?,
+                None => crate::model::BreakerConfig::default(),
+            },
         };
         let site = UpstreamSite {
             name: key.referenced,
@@ -415,17 +433,17 @@ impl Resolver<'_> {
 
     // ---- scalars -------------------------------------------------------------------------
 
-    fn error(&self, scalar: &Scalar, message: impl Into<String>) -> ConfigError {
+    pub(crate) fn error(&self, scalar: &Scalar, message: impl Into<String>) -> ConfigError {
         ConfigError::at(self.file, scalar.referenced, message)
     }
 
     /// The scalar's text with `${VAR}` expanded.
-    fn text(&self, scalar: &Scalar) -> Result<String, ConfigError> {
+    pub(crate) fn text(&self, scalar: &Scalar) -> Result<String, ConfigError> {
         expand(&scalar.value, self.env).map_err(|e| self.error(scalar, e.to_string()))
     }
 
     /// Expanded text that passed `check`.
-    fn checked(
+    pub(crate) fn checked(
         &self,
         scalar: &Scalar,
         check: impl FnOnce(&str) -> Result<(), String>,
@@ -435,7 +453,11 @@ impl Resolver<'_> {
         Ok(text)
     }
 
-    fn plain_list(&self, what: &str, scalars: &[Scalar]) -> Result<Vec<String>, ConfigError> {
+    pub(crate) fn plain_list(
+        &self,
+        what: &str,
+        scalars: &[Scalar],
+    ) -> Result<Vec<String>, ConfigError> {
         scalars
             .iter()
             .map(|s| self.checked(s, |text| validate::check_plain(what, text)))
@@ -443,7 +465,7 @@ impl Resolver<'_> {
     }
 
     /// A [`count`](Self::count), or `default` when not given.
-    fn count_or(
+    pub(crate) fn count_or(
         &self,
         key: &str,
         scalar: &Option<Scalar>,
@@ -456,7 +478,7 @@ impl Resolver<'_> {
     }
 
     /// A whole number greater than zero; `_` may group digits (`4_194_304`).
-    fn count(&self, key: &str, scalar: &Scalar) -> Result<usize, ConfigError> {
+    pub(crate) fn count(&self, key: &str, scalar: &Scalar) -> Result<usize, ConfigError> {
         let text = self.text(scalar)?;
         let digits = text.replace('_', "");
         let well_formed = !digits.is_empty()
@@ -482,7 +504,7 @@ impl Resolver<'_> {
     }
 
     /// A duration greater than zero (see `duration`).
-    fn duration_or(
+    pub(crate) fn duration_or(
         &self,
         key: &str,
         scalar: &Option<Scalar>,
@@ -498,7 +520,7 @@ impl Resolver<'_> {
     }
 
     /// A duration that may be zero, for settings where zero means "none" (a cache TTL).
-    fn duration_or_zero(
+    pub(crate) fn duration_or_zero(
         &self,
         key: &str,
         scalar: &Option<Scalar>,
@@ -512,7 +534,7 @@ impl Resolver<'_> {
     }
 
     /// YAML 1.2 core booleans: `true`/`false`, also capitalised or upper case.
-    fn boolean(&self, key: &str, scalar: &Scalar) -> Result<bool, ConfigError> {
+    pub(crate) fn boolean(&self, key: &str, scalar: &Scalar) -> Result<bool, ConfigError> {
         let text = self.text(scalar)?;
         match text.as_str() {
             "true" | "True" | "TRUE" => Ok(true),
@@ -528,7 +550,7 @@ impl Resolver<'_> {
     }
 
     /// One of a fixed set of lower-case words.
-    fn word<T: Copy>(
+    pub(crate) fn word<T: Copy>(
         &self,
         key: &str,
         scalar: &Scalar,

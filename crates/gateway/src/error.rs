@@ -17,6 +17,8 @@ pub const INTERNAL_ERROR_JSON: &str = "{\"code\":-32603,\"message\":\"internal e
 pub fn status_of(code: ErrorCode) -> u16 {
     match code {
         ErrorCode::METHOD_NOT_FOUND => 404,
+        ErrorCode::OVERLOADED => 429,
+        ErrorCode::CIRCUIT_OPEN => 503,
         ErrorCode::HEADER_MISMATCH
         | ErrorCode::MISSING_CLIENT_CAPABILITY
         | ErrorCode::UNSUPPORTED_PROTOCOL_VERSION => 400,
@@ -59,6 +61,31 @@ pub fn upstream_down(name: &str, why: Option<&str>) -> RpcError {
         None => format!("upstream {name} is unavailable"),
     };
     RpcError::new(ErrorCode::UPSTREAM_UNAVAILABLE, message).with_str("upstream", name)
+}
+
+/// A concurrency limit refused the call (`scope`: the upstream's name, or "the gateway").
+pub fn overloaded(scope: &str, reason: &str, retry_after: std::time::Duration) -> RpcError {
+    RpcError::new(
+        ErrorCode::OVERLOADED,
+        format!("{scope} is overloaded: {reason}; retry later"),
+    )
+    .with_str("category", "overloaded")
+    .with_str("limit", scope)
+    .with_raw("retry_after_ms", retry_after.as_millis().to_string())
+}
+
+/// The upstream's circuit breaker is open.
+pub fn circuit_open(name: &str, retry_in: std::time::Duration) -> RpcError {
+    let ms = retry_in.as_millis().max(1);
+    RpcError::new(
+        ErrorCode::CIRCUIT_OPEN,
+        format!(
+            "upstream {name} is failing and its circuit breaker is open; retrying it in {ms}ms"
+        ),
+    )
+    .with_str("category", "circuit_open")
+    .with_str("upstream", name)
+    .with_raw("retry_after_ms", ms.to_string())
 }
 
 pub fn method_not_found(method: &str) -> RpcError {

@@ -18,6 +18,7 @@ pub mod modern;
 pub mod pipeline;
 pub mod principal;
 pub mod request;
+pub mod resilience;
 pub mod sessions;
 mod status;
 pub mod tasks;
@@ -78,6 +79,8 @@ struct State {
     keys: Option<call::sealed::Keys>,
     /// This replica's name, sealed into the state of the calls it holds.
     replica: String,
+    /// `limits.max_inflight` over every client call, when set.
+    global_limit: Option<resilience::limit::Limit>,
 }
 
 impl Gateway {
@@ -104,10 +107,17 @@ impl Gateway {
             .clone()
             .unwrap_or_else(|| token::random::<8>("").to_string());
         let shutdown = CancellationToken::new();
+        let global_limit = resilience::global_limit(&config.limits);
         let upstreams = config
             .upstreams
             .iter()
-            .map(|u| Arc::new(Upstream::new(u.clone(), shutdown.child_token())))
+            .map(|u| {
+                Arc::new(Upstream::new(
+                    u.clone(),
+                    &config.limits,
+                    shutdown.child_token(),
+                ))
+            })
             .collect();
         Gateway {
             state: Arc::new(State {
@@ -127,6 +137,7 @@ impl Gateway {
                 held: call::bridge_c::HeldCalls::default(),
                 keys,
                 replica,
+                global_limit,
             }),
         }
     }

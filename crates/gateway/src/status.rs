@@ -23,7 +23,7 @@ impl Gateway {
                     .count()
             };
             s.push_str(&format!(
-                "{{\"name\":{},\"kind\":\"{}\",\"prefix\":{},\"session\":\"{}\",\"state\":\"{}\",\"since_seconds\":{},\"restarts\":{},\"revision\":{},\"error\":{},\"tools\":{},\"prompts\":{},\"resources\":{},\"resource_templates\":{},\"calls\":{}}}",
+                "{{\"name\":{},\"kind\":\"{}\",\"prefix\":{},\"session\":\"{}\",\"state\":\"{}\",\"since_seconds\":{},\"restarts\":{},\"revision\":{},\"error\":{},\"tools\":{},\"prompts\":{},\"resources\":{},\"resource_templates\":{},\"calls\":{}",
                 object::json_string(up.name()),
                 up.kind(),
                 object::json_string(&up.cfg.prefix),
@@ -39,6 +39,8 @@ impl Gateway {
                 count(ListKind::Templates),
                 up.calls.load(std::sync::atomic::Ordering::Relaxed),
             ));
+            s.push_str(&resilience_json(up));
+            s.push('}');
         }
         s.push_str("],\"withheld\":[");
         for (i, w) in catalog.withheld.iter().enumerate() {
@@ -61,4 +63,19 @@ impl Gateway {
         ));
         s
     }
+}
+
+/// An upstream's limit and breaker, as members of its `/status` object.
+fn resilience_json(up: &crate::upstreams::Upstream) -> String {
+    let limit = up.guard.limit.as_ref();
+    let b = &up.guard.breaker;
+    format!(
+        ",\"in_flight\":{},\"queued\":{},\"max_concurrency\":{},\"breaker\":{{\"state\":\"{}\",\"opens\":{},\"retry_in_ms\":{}}}",
+        limit.map_or(0, |l| l.in_flight()),
+        limit.map_or(0, |l| l.queued()),
+        limit.map_or("null".to_owned(), |l| l.max().to_string()),
+        b.state().as_str(),
+        b.opens(),
+        b.retry_in().as_millis(),
+    )
 }

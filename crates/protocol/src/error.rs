@@ -37,6 +37,12 @@ impl ErrorCode {
     pub const UPSTREAM_CLOSED: ErrorCode = ErrorCode(-31004);
     /// The gateway is shutting down and takes no new requests.
     pub const SHUTTING_DOWN: ErrorCode = ErrorCode(-31005);
+    /// A concurrency limit (an upstream's `max_concurrency` or `limits.max_inflight`) is full
+    /// and its wait queue too, or the call waited `limits.max_wait`; retry later.
+    pub const OVERLOADED: ErrorCode = ErrorCode(-31006);
+    /// The upstream's circuit breaker is open after repeated failures; `data.retry_after_ms`
+    /// says when it lets a probe call through.
+    pub const CIRCUIT_OPEN: ErrorCode = ErrorCode(-31007);
     /// Sent to an upstream: the client its request came from did not declare the capability
     /// (sampling, elicitation, roots) this server-to-client request needs.
     pub const CLIENT_LACKS_CAPABILITY: ErrorCode = ErrorCode(-31010);

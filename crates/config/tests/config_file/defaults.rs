@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use switchboard_config::{
-    CacheScope, Config, Era, HttpConfig, ModernConfig, ProductStatus, SessionMode, SessionsConfig,
-    Transport, UpstreamConfig,
+    BreakerConfig, CacheScope, Config, Era, HttpConfig, ItemFilter, ModernConfig, ProductStatus,
+    SessionMode, SessionsConfig, Transport, UpstreamConfig,
 };
 
 use crate::ok;
@@ -76,6 +76,19 @@ fn upstream_defaults() {
         max_message_bytes: 16 * 1024 * 1024,
         era: Era::Auto,
         probe_timeout: Duration::from_secs(2),
+        tools: ItemFilter::default(),
+        prompts: ItemFilter::default(),
+        resources: ItemFilter::default(),
+        tool_timeouts: vec![],
+        max_concurrency: None,
+        breaker: BreakerConfig {
+            enabled: true,
+            consecutive_failures: 5,
+            failure_rate_percent: None,
+            window: 20,
+            open_for: Duration::from_secs(30),
+            half_open_calls: 1,
+        },
     };
     assert_eq!(config.upstreams, vec![expected.clone()]);
     assert_eq!(

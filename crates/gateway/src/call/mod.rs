@@ -34,7 +34,7 @@ use crate::Related;
 use crate::pipeline::{Cx, Outcome};
 use crate::sessions::Session;
 use crate::upstreams::Upstream;
-use crate::{Gateway, error, modern};
+use crate::{Gateway, error, modern, resilience};
 use sealed::OpenError;
 
 /// What happened to a bridged call, for the pipeline.
@@ -111,7 +111,29 @@ impl Gateway {
         original: &Message,
         timeout: Option<Duration>,
     ) -> Result<Outcome, RpcError> {
+        let admission = self.admit_call(up).await?;
+        // A call that finds no connection never reached the upstream: the supervisor deals with
+        // a down upstream, the breaker with a live one that fails.
         let conn = self.connection_for(cx.session(), up).await?;
+        let out = self
+            .forward_on(cx, up, conn, method, params, original, timeout)
+            .await;
+        admission.finish(matches!(&out, Err(e) if resilience::is_failure(e)));
+        out
+    }
+
+    /// [`Gateway::forward`] once admitted and connected.
+    #[allow(clippy::too_many_arguments)]
+    async fn forward_on(
+        &self,
+        cx: &Cx<'_>,
+        up: &Arc<Upstream>,
+        conn: Connection,
+        method: &str,
+        params: Option<&str>,
+        original: &Message,
+        timeout: Option<Duration>,
+    ) -> Result<Outcome, RpcError> {
         let progress = original.progress_token();
         // Features the upstream's revision lacks are not sent: an older server (or a 2026-07-28
         // one: core tasks are gone there) would not know a task-augmented call and must see a

@@ -2,6 +2,7 @@
 //! `resources/templates/list` it declared, up to a cap, with the cache hint a 2026-07-28 upstream
 //! gives each.
 
+use switchboard_config::{ItemFilter, UpstreamConfig};
 use switchboard_protocol::Kind;
 use switchboard_protocol::object;
 use switchboard_upstream::{Connection, RequestCtx, UpstreamError};
@@ -12,14 +13,15 @@ use crate::hints::Hint;
 /// Most pages followed per list before the rest is ignored (and logged).
 const MAX_PAGES: usize = 100;
 
-/// Fetches every list the upstream declared, following cursors.
-pub(crate) async fn fetch_lists(conn: &Connection) -> Lists {
+/// Fetches every list the upstream declared, following cursors, keeping only the items its
+/// config serves.
+pub(crate) async fn fetch_lists(conn: &Connection, cfg: &UpstreamConfig) -> Lists {
     let mut lists = Lists {
         serves_resources: conn.info().is_some_and(|i| i.has("resources")),
         ..Lists::default()
     };
     for kind in ListKind::ALL {
-        match fetch_list(conn, kind).await {
+        match fetch_list(conn, cfg, kind).await {
             Ok((items, hint)) => {
                 *slot(&mut lists, kind) = items;
                 lists.hints[kind.index()] = hint;
@@ -43,9 +45,32 @@ pub(crate) fn slot(lists: &mut Lists, kind: ListKind) -> &mut Vec<Box<str>> {
     }
 }
 
-/// Fetches one list; an upstream without the capability has an empty list.
+/// The filter the config sets on `kind` (templates share the resources filter).
+pub(crate) fn filter_of(cfg: &UpstreamConfig, kind: ListKind) -> &ItemFilter {
+    match kind {
+        ListKind::Tools => &cfg.tools,
+        ListKind::Prompts => &cfg.prompts,
+        ListKind::Resources | ListKind::Templates => &cfg.resources,
+    }
+}
+
+/// What an item of `kind` is filtered by: a tool's or prompt's name, a resource's URI, a
+/// template's URI template.
+fn filtered_name(kind: ListKind, raw: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let key = match kind {
+        ListKind::Tools | ListKind::Prompts => "name",
+        ListKind::Resources => "uri",
+        ListKind::Templates => "uriTemplate",
+    };
+    object::get_str(raw, key)
+}
+
+/// Fetches one list; an upstream without the capability has an empty list. Items the config
+/// filters out are dropped here, so nothing downstream (catalog, views, routing) ever sees them:
+/// a filtered item is absent from every list and unknown to every call.
 pub(crate) async fn fetch_list(
     conn: &Connection,
+    cfg: &UpstreamConfig,
     kind: ListKind,
 ) -> Result<(Vec<Box<str>>, Option<Hint>), UpstreamError> {
     if !conn.info().is_some_and(|i| i.has(kind.capability())) {
@@ -98,10 +123,15 @@ pub(crate) async fn fetch_list(
                 kind.key()
             )));
         };
+        let filter = filter_of(cfg, kind);
         items.extend(
             page_items
                 .into_iter()
                 .filter(|i| i.starts_with('{'))
+                // An item without a name is kept: the catalog withholds it, and says why.
+                .filter(|i| {
+                    filter.is_open() || filtered_name(kind, i).is_none_or(|n| filter.permits(&n))
+                })
                 .map(Box::from),
         );
         match object::get(result, "nextCursor") {

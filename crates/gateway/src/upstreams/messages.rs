@@ -177,7 +177,7 @@ impl Gateway {
             None => return,
         };
         for &kind in kinds {
-            match fetch_list(conn, kind).await {
+            match fetch_list(conn, &up.cfg, kind).await {
                 Ok((items, hint)) => {
                     *slot(&mut lists, kind) = items;
                     lists.hints[kind.index()] = hint;

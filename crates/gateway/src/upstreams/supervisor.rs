@@ -39,7 +39,11 @@ impl Gateway {
     /// Adds an upstream at run time, or replaces the one with the same name (whose supervisor,
     /// shared connection and items go, while every other upstream keeps serving untouched).
     pub async fn upsert_upstream(&self, cfg: UpstreamConfig) {
-        let up = Arc::new(Upstream::new(cfg, self.state.shutdown.child_token()));
+        let up = Arc::new(Upstream::new(
+            cfg,
+            &self.state.config.limits,
+            self.state.shutdown.child_token(),
+        ));
         if let Some(old) = self.state.upstreams.upsert(up.clone()) {
             retire(&old).await;
         }
@@ -78,12 +82,13 @@ impl Gateway {
                     // Listing and publishing run beside the reading of the upstream's own messages:
                     // a server may ask something (roots/list) before it answers tools/list.
                     let setup = async {
-                        let lists = fetch_lists(&conn).await;
+                        let lists = fetch_lists(&conn, &up.cfg).await;
                         note_param_headers(&conn, &lists);
                         lock(&up.status).revision = Some(conn.revision());
                         *lock(&up.lists) = Some(Arc::new(lists));
                         *lock(&up.conn) = Some(conn.clone());
                         *lock(&up.sent_level) = None;
+                        up.guard.breaker.reset();
                         up.set_health(Health::Ready, None);
                         tracing::info!(upstream = up.name(), revision = %conn.revision(), "upstream ready");
                         self.rebuild_catalog();

@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use switchboard_config::{Transport, UpstreamConfig};
 use switchboard_protocol::Revision;
@@ -66,13 +66,20 @@ pub struct Upstream {
     /// Clients' requests sent to this upstream, counted where every one of them goes out
     /// ([`crate::call::send`]); shown in `/status`.
     pub(crate) calls: AtomicU64,
+    /// Its concurrency limit and circuit breaker ([`crate::resilience`]).
+    pub(crate) guard: crate::resilience::Guard,
     /// Its first connection attempt is over (it came up or failed): readiness waits for this.
     attempted: AtomicBool,
 }
 
 impl Upstream {
-    pub(crate) fn new(cfg: UpstreamConfig, stop: CancellationToken) -> Upstream {
+    pub(crate) fn new(
+        cfg: UpstreamConfig,
+        limits: &switchboard_config::LimitsConfig,
+        stop: CancellationToken,
+    ) -> Upstream {
         Upstream {
+            guard: crate::resilience::Guard::new(&cfg, limits),
             id: UpstreamId::new(&cfg.name),
             cfg,
             stop,
@@ -91,6 +98,16 @@ impl Upstream {
             calls: AtomicU64::new(0),
             attempted: AtomicBool::new(false),
         }
+    }
+
+    /// The timeout for a call of tool `tool` (the upstream's own name): its `tool_timeouts`
+    /// entry, else the upstream's `timeout`.
+    pub(crate) fn tool_timeout(&self, tool: &str) -> Option<Duration> {
+        self.cfg
+            .tool_timeouts
+            .iter()
+            .find(|(t, _)| t == tool)
+            .map(|&(_, d)| d)
     }
 
     /// Whether its first connection attempt is over.

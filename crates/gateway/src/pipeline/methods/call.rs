@@ -50,7 +50,13 @@ pub(super) async fn call_named(
         &forwarded
     };
     let method = msg.method().unwrap_or_default();
-    let out = gw.forward(cx, &up, method, Some(params), msg, None).await?;
+    let timeout = match kind {
+        ListKind::Tools => up.tool_timeout(target.original),
+        _ => None,
+    };
+    let out = gw
+        .forward(cx, &up, method, Some(params), msg, timeout)
+        .await?;
     if kind == ListKind::Tools && task.is_some() {
         return Ok(adopt_task(gw, cx, &up, out).await);
     }

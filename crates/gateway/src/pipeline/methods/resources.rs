@@ -25,10 +25,13 @@ pub(super) async fn read(gw: &Gateway, cx: &Cx<'_>, msg: &Message) -> Result<Out
 }
 
 impl Gateway {
-    /// The upstream serving `uri` in `view`.
+    /// The upstream serving `uri` in `view`. A URI its `resources` filter refuses has none,
+    /// even where the view would route any URI to the one upstream that serves resources.
     pub(crate) fn resource_owner(&self, view: &View, uri: &str) -> Option<Arc<Upstream>> {
         let target = view.resolve(ListKind::Resources, uri)?;
-        self.upstreams().get(target.upstream.as_str())
+        self.upstreams()
+            .get(target.upstream.as_str())
+            .filter(|up| up.cfg.resources.is_open() || up.cfg.resources.permits(uri))
     }
 
     /// The upstream serving `uri` for everyone: what upstream-side subscriptions follow, which

@@ -1,0 +1,317 @@
+//! Limits that keep one upstream from hurting the rest, driven through the real binary against
+//! the fixture: per-upstream item filters, `max_concurrency` and `limits.max_inflight` with
+//! their bounded wait, per-tool timeouts and the circuit breaker. Every case asserts what the
+//! caller sees (codes, `data`, how fast), what `/status` says, and what reached the upstream's
+//! wire (a refused call never does).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::modern::{assert_error, call_tool};
+use support::{Config, Gateway, Upstream};
+
+const OVERLOADED: i64 = -31006;
+const CIRCUIT_OPEN: i64 = -31007;
+const UPSTREAM_TIMEOUT: i64 = -31002;
+
+/// The tools/call requests on a fixture's wire log, by tool name.
+fn calls_on_wire(log: &std::path::Path, tool: &str) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["method"] == "tools/call" && m["params"]["name"] == tool)
+        .count()
+}
+
+async fn ready(gw: &Gateway, n: usize) {
+    gw.wait_status("upstreams to be ready", |st| {
+        st["upstreams"]
+            .as_array()
+            .is_some_and(|u| u.len() == n && u.iter().all(|u| u["state"] == "ready"))
+    })
+    .await;
+}
+
+fn upstream_status<'a>(st: &'a Value, name: &str) -> &'a Value {
+    st["upstreams"]
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["name"] == name))
+        .unwrap_or_else(|| panic!("no {name} in {st}"))
+}
+
+#[tokio::test]
+async fn filtered_items_are_absent_and_answer_like_unknown_names() {
+    let c = Config::new();
+    let log = c.path("fx.log");
+    let gw = c
+        .upstream(
+            Upstream::fixture("fx")
+                .log(&log)
+                .setting("tools: { allow: [\"echo\", \"mirror\", \"slow\"], deny: [\"mirror\"] }")
+                .setting("resources: { deny: [\"test://watched*\"] }"),
+        )
+        .start()
+        .await;
+    ready(&gw, 1).await;
+    let s = gw.initialize().await;
+
+    let tools = s.request("tools/list", None).await.result();
+    let mut names: Vec<&str> = tools["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["fx__echo", "fx__slow"]);
+
+    // Denied by `deny`, and left out by `allow`: each answers exactly like a name that never
+    // existed, and nothing reaches the upstream.
+    let unknown = s.call_tool("fx__no_such_tool", "{}").await.error();
+    for name in ["fx__mirror", "fx__crash"] {
+        let e = s.call_tool(name, "{}").await.error();
+        assert_eq!(e["code"], unknown["code"], "{e}");
+        assert_eq!(
+            e["message"].as_str().unwrap().replace(name, "NAME"),
+            unknown["message"]
+                .as_str()
+                .unwrap()
+                .replace("fx__no_such_tool", "NAME"),
+        );
+        assert_eq!(calls_on_wire(&log, &name[4..]), 0);
+    }
+    let ok = s.call_tool("fx__echo", r#"{"message":"hi"}"#).await;
+    assert_eq!(ok.result()["content"][0]["text"], "hi", "{}", ok.text);
+
+    let resources = s.request("resources/list", None).await.result();
+    let uris: Vec<&str> = resources["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["uri"].as_str())
+        .collect();
+    assert!(
+        !uris.is_empty() && !uris.iter().any(|u| u.starts_with("test://watched")),
+        "{uris:?}"
+    );
+    let read = s
+        .request(
+            "resources/read",
+            Some(r#"{"uri":"test://watched-resource"}"#),
+        )
+        .await;
+    let never = s
+        .request("resources/read", Some(r#"{"uri":"test://never-existed"}"#))
+        .await;
+    assert_eq!(read.error()["code"], never.error()["code"], "{}", read.text);
+}
+
+#[tokio::test]
+async fn max_concurrency_queues_then_refuses_and_never_hangs() {
+    let c = Config::new();
+    let log = c.path("fx.log");
+    let gw = c
+        .upstream(
+            Upstream::fixture("fx")
+                .log(&log)
+                .setting("max_concurrency: 2"),
+        )
+        .extra("limits: { max_queue: 1, max_wait: 400ms }\n")
+        .start()
+        .await;
+    ready(&gw, 1).await;
+    let s = gw.initialize().await;
+
+    // Two slow calls take both slots.
+    let slow = || s.call_tool("fx__slow", r#"{"ms":2500}"#);
+    let (a, b) = (slow(), slow());
+    let running = async {
+        gw.wait_status("two calls in flight", |st| {
+            upstream_status(st, "fx")["in_flight"] == 2
+        })
+        .await;
+        // The third waits in the queue; the fourth finds the queue full and is refused at once.
+        let third = async {
+            let t = Instant::now();
+            (
+                s.call_tool("fx__echo", r#"{"message":"third"}"#).await,
+                t.elapsed(),
+            )
+        };
+        let fourth = async {
+            gw.wait_status("one call queued", |st| {
+                upstream_status(st, "fx")["queued"] == 1
+            })
+            .await;
+            let t = Instant::now();
+            (
+                s.call_tool("fx__echo", r#"{"message":"fourth"}"#).await,
+                t.elapsed(),
+            )
+        };
+        tokio::join!(third, fourth)
+    };
+    let (ra, rb, ((third, t3), (fourth, t4))) = tokio::join!(a, b, running);
+
+    let e = fourth.error();
+    assert_eq!(e["code"], OVERLOADED, "{e}");
+    assert_eq!(e["data"]["category"], "overloaded");
+    assert_eq!(e["data"]["limit"], "fx");
+    assert!(e["data"]["retry_after_ms"].as_u64().is_some(), "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("wait queue is full"),
+        "{e}"
+    );
+    assert!(
+        t4 < Duration::from_millis(300),
+        "refused at once, took {t4:?}"
+    );
+
+    let e = third.error();
+    assert_eq!(e["code"], OVERLOADED, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("400ms"), "{e}");
+    assert!(
+        t3 >= Duration::from_millis(380) && t3 < Duration::from_millis(2000),
+        "waited max_wait, took {t3:?}"
+    );
+
+    for r in [ra, rb] {
+        assert_eq!(
+            r.result()["content"][0]["text"],
+            "Slept for 2500 ms",
+            "{}",
+            r.text
+        );
+    }
+    // Only admitted calls reached the upstream; the slots are free again.
+    assert_eq!(calls_on_wire(&log, "slow"), 2);
+    assert_eq!(calls_on_wire(&log, "echo"), 0);
+    let r = s.call_tool("fx__echo", r#"{"message":"after"}"#).await;
+    assert_eq!(r.result()["content"][0]["text"], "after", "{}", r.text);
+    let st = gw.status().await;
+    assert_eq!(upstream_status(&st, "fx")["in_flight"], 0);
+    assert_eq!(upstream_status(&st, "fx")["max_concurrency"], 2);
+}
+
+#[tokio::test]
+async fn the_gateway_wide_limit_spans_upstreams_and_a_modern_caller_gets_429() {
+    let gw = Config::new()
+        .upstream(Upstream::fixture("a"))
+        .upstream(Upstream::fixture("b"))
+        .extra("limits: { max_inflight: 1, max_queue: 0 }\n")
+        .start()
+        .await;
+    ready(&gw, 2).await;
+    let s = gw.initialize().await;
+    let busy = s.call_tool("a__slow", r#"{"ms":1500}"#);
+    let other = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let handshake = s.call_tool("b__echo", r#"{"message":"x"}"#).await;
+        let modern = call_tool(&gw, 7, "b__echo", json!({}), json!({})).await;
+        (handshake, modern)
+    };
+    let (busy, (handshake, modern)) = tokio::join!(busy, other);
+    let e = handshake.error();
+    assert_eq!(e["code"], OVERLOADED, "{e}");
+    assert_eq!(e["data"]["limit"], "the gateway");
+    // 2026-07-28 callers get the error with HTTP 429.
+    let e = assert_error(&modern, 429, OVERLOADED, 7);
+    assert_eq!(e["data"]["category"], "overloaded");
+    assert_eq!(busy.result()["content"][0]["text"], "Slept for 1500 ms");
+    let r = s.call_tool("b__echo", r#"{"message":"free"}"#).await;
+    assert_eq!(r.result()["content"][0]["text"], "free", "{}", r.text);
+}
+
+#[tokio::test]
+async fn tool_timeouts_open_the_breaker_which_fails_fast_then_recovers() {
+    let c = Config::new();
+    let log = c.path("fx.log");
+    let gw = c
+        .upstream(
+            Upstream::fixture("fx")
+                .log(&log)
+                .setting("tool_timeouts: { slow: 300ms }")
+                .setting("breaker: { consecutive_failures: 2, open_for: 1500ms }"),
+        )
+        .start()
+        .await;
+    ready(&gw, 1).await;
+    let s = gw.initialize().await;
+
+    // The tool's own timeout (not the upstream's 30 s) ends each call.
+    for _ in 0..2 {
+        let t = Instant::now();
+        let r = s.call_tool("fx__slow", r#"{"ms":5000}"#).await;
+        assert_eq!(r.error()["code"], UPSTREAM_TIMEOUT, "{}", r.text);
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            t.elapsed()
+        );
+    }
+    // A tool's error result is the upstream answering: it never counts as a failure.
+    let st = gw.status().await;
+    assert_eq!(
+        upstream_status(&st, "fx")["breaker"]["state"],
+        "open",
+        "{st}"
+    );
+    assert_eq!(upstream_status(&st, "fx")["breaker"]["opens"], 1);
+
+    // Open: refused at once, naming the upstream and when it retries; nothing reaches it.
+    let t = Instant::now();
+    let e = s.call_tool("fx__echo", r#"{"message":"x"}"#).await.error();
+    assert!(t.elapsed() < Duration::from_millis(300));
+    assert_eq!(e["code"], CIRCUIT_OPEN, "{e}");
+    assert_eq!(e["data"]["upstream"], "fx");
+    let retry = e["data"]["retry_after_ms"].as_u64().unwrap();
+    assert!(retry > 0 && retry <= 1500, "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("upstream fx"),
+        "{e}"
+    );
+    assert_eq!(calls_on_wire(&log, "echo"), 0);
+
+    // After open_for, a probe goes through; its success closes the breaker.
+    tokio::time::sleep(Duration::from_millis(retry + 100)).await;
+    let r = s.call_tool("fx__echo", r#"{"message":"probe"}"#).await;
+    assert_eq!(r.result()["content"][0]["text"], "probe", "{}", r.text);
+    let st = gw.status().await;
+    assert_eq!(
+        upstream_status(&st, "fx")["breaker"]["state"],
+        "closed",
+        "{st}"
+    );
+    assert_eq!(calls_on_wire(&log, "echo"), 1);
+}
+
+#[tokio::test]
+async fn application_errors_never_open_the_breaker() {
+    let gw = Config::new()
+        .upstream(Upstream::fixture("fx").setting("breaker: { consecutive_failures: 2 }"))
+        .start()
+        .await;
+    ready(&gw, 1).await;
+    let s = gw.initialize().await;
+    for _ in 0..3 {
+        // A tool's `isError` result and a JSON-RPC error are both the upstream answering.
+        let r = s.call_tool("fx__test_error_handling", "{}").await;
+        assert_eq!(r.result()["isError"], true, "{}", r.text);
+        let r = s
+            .request("resources/read", Some(r#"{"uri":"test://never-existed"}"#))
+            .await;
+        assert!(r.error()["code"].as_i64().is_some(), "{}", r.text);
+    }
+    let st = gw.status().await;
+    assert_eq!(
+        upstream_status(&st, "fx")["breaker"]["state"],
+        "closed",
+        "{st}"
+    );
+}

@@ -17,6 +17,7 @@ pub mod listen;
 pub mod modern;
 pub mod pipeline;
 pub mod principal;
+pub mod reload;
 pub mod request;
 pub mod resilience;
 pub mod sessions;
@@ -81,6 +82,8 @@ struct State {
     replica: String,
     /// `limits.max_inflight` over every client call, when set.
     global_limit: Option<resilience::limit::Limit>,
+    /// Config reloads applied and refused, for `/status` and metrics.
+    reloads: [AtomicU64; 2],
 }
 
 impl Gateway {
@@ -138,6 +141,7 @@ impl Gateway {
                 keys,
                 replica,
                 global_limit,
+                reloads: [AtomicU64::new(0), AtomicU64::new(0)],
             }),
         }
     }

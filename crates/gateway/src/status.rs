@@ -56,10 +56,12 @@ impl Gateway {
             ));
         }
         s.push_str(&format!(
-            "],\"sessions\":{},\"listens\":{},\"held_calls\":{}}}",
+            "],\"sessions\":{},\"listens\":{},\"held_calls\":{},\"config_reloads\":{{\"ok\":{},\"error\":{}}}}}",
             self.session_count(),
             self.state.listeners.len(),
-            self.held_calls()
+            self.held_calls(),
+            self.reloads().0,
+            self.reloads().1
         ));
         s
     }

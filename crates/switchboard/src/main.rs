@@ -10,6 +10,7 @@ mod check;
 mod cli;
 mod output;
 mod probe;
+mod reload;
 mod serve;
 mod setup;
 mod stdio;

@@ -9,6 +9,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::ServeArgs;
 use crate::output::errln;
+use crate::reload;
 use crate::setup;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -49,6 +50,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     gw.start();
+    reload::spawn(
+        gw.clone(),
+        reload::Source {
+            path: args.config.config.clone(),
+            listen_override: args.listen.clone(),
+        },
+    );
     tracing::info!(%addr, upstreams = gw.upstreams().members().len(), "switchboard listening; MCP at http://{addr}/mcp");
     Server::new(gw).serve(listener, shutdown_signal()).await?;
     tracing::info!("stopped");

@@ -45,7 +45,7 @@ impl Gateway {
             self.state.shutdown.child_token(),
         ));
         if let Some(old) = self.state.upstreams.upsert(up.clone()) {
-            retire(&old).await;
+            self.retire(&old).await;
         }
         self.rebuild_catalog();
         self.spawn_supervisor(up);
@@ -57,7 +57,7 @@ impl Gateway {
         let Some(old) = self.state.upstreams.remove(name) else {
             return false;
         };
-        retire(&old).await;
+        self.retire(&old).await;
         self.rebuild_catalog();
         self.state.started.send_modify(|n| *n += 1);
         true
@@ -154,13 +154,30 @@ impl Gateway {
     }
 }
 
-/// Ends a removed or replaced upstream: its supervisor stops, its shared connection closes.
-async fn retire(up: &Upstream) {
-    up.stop.cancel();
-    let conn = lock(&up.conn).take();
-    lock(&up.lists).take();
-    if let Some(c) = conn {
-        c.close().await;
+impl Gateway {
+    /// Ends a removed or replaced upstream: its supervisor stops, its shared connection closes,
+    /// and so do the sessions' own connections to it (`session: isolated`); a session that
+    /// calls it again opens one to its replacement.
+    async fn retire(&self, up: &Upstream) {
+        up.stop.cancel();
+        let conn = lock(&up.conn).take();
+        lock(&up.lists).take();
+        if let Some(c) = conn {
+            c.close().await;
+        }
+        if up.cfg.session == switchboard_config::SessionMode::Isolated {
+            let mut sessions = Vec::new();
+            self.state
+                .sessions
+                .store()
+                .for_each(&mut |s| sessions.push(s.clone()));
+            for s in sessions {
+                let own = s.isolated.lock().await.remove(&up.id);
+                if let Some(c) = own {
+                    c.close().await;
+                }
+            }
+        }
     }
 }
 

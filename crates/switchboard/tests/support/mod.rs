@@ -306,6 +306,16 @@ impl Gateway {
     }
 
     /// Everything the gateway wrote to stderr so far.
+    /// Sends the gateway process a signal (`HUP`, `TERM`, …).
+    pub fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{name} failed");
+    }
+
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }

@@ -1,0 +1,119 @@
+//! Applying a new config to a running gateway: only the upstreams whose config changed are
+//! started, restarted or stopped; every other upstream, process, session and in-flight call is
+//! left alone, and clients whose view changed get `list_changed` (the registry and catalog
+//! rebuild see to that). Settings outside `upstreams` are fixed for the process's life: a
+//! reload that changes them says which, and they take effect at the next start.
+
+use std::sync::atomic::Ordering;
+
+use switchboard_config::Config;
+
+use crate::Gateway;
+
+/// What a reload did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+    pub unchanged: usize,
+    /// Top-level settings that differ from the running ones and need a restart.
+    pub needs_restart: Vec<&'static str>,
+}
+
+impl Reloaded {
+    /// One line for the log.
+    pub fn summary(&self) -> String {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "none".to_owned()
+            } else {
+                v.join(", ")
+            }
+        };
+        format!(
+            "added: {}; changed: {}; removed: {}; unchanged: {}",
+            list(&self.added),
+            list(&self.changed),
+            list(&self.removed),
+            self.unchanged
+        )
+    }
+}
+
+impl Gateway {
+    /// Moves the running upstreams to `new`'s. Removals go first (an upstream renamed or
+    /// re-prefixed frees its names before another takes them), then replacements, then
+    /// additions, each in file order.
+    pub async fn reload(&self, new: &Config) -> Reloaded {
+        let current = self.state.upstreams.members();
+        let mut r = Reloaded::default();
+        let mut start = Vec::new();
+        for cfg in &new.upstreams {
+            match current.get(&cfg.name) {
+                None => {
+                    r.added.push(cfg.name.clone());
+                    start.push(cfg);
+                }
+                Some(up) if up.cfg != *cfg => {
+                    r.changed.push(cfg.name.clone());
+                    start.push(cfg);
+                }
+                Some(_) => r.unchanged += 1,
+            }
+        }
+        for up in current.iter() {
+            if !new.upstreams.iter().any(|c| c.name == up.cfg.name) {
+                r.removed.push(up.cfg.name.clone());
+            }
+        }
+        drop(current);
+        for name in &r.removed {
+            self.remove_upstream(name).await;
+        }
+        for cfg in start {
+            self.upsert_upstream(cfg.clone()).await;
+        }
+        r.needs_restart = fixed_settings_changed(&self.state.config, new);
+        r
+    }
+
+    /// Counts a reload attempt: applied (`true`) or refused because the new config did not load.
+    pub fn record_reload(&self, applied: bool) {
+        self.state.reloads[usize::from(!applied)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reloads applied and refused so far.
+    pub fn reloads(&self) -> (u64, u64) {
+        (
+            self.state.reloads[0].load(Ordering::Relaxed),
+            self.state.reloads[1].load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The settings outside `upstreams` that differ between `running` and `new`.
+fn fixed_settings_changed(running: &Config, new: &Config) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    let mut check = |name: &'static str, differs: bool| {
+        if differs {
+            changed.push(name);
+        }
+    };
+    check("listen", running.listen != new.listen);
+    check(
+        "namespace_separator",
+        running.namespace_separator != new.namespace_separator,
+    );
+    check("http", running.http != new.http);
+    check(
+        "allow_private_upstreams",
+        running.allow_private_upstreams != new.allow_private_upstreams,
+    );
+    check("sessions", running.sessions != new.sessions);
+    check("roots", running.roots != new.roots);
+    check("products", running.products != new.products);
+    check("modern", running.modern != new.modern);
+    check("limits", running.limits != new.limits);
+    changed
+}

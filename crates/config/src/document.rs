@@ -92,6 +92,7 @@ pub(crate) struct UpstreamDoc {
     pub tool_timeouts: Option<OrderedMap<Scalar, Scalar>>,
     pub max_concurrency: Option<Scalar>,
     pub breaker: Option<crate::limits::BreakerDoc>,
+    pub max_result_bytes: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

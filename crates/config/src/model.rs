@@ -166,6 +166,8 @@ pub struct UpstreamConfig {
     /// Client calls in flight to this upstream at once (`None`: unlimited).
     pub max_concurrency: Option<usize>,
     pub breaker: BreakerConfig,
+    /// Largest `tools/call` result passed on whole (`None`: no limit); a larger one is cut.
+    pub max_result_bytes: Option<usize>,
 }
 
 impl UpstreamConfig {
@@ -187,6 +189,7 @@ impl UpstreamConfig {
             tool_timeouts: Vec::new(),
             max_concurrency: None,
             breaker: BreakerConfig::default(),
+            max_result_bytes: None,
         }
     }
 }

@@ -312,6 +312,11 @@ impl Resolver<'_> {
                 .as_ref()
                 .map(|s| self.count("max_concurrency", s))
                 .transpose()?,
+            max_result_bytes: doc
+                .max_result_bytes
+                .as_ref()
+                .map(|s| self.count("max_result_bytes", s))
+                .transpose()?,
             breaker: match doc.breaker {
                 Some(b) => self.breaker(b)?,
                 None => crate::model::BreakerConfig::default(),

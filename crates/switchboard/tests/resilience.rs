@@ -315,3 +315,42 @@ async fn application_errors_never_open_the_breaker() {
         "{st}"
     );
 }
+
+#[tokio::test]
+async fn a_result_over_max_result_bytes_is_cut_and_says_so() {
+    let gw = Config::new()
+        .upstream(Upstream::fixture("fx").setting("max_result_bytes: 10000"))
+        .start()
+        .await;
+    ready(&gw, 1).await;
+    let s = gw.initialize().await;
+    let r = s.call_tool("fx__big", r#"{"bytes":100000}"#).await;
+    let result = r.result();
+    assert!(
+        r.raw_result().len() <= 10000,
+        "{} bytes",
+        r.raw_result().len()
+    );
+    let content = result["content"].as_array().unwrap();
+    let kept = content[0]["text"].as_str().unwrap();
+    assert!(
+        kept.len() > 9000 && kept.bytes().all(|b| b == b'x'),
+        "{}",
+        kept.len()
+    );
+    let marker = content.last().unwrap()["text"].as_str().unwrap();
+    assert!(
+        marker.contains("cut from") && marker.contains("fx__big"),
+        "{marker}"
+    );
+    let meta = &result["_meta"]["io.github.switchboard-mcp/truncated"];
+    assert!(meta["originalBytes"].as_u64().unwrap() > 100_000, "{meta}");
+    assert_eq!(meta["limitBytes"], 10000);
+    // A result under the limit is passed on untouched.
+    let r = s.call_tool("fx__big", r#"{"bytes":5000}"#).await;
+    assert_eq!(
+        r.result()["content"][0]["text"].as_str().unwrap().len(),
+        5000
+    );
+    assert!(r.result().get("_meta").is_none(), "{}", r.text);
+}

@@ -81,6 +81,7 @@ fn upstream_defaults() {
         resources: ItemFilter::default(),
         tool_timeouts: vec![],
         max_concurrency: None,
+        max_result_bytes: None,
         breaker: BreakerConfig {
             enabled: true,
             consecutive_failures: 5,

@@ -8,6 +8,7 @@ use switchboard_protocol::{Message, RpcError};
 
 use crate::catalog::ListKind;
 use crate::pipeline::{Cx, Outcome};
+use crate::resilience::truncate;
 use crate::upstreams::Upstream;
 use crate::{Gateway, error, set_member, tasks};
 
@@ -54,9 +55,18 @@ pub(super) async fn call_named(
         ListKind::Tools => up.tool_timeout(target.original),
         _ => None,
     };
-    let out = gw
+    let mut out = gw
         .forward(cx, &up, method, Some(params), msg, timeout)
         .await?;
+    if let (ListKind::Tools, Some(max), Outcome::Upstream(resp)) =
+        (kind, up.cfg.max_result_bytes, &out)
+        && let Some(cut) = resp
+            .result()
+            .and_then(|r| truncate::limit_result(r, max, &name))
+    {
+        tracing::info!(upstream = up.name(), tool = %name, limit = max, "tool result cut to max_result_bytes");
+        out = Outcome::Local(cut);
+    }
     if kind == ListKind::Tools && task.is_some() {
         return Ok(adopt_task(gw, cx, &up, out).await);
     }

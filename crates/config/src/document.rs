@@ -93,6 +93,7 @@ pub(crate) struct UpstreamDoc {
     pub max_concurrency: Option<Scalar>,
     pub breaker: Option<crate::limits::BreakerDoc>,
     pub max_result_bytes: Option<Scalar>,
+    pub health: Option<crate::limits::HealthDoc>,
 }
 
 #[derive(Debug, Deserialize)]

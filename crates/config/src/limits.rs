@@ -10,7 +10,8 @@ use crate::document::Scalar;
 use crate::error::ConfigError;
 use crate::model::{
     BreakerConfig, DEFAULT_BREAKER_FAILURES, DEFAULT_BREAKER_OPEN_FOR, DEFAULT_BREAKER_PROBES,
-    DEFAULT_BREAKER_WINDOW, DEFAULT_MAX_QUEUE, DEFAULT_MAX_WAIT, ItemFilter, LimitsConfig,
+    DEFAULT_BREAKER_WINDOW, DEFAULT_HEALTH_FAILURES, DEFAULT_HEALTH_INTERVAL, DEFAULT_MAX_QUEUE,
+    DEFAULT_MAX_WAIT, HealthConfig, ItemFilter, LimitsConfig,
 };
 use crate::ordered_map::OrderedMap;
 use crate::resolve::Resolver;
@@ -34,6 +35,14 @@ pub(crate) struct FilterDoc {
     pub allow: Vec<Scalar>,
     #[serde(default)]
     pub deny: Vec<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HealthDoc {
+    pub interval: Option<Scalar>,
+    pub timeout: Option<Scalar>,
+    pub failures: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,6 +101,26 @@ impl Resolver<'_> {
             out.push((name, timeout));
         }
         Ok(out)
+    }
+
+    pub(crate) fn health(&self, doc: Option<HealthDoc>) -> Result<HealthConfig, ConfigError> {
+        let Some(doc) = doc else {
+            return Ok(HealthConfig::default());
+        };
+        let interval = self.duration_or("interval", &doc.interval, DEFAULT_HEALTH_INTERVAL)?;
+        let failures =
+            self.count_or("failures", &doc.failures, DEFAULT_HEALTH_FAILURES as usize)?;
+        Ok(HealthConfig {
+            interval,
+            // A check never waits past the next one by default.
+            timeout: self.duration_or("timeout", &doc.timeout, interval)?,
+            failures: u32::try_from(failures).map_err(|_| {
+                self.error(
+                    doc.failures.as_ref().expect("given"),
+                    "`failures` is too large",
+                )
+            })?,
+        })
     }
 
     pub(crate) fn breaker(&self, doc: BreakerDoc) -> Result<BreakerConfig, ConfigError> {

@@ -168,6 +168,7 @@ pub struct UpstreamConfig {
     pub breaker: BreakerConfig,
     /// Largest `tools/call` result passed on whole (`None`: no limit); a larger one is cut.
     pub max_result_bytes: Option<usize>,
+    pub health: HealthConfig,
 }
 
 impl UpstreamConfig {
@@ -190,6 +191,7 @@ impl UpstreamConfig {
             max_concurrency: None,
             breaker: BreakerConfig::default(),
             max_result_bytes: None,
+            health: HealthConfig::default(),
         }
     }
 }
@@ -419,6 +421,33 @@ impl Default for LimitsConfig {
             max_inflight: None,
             max_queue: DEFAULT_MAX_QUEUE,
             max_wait: DEFAULT_MAX_WAIT,
+        }
+    }
+}
+
+/// Interval between an upstream's health checks by default.
+pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(15);
+/// Missed health checks in a row that fail an upstream by default.
+pub const DEFAULT_HEALTH_FAILURES: u32 = 2;
+
+/// How the supervisor checks a connected upstream: `ping` for a handshake-era one,
+/// `server/discover` for a 2026-07-28 one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthConfig {
+    pub interval: Duration,
+    /// How long one check waits for its answer.
+    pub timeout: Duration,
+    /// Checks missed in a row before the connection is closed and restarted; one miss makes
+    /// the upstream `degraded`.
+    pub failures: u32,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            interval: DEFAULT_HEALTH_INTERVAL,
+            timeout: DEFAULT_HEALTH_INTERVAL,
+            failures: DEFAULT_HEALTH_FAILURES,
         }
     }
 }

@@ -312,6 +312,7 @@ impl Resolver<'_> {
                 .as_ref()
                 .map(|s| self.count("max_concurrency", s))
                 .transpose()?,
+            health: self.health(doc.health)?,
             max_result_bytes: doc
                 .max_result_bytes
                 .as_ref()

@@ -354,3 +354,79 @@ async fn a_result_over_max_result_bytes_is_cut_and_says_so() {
     );
     assert!(r.result().get("_meta").is_none(), "{}", r.text);
 }
+
+/// The pids of fixture processes started with `--name NAME`.
+fn fixture_pids(name: &str) -> Vec<u32> {
+    let out = std::process::Command::new("pgrep")
+        .args(["-f", &format!("switchboard-fixture --name {name}$")])
+        .output()
+        .expect("pgrep");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    // A stopped or running process; a zombie (exited, not yet reaped) counts as gone.
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+#[tokio::test]
+async fn a_hung_upstream_turns_degraded_then_is_restarted_by_its_health_checks() {
+    let name = format!("hung{}", std::process::id());
+    let gw = Config::new()
+        .upstream(
+            Upstream::fixture(&name)
+                .setting("health: { interval: 300ms, timeout: 200ms, failures: 3 }"),
+        )
+        .start()
+        .await;
+    ready(&gw, 1).await;
+    let pids = fixture_pids(&name);
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    let hung = pids[0];
+    // Alive but not answering: stopped, as a deadlocked server would be.
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-STOP", &hung.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    let st = gw
+        .wait_status("the upstream to be degraded", |st| {
+            upstream_status(st, &name)["state"] == "degraded"
+        })
+        .await;
+    let why = upstream_status(&st, &name)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(why.contains("ping unanswered"), "{st}");
+
+    // After three misses it is closed and a fresh process serves.
+    let st = gw
+        .wait_status("a restart", |st| {
+            let u = upstream_status(st, &name);
+            u["restarts"].as_u64() >= Some(1) && u["state"] == "ready"
+        })
+        .await;
+    assert_eq!(upstream_status(&st, &name)["restarts"], 1, "{st}");
+    let now = fixture_pids(&name);
+    assert!(!alive(hung), "the hung process is gone");
+    assert_eq!(now.iter().filter(|&&p| alive(p)).count(), 1, "{now:?}");
+    let s = gw.initialize().await;
+    let r = s
+        .call_tool(&format!("{name}__echo"), r#"{"message":"back"}"#)
+        .await;
+    assert_eq!(r.result()["content"][0]["text"], "back", "{}", r.text);
+    assert!(gw.stderr().contains("upstream state"), "{}", gw.stderr());
+}

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use switchboard_config::{
-    BreakerConfig, CacheScope, Config, Era, HttpConfig, ItemFilter, ModernConfig, ProductStatus,
-    SessionMode, SessionsConfig, Transport, UpstreamConfig,
+    BreakerConfig, CacheScope, Config, Era, HealthConfig, HttpConfig, ItemFilter, ModernConfig,
+    ProductStatus, SessionMode, SessionsConfig, Transport, UpstreamConfig,
 };
 
 use crate::ok;
@@ -82,6 +82,11 @@ fn upstream_defaults() {
         tool_timeouts: vec![],
         max_concurrency: None,
         max_result_bytes: None,
+        health: HealthConfig {
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(15),
+            failures: 2,
+        },
         breaker: BreakerConfig {
             enabled: true,
             consecutive_failures: 5,

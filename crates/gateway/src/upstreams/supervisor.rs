@@ -26,10 +26,6 @@ use switchboard_protocol::lock;
 const SHARED_CAPABILITIES: &str =
     r#"{"sampling":{},"elicitation":{"form":{},"url":{}},"roots":{"listChanged":true}}"#;
 
-/// How often an idle upstream is pinged, and how many missed pings mark it dead.
-const PING_EVERY: Duration = Duration::from_secs(15);
-const PING_MISSES: u32 = 2;
-
 impl Gateway {
     pub(crate) fn spawn_supervisor(&self, up: Arc<Upstream>) {
         let gw = self.clone();
@@ -97,7 +93,7 @@ impl Gateway {
                     };
                     tokio::pin!(setup);
                     let mut set_up = false;
-                    let pinger = tokio::spawn(keep_alive(conn.clone()));
+                    let pinger = tokio::spawn(keep_alive(up.clone(), conn.clone()));
                     let reason = loop {
                         tokio::select! {
                             () = &mut setup, if !set_up => set_up = true,
@@ -130,12 +126,12 @@ impl Gateway {
                     conn.close().await;
                     lock(&up.conn).take();
                     lock(&up.lists).take();
-                    up.set_health(Health::Down, Some(reason));
+                    up.set_health(Health::Failed, Some(reason));
                     self.rebuild_catalog();
                 }
                 Err(e) => {
                     tracing::warn!(upstream = up.name(), "upstream failed to start: {e}");
-                    up.set_health(Health::Down, Some(e.to_string()));
+                    up.set_health(Health::Failed, Some(e.to_string()));
                     self.first_attempt_over(&up);
                 }
             }
@@ -181,26 +177,41 @@ impl Gateway {
     }
 }
 
-/// Pings the upstream periodically; a hung upstream (alive but not answering) is closed so its
-/// supervisor restarts it, instead of every call to it waiting out its timeout forever.
-async fn keep_alive(conn: Connection) {
-    // 2026-07-28 has no ping: a modern upstream's health shows in its requests and its process.
-    if conn.is_modern() {
-        return;
-    }
+/// Checks the upstream periodically (`health:`): `ping` for a handshake-era one,
+/// `server/discover` for a 2026-07-28 one (which has no ping). One unanswered check makes it
+/// `degraded`; `health.failures` in a row close the connection, so its supervisor restarts it
+/// instead of every call to a hung upstream waiting out its timeout.
+async fn keep_alive(up: Arc<Upstream>, conn: Connection) {
+    let health = &up.cfg.health;
+    let method = if conn.is_modern() {
+        "server/discover"
+    } else {
+        "ping"
+    };
     let mut misses = 0;
     loop {
-        tokio::time::sleep(PING_EVERY).await;
-        let ctx = switchboard_upstream::RequestCtx::with_timeout(PING_EVERY);
-        match conn.request("ping", None, ctx).await {
-            Ok(_) => misses = 0,
+        tokio::time::sleep(health.interval).await;
+        let ctx = switchboard_upstream::RequestCtx::with_timeout(health.timeout);
+        match conn.request(method, None, ctx).await {
+            Ok(_) => {
+                if misses > 0 {
+                    up.set_health(Health::Ready, None);
+                }
+                misses = 0;
+            }
             Err(e) => {
                 misses += 1;
-                tracing::warn!(upstream = conn.name(), misses, "ping failed: {e}");
-                if misses >= PING_MISSES {
+                let why = format!("{method} unanswered ({misses} of {}): {e}", health.failures);
+                if misses >= health.failures {
+                    up.set_health(Health::Degraded, Some(why.clone()));
+                    tracing::warn!(
+                        upstream = up.name(),
+                        "closing an unresponsive upstream: {why}"
+                    );
                     conn.close().await;
                     return;
                 }
+                up.set_health(Health::Degraded, Some(why));
             }
         }
     }

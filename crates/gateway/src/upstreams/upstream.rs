@@ -25,7 +25,11 @@ use switchboard_protocol::lock;
 pub enum Health {
     Starting,
     Ready,
-    Down,
+    /// Connected, but its last health check went unanswered.
+    Degraded,
+    /// Not connected: it exited, its connection closed, or it failed to start; the supervisor
+    /// retries with backoff.
+    Failed,
 }
 
 impl Health {
@@ -33,7 +37,8 @@ impl Health {
         match self {
             Health::Starting => "starting",
             Health::Ready => "ready",
-            Health::Down => "down",
+            Health::Degraded => "degraded",
+            Health::Failed => "failed",
         }
     }
 }
@@ -137,12 +142,28 @@ impl Upstream {
         lock(&self.status).error.clone()
     }
 
+    /// Moves to `health`; a change of state is logged with its reason.
     pub(crate) fn set_health(&self, health: Health, error: Option<String>) {
         let mut s = lock(&self.status);
         if s.health != health {
             s.since = Instant::now();
+            let reason = error.as_deref().unwrap_or("");
+            match health {
+                Health::Failed | Health::Degraded => tracing::warn!(
+                    upstream = self.name(),
+                    from = s.health.as_str(),
+                    to = health.as_str(),
+                    "upstream state: {reason}"
+                ),
+                _ => tracing::info!(
+                    upstream = self.name(),
+                    from = s.health.as_str(),
+                    to = health.as_str(),
+                    "upstream state"
+                ),
+            }
         }
-        if health == Health::Starting && s.health == Health::Down {
+        if health == Health::Starting && s.health == Health::Failed {
             s.restarts += 1;
         }
         s.health = health;

@@ -430,3 +430,37 @@ async fn a_hung_upstream_turns_degraded_then_is_restarted_by_its_health_checks()
     assert_eq!(r.result()["content"][0]["text"], "back", "{}", r.text);
     assert!(gw.stderr().contains("upstream state"), "{}", gw.stderr());
 }
+
+#[tokio::test]
+async fn a_call_made_while_its_upstream_restarts_waits_and_succeeds() {
+    let c = Config::new();
+    let log = c.path("fx.log");
+    let gw = c.upstream(Upstream::fixture("fx").log(&log)).start().await;
+    ready(&gw, 1).await;
+    let s = gw.initialize().await;
+    let r = s.call_tool("fx__crash", "{}").await;
+    assert!(r.response().unwrap().get("error").is_some(), "{}", r.text);
+    gw.wait_status("the crash to be seen", |st| {
+        upstream_status(st, "fx")["state"] != "ready"
+    })
+    .await;
+    // Right after the crash, before the restart: the call waits for the new process.
+    let t = Instant::now();
+    let r = s
+        .call_tool("fx__echo", r#"{"message":"after the restart"}"#)
+        .await;
+    assert_eq!(
+        r.result()["content"][0]["text"],
+        "after the restart",
+        "{}",
+        r.text
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        t.elapsed()
+    );
+    let st = gw.status().await;
+    assert_eq!(upstream_status(&st, "fx")["restarts"], 1, "{st}");
+    assert_eq!(calls_on_wire(&log, "echo"), 1);
+}

@@ -89,6 +89,7 @@ impl Gateway {
                         tracing::info!(upstream = up.name(), revision = %conn.revision(), "upstream ready");
                         self.rebuild_catalog();
                         self.first_attempt_over(&up);
+                        up.attempts.send_modify(|n| *n += 1);
                         self.replay_shared_state(&up, &conn).await;
                     };
                     tokio::pin!(setup);
@@ -133,13 +134,17 @@ impl Gateway {
                     tracing::warn!(upstream = up.name(), "upstream failed to start: {e}");
                     up.set_health(Health::Failed, Some(e.to_string()));
                     self.first_attempt_over(&up);
+                    up.attempts.send_modify(|n| *n += 1);
                 }
             }
             failures += 1;
+            let delay = backoff(failures);
+            *lock(&up.next_attempt) = Some(std::time::Instant::now() + delay);
             tokio::select! {
-                _ = tokio::time::sleep(backoff(failures)) => {}
+                _ = tokio::time::sleep(delay) => {}
                 _ = up.stop.cancelled() => return,
             }
+            lock(&up.next_attempt).take();
         }
     }
 

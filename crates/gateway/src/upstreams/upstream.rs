@@ -73,6 +73,11 @@ pub struct Upstream {
     pub(crate) calls: AtomicU64,
     /// Its concurrency limit and circuit breaker ([`crate::resilience`]).
     pub(crate) guard: crate::resilience::Guard,
+    /// Counts finished connection attempts (published or failed): calls waiting for a restart
+    /// wake on it.
+    pub(crate) attempts: tokio::sync::watch::Sender<u64>,
+    /// When the supervisor's next attempt is due, while it waits out a backoff.
+    pub(crate) next_attempt: Mutex<Option<Instant>>,
     /// Its first connection attempt is over (it came up or failed): readiness waits for this.
     attempted: AtomicBool,
 }
@@ -85,6 +90,8 @@ impl Upstream {
     ) -> Upstream {
         Upstream {
             guard: crate::resilience::Guard::new(&cfg, limits),
+            attempts: tokio::sync::watch::Sender::new(0),
+            next_attempt: Mutex::new(None),
             id: UpstreamId::new(&cfg.name),
             cfg,
             stop,
@@ -132,6 +139,39 @@ impl Upstream {
     /// The live shared connection, if any.
     pub fn connection(&self) -> Option<Connection> {
         lock(&self.conn).clone().filter(|c| !c.is_closed())
+    }
+
+    /// Waits, at most `limit`, for a restart that is underway or due within `limit` to finish.
+    /// True when it brought a connection; false at once when no restart is coming that soon, or
+    /// as soon as the attempt fails (its error is then the upstream's last error).
+    pub(crate) async fn await_restart(&self, limit: Duration) -> bool {
+        // Subscribed before looking, so an attempt that ends in between still wakes us.
+        let mut attempts = self.attempts.subscribe();
+        let due = match self.health() {
+            Health::Starting => true,
+            Health::Failed => {
+                lock(&self.next_attempt).is_some_and(|at| at <= Instant::now() + limit)
+            }
+            Health::Ready | Health::Degraded => false,
+        };
+        if !due || self.stop.is_cancelled() {
+            return false;
+        }
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(deadline, attempts.changed()).await {
+                Ok(Ok(())) => {
+                    if self.connection().is_some() {
+                        return true;
+                    }
+                    // The attempt failed: no point waiting for the one after its backoff.
+                    if self.health() == Health::Failed {
+                        return false;
+                    }
+                }
+                _ => return false,
+            }
+        }
     }
 
     pub fn health(&self) -> Health {

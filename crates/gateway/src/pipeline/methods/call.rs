@@ -27,7 +27,21 @@ pub(super) async fn call_named(
     let name = name
         .and_then(object::string_value)
         .ok_or_else(|| error::invalid_params("params.name must be a string"))?;
-    let Some(target) = cx.view.resolve(kind, &name) else {
+    // A name under the prefix of an upstream that is restarting: the call waits for the restart
+    // (up to the upstream's timeout, or until the caller cancels) and is routed again.
+    let mut view = cx.view.clone();
+    if view.resolve(kind, &name).is_none()
+        && let Some(up) = down_owner_of(gw, &name)
+    {
+        let back = tokio::select! {
+            back = up.await_restart(up.cfg.timeout) => back,
+            () = cx.cancel.cancelled() => return Ok(Outcome::Cancelled),
+        };
+        if back {
+            view = gw.view(cx.req.view);
+        }
+    }
+    let Some(target) = view.resolve(kind, &name) else {
         // A down upstream's items are withdrawn from the catalog; a name under its prefix
         // still deserves an answer that says the upstream is down, not that nothing exists.
         if let Some(up) = down_owner_of(gw, &name) {

@@ -94,6 +94,7 @@ pub(crate) struct UpstreamDoc {
     pub breaker: Option<crate::limits::BreakerDoc>,
     pub max_result_bytes: Option<Scalar>,
     pub health: Option<crate::limits::HealthDoc>,
+    pub max_sessions: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -169,6 +169,8 @@ pub struct UpstreamConfig {
     /// Largest `tools/call` result passed on whole (`None`: no limit); a larger one is cut.
     pub max_result_bytes: Option<usize>,
     pub health: HealthConfig,
+    /// With `session: isolated`, the upstream sessions (processes, for stdio) open at once.
+    pub max_sessions: Option<usize>,
 }
 
 impl UpstreamConfig {
@@ -192,6 +194,7 @@ impl UpstreamConfig {
             breaker: BreakerConfig::default(),
             max_result_bytes: None,
             health: HealthConfig::default(),
+            max_sessions: None,
         }
     }
 }

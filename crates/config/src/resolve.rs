@@ -313,6 +313,16 @@ impl Resolver<'_> {
                 .map(|s| self.count("max_concurrency", s))
                 .transpose()?,
             health: self.health(doc.health)?,
+            max_sessions: match &doc.max_sessions {
+                Some(s) if session != SessionMode::Isolated => {
+                    return Err(self.error(
+                        s,
+                        "`max_sessions` caps the upstream sessions of `session: isolated`; this upstream is shared",
+                    ));
+                }
+                Some(s) => Some(self.count("max_sessions", s)?),
+                None => None,
+            },
             max_result_bytes: doc
                 .max_result_bytes
                 .as_ref()

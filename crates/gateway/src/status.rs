@@ -72,7 +72,8 @@ fn resilience_json(up: &crate::upstreams::Upstream) -> String {
     let limit = up.guard.limit.as_ref();
     let b = &up.guard.breaker;
     format!(
-        ",\"in_flight\":{},\"queued\":{},\"max_concurrency\":{},\"breaker\":{{\"state\":\"{}\",\"opens\":{},\"retry_in_ms\":{}}}",
+        ",\"isolated_sessions\":{},\"in_flight\":{},\"queued\":{},\"max_concurrency\":{},\"breaker\":{{\"state\":\"{}\",\"opens\":{},\"retry_in_ms\":{}}}",
+        up.isolated.load(std::sync::atomic::Ordering::Relaxed),
         limit.map_or(0, |l| l.in_flight()),
         limit.map_or(0, |l| l.queued()),
         limit.map_or("null".to_owned(), |l| l.max().to_string()),

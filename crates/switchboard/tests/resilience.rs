@@ -464,3 +464,50 @@ async fn a_call_made_while_its_upstream_restarts_waits_and_succeeds() {
     assert_eq!(upstream_status(&st, "fx")["restarts"], 1, "{st}");
     assert_eq!(calls_on_wire(&log, "echo"), 1);
 }
+
+#[tokio::test]
+async fn max_sessions_caps_the_processes_of_an_isolated_upstream() {
+    let name = format!("iso{}", std::process::id());
+    let gw = Config::new()
+        .upstream(
+            Upstream::fixture(&name)
+                .setting("session: isolated")
+                .setting("max_sessions: 2"),
+        )
+        .start()
+        .await;
+    let tool = format!("{name}__echo");
+    let (a, b, c) = (
+        gw.initialize().await,
+        gw.initialize().await,
+        gw.initialize().await,
+    );
+    for s in [&a, &b] {
+        let r = s.call_tool(&tool, r#"{"message":"mine"}"#).await;
+        assert_eq!(r.result()["content"][0]["text"], "mine", "{}", r.text);
+    }
+    let r = c.call_tool(&tool, r#"{"message":"third"}"#).await;
+    let e = r.error();
+    assert_eq!(e["code"], OVERLOADED, "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("max_sessions of 2"),
+        "{e}"
+    );
+    let st = gw.status().await;
+    assert_eq!(upstream_status(&st, &name)["isolated_sessions"], 2, "{st}");
+    // The shared process (for the catalog) and one per admitted session: three, not four.
+    let live = fixture_pids(&name)
+        .into_iter()
+        .filter(|&p| alive(p))
+        .count();
+    assert_eq!(live, 3);
+
+    // A session that ends gives its place back.
+    assert!(a.delete().await.status().is_success());
+    gw.wait_status("a place to be free", |st| {
+        upstream_status(st, &name)["isolated_sessions"] == 1
+    })
+    .await;
+    let r = c.call_tool(&tool, r#"{"message":"now"}"#).await;
+    assert_eq!(r.result()["content"][0]["text"], "now", "{}", r.text);
+}

@@ -82,6 +82,7 @@ fn upstream_defaults() {
         tool_timeouts: vec![],
         max_concurrency: None,
         max_result_bytes: None,
+        max_sessions: None,
         health: HealthConfig {
             interval: Duration::from_secs(15),
             timeout: Duration::from_secs(15),

@@ -3,6 +3,7 @@
 //! session), whose unclaimed messages concern that session alone.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use switchboard_protocol::RpcError;
 use switchboard_upstream::{Connection, Inbound};
@@ -41,6 +42,9 @@ impl Gateway {
         if let Some(c) = isolated.get(&up.id).filter(|c| !c.is_closed()) {
             return Ok(c.clone());
         }
+        // A place under `max_sessions`, taken before connecting so concurrent first calls of
+        // many sessions cannot overshoot it; given back when the connection's task ends.
+        let slot = IsolatedSlot::take(up)?;
         let (tx, mut rx) = mpsc::channel(256);
         let opts = up.connect_options(
             relay::declared_capabilities(session),
@@ -67,6 +71,7 @@ impl Gateway {
         // Ends with the connection or the session, whichever goes first; it must not keep either
         // alive (the connection holds this channel's sender, so the channel alone never closes).
         tokio::spawn(async move {
+            let _slot = slot;
             loop {
                 tokio::select! {
                     m = rx.recv() => match m {
@@ -79,5 +84,29 @@ impl Gateway {
             }
         });
         Ok(conn)
+    }
+}
+
+/// One of an upstream's `max_sessions` places, held while a session's connection lives.
+struct IsolatedSlot(Arc<Upstream>);
+
+impl IsolatedSlot {
+    fn take(up: &Arc<Upstream>) -> Result<IsolatedSlot, RpcError> {
+        let open = up.isolated.fetch_add(1, Ordering::AcqRel);
+        let slot = IsolatedSlot(up.clone());
+        match up.cfg.max_sessions {
+            Some(max) if open >= max => Err(error::overloaded(
+                up.name(),
+                &format!("it has its max_sessions of {max} isolated sessions open"),
+                std::time::Duration::from_secs(1),
+            )),
+            _ => Ok(slot),
+        }
+    }
+}
+
+impl Drop for IsolatedSlot {
+    fn drop(&mut self) {
+        self.0.isolated.fetch_sub(1, Ordering::AcqRel);
     }
 }

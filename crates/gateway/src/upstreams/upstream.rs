@@ -78,6 +78,8 @@ pub struct Upstream {
     pub(crate) attempts: tokio::sync::watch::Sender<u64>,
     /// When the supervisor's next attempt is due, while it waits out a backoff.
     pub(crate) next_attempt: Mutex<Option<Instant>>,
+    /// Sessions' own connections open (or opening) to it (`session: isolated`).
+    pub(crate) isolated: std::sync::atomic::AtomicUsize,
     /// Its first connection attempt is over (it came up or failed): readiness waits for this.
     attempted: AtomicBool,
 }
@@ -92,6 +94,7 @@ impl Upstream {
             guard: crate::resilience::Guard::new(&cfg, limits),
             attempts: tokio::sync::watch::Sender::new(0),
             next_attempt: Mutex::new(None),
+            isolated: std::sync::atomic::AtomicUsize::new(0),
             id: UpstreamId::new(&cfg.name),
             cfg,
             stop,

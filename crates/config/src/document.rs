@@ -95,6 +95,8 @@ pub(crate) struct UpstreamDoc {
     pub max_result_bytes: Option<Scalar>,
     pub health: Option<crate::limits::HealthDoc>,
     pub max_sessions: Option<Scalar>,
+    pub start: Option<Scalar>,
+    pub idle_timeout: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -34,6 +34,6 @@ pub use model::{
     DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_QUEUE, DEFAULT_MAX_ROUNDS, DEFAULT_MAX_SESSIONS,
     DEFAULT_MAX_WAIT, DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT,
     Era, HealthConfig, HttpConfig, ItemFilter, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig,
-    ProductConfig, ProductStatus, Root, SessionMode, SessionsConfig, StateKey, Transport,
-    UpstreamConfig,
+    ProductConfig, ProductStatus, Root, SessionMode, SessionsConfig, StartMode, StateKey,
+    Transport, UpstreamConfig,
 };

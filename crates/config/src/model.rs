@@ -171,6 +171,20 @@ pub struct UpstreamConfig {
     pub health: HealthConfig,
     /// With `session: isolated`, the upstream sessions (processes, for stdio) open at once.
     pub max_sessions: Option<usize>,
+    pub start: StartMode,
+    /// Stop the upstream after this long without a client call (`None`: never).
+    pub idle_timeout: Option<Duration>,
+}
+
+/// When an upstream's shared connection starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartMode {
+    /// At gateway start, and kept running.
+    #[default]
+    Eager,
+    /// Its catalog is discovered at gateway start, then it stops; it starts again on the
+    /// first call that needs it.
+    Lazy,
 }
 
 impl UpstreamConfig {
@@ -195,6 +209,8 @@ impl UpstreamConfig {
             max_result_bytes: None,
             health: HealthConfig::default(),
             max_sessions: None,
+            start: StartMode::Eager,
+            idle_timeout: None,
         }
     }
 }

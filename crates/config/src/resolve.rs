@@ -313,6 +313,22 @@ impl Resolver<'_> {
                 .map(|s| self.count("max_concurrency", s))
                 .transpose()?,
             health: self.health(doc.health)?,
+            start: match &doc.start {
+                Some(s) => self.word(
+                    "start",
+                    s,
+                    &[
+                        ("eager", crate::model::StartMode::Eager),
+                        ("lazy", crate::model::StartMode::Lazy),
+                    ],
+                )?,
+                None => crate::model::StartMode::Eager,
+            },
+            idle_timeout: doc
+                .idle_timeout
+                .as_ref()
+                .map(|s| self.duration_or("idle_timeout", &Some(s.clone()), Duration::ZERO))
+                .transpose()?,
             max_sessions: match &doc.max_sessions {
                 Some(s) if session != SessionMode::Isolated => {
                     return Err(self.error(

@@ -511,3 +511,190 @@ async fn max_sessions_caps_the_processes_of_an_isolated_upstream() {
     let r = c.call_tool(&tool, r#"{"message":"now"}"#).await;
     assert_eq!(r.result()["content"][0]["text"], "now", "{}", r.text);
 }
+
+/// `initialize` requests on a fixture's wire log: one per process started.
+fn initializes(log: &std::path::Path) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["method"] == "initialize")
+        .count()
+}
+
+fn live_fixtures(name: &str) -> usize {
+    fixture_pids(name).into_iter().filter(|&p| alive(p)).count()
+}
+
+#[tokio::test]
+async fn a_lazy_upstream_starts_once_for_a_burst_and_stops_when_idle() {
+    let name = format!("lazy{}", std::process::id());
+    let c = Config::new();
+    let log = c.path("lazy.log");
+    let gw = c
+        .upstream(
+            Upstream::fixture(&name)
+                .log(&log)
+                .setting("start: lazy")
+                .setting("idle_timeout: 1s"),
+        )
+        .start()
+        .await;
+    // Discovered at start, then stopped: cold, with its catalog listed and no process left.
+    gw.wait_status("the upstream to be cold", |st| {
+        upstream_status(st, &name)["state"] == "cold"
+    })
+    .await;
+    assert_eq!(initializes(&log), 1);
+    let s = gw.initialize().await;
+    let tool = format!("{name}__echo");
+    let list = s.request("tools/list", None).await.result();
+    assert!(
+        list["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == tool.as_str()),
+        "{list}"
+    );
+    assert_eq!(
+        live_fixtures(&name),
+        0,
+        "listing a cold upstream does not start it"
+    );
+
+    // A hundred concurrent first calls start one process, and all succeed.
+    let calls = (0..100).map(|i| {
+        let s = &s;
+        let tool = &tool;
+        async move { s.call_tool(tool, &format!(r#"{{"message":"m{i}"}}"#)).await }
+    });
+    let replies = futures::future::join_all(calls).await;
+    for (i, r) in replies.iter().enumerate() {
+        assert_eq!(
+            r.result()["content"][0]["text"],
+            format!("m{i}"),
+            "{}",
+            r.text
+        );
+    }
+    assert_eq!(initializes(&log), 2, "exactly one more process");
+    assert_eq!(live_fixtures(&name), 1);
+    assert_eq!(upstream_status(&gw.status().await, &name)["state"], "ready");
+
+    // Idle for idle_timeout: stopped again, nothing left running, the catalog still served.
+    let st = gw
+        .wait_status("the idle stop", |st| {
+            upstream_status(st, &name)["state"] == "cold"
+        })
+        .await;
+    assert!(
+        upstream_status(&st, &name)["error"]
+            .as_str()
+            .unwrap()
+            .contains("idle"),
+        "{st}"
+    );
+    assert_eq!(live_fixtures(&name), 0);
+    let list = s.request("tools/list", None).await.result();
+    assert!(
+        list["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == tool.as_str())
+    );
+    let r = s.call_tool(&tool, r#"{"message":"again"}"#).await;
+    assert_eq!(r.result()["content"][0]["text"], "again", "{}", r.text);
+    assert_eq!(initializes(&log), 3);
+}
+
+/// Every process below `root`, as (pid, command line).
+fn descendants(root: u32) -> Vec<(u32, String)> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(0);
+        let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+            .unwrap_or_default()
+            .replace('\0', " ");
+        all.push((pid, ppid, cmd));
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for (pid, ppid, cmd) in &all {
+            if *ppid == p {
+                out.push((*pid, cmd.clone()));
+                frontier.push(*pid);
+            }
+        }
+    }
+    out
+}
+
+/// A real server launched through `npx` (the pinned `@modelcontextprotocol/server-everything`
+/// in tests/peers, no network) is stopped by `idle_timeout` with its whole process tree: npm's
+/// wrapper and the node server under it.
+#[tokio::test]
+async fn an_npx_launched_server_stopped_when_idle_leaves_no_process_behind() {
+    let peers =
+        std::env::var("SWITCHBOARD_PEERS").expect("SWITCHBOARD_PEERS (run through scripts/test)");
+    let gw = Config::new()
+        .upstream(
+            Upstream::command("ev", "npx", &["--no-install", "mcp-server-everything"])
+                .cwd(&peers)
+                .setting("idle_timeout: 2s"),
+        )
+        .start()
+        .await;
+    gw.wait_status("server-everything to be ready", |st| {
+        upstream_status(st, "ev")["state"] == "ready"
+    })
+    .await;
+    let s = gw.initialize().await;
+    let r = s.call_tool("ev__echo", r#"{"message":"hello"}"#).await;
+    assert!(
+        r.result()["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("hello"),
+        "{}",
+        r.text
+    );
+    let tree: Vec<(u32, String)> = descendants(gw.pid())
+        .into_iter()
+        .filter(|(_, cmd)| !cmd.contains("__reaper"))
+        .collect();
+    assert!(
+        tree.iter()
+            .any(|(_, c)| c.contains("mcp-server-everything") || c.contains("server-everything")),
+        "{tree:?}"
+    );
+    assert!(tree.len() >= 2, "npx and the server under it: {tree:?}");
+
+    gw.wait_status("the idle stop", |st| {
+        upstream_status(st, "ev")["state"] == "cold"
+    })
+    .await;
+    // Give the process group's end a moment to be reaped.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left: Vec<_> = tree.iter().filter(|(p, _)| alive(*p)).collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "left behind: {left:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use switchboard_config::{
     BreakerConfig, CacheScope, Config, Era, HealthConfig, HttpConfig, ItemFilter, ModernConfig,
-    ProductStatus, SessionMode, SessionsConfig, Transport, UpstreamConfig,
+    ProductStatus, SessionMode, SessionsConfig, StartMode, Transport, UpstreamConfig,
 };
 
 use crate::ok;
@@ -83,6 +83,8 @@ fn upstream_defaults() {
         max_concurrency: None,
         max_result_bytes: None,
         max_sessions: None,
+        start: StartMode::Eager,
+        idle_timeout: None,
         health: HealthConfig {
             interval: Duration::from_secs(15),
             timeout: Duration::from_secs(15),

@@ -112,6 +112,7 @@ impl Gateway {
         timeout: Option<Duration>,
     ) -> Result<Outcome, RpcError> {
         let admission = self.admit_call(up).await?;
+        let _busy = up.busy();
         // A call that finds no connection never reached the upstream: the supervisor deals with
         // a down upstream, the breaker with a live one that fails.
         let conn = self.connection_for(cx.session(), up).await?;

@@ -23,9 +23,16 @@ impl Gateway {
         up: &Arc<Upstream>,
     ) -> Result<Connection, RpcError> {
         if up.cfg.session == switchboard_config::SessionMode::Shared {
-            return up
-                .connection()
-                .ok_or_else(|| error::upstream_down(up.name(), up.last_error().as_deref()));
+            if let Some(c) = up.connection() {
+                return Ok(c);
+            }
+            // Cold (lazy or idle-stopped) or restarting: wait for it, up to its timeout.
+            if up.await_restart(up.cfg.timeout).await
+                && let Some(c) = up.connection()
+            {
+                return Ok(c);
+            }
+            return Err(error::upstream_down(up.name(), up.last_error().as_deref()));
         }
         // Boxed: starting a connection is a large future, and every request future would
         // otherwise carry room for it, shared upstreams' included.

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_config::UpstreamConfig;
+use switchboard_config::{StartMode, UpstreamConfig};
 use switchboard_protocol::object;
 use switchboard_upstream::{Backoff, Connection, Inbound};
 use tokio::sync::mpsc;
@@ -61,9 +61,21 @@ impl Gateway {
 
     async fn supervise(&self, up: Arc<Upstream>) {
         let mut failures = 0u32;
+        // A lazy upstream's first connection only discovers its catalog, then it goes cold.
+        let mut discovering = up.cfg.start == StartMode::Lazy;
+        let mut cold = false;
         loop {
             if up.stop.is_cancelled() {
                 return;
+            }
+            if cold {
+                // Until a call needs it (`Upstream::await_restart` wakes it).
+                tokio::select! {
+                    () = up.wake.notified() => {}
+                    () = up.stop.cancelled() => return,
+                }
+                cold = false;
+                tracing::info!(upstream = up.name(), "starting on first use");
             }
             up.set_health(Health::Starting, None);
             let (tx, mut rx) = mpsc::channel(1024);
@@ -95,15 +107,22 @@ impl Gateway {
                     tokio::pin!(setup);
                     let mut set_up = false;
                     let pinger = tokio::spawn(keep_alive(up.clone(), conn.clone()));
+                    let lifecycle = discovering || up.cfg.idle_timeout.is_some();
+                    let mut tick = tokio::time::interval(idle_check_every(&up));
                     let reason = loop {
                         tokio::select! {
                             () = &mut setup, if !set_up => set_up = true,
+                            _ = tick.tick(), if set_up && lifecycle => {
+                                if let Some(why) = self.may_go_cold(&up, discovering) {
+                                    break End::Cold(why);
+                                }
+                            }
                             m = rx.recv() => match m {
                                 Some(Inbound::Message(msg)) => self.on_upstream_message(&up, &conn, msg, None),
-                                Some(Inbound::Closed(r)) => break r,
-                                None => break "connection dropped".to_owned(),
+                                Some(Inbound::Closed(r)) => break End::Closed(r),
+                                None => break End::Closed("connection dropped".to_owned()),
                             },
-                            r = conn.closed() => break r,
+                            r = conn.closed() => break End::Closed(r),
                             _ = up.stop.cancelled() => {
                                 // Removed or replaced: this connection goes too, even if it was
                                 // published after the remover looked. (At shutdown,
@@ -124,6 +143,17 @@ impl Gateway {
                         self.first_attempt_over(&up);
                     }
                     pinger.abort();
+                    let reason = match reason {
+                        End::Closed(r) => r,
+                        End::Cold(why) => {
+                            // Stopped on purpose: its catalog stays, and nothing is withdrawn.
+                            conn.close().await;
+                            discovering = false;
+                            cold = true;
+                            up.set_health(Health::Cold, Some(why));
+                            continue;
+                        }
+                    };
                     conn.close().await;
                     lock(&up.conn).take();
                     lock(&up.lists).take();
@@ -148,10 +178,57 @@ impl Gateway {
         }
     }
 
+    /// Whether a connected upstream should stop now, and why: right after a lazy upstream's
+    /// catalog was discovered, or after `idle_timeout` without a client call, while no client
+    /// holds a subscription it serves. Its connection is taken from callers before it goes.
+    fn may_go_cold(&self, up: &Arc<Upstream>, discovering: bool) -> Option<String> {
+        let why = if discovering {
+            "catalog discovered; it starts on first use (start: lazy)".to_owned()
+        } else {
+            let limit = up.cfg.idle_timeout?;
+            let idle = up.idle_for();
+            if idle < limit {
+                return None;
+            }
+            // A subscription it must keep alive is use, however quiet.
+            let held = self.held_uris();
+            if held
+                .iter()
+                .any(|u| self.serving_upstream(u).is_some_and(|o| o.id == up.id))
+            {
+                return None;
+            }
+            format!("idle for {}s (idle_timeout)", idle.as_secs())
+        };
+        let conn = lock(&up.conn).take();
+        // A call that took the connection just now keeps it.
+        if up.active.load(std::sync::atomic::Ordering::Acquire) > 0 {
+            *lock(&up.conn) = conn;
+            return None;
+        }
+        Some(why)
+    }
+
     fn first_attempt_over(&self, up: &Upstream) {
         if up.mark_attempted() {
             self.state.started.send_modify(|n| *n += 1);
         }
+    }
+}
+
+/// How a connection's life ended.
+enum End {
+    /// It closed or failed: restart with backoff.
+    Closed(String),
+    /// Stopped on purpose (discovered, or idle): wait cold for a call.
+    Cold(String),
+}
+
+/// How often a connected upstream is checked for going cold.
+fn idle_check_every(up: &Upstream) -> Duration {
+    match up.cfg.idle_timeout {
+        Some(t) => (t / 4).clamp(Duration::from_millis(50), Duration::from_secs(5)),
+        None => Duration::from_millis(50),
     }
 }
 

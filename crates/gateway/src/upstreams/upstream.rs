@@ -23,6 +23,9 @@ use switchboard_protocol::lock;
 /// Where an upstream stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
+    /// Not running, by design: a `start: lazy` upstream before its first call, or one stopped
+    /// by `idle_timeout`. Its catalog is kept; a call starts it.
+    Cold,
     Starting,
     Ready,
     /// Connected, but its last health check went unanswered.
@@ -35,6 +38,7 @@ pub enum Health {
 impl Health {
     pub fn as_str(self) -> &'static str {
         match self {
+            Health::Cold => "cold",
             Health::Starting => "starting",
             Health::Ready => "ready",
             Health::Degraded => "degraded",
@@ -80,6 +84,13 @@ pub struct Upstream {
     pub(crate) next_attempt: Mutex<Option<Instant>>,
     /// Sessions' own connections open (or opening) to it (`session: isolated`).
     pub(crate) isolated: std::sync::atomic::AtomicUsize,
+    /// Starts a cold upstream: notified by a call that needs it.
+    pub(crate) wake: tokio::sync::Notify,
+    /// Client calls in flight to it, and when the last one ended (ms since `born`): what
+    /// `idle_timeout` looks at.
+    pub(crate) active: std::sync::atomic::AtomicUsize,
+    pub(crate) last_used_ms: AtomicU64,
+    born: Instant,
     /// Its first connection attempt is over (it came up or failed): readiness waits for this.
     attempted: AtomicBool,
 }
@@ -95,6 +106,10 @@ impl Upstream {
             attempts: tokio::sync::watch::Sender::new(0),
             next_attempt: Mutex::new(None),
             isolated: std::sync::atomic::AtomicUsize::new(0),
+            wake: tokio::sync::Notify::new(),
+            active: std::sync::atomic::AtomicUsize::new(0),
+            last_used_ms: AtomicU64::new(0),
+            born: Instant::now(),
             id: UpstreamId::new(&cfg.name),
             cfg,
             stop,
@@ -152,6 +167,10 @@ impl Upstream {
         let mut attempts = self.attempts.subscribe();
         let due = match self.health() {
             Health::Starting => true,
+            Health::Cold => {
+                self.wake.notify_one();
+                true
+            }
             Health::Failed => {
                 lock(&self.next_attempt).is_some_and(|at| at <= Instant::now() + limit)
             }
@@ -175,6 +194,21 @@ impl Upstream {
                 _ => return false,
             }
         }
+    }
+
+    /// Marks a client call to it as running until the guard drops (for `idle_timeout`).
+    pub(crate) fn busy(&self) -> Busy<'_> {
+        self.active.fetch_add(1, Ordering::AcqRel);
+        Busy(self)
+    }
+
+    /// How long since a client call to it last ended (zero while one runs).
+    pub(crate) fn idle_for(&self) -> Duration {
+        if self.active.load(Ordering::Acquire) > 0 {
+            return Duration::ZERO;
+        }
+        let last = Duration::from_millis(self.last_used_ms.load(Ordering::Acquire));
+        self.born.elapsed().saturating_sub(last)
     }
 
     pub fn health(&self) -> Health {
@@ -283,5 +317,16 @@ impl Upstream {
             probe_timeout: self.cfg.probe_timeout,
             replay: Some(replay),
         }
+    }
+}
+
+/// A client call in flight to an upstream; see [`Upstream::busy`].
+pub(crate) struct Busy<'a>(&'a Upstream);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        let now = u64::try_from(self.0.born.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.0.last_used_ms.store(now, Ordering::Release);
+        self.0.active.fetch_sub(1, Ordering::AcqRel);
     }
 }

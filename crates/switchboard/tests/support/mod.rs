@@ -65,6 +65,8 @@ pub struct Upstream {
     pub settings: Vec<String>,
     /// A Streamable HTTP upstream at this URL instead of a command.
     pub url: Option<String>,
+    /// The stdio command's working directory.
+    pub cwd: Option<String>,
 }
 
 impl Upstream {
@@ -87,6 +89,7 @@ impl Upstream {
             timeout: None,
             settings: Vec::new(),
             url: None,
+            cwd: None,
         }
     }
 
@@ -115,6 +118,11 @@ impl Upstream {
         self
     }
 
+    pub fn cwd(mut self, dir: &str) -> Upstream {
+        self.cwd = Some(dir.to_owned());
+        self
+    }
+
     pub fn timeout(mut self, t: &str) -> Upstream {
         self.timeout = Some(t.to_owned());
         self
@@ -129,6 +137,9 @@ impl Upstream {
             s += &format!("      command: {}\n", q(&self.command));
             let args: Vec<String> = self.args.iter().map(|a| q(a)).collect();
             s += &format!("      args: [{}]\n", args.join(", "));
+            if let Some(cwd) = &self.cwd {
+                s += &format!("      cwd: {}\n", q(cwd));
+            }
             if !self.env.is_empty() {
                 s += "      env:\n";
                 for (k, v) in &self.env {
@@ -306,6 +317,11 @@ impl Gateway {
     }
 
     /// Everything the gateway wrote to stderr so far.
+    /// The gateway process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends the gateway process a signal (`HUP`, `TERM`, …).
     pub fn signal(&self, name: &str) {
         let ok = Command::new("kill")

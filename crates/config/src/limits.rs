@@ -11,7 +11,7 @@ use crate::error::ConfigError;
 use crate::model::{
     BreakerConfig, DEFAULT_BREAKER_FAILURES, DEFAULT_BREAKER_OPEN_FOR, DEFAULT_BREAKER_PROBES,
     DEFAULT_BREAKER_WINDOW, DEFAULT_HEALTH_FAILURES, DEFAULT_HEALTH_INTERVAL, DEFAULT_MAX_QUEUE,
-    DEFAULT_MAX_WAIT, HealthConfig, ItemFilter, LimitsConfig,
+    DEFAULT_MAX_WAIT, GroupStrategy, HealthConfig, ItemFilter, LimitsConfig, Transport,
 };
 use crate::ordered_map::OrderedMap;
 use crate::resolve::Resolver;
@@ -35,6 +35,14 @@ pub(crate) struct FilterDoc {
     pub allow: Vec<Scalar>,
     #[serde(default)]
     pub deny: Vec<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GroupDoc {
+    #[serde(default)]
+    pub members: Vec<Scalar>,
+    pub strategy: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,6 +109,30 @@ impl Resolver<'_> {
             out.push((name, timeout));
         }
         Ok(out)
+    }
+
+    pub(crate) fn group(&self, key: &Scalar, doc: GroupDoc) -> Result<Transport, ConfigError> {
+        if doc.members.is_empty() {
+            return Err(self.error(key, format!("group `{}` has no members", key.value)));
+        }
+        let members = doc
+            .members
+            .iter()
+            .map(|m| self.checked(m, |t| validate::check_name("a group member", t)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let strategy = match &doc.strategy {
+            Some(s) => self.word(
+                "strategy",
+                s,
+                &[
+                    ("failover", GroupStrategy::Failover),
+                    ("round_robin", GroupStrategy::RoundRobin),
+                    ("least_inflight", GroupStrategy::LeastInflight),
+                ],
+            )?,
+            None => GroupStrategy::default(),
+        };
+        Ok(Transport::Group { members, strategy })
     }
 
     pub(crate) fn health(&self, doc: Option<HealthDoc>) -> Result<HealthConfig, ConfigError> {

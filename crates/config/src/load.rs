@@ -12,7 +12,7 @@ use crate::document::Document;
 use crate::error::ConfigError;
 use crate::federation;
 use crate::model::Config;
-use crate::resolve::{Resolver, check_unique_prefixes};
+use crate::resolve::{Resolver, check_groups, check_unique_prefixes};
 
 /// Reads the file, parses, expands, validates. `env` looks up environment variables (inject
 /// `|name| std::env::var(name).ok()` in production, a fixed map in tests).
@@ -52,5 +52,6 @@ fn build(
     let (mut config, sites) = resolver.config(document)?;
     federation::append(&mut config, &sites, file, env)?;
     check_unique_prefixes(file, &config.upstreams, &sites)?;
+    check_groups(file, &config.upstreams)?;
     Ok(config)
 }

@@ -237,6 +237,24 @@ pub enum Transport {
         url: String,
         headers: Vec<(String, String)>,
     },
+    /// No transport of its own: calls go to one of `members` (other upstreams serving the same
+    /// tools), chosen by `strategy`. Members are served only through their group.
+    Group {
+        members: Vec<String>,
+        strategy: GroupStrategy,
+    },
+}
+
+/// How a group picks the member for a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupStrategy {
+    /// The first healthy member in `members` order; the next ones only when it fails.
+    #[default]
+    Failover,
+    /// Members in turn.
+    RoundRobin,
+    /// The member with the fewest calls in flight.
+    LeastInflight,
 }
 
 /// Whether downstream sessions share one upstream session.

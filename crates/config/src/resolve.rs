@@ -233,6 +233,15 @@ impl Resolver<'_> {
         .filter_map(|(kind, present)| present.then_some(kind))
         .collect();
         let transport = match (doc.stdio, doc.http, doc.sse) {
+            (None, None, None) if doc.group.is_some() => {
+                self.group(key, doc.group.expect("checked"))?
+            }
+            _ if doc.group.is_some() => {
+                return Err(self.error(
+                    key,
+                    format!("upstream `{name}` is a `group` and has a transport too: a group's members are reached, not the group"),
+                ));
+            }
             (Some(stdio), None, None) => self.stdio(stdio)?,
             (None, Some(http), None) => {
                 let (url, headers) = self.remote(http)?;
@@ -605,6 +614,36 @@ impl Resolver<'_> {
             ),
         ))
     }
+}
+
+/// Every group's members are upstreams of this config that are not groups, and belong to one
+/// group only.
+pub(crate) fn check_groups(file: &str, upstreams: &[UpstreamConfig]) -> Result<(), ConfigError> {
+    let mut owner: HashMap<&str, &str> = HashMap::new();
+    for u in upstreams {
+        let Transport::Group { members, .. } = &u.transport else {
+            continue;
+        };
+        for m in members {
+            let problem = match upstreams.iter().find(|x| &x.name == m) {
+                None => Some("is not an upstream of this config".to_owned()),
+                Some(x) if matches!(x.transport, Transport::Group { .. }) => {
+                    Some("is a group itself".to_owned())
+                }
+                Some(_) => owner
+                    .insert(m, &u.name)
+                    .filter(|other| *other != u.name)
+                    .map(|other| format!("is a member of group `{other}` already")),
+            };
+            if let Some(p) = problem {
+                return Err(ConfigError::whole(
+                    file,
+                    format!("group `{}`: member `{m}` {p}", u.name),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Two upstreams with one prefix would put their tools under the same names; reject it, naming

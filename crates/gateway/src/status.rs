@@ -40,6 +40,24 @@ impl Gateway {
                 up.calls.load(std::sync::atomic::Ordering::Relaxed),
             ));
             s.push_str(&resilience_json(up));
+            if let Some((members, strategy)) = up.group() {
+                let names = |v: &[String]| {
+                    v.iter()
+                        .map(|n| object::json_string(n))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                s.push_str(&format!(
+                    ",\"strategy\":\"{}\",\"members\":[{}],\"disagreeing\":[{}]",
+                    match strategy {
+                        switchboard_config::GroupStrategy::Failover => "failover",
+                        switchboard_config::GroupStrategy::RoundRobin => "round_robin",
+                        switchboard_config::GroupStrategy::LeastInflight => "least_inflight",
+                    },
+                    names(members),
+                    names(&lock(&up.disagreeing)),
+                ));
+            }
             s.push('}');
         }
         s.push_str("],\"withheld\":[");

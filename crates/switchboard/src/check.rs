@@ -59,6 +59,9 @@ fn plan(c: &Config, file: &str) -> String {
             }
             Transport::Http { url, .. } => format!("http   {url}"),
             Transport::Sse { url, .. } => format!("sse    {url}"),
+            Transport::Group { members, strategy } => {
+                format!("group  {} ({strategy:?})", members.join(", "))
+            }
         };
         let names = if u.prefix.is_empty() {
             "names unprefixed".to_owned()

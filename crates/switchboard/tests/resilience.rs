@@ -698,3 +698,126 @@ async fn an_npx_launched_server_stopped_when_idle_leaves_no_process_behind() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+fn group_config(strategy: &str) -> (Config, std::path::PathBuf, std::path::PathBuf) {
+    let c = Config::new();
+    let (la, lb) = (c.path("a.log"), c.path("b.log"));
+    let c = c
+        .upstream(
+            Upstream::fixture("ma")
+                .log(&la)
+                .env("FIXTURE_ANNOTATE", "1")
+                .timeout("400ms"),
+        )
+        .upstream(
+            Upstream::fixture("mb")
+                .log(&lb)
+                .env("FIXTURE_ANNOTATE", "1"),
+        )
+        .upstream(Upstream::group("pool", &["ma", "mb"], strategy));
+    (c, la, lb)
+}
+
+#[tokio::test]
+async fn a_failover_group_moves_on_only_when_no_side_effect_can_repeat() {
+    let (c, la, lb) = group_config("failover");
+    let gw = c.start().await;
+    gw.wait_status("the group to be ready", |st| {
+        st["upstreams"]
+            .as_array()
+            .is_some_and(|u| u.iter().all(|u| u["state"] == "ready"))
+    })
+    .await;
+    let s = gw.initialize().await;
+    // Members are served only through the group.
+    let list = s.request("tools/list", None).await.result();
+    let names: Vec<&str> = list["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"pool__echo") && names.contains(&"pool__slow"),
+        "{names:?}"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("ma__") || n.starts_with("mb__")),
+        "{names:?}"
+    );
+    let st = gw.status().await;
+    assert_eq!(
+        upstream_status(&st, "pool")["members"],
+        serde_json::json!(["ma", "mb"])
+    );
+
+    // Failover order: the first member serves.
+    let r = s.call_tool("pool__echo", r#"{"message":"one"}"#).await;
+    assert_eq!(r.result()["content"][0]["text"], "one", "{}", r.text);
+    assert_eq!(
+        (calls_on_wire(&la, "echo"), calls_on_wire(&lb, "echo")),
+        (1, 0)
+    );
+
+    // A read-only tool that times out on the first member moves to the second.
+    let r = s.call_tool("pool__slow", r#"{"ms":1000}"#).await;
+    assert_eq!(
+        r.result()["content"][0]["text"],
+        "Slept for 1000 ms",
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        (calls_on_wire(&la, "slow"), calls_on_wire(&lb, "slow")),
+        (1, 1)
+    );
+
+    // A destructive one is not repeated: the first member's failure is the caller's.
+    let r = s.call_tool("pool__crash", "{}").await;
+    assert!(r.response().unwrap().get("error").is_some(), "{}", r.text);
+    assert_eq!(
+        (calls_on_wire(&la, "crash"), calls_on_wire(&lb, "crash")),
+        (1, 0)
+    );
+
+    // With the first member down, the second serves at once (the call never reached it).
+    let t = Instant::now();
+    let r = s.call_tool("pool__echo", r#"{"message":"two"}"#).await;
+    assert_eq!(r.result()["content"][0]["text"], "two", "{}", r.text);
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(calls_on_wire(&lb, "echo"), 1);
+}
+
+#[tokio::test]
+async fn a_round_robin_group_spreads_calls() {
+    let (c, la, lb) = group_config("round_robin");
+    let gw = c.start().await;
+    gw.wait_status("the group to be ready", |st| {
+        st["upstreams"]
+            .as_array()
+            .is_some_and(|u| u.iter().all(|u| u["state"] == "ready"))
+    })
+    .await;
+    let s = gw.initialize().await;
+    for i in 0..6 {
+        let r = s
+            .call_tool("pool__echo", &format!(r#"{{"message":"{i}"}}"#))
+            .await;
+        assert_eq!(
+            r.result()["content"][0]["text"],
+            i.to_string(),
+            "{}",
+            r.text
+        );
+    }
+    assert_eq!(
+        (calls_on_wire(&la, "echo"), calls_on_wire(&lb, "echo")),
+        (3, 3)
+    );
+}

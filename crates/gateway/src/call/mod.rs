@@ -111,6 +111,11 @@ impl Gateway {
         original: &Message,
         timeout: Option<Duration>,
     ) -> Result<Outcome, RpcError> {
+        if let Some((members, strategy)) = up.group() {
+            return self
+                .forward_group(cx, up, members, strategy, method, params, original, timeout)
+                .await;
+        }
         let admission = self.admit_call(up).await?;
         let _busy = up.busy();
         // A call that finds no connection never reached the upstream: the supervisor deals with

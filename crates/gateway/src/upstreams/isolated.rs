@@ -53,11 +53,15 @@ impl Gateway {
         // many sessions cannot overshoot it; given back when the connection's task ends.
         let slot = IsolatedSlot::take(up)?;
         let (tx, mut rx) = mpsc::channel(256);
-        let opts = up.connect_options(
-            relay::declared_capabilities(session),
-            self.state.reaper.clone(),
-            self.replay(up, Some(session)),
-        );
+        let opts = up
+            .connect_options(
+                relay::declared_capabilities(session),
+                self.state.reaper.clone(),
+                self.replay(up, Some(session)),
+            )
+            .ok_or_else(|| {
+                error::upstream_down(up.name(), Some("a group is reached through its members"))
+            })?;
         let conn = Connection::connect(opts, tx)
             .await
             .map_err(|e| error::upstream(up.name(), &e))?;

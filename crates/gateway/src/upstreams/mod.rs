@@ -13,6 +13,7 @@
 //! (the state many clients share on one upstream session: log level and subscriptions) and
 //! [`isolated`] (the per-session connections of `session: isolated` upstreams).
 
+pub mod group;
 pub mod isolated;
 pub mod lists;
 pub mod messages;

@@ -16,9 +16,24 @@ impl Gateway {
     /// listen whose view of it changed which lists did.
     pub(crate) fn rebuild_catalog(&self) {
         let _serial = lock(&self.state.rebuild);
+        self.refresh_groups();
         let members = self.state.upstreams.members();
-        let lists: Vec<Option<Arc<Lists>>> =
-            members.iter().map(|u| lock(&u.lists).clone()).collect();
+        // A group's members are served only through it.
+        let grouped: Vec<&str> = members
+            .iter()
+            .filter_map(|u| u.group())
+            .flat_map(|(names, _)| names.iter().map(String::as_str))
+            .collect();
+        let lists: Vec<Option<Arc<Lists>>> = members
+            .iter()
+            .map(|u| {
+                if grouped.contains(&u.cfg.name.as_str()) {
+                    None
+                } else {
+                    lock(&u.lists).clone()
+                }
+            })
+            .collect();
         let sources: Vec<Source<'_>> = members
             .iter()
             .zip(&lists)

@@ -28,6 +28,11 @@ const SHARED_CAPABILITIES: &str =
 
 impl Gateway {
     pub(crate) fn spawn_supervisor(&self, up: Arc<Upstream>) {
+        if up.group().is_some() {
+            // Nothing to connect: it is as ready as its members, worked out with the catalog.
+            self.first_attempt_over(&up);
+            return;
+        }
         let gw = self.clone();
         tokio::spawn(async move { gw.supervise(up).await });
     }
@@ -79,11 +84,13 @@ impl Gateway {
             }
             up.set_health(Health::Starting, None);
             let (tx, mut rx) = mpsc::channel(1024);
-            let opts = up.connect_options(
+            let Some(opts) = up.connect_options(
                 SHARED_CAPABILITIES.to_owned(),
                 self.state.reaper.clone(),
                 self.replay(&up, None),
-            );
+            ) else {
+                return;
+            };
             match Connection::connect(opts, tx).await {
                 Ok(conn) => {
                     up.record_era(&conn);

@@ -84,6 +84,10 @@ pub struct Upstream {
     pub(crate) next_attempt: Mutex<Option<Instant>>,
     /// Sessions' own connections open (or opening) to it (`session: isolated`).
     pub(crate) isolated: std::sync::atomic::AtomicUsize,
+    /// For a group: members whose lists differ from the group's common ones (for `/status`).
+    pub(crate) disagreeing: Mutex<Vec<String>>,
+    /// For a round-robin group: whose turn it is.
+    pub(crate) turn: std::sync::atomic::AtomicUsize,
     /// Starts a cold upstream: notified by a call that needs it.
     pub(crate) wake: tokio::sync::Notify,
     /// Client calls in flight to it, and when the last one ended (ms since `born`): what
@@ -106,6 +110,8 @@ impl Upstream {
             attempts: tokio::sync::watch::Sender::new(0),
             next_attempt: Mutex::new(None),
             isolated: std::sync::atomic::AtomicUsize::new(0),
+            disagreeing: Mutex::new(Vec::new()),
+            turn: std::sync::atomic::AtomicUsize::new(0),
             wake: tokio::sync::Notify::new(),
             active: std::sync::atomic::AtomicUsize::new(0),
             last_used_ms: AtomicU64::new(0),
@@ -255,6 +261,7 @@ impl Upstream {
             Transport::Stdio { .. } => "stdio",
             Transport::Http { .. } => "http",
             Transport::Sse { .. } => "sse",
+            Transport::Group { .. } => "group",
         }
     }
 
@@ -274,7 +281,7 @@ impl Upstream {
         capabilities: String,
         reaper: Option<Reaper>,
         replay: Replay,
-    ) -> ConnectOptions {
+    ) -> Option<ConnectOptions> {
         let target = match &self.cfg.transport {
             Transport::Stdio {
                 command,
@@ -295,8 +302,10 @@ impl Upstream {
                 url: url.clone(),
                 headers: headers.clone(),
             }),
+            // A group is reached through its members.
+            Transport::Group { .. } => return None,
         };
-        ConnectOptions {
+        Some(ConnectOptions {
             name: self.cfg.name.as_str().into(),
             target,
             timeout: self.cfg.timeout,
@@ -316,6 +325,14 @@ impl Upstream {
             },
             probe_timeout: self.cfg.probe_timeout,
             replay: Some(replay),
+        })
+    }
+
+    /// A group's members and how it picks among them; `None` for an upstream with a transport.
+    pub(crate) fn group(&self) -> Option<(&[String], switchboard_config::GroupStrategy)> {
+        match &self.cfg.transport {
+            Transport::Group { members, strategy } => Some((members, *strategy)),
+            _ => None,
         }
     }
 }

@@ -101,6 +101,14 @@ impl Upstream {
         }
     }
 
+    /// A group of other upstreams (`group: { members: [...], strategy: ... }`).
+    pub fn group(name: &str, members: &[&str], strategy: &str) -> Upstream {
+        Upstream::command(name, "", &[]).setting(&format!(
+            "group: {{ members: [{}], strategy: {strategy} }}",
+            members.join(", ")
+        ))
+    }
+
     pub fn env(mut self, key: &str, value: &str) -> Upstream {
         self.env.push((key.to_owned(), value.to_owned()));
         self
@@ -132,6 +140,8 @@ impl Upstream {
         let mut s = format!("  {}:\n", self.name);
         if let Some(url) = &self.url {
             s += &format!("    http:\n      url: {}\n", q(url));
+        } else if self.command.is_empty() {
+            // No transport: a group, whose `group:` line comes with the settings.
         } else {
             s += "    stdio:\n";
             s += &format!("      command: {}\n", q(&self.command));

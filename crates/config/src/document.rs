@@ -97,6 +97,7 @@ pub(crate) struct UpstreamDoc {
     pub max_sessions: Option<Scalar>,
     pub start: Option<Scalar>,
     pub idle_timeout: Option<Scalar>,
+    pub max_timeout: Option<Scalar>,
     pub group: Option<crate::limits::GroupDoc>,
 }
 

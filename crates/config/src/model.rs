@@ -174,6 +174,8 @@ pub struct UpstreamConfig {
     pub start: StartMode,
     /// Stop the upstream after this long without a client call (`None`: never).
     pub idle_timeout: Option<Duration>,
+    /// How long a call that keeps sending progress may run in all (`None`: `timeout` is final).
+    pub max_timeout: Option<Duration>,
 }
 
 /// When an upstream's shared connection starts.
@@ -211,6 +213,7 @@ impl UpstreamConfig {
             max_sessions: None,
             start: StartMode::Eager,
             idle_timeout: None,
+            max_timeout: None,
         }
     }
 }

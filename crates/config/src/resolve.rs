@@ -333,6 +333,21 @@ impl Resolver<'_> {
                 )?,
                 None => crate::model::StartMode::Eager,
             },
+            max_timeout: match &doc.max_timeout {
+                None => None,
+                Some(s) => {
+                    let max = self.duration_or("max_timeout", &Some(s.clone()), Duration::ZERO)?;
+                    let timeout =
+                        self.duration_or("timeout", &doc.timeout, DEFAULT_UPSTREAM_TIMEOUT)?;
+                    if max <= timeout {
+                        return Err(self.error(
+                            s,
+                            format!("`max_timeout` ({max:?}) must be longer than `timeout` ({timeout:?}): it is how far progress may extend a call"),
+                        ));
+                    }
+                    Some(max)
+                }
+            },
             idle_timeout: doc
                 .idle_timeout
                 .as_ref()

@@ -821,3 +821,50 @@ async fn a_round_robin_group_spreads_calls() {
         (3, 3)
     );
 }
+
+#[tokio::test]
+async fn progress_extends_a_call_up_to_max_timeout_and_no_further() {
+    let gw = Config::new()
+        .upstream(
+            Upstream::fixture("fx")
+                .timeout("500ms")
+                .setting("max_timeout: 2500ms"),
+        )
+        .start()
+        .await;
+    ready(&gw, 1).await;
+    let s = gw.initialize().await;
+    let call = |ms: u64, progress: bool| {
+        let meta = if progress {
+            r#","_meta":{"progressToken":"p1"}"#
+        } else {
+            ""
+        };
+        let params =
+            format!(r#"{{"name":"fx__slow","arguments":{{"ms":{ms},"progress_ms":150}}{meta}}}"#);
+        let s = &s;
+        async move {
+            let t = Instant::now();
+            (s.request("tools/call", Some(&params)).await, t.elapsed())
+        }
+    };
+    // Progress every 150 ms keeps a 1.5 s call alive past its 500 ms timeout.
+    let (r, _) = call(1500, true).await;
+    assert_eq!(
+        r.result()["content"][0]["text"],
+        "Slept for 1500 ms",
+        "{}",
+        r.text
+    );
+    // Without progress the timeout is final.
+    let (r, took) = call(1500, false).await;
+    assert_eq!(r.error()["code"], UPSTREAM_TIMEOUT, "{}", r.text);
+    assert!(took < Duration::from_millis(1200), "took {took:?}");
+    // With progress, max_timeout is the hard limit.
+    let (r, took) = call(6000, true).await;
+    assert_eq!(r.error()["code"], UPSTREAM_TIMEOUT, "{}", r.text);
+    assert!(
+        took >= Duration::from_millis(2400) && took < Duration::from_millis(4000),
+        "took {took:?}"
+    );
+}

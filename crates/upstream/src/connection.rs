@@ -123,6 +123,9 @@ pub enum Inbound {
 pub struct RequestCtx {
     /// Overrides the connection's default timeout.
     pub timeout: Option<Duration>,
+    /// Lets progress extend the deadline: while the upstream sends `notifications/progress`
+    /// for this request at least once per `timeout`, it may run up to this long in all.
+    pub max_timeout: Option<Duration>,
     /// Cancels the request (and tells the upstream) when fired.
     pub cancel: Option<CancellationToken>,
     /// Receives the notifications and server-to-client requests that belong to this request.
@@ -158,6 +161,8 @@ struct Pending {
     related: Option<related::Sender<Message>>,
     owner: u64,
     attributable: Option<Arc<AtomicBool>>,
+    /// Counts this request's progress notifications, when progress may extend its deadline.
+    progressed: Option<Arc<AtomicU64>>,
 }
 
 impl Pending {
@@ -555,6 +560,10 @@ impl Core {
         };
         let body = Bytes::from(encode::request(&Id::number(id), method, params));
         let (tx, rx) = oneshot::channel();
+        let timeout = ctx.timeout.unwrap_or(self.opts.timeout);
+        // Progress may extend the deadline only past the timeout, never shorten it.
+        let max_timeout = ctx.max_timeout.filter(|m| *m > timeout);
+        let progressed = max_timeout.map(|_| Arc::new(AtomicU64::new(0)));
         lock(&self.pending).insert(
             id,
             Pending {
@@ -562,6 +571,7 @@ impl Core {
                 related: ctx.related,
                 owner: ctx.owner,
                 attributable: ctx.attributable,
+                progressed: progressed.clone(),
             },
         );
         let mut guard = PendingGuard {
@@ -580,8 +590,8 @@ impl Core {
         let post = wire.send_request(id, body, request_id);
         tokio::pin!(post);
         let mut posting = true;
-        let timeout = ctx.timeout.unwrap_or(self.opts.timeout);
         let cancel = ctx.cancel.unwrap_or_default();
+        let started = tokio::time::Instant::now();
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         let mut rx = rx;
@@ -595,7 +605,17 @@ impl Core {
                     Ok(()) => posting = false,
                     Err(e) => break Err(self.send_error(e)),
                 },
-                _ = &mut deadline => break Err(UpstreamError::Timeout(timeout)),
+                _ = &mut deadline => {
+                    // Progress since the deadline was set buys another `timeout`, up to the cap.
+                    if let (Some(max), Some(p)) = (max_timeout, &progressed) {
+                        let elapsed = started.elapsed();
+                        if p.swap(0, Ordering::AcqRel) > 0 && elapsed < max {
+                            deadline.as_mut().reset(tokio::time::Instant::now() + timeout.min(max - elapsed));
+                            continue;
+                        }
+                    }
+                    break Err(UpstreamError::Timeout(started.elapsed().max(timeout)));
+                }
                 _ = cancel.cancelled() => break Err(UpstreamError::Cancelled),
             }
         };
@@ -693,6 +713,9 @@ impl Core {
                 self.route(related, msg);
             }
             Kind::Notification => {
+                if msg.method() == Some("notifications/progress") {
+                    self.note_progress(&msg);
+                }
                 let related = related.or_else(|| match msg.method() {
                     Some("notifications/progress") => msg
                         .param("progressToken")
@@ -707,6 +730,23 @@ impl Core {
                 });
                 self.route(related, msg);
             }
+        }
+    }
+
+    /// Counts a progress notification for the request it belongs to, when that request lets
+    /// progress extend its deadline.
+    fn note_progress(&self, msg: &Message) {
+        let Some(token) = msg
+            .param("progressToken")
+            .and_then(|t| t.parse::<u64>().ok())
+        else {
+            return;
+        };
+        if let Some(p) = lock(&self.pending)
+            .get(&token)
+            .and_then(|p| p.progressed.as_ref())
+        {
+            p.fetch_add(1, Ordering::AcqRel);
         }
     }
 

@@ -85,6 +85,7 @@ fn upstream_defaults() {
         max_sessions: None,
         start: StartMode::Eager,
         idle_timeout: None,
+        max_timeout: None,
         health: HealthConfig {
             interval: Duration::from_secs(15),
             timeout: Duration::from_secs(15),

@@ -496,6 +496,7 @@ impl Source {
         let (tx, related) = related::channel(EVENTS);
         let ctx = RequestCtx {
             timeout: Some(timeout),
+            max_timeout: None,
             cancel: Some(stop),
             related: Some(tx),
             owner,

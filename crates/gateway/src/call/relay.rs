@@ -80,6 +80,7 @@ pub(crate) async fn forward(
     let progress = call.progress;
     let ctx = RequestCtx {
         timeout: call.timeout,
+        max_timeout: up.cfg.max_timeout,
         cancel: Some(call.cancel),
         related: Some(tx),
         owner: session.key,

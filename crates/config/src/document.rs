@@ -98,6 +98,7 @@ pub(crate) struct UpstreamDoc {
     pub start: Option<Scalar>,
     pub idle_timeout: Option<Scalar>,
     pub max_timeout: Option<Scalar>,
+    pub required: Option<Scalar>,
     pub group: Option<crate::limits::GroupDoc>,
 }
 

@@ -176,6 +176,8 @@ pub struct UpstreamConfig {
     pub idle_timeout: Option<Duration>,
     /// How long a call that keeps sending progress may run in all (`None`: `timeout` is final).
     pub max_timeout: Option<Duration>,
+    /// `/readyz` answers 503 while this upstream is not serving.
+    pub required: bool,
 }
 
 /// When an upstream's shared connection starts.
@@ -214,6 +216,7 @@ impl UpstreamConfig {
             start: StartMode::Eager,
             idle_timeout: None,
             max_timeout: None,
+            required: false,
         }
     }
 }

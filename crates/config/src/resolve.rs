@@ -333,6 +333,10 @@ impl Resolver<'_> {
                 )?,
                 None => crate::model::StartMode::Eager,
             },
+            required: match &doc.required {
+                Some(s) => self.boolean("required", s)?,
+                None => false,
+            },
             max_timeout: match &doc.max_timeout {
                 None => None,
                 Some(s) => {

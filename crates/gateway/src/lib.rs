@@ -197,6 +197,33 @@ impl Gateway {
         ready
     }
 
+    /// Whether `/readyz` should say ready: every upstream had its first attempt, the gateway is
+    /// not shutting down, and every `required: true` upstream is serving (ready, degraded, or
+    /// cold and able to start on demand). `Err` says what is missing.
+    pub fn readiness(&self) -> Result<(), String> {
+        if self.is_shutting_down() {
+            return Err("shutting down".to_owned());
+        }
+        if !self.is_ready() {
+            return Err("starting".to_owned());
+        }
+        for up in self.state.upstreams.members().iter() {
+            if !up.cfg.required {
+                continue;
+            }
+            use upstreams::upstream::Health;
+            let health = up.health();
+            if !matches!(health, Health::Ready | Health::Degraded | Health::Cold) {
+                return Err(format!(
+                    "required upstream {} is {}",
+                    up.name(),
+                    health.as_str()
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Waits (up to `limit`) until every upstream has had its first connection attempt.
     pub async fn wait_ready(&self, limit: Duration) {
         let mut rx = self.state.started.subscribe();

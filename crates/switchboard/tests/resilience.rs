@@ -868,3 +868,45 @@ async fn progress_extends_a_call_up_to_max_timeout_and_no_further() {
         "took {took:?}"
     );
 }
+
+#[tokio::test]
+async fn readyz_waits_for_required_upstreams_only() {
+    let missing = "/nonexistent/switchboard-test-no-such-command";
+    let gw = support::Gateway::launch(
+        Config::new()
+            .upstream(Upstream::fixture("fx").setting("required: true"))
+            .upstream(Upstream::command("optional", missing, &[])),
+    )
+    .await;
+    // One upstream that never starts, not required: ready once first attempts are over.
+    gw.wait_status("first attempts", |st| {
+        upstream_status(st, "fx")["state"] == "ready"
+    })
+    .await;
+    let r = gw.client.get(gw.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    let gw = support::Gateway::launch(
+        Config::new()
+            .upstream(Upstream::fixture("fx"))
+            .upstream(Upstream::command("needed", missing, &[]).setting("required: true")),
+    )
+    .await;
+    gw.wait_status("first attempts", |st| {
+        upstream_status(st, "needed")["state"] == "failed"
+            && upstream_status(st, "fx")["state"] == "ready"
+    })
+    .await;
+    let r = gw.client.get(gw.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body = r.text().await.unwrap();
+    assert!(
+        // `failed`, or `starting` if a retry is under way at that moment.
+        body.starts_with("required upstream needed is "),
+        "{body}"
+    );
+    // Not ready is not down: the healthy upstream still serves.
+    let s = gw.initialize().await;
+    let r = s.call_tool("fx__echo", r#"{"message":"served"}"#).await;
+    assert_eq!(r.result()["content"][0]["text"], "served", "{}", r.text);
+}

@@ -86,6 +86,7 @@ fn upstream_defaults() {
         start: StartMode::Eager,
         idle_timeout: None,
         max_timeout: None,
+        required: false,
         health: HealthConfig {
             interval: Duration::from_secs(15),
             timeout: Duration::from_secs(15),

@@ -261,10 +261,9 @@ fn method_not_allowed(allow: &'static str) -> Response {
 }
 
 fn readyz(srv: &Server) -> Response {
-    if srv.gw.is_ready() && !srv.gw.is_shutting_down() {
-        (StatusCode::OK, "ready\n").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response()
+    match srv.gw.readiness() {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")).into_response(),
     }
 }
 

@@ -263,7 +263,15 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// Starts `switchboard serve` and waits until `/readyz` answers 200.
     pub async fn start(config: Config) -> Gateway {
+        let mut gw = Gateway::launch(config).await;
+        gw.wait_ready().await;
+        gw
+    }
+
+    /// Starts `switchboard serve` and returns once it listens, ready or not.
+    pub async fn launch(config: Config) -> Gateway {
         let path = config.write();
         // Built before the child exists: nothing between spawn and the guard below may panic.
         let client = client();
@@ -322,11 +330,9 @@ impl Gateway {
                 gw.stderr()
             ),
         }
-        gw.wait_ready().await;
         gw
     }
 
-    /// Everything the gateway wrote to stderr so far.
     /// The gateway process's id.
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -342,6 +348,7 @@ impl Gateway {
         assert!(ok, "kill -{name} failed");
     }
 
+    /// Everything the gateway wrote to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }

@@ -910,3 +910,42 @@ async fn readyz_waits_for_required_upstreams_only() {
     let r = s.call_tool("fx__echo", r#"{"message":"served"}"#).await;
     assert_eq!(r.result()["content"][0]["text"], "served", "{}", r.text);
 }
+
+/// CPU seconds a process used so far (user + system).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    // After the command: state is field 3, utime 14 and stime 15 (1-based over the whole line).
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+#[tokio::test]
+async fn a_crash_looping_upstream_is_restarted_with_backoff_not_in_a_busy_loop() {
+    let gw = Config::new()
+        .upstream(Upstream::fixture("fx"))
+        .upstream(Upstream::command("loop", "sh", &["-c", "exit 3"]))
+        .start()
+        .await;
+    let cpu_before = cpu_seconds(gw.pid());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let st = gw.status().await;
+    let restarts = upstream_status(&st, "loop")["restarts"].as_u64().unwrap();
+    // 0.5 s doubling, jittered to between half and all of each delay: 2 to 5 restarts in 3 s;
+    // a busy loop would show hundreds.
+    assert!(
+        (2..=6).contains(&restarts),
+        "{restarts} restarts in 3 s: {st}"
+    );
+    let used = cpu_seconds(gw.pid()) - cpu_before;
+    assert!(used < 0.5, "the gateway used {used} s of CPU in 3 s");
+    // The other upstream serves throughout.
+    let s = gw.initialize().await;
+    let r = s.call_tool("fx__echo", r#"{"message":"fine"}"#).await;
+    assert_eq!(r.result()["content"][0]["text"], "fine", "{}", r.text);
+}

@@ -15,7 +15,44 @@ pub enum Upstream {
 
 /// Writes a config with `upstreams` (name, how) to `dir/name.yaml` and returns its path.
 pub fn write(dir: &Path, name: &str, upstreams: &[(String, Upstream)]) -> anyhow::Result<PathBuf> {
+    write_with(dir, name, upstreams, &Features::default())
+}
+
+/// Settings a case adds to the defaults: top-level YAML, and lines for every upstream.
+#[derive(Debug, Clone, Default)]
+pub struct Features {
+    pub top: &'static str,
+    pub upstream: &'static [&'static str],
+}
+
+/// Every optional feature on the call path off: what the gateway costs bare.
+pub const FEATURES_OFF: Features = Features {
+    top: "",
+    upstream: &["breaker: { enabled: false }"],
+};
+
+/// Every optional feature on the call path on, with limits too high to refuse anything:
+/// concurrency limits (global and per upstream), per-tool timeouts, the breaker judging
+/// failure rates, and the result limit.
+pub const FEATURES_ON: Features = Features {
+    top: "limits: { max_inflight: 100000 }\n",
+    upstream: &[
+        "max_concurrency: 100000",
+        "tool_timeouts: { echo: 30s }",
+        "max_result_bytes: 16777216",
+        "breaker: { consecutive_failures: 5, failure_rate: 50%, window: 100 }",
+    ],
+};
+
+/// [`write`], with `features` added.
+pub fn write_with(
+    dir: &Path,
+    name: &str,
+    upstreams: &[(String, Upstream)],
+    features: &Features,
+) -> anyhow::Result<PathBuf> {
     let mut y = String::from("# Written by switchboard-bench for one benchmark case.\n");
+    y.push_str(features.top);
     let _ = writeln!(y, "sessions:\n  max_sessions: {MAX_SESSIONS}\nupstreams:");
     for (n, up) in upstreams {
         let _ = writeln!(y, "  {n}:");
@@ -34,6 +71,9 @@ pub fn write(dir: &Path, name: &str, upstreams: &[(String, Upstream)]) -> anyhow
             }
         }
         let _ = writeln!(y, "    timeout: 30s");
+        for line in features.upstream {
+            let _ = writeln!(y, "    {line}");
+        }
     }
     std::fs::create_dir_all(dir)?;
     let path = dir.join(format!("{name}.yaml"));

@@ -192,7 +192,11 @@ fn transport_section(w: &mut String, r: &Results) {
          2026-07-28** — the same with a 2026-07-28 client (no session; `_meta` and mirrored \
          headers on every request), against the same direct handshake-era call; **stdio** — \
          stdio client → `switchboard stdio` → stdio upstream; **HTTP→stdio** — HTTP client → \
-         gateway → stdio upstream (its direct column is the direct stdio call).{}{} Latencies in \
+         gateway → stdio upstream (its direct column is the direct stdio call); **HTTP, features \
+         off** and **HTTP, features on** — the HTTP path through gateways with every optional \
+         call-path feature off (circuit breaker disabled), and on (global and per-upstream \
+         concurrency limits, per-tool timeouts, the breaker judging failure rates, the result \
+         limit), at one concurrency: a feature's cost per call is the gap between the two.{}{} Latencies in \
          ms; *+p50*/*+p99* are gateway minus direct; *CPU/call* is the gateway's{} CPU time (all \
          threads) per call, over all rounds.\n",
         if floor { FLOOR_PATHS } else { "" },

@@ -34,6 +34,28 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
             &[("up".into(), Upstream::Http(url.clone()))],
         )?;
         let (gw, gw_url) = start_gateway(layout, "gateway-http", &cfg)?;
+        // The same gateway with every optional call-path feature off, and on: measured beside
+        // each other at one concurrency, so a feature's cost per call is the gap between them.
+        let up = [("up".to_owned(), Upstream::Http(url.clone()))];
+        let featured = [
+            ("http-off", config::FEATURES_OFF),
+            ("http-on", config::FEATURES_ON),
+        ]
+        .map(|(path, features)| -> anyhow::Result<_> {
+            let cfg = config::write_with(
+                &layout.run_dir,
+                &format!("transport-{path}"),
+                &up,
+                &features,
+            )?;
+            Ok((
+                path,
+                start_gateway(layout, &format!("gateway-{path}"), &cfg)?,
+                Vec::new(),
+            ))
+        });
+        let mut featured = featured.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+        let feature_c = plan.concurrency.iter().copied().filter(|&c| c <= 32).max();
         // Both floors, measured against the same direct runs: the bare proxy and the splice.
         // Each with its runs at the concurrency being measured.
         let mut floors = [
@@ -72,6 +94,20 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
                         .watch(gw.pid())
                         .run(layout)?,
                 );
+                if Some(c) == feature_c {
+                    for (path, (gw, gw_url), runs) in &mut featured {
+                        runs.push(
+                            plan.standard(Load::http(
+                                &format!("{path}-c{c}-gateway-{round}"),
+                                gw_url,
+                            ))
+                            .tool("up__echo")
+                            .concurrency(c)
+                            .watch(gw.pid())
+                            .run(layout)?,
+                        );
+                    }
+                }
                 modern.push(
                     plan.standard(Load::http(
                         &format!("http-modern-c{c}-gateway-{round}"),
@@ -85,6 +121,11 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
                 );
             }
             out.push(fold("http-modern", c, direct.clone(), modern)?);
+            if Some(c) == feature_c {
+                for (path, _, runs) in &mut featured {
+                    out.push(fold(path, c, direct.clone(), std::mem::take(runs))?);
+                }
+            }
             for (path, _, runs) in &mut floors {
                 out.push(fold(path, c, direct.clone(), std::mem::take(runs))?);
             }

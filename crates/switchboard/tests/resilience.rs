@@ -949,3 +949,122 @@ async fn a_crash_looping_upstream_is_restarted_with_backoff_not_in_a_busy_loop()
     let r = s.call_tool("fx__echo", r#"{"message":"fine"}"#).await;
     assert_eq!(r.result()["content"][0]["text"], "fine", "{}", r.text);
 }
+
+/// A Streamable HTTP MCP server that initializes and lists one tool, then answers every
+/// `tools/call` with HTTP 500. A fault injector, not an MCP implementation: no real server can
+/// be made to fail this way on demand offline. Returns its URL and the count of calls it got.
+async fn failing_http_upstream() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let calls = counted.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    // One request: head, then a Content-Length body.
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        let mut chunk = [0u8; 4096];
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    while buf.len() < head_end + len {
+                        let mut chunk = [0u8; 4096];
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body: Value = serde_json::from_slice(&buf[head_end..head_end + len])
+                        .unwrap_or(Value::Null);
+                    buf.drain(..head_end + len);
+                    let id = body["id"].clone();
+                    let (status, json) = match body["method"].as_str() {
+                        _ if !head.starts_with("post") => ("405 Method Not Allowed", String::new()),
+                        Some("initialize") => (
+                            "200 OK",
+                            serde_json::json!({"jsonrpc":"2.0","id":id,"result":{
+                            "protocolVersion":"2025-06-18","capabilities":{"tools":{}},
+                            "serverInfo":{"name":"fails","version":"1"}}})
+                            .to_string(),
+                        ),
+                        Some("tools/list") => (
+                            "200 OK",
+                            serde_json::json!({"jsonrpc":"2.0","id":id,"result":{
+                            "tools":[{"name":"echo","inputSchema":{"type":"object"}}]}})
+                            .to_string(),
+                        ),
+                        Some("tools/call") => {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            ("500 Internal Server Error", "boom".to_owned())
+                        }
+                        _ if id.is_null() => ("202 Accepted", String::new()),
+                        _ => (
+                            "200 OK",
+                            serde_json::json!({"jsonrpc":"2.0","id":id,"result":{}}).to_string(),
+                        ),
+                    };
+                    let ctype = if status.starts_with("200") {
+                        "application/json"
+                    } else {
+                        "text/plain"
+                    };
+                    let resp = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\n\r\n{json}",
+                        json.len()
+                    );
+                    if sock.write_all(resp.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, calls)
+}
+
+#[tokio::test]
+async fn an_http_upstream_answering_500_opens_its_breaker() {
+    let (url, calls) = failing_http_upstream().await;
+    let gw = Config::new()
+        .upstream(
+            Upstream::http("web", &url)
+                .setting("era: legacy")
+                .setting("breaker: { consecutive_failures: 3, open_for: 60s }"),
+        )
+        .start()
+        .await;
+    ready(&gw, 1).await;
+    let s = gw.initialize().await;
+    for _ in 0..3 {
+        let r = s.call_tool("web__echo", "{}").await;
+        let e = r.error();
+        assert_eq!(e["code"], -31001, "{e}");
+        assert!(e["message"].as_str().unwrap().contains("500"), "{e}");
+    }
+    let e = s.call_tool("web__echo", "{}").await.error();
+    assert_eq!(e["code"], CIRCUIT_OPEN, "{e}");
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "the open breaker sent nothing"
+    );
+}

@@ -124,7 +124,13 @@ impl Gateway {
         let out = self
             .forward_on(cx, up, conn, method, params, original, timeout)
             .await;
-        admission.finish(matches!(&out, Err(e) if resilience::is_failure(e)));
+        admission.finish(match &out {
+            Err(e) => resilience::is_failure(e),
+            // A transport's failure can come back as an error response it made itself (an
+            // HTTP upstream's 5xx), under the same gateway-owned codes.
+            Ok(Outcome::Upstream(m)) => resilience::is_failure_response(m),
+            Ok(_) => false,
+        });
         out
     }
 

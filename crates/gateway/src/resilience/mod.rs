@@ -116,13 +116,27 @@ impl Gateway {
 
 /// Whether an error the call path returned means the upstream failed (for the breaker).
 pub(crate) fn is_failure(e: &RpcError) -> bool {
+    is_failure_code(e.code)
+}
+
+fn is_failure_code(code: ErrorCode) -> bool {
     matches!(
-        e.code,
+        code,
         ErrorCode::UPSTREAM_UNAVAILABLE
             | ErrorCode::UPSTREAM_TIMEOUT
             | ErrorCode::UPSTREAM_CLOSED
             | ErrorCode::UPSTREAM_PROTOCOL
     )
+}
+
+/// Whether an upstream's response is an error the gateway's transport made for a failure
+/// (`-31001` … `-31004`), not the upstream's own answer.
+pub(crate) fn is_failure_response(m: &switchboard_protocol::Message) -> bool {
+    m.kind() == switchboard_protocol::Kind::Error
+        && m.error()
+            .and_then(|e| switchboard_protocol::object::get(e, "code"))
+            .and_then(|c| c.trim().parse::<i64>().ok())
+            .is_some_and(|c| is_failure_code(ErrorCode(c)))
 }
 
 fn overloaded(scope: &str, limit: &Limit, why: Refused) -> RpcError {

@@ -172,21 +172,29 @@ impl Gateway {
         let safe = retry_safe(lock(&group.lists).as_deref(), kind, &name);
         let mut last = None;
         for member in self.candidates(group, names, strategy) {
-            match Box::pin(self.forward(cx, &member, method, params, original, timeout)).await {
-                Ok(out) => return Ok(out),
-                Err(e) if moves_on(&e, safe) => {
-                    tracing::info!(
-                        group = group.name(),
-                        member = member.name(),
-                        "group member failed; trying the next: {}",
-                        e.message
-                    );
-                    last = Some(e);
-                }
-                Err(e) => return Err(e),
+            let out = Box::pin(self.forward(cx, &member, method, params, original, timeout)).await;
+            let next = match &out {
+                Err(e) => moves_on(e, safe),
+                // A transport's failure reported as an error response (an HTTP member's 5xx)
+                // reached the member: only a call that is safe to repeat goes on.
+                Ok(Outcome::Upstream(m)) => safe && crate::resilience::is_failure_response(m),
+                Ok(_) => false,
+            };
+            if !next {
+                return out;
             }
+            tracing::info!(
+                group = group.name(),
+                member = member.name(),
+                "group member failed; trying the next"
+            );
+            last = Some(out);
         }
-        Err(last
-            .unwrap_or_else(|| error::upstream_down(group.name(), Some("no member is serving"))))
+        last.unwrap_or_else(|| {
+            Err(error::upstream_down(
+                group.name(),
+                Some("no member is serving"),
+            ))
+        })
     }
 }

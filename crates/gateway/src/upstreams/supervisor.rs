@@ -103,7 +103,6 @@ impl Gateway {
                         *lock(&up.lists) = Some(Arc::new(lists));
                         *lock(&up.conn) = Some(conn.clone());
                         *lock(&up.sent_level) = None;
-                        up.guard.breaker.reset();
                         up.set_health(Health::Ready, None);
                         tracing::info!(upstream = up.name(), revision = %conn.revision(), "upstream ready");
                         self.rebuild_catalog();

@@ -156,14 +156,6 @@ impl Breaker {
         }
     }
 
-    /// A new connection to the upstream is up (after a restart): whatever failed before
-    /// failed on the old one.
-    pub fn reset(&self) {
-        if self.state.load(Ordering::Acquire) != CLOSED {
-            self.close();
-        }
-    }
-
     /// A call admitted but never made (the caller went away first).
     pub fn forget(&self, ticket: Ticket) {
         if ticket.probe && self.cfg.enabled {

@@ -30,6 +30,7 @@ pub(crate) struct Document {
     pub products: Option<OrderedMap<Scalar, ProductDoc>>,
     pub modern: Option<ModernDoc>,
     pub limits: Option<crate::limits::LimitsDoc>,
+    pub idempotency: Option<crate::idempotency::IdempotencyDoc>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -14,6 +14,7 @@ mod error;
 mod expand;
 mod federation;
 mod glob;
+mod idempotency;
 mod limits;
 mod listen;
 mod load;
@@ -33,7 +34,7 @@ pub use model::{
     DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HELD,
     DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_QUEUE, DEFAULT_MAX_ROUNDS, DEFAULT_MAX_SESSIONS,
     DEFAULT_MAX_WAIT, DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT,
-    Era, GroupStrategy, HealthConfig, HttpConfig, ItemFilter, LimitsConfig, MAX_REPLICA_ID_LEN,
-    ModernConfig, ProductConfig, ProductStatus, Root, SessionMode, SessionsConfig, StartMode,
-    StateKey, Transport, UpstreamConfig,
+    Era, GroupStrategy, HealthConfig, HttpConfig, IdempotencyConfig, ItemFilter, LimitsConfig,
+    MAX_REPLICA_ID_LEN, ModernConfig, ProductConfig, ProductStatus, Root, SessionMode,
+    SessionsConfig, StartMode, StateKey, Transport, UpstreamConfig,
 };

@@ -68,6 +68,7 @@ pub struct Config {
     pub modern: ModernConfig,
     /// Limits on calls to upstreams, gateway-wide.
     pub limits: LimitsConfig,
+    pub idempotency: IdempotencyConfig,
 }
 
 impl Default for Config {
@@ -83,6 +84,7 @@ impl Default for Config {
             products: Vec::new(),
             modern: ModernConfig::default(),
             limits: LimitsConfig::default(),
+            idempotency: IdempotencyConfig::default(),
         }
     }
 }
@@ -491,6 +493,29 @@ impl Default for HealthConfig {
             interval: DEFAULT_HEALTH_INTERVAL,
             timeout: DEFAULT_HEALTH_INTERVAL,
             failures: DEFAULT_HEALTH_FAILURES,
+        }
+    }
+}
+
+/// How long a `tools/call` result stored under an idempotency key is replayed by default.
+pub const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// Results stored under idempotency keys at most, by default.
+pub const DEFAULT_IDEMPOTENCY_MAX_ENTRIES: usize = 100_000;
+
+/// Results of `tools/call`s made with an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyConfig {
+    /// How long a stored result is replayed.
+    pub ttl: Duration,
+    /// Stored results kept at most; the oldest go first.
+    pub max_entries: usize,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        IdempotencyConfig {
+            ttl: DEFAULT_IDEMPOTENCY_TTL,
+            max_entries: DEFAULT_IDEMPOTENCY_MAX_ENTRIES,
         }
     }
 }

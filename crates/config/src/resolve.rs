@@ -105,6 +105,10 @@ impl Resolver<'_> {
             Some(limits) => self.limits(limits)?,
             None => crate::model::LimitsConfig::default(),
         };
+        let idempotency = match doc.idempotency {
+            Some(i) => self.idempotency(i)?,
+            None => crate::model::IdempotencyConfig::default(),
+        };
 
         let config = Config {
             listen,
@@ -117,6 +121,7 @@ impl Resolver<'_> {
             products,
             modern,
             limits,
+            idempotency,
         };
         Ok((config, sites))
     }

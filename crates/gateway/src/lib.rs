@@ -12,6 +12,7 @@ pub mod capabilities;
 pub mod catalog;
 pub mod error;
 pub mod hints;
+pub mod idempotency;
 pub mod level;
 pub mod listen;
 pub mod modern;
@@ -84,6 +85,8 @@ struct State {
     global_limit: Option<resilience::limit::Limit>,
     /// Config reloads applied and refused, for `/status` and metrics.
     reloads: [AtomicU64; 2],
+    /// Results of `tools/call`s made with an idempotency key.
+    idempotency: Arc<idempotency::Store>,
 }
 
 impl Gateway {
@@ -111,6 +114,7 @@ impl Gateway {
             .unwrap_or_else(|| token::random::<8>("").to_string());
         let shutdown = CancellationToken::new();
         let global_limit = resilience::global_limit(&config.limits);
+        let idempotency = Arc::new(idempotency::Store::new(config.idempotency.clone()));
         let upstreams = config
             .upstreams
             .iter()
@@ -142,6 +146,7 @@ impl Gateway {
                 replica,
                 global_limit,
                 reloads: [AtomicU64::new(0), AtomicU64::new(0)],
+                idempotency,
             }),
         }
     }

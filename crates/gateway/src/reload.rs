@@ -115,5 +115,6 @@ fn fixed_settings_changed(running: &Config, new: &Config) -> Vec<&'static str> {
     check("products", running.products != new.products);
     check("modern", running.modern != new.modern);
     check("limits", running.limits != new.limits);
+    check("idempotency", running.idempotency != new.idempotency);
     changed
 }

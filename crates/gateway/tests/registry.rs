@@ -74,7 +74,9 @@ impl Client {
         let rid: Arc<str> = Arc::from("test");
         let req = Request::new(&self.session, &rid, &self.related);
         match self.gw.request(&req, &msg).await {
-            Answer::Response(b) | Answer::Status(_, b) => serde_json::from_slice(&b).unwrap(),
+            Answer::Response(b) | Answer::Status(_, b) | Answer::Replayed(b) => {
+                serde_json::from_slice(&b).unwrap()
+            }
             Answer::Cancelled => panic!("cancelled"),
         }
     }

@@ -172,7 +172,8 @@ where
                 tasks.spawn(Box::pin(async move {
                     let rid = request_id::generate();
                     let req = Request::new(&s, &rid, &related);
-                    if let Answer::Response(b) | Answer::Status(_, b) = gw.request(&req, &msg).await
+                    if let Answer::Response(b) | Answer::Status(_, b) | Answer::Replayed(b) =
+                        gw.request(&req, &msg).await
                     {
                         let _ = tx.send(b).await;
                     }
@@ -287,7 +288,7 @@ impl Modern {
                 .await;
             gw.end_modern(&caller).await;
             lock(&in_flight).remove(&id);
-            if let Answer::Response(b) | Answer::Status(_, b) = answer {
+            if let Answer::Response(b) | Answer::Status(_, b) | Answer::Replayed(b) = answer {
                 let _ = tx.send(b).await;
             }
         }));

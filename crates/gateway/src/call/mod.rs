@@ -215,7 +215,7 @@ impl Gateway {
     }
 }
 
-fn is_input_required(result: &str) -> bool {
+pub(crate) fn is_input_required(result: &str) -> bool {
     object::get(result, "resultType") == Some("\"input_required\"")
 }
 

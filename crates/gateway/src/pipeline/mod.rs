@@ -31,6 +31,7 @@ use switchboard_protocol::{Id, Kind, Message, RpcError};
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::ListKind;
+use crate::idempotency::Decision;
 use crate::request::{Request, check_idempotency_key};
 use crate::view::View;
 use crate::{Gateway, error, modern};
@@ -52,6 +53,9 @@ pub enum Answer {
     Status(u16, Bytes),
     /// The client cancelled: per the spec, no response is sent.
     Cancelled,
+    /// A complete JSON-RPC response replayed from an earlier call with the same idempotency
+    /// key (HTTP adds `Idempotent-Replayed: true`); otherwise like [`Answer::Response`].
+    Replayed(Bytes),
 }
 
 /// What a method handler produced.
@@ -60,6 +64,8 @@ pub(crate) enum Outcome {
     Local(String),
     /// The upstream's response message, result or error, to relay.
     Upstream(Message),
+    /// A stored result (raw JSON) replayed for an idempotency key.
+    Replayed(std::sync::Arc<str>),
     Cancelled,
 }
 
@@ -111,9 +117,20 @@ impl Gateway {
         let view = self.view(req.view);
         self.authorize(req, &view, method)?;
         self.rate_limit(req, method)?;
-        self.idempotency(req, msg, method)?;
+        let claim = match self.idempotency(req, msg, method)? {
+            None => None,
+            Some(Decision::Replay(result)) => return Ok(Outcome::Replayed(result)),
+            Some(Decision::Claimed(claim)) => Some(claim),
+        };
         let cx = Cx { req, view, cancel };
-        methods::dispatch(self, &cx, msg, method).await
+        let out = methods::dispatch(self, &cx, msg, method).await;
+        // Only a completed call is stored; dropping the claim otherwise frees the key.
+        if let Some(claim) = claim
+            && let Some(result) = completed_result(&out)
+        {
+            claim.complete(result);
+        }
+        out
     }
 
     /// Stage 1: a request is taken only while the gateway runs, once upstreams had their first
@@ -164,28 +181,43 @@ impl Gateway {
     }
 
     /// Stage 6: a `tools/call`'s idempotency key, from the `Idempotency-Key` header or its
-    /// `_meta`, must be well formed. (Issue 13 stores and replays results under it.)
-    fn idempotency(&self, req: &Request<'_>, msg: &Message, method: &str) -> Result<(), RpcError> {
+    /// `_meta`, must be well formed; a call made with one is answered at most once
+    /// ([`crate::idempotency`]).
+    fn idempotency(
+        &self,
+        req: &Request<'_>,
+        msg: &Message,
+        method: &str,
+    ) -> Result<Option<Decision>, RpcError> {
         if method != "tools/call" {
-            return Ok(());
+            return Ok(None);
         }
-        match req.idempotency_key {
-            Some(key) => check_idempotency_key(key).map(drop),
+        let from_meta;
+        let key = match req.idempotency_key {
+            Some(key) => check_idempotency_key(key)?,
             None => match msg
                 .param("_meta")
                 .and_then(|m| switchboard_protocol::object::get(m, IDEMPOTENCY_META_KEY))
             {
-                None => Ok(()),
-                Some(raw) => switchboard_protocol::object::string_value(raw)
-                    .as_deref()
-                    .map(|k| check_idempotency_key(k).map(drop))
-                    .unwrap_or_else(|| {
-                        Err(error::invalid_params(format!(
-                            "_meta {IDEMPOTENCY_META_KEY} must be a string"
-                        )))
-                    }),
+                None => return Ok(None),
+                Some(raw) => {
+                    from_meta =
+                        switchboard_protocol::object::string_value(raw).ok_or_else(|| {
+                            error::invalid_params(format!(
+                                "_meta {IDEMPOTENCY_META_KEY} must be a string"
+                            ))
+                        })?;
+                    check_idempotency_key(&from_meta)?
+                }
             },
-        }
+        };
+        let tool = msg.param_str("name").unwrap_or_default();
+        // Scoped to who calls and what: another principal's or another tool's key is another.
+        let scoped = format!("{}\n{}\n{}", req.principal.id(), tool, key);
+        self.state
+            .idempotency
+            .begin(scoped, msg.param("arguments"))
+            .map(Some)
     }
 
     /// Stage 9: exactly one answer in the caller's era (or none, for a cancelled request).
@@ -196,6 +228,13 @@ impl Gateway {
         method: &str,
         outcome: Result<Outcome, RpcError>,
     ) -> Answer {
+        if let Ok(Outcome::Replayed(result)) = outcome {
+            let marked = Outcome::Local(crate::idempotency::marked(&result));
+            return match self.shape(req, id, method, Ok(marked)) {
+                Answer::Response(b) => Answer::Replayed(b),
+                other => other,
+            };
+        }
         let session = req.session;
         if session.record.revision.is_modern() {
             return self.modern_answer(id, method, outcome, req.request_id);
@@ -209,6 +248,11 @@ impl Gateway {
                 Answer::Response(relay_response(id, &resp, req.request_id))
             }
             Ok(Outcome::Cancelled) => Answer::Cancelled,
+            Ok(Outcome::Replayed(_)) => unreachable!("replays are shaped above"),
+            // Idempotency refusals keep their HTTP status in every era (409).
+            Err(e) if error::status_of(e.code) == 409 => {
+                Answer::Status(409, error_response(id, e, req.request_id))
+            }
             Err(e) => Answer::Response(error_response(id, e, req.request_id)),
         }
     }
@@ -257,8 +301,19 @@ impl Gateway {
                 _ => error(resp.error().unwrap_or(error::INTERNAL_ERROR_JSON)),
             },
             Ok(Outcome::Cancelled) => Answer::Cancelled,
+            Ok(Outcome::Replayed(r)) => result(&r),
             Err(e) => error(&e.to_json()),
         }
+    }
+}
+
+/// The result a call completed with, if it did: the upstream's result (an `isError` one
+/// included) or one the gateway made from it; not an error, a cancel, or `input_required`.
+fn completed_result(out: &Result<Outcome, RpcError>) -> Option<&str> {
+    match out {
+        Ok(Outcome::Upstream(m)) if m.kind() == Kind::Result => m.result(),
+        Ok(Outcome::Local(r)) if !crate::call::is_input_required(r) => Some(r),
+        _ => None,
     }
 }
 

@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -222,7 +222,7 @@ async fn request(
         while let Some(m) = rx.try_recv() {
             st.push(stream, m);
         }
-        if let Answer::Response(b) | Answer::Status(_, b) = a {
+        if let Answer::Response(b) | Answer::Status(_, b) | Answer::Replayed(b) = a {
             st.push(stream, b);
         }
         st.finish(stream);
@@ -324,6 +324,14 @@ impl<F: Future<Output = Answer> + Send + 'static> Drop for RunToEnd<F> {
 pub(super) fn json_answer(a: Answer) -> Response {
     match a {
         Answer::Response(b) => json(StatusCode::OK, b),
+        Answer::Replayed(b) => {
+            let mut r = json(StatusCode::OK, b);
+            r.headers_mut().insert(
+                HeaderName::from_static("idempotent-replayed"),
+                HeaderValue::from_static("true"),
+            );
+            r
+        }
         Answer::Status(s, b) => json(
             StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST),
             b,

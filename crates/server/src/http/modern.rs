@@ -269,7 +269,7 @@ async fn serve(
         while let Some(m) = rx.try_recv() {
             let _ = out.send(frame(&m)).await;
         }
-        if let Answer::Response(b) | Answer::Status(_, b) = a {
+        if let Answer::Response(b) | Answer::Status(_, b) | Answer::Replayed(b) = a {
             let _ = out.send(frame(&b)).await;
         }
     });

@@ -31,6 +31,7 @@ pub(crate) struct Document {
     pub modern: Option<ModernDoc>,
     pub limits: Option<crate::limits::LimitsDoc>,
     pub idempotency: Option<crate::idempotency::IdempotencyDoc>,
+    pub auth: Option<crate::auth::AuthDoc>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -69,6 +69,7 @@ pub struct Config {
     /// Limits on calls to upstreams, gateway-wide.
     pub limits: LimitsConfig,
     pub idempotency: IdempotencyConfig,
+    pub auth: AuthConfig,
 }
 
 impl Default for Config {
@@ -85,6 +86,7 @@ impl Default for Config {
             modern: ModernConfig::default(),
             limits: LimitsConfig::default(),
             idempotency: IdempotencyConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -517,5 +519,46 @@ impl Default for IdempotencyConfig {
             ttl: DEFAULT_IDEMPOTENCY_TTL,
             max_entries: DEFAULT_IDEMPOTENCY_MAX_ENTRIES,
         }
+    }
+}
+
+/// Who may call.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuthConfig {
+    pub anonymous: Anonymous,
+    pub api_keys: Vec<ApiKey>,
+}
+
+/// Whether callers without credentials are served (as `anonymous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Anonymous {
+    /// Served when the listener is on loopback (the quick start); refused at start otherwise.
+    #[default]
+    Loopback,
+    /// Never.
+    Off,
+    /// Even on a public listener (a warning at every start).
+    Forced,
+}
+
+/// An API key, as stored: its hash, never the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub name: String,
+    /// `sha256:<salt hex>:<hash hex>`.
+    pub hash: String,
+    pub scopes: Vec<String>,
+    /// Unix seconds after which it is refused.
+    pub expires_unix: Option<u64>,
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("name", &self.name)
+            .field("hash", &"<redacted>")
+            .field("scopes", &self.scopes)
+            .field("expires_unix", &self.expires_unix)
+            .finish()
     }
 }

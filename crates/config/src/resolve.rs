@@ -105,6 +105,10 @@ impl Resolver<'_> {
             Some(limits) => self.limits(limits)?,
             None => crate::model::LimitsConfig::default(),
         };
+        let auth = match doc.auth {
+            Some(a) => self.auth(a)?,
+            None => crate::model::AuthConfig::default(),
+        };
         let idempotency = match doc.idempotency {
             Some(i) => self.idempotency(i)?,
             None => crate::model::IdempotencyConfig::default(),
@@ -122,6 +126,7 @@ impl Resolver<'_> {
             modern,
             limits,
             idempotency,
+            auth,
         };
         Ok((config, sites))
     }

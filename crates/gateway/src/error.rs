@@ -18,6 +18,7 @@ pub fn status_of(code: ErrorCode) -> u16 {
     match code {
         ErrorCode::METHOD_NOT_FOUND => 404,
         ErrorCode::OVERLOADED => 429,
+        crate::auth::UNAUTHENTICATED => 401,
         crate::idempotency::CONFLICT | crate::idempotency::IN_FLIGHT => 409,
         ErrorCode::CIRCUIT_OPEN => 503,
         ErrorCode::HEADER_MISMATCH

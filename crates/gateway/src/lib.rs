@@ -7,6 +7,7 @@
 //! the gateway answers with bytes. It never sees a socket or a header. The path of one request
 //! is [`pipeline`], stage by stage; every request to an upstream goes out through [`call`].
 
+pub mod auth;
 pub mod call;
 pub mod capabilities;
 pub mod catalog;
@@ -87,6 +88,8 @@ struct State {
     reloads: [AtomicU64; 2],
     /// Results of `tools/call`s made with an idempotency key.
     idempotency: Arc<idempotency::Store>,
+    /// Who may call.
+    auth: auth::Auth,
 }
 
 impl Gateway {
@@ -115,6 +118,7 @@ impl Gateway {
         let shutdown = CancellationToken::new();
         let global_limit = resilience::global_limit(&config.limits);
         let idempotency = Arc::new(idempotency::Store::new(config.idempotency.clone()));
+        let auth = auth::Auth::new(&config.auth);
         let upstreams = config
             .upstreams
             .iter()
@@ -147,6 +151,7 @@ impl Gateway {
                 global_limit,
                 reloads: [AtomicU64::new(0), AtomicU64::new(0)],
                 idempotency,
+                auth,
             }),
         }
     }

@@ -2,8 +2,8 @@
 //!
 //! Every request is served for a [`Principal`]: sessions belong to the one that opened them, the
 //! sealed `requestState` is bound to it, and (later) policy, rate limits, idempotency and audit
-//! key on it. Until authentication exists every caller is [`Principal::anonymous`]; the one
-//! function that decides who a caller is, [`Gateway::authenticate`], is where it will be built.
+//! key on it. The one function that decides who a caller is, [`Gateway::authenticate`], asks
+//! [`crate::auth`].
 
 use std::sync::{Arc, OnceLock};
 
@@ -15,15 +15,32 @@ use crate::Gateway;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     id: Arc<str>,
+    scopes: Arc<[String]>,
 }
 
 impl Principal {
     /// The caller nobody vouched for.
     pub fn anonymous() -> Principal {
-        static ANONYMOUS: OnceLock<Arc<str>> = OnceLock::new();
+        static ANONYMOUS: OnceLock<Principal> = OnceLock::new();
+        ANONYMOUS
+            .get_or_init(|| Principal {
+                id: Arc::from("anonymous"),
+                scopes: Arc::from(Vec::new()),
+            })
+            .clone()
+    }
+
+    /// The holder of the API key named `name`: `key:<name>`.
+    pub fn key(name: &str, scopes: &[String]) -> Principal {
         Principal {
-            id: ANONYMOUS.get_or_init(|| Arc::from("anonymous")).clone(),
+            id: Arc::from(format!("key:{name}")),
+            scopes: Arc::from(scopes.to_vec()),
         }
+    }
+
+    /// What it was granted (a key's `scopes`).
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
     }
 
     /// The principal's stable name (`anonymous`, a key's name, a token's subject).
@@ -40,9 +57,8 @@ pub struct Credentials<'a> {
 }
 
 impl Gateway {
-    /// Decides who a caller is. Until authentication is configured (issue 12), everyone is
-    /// anonymous and nothing is refused.
-    pub fn authenticate(&self, _credentials: Credentials<'_>) -> Result<Principal, RpcError> {
-        Ok(Principal::anonymous())
+    /// Decides who a caller is, or refuses it (-31040, HTTP 401).
+    pub fn authenticate(&self, credentials: Credentials<'_>) -> Result<Principal, RpcError> {
+        self.state.auth.authenticate(credentials)
     }
 }

@@ -116,5 +116,6 @@ fn fixed_settings_changed(running: &Config, new: &Config) -> Vec<&'static str> {
     check("modern", running.modern != new.modern);
     check("limits", running.limits != new.limits);
     check("idempotency", running.idempotency != new.idempotency);
+    check("auth", running.auth != new.auth);
     changed
 }

@@ -25,6 +25,31 @@ pub enum Command {
     Check(CheckArgs),
     /// Connect to one MCP server as a client: initialize, list tools, call one.
     Probe(ProbeArgs),
+    /// Manage API keys.
+    Keys(KeysArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a new API key (once, on stdout) and the `auth.api_keys` entry that admits it (on
+    /// stderr).
+    Create {
+        /// The key's name: its principal is `key:<name>`.
+        #[arg(long)]
+        name: String,
+        /// Scopes granted (repeat, or comma-separate).
+        #[arg(long)]
+        scopes: Vec<String>,
+        /// When it stops working: Unix seconds or an RFC 3339 UTC time.
+        #[arg(long)]
+        expires: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

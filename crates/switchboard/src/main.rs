@@ -8,6 +8,7 @@
 
 mod check;
 mod cli;
+mod keys;
 mod output;
 mod probe;
 mod reload;
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
             cli::Command::Stdio(a) => stdio::run(a).await,
             cli::Command::Check(a) => check::run(a).await,
             cli::Command::Probe(a) => probe::run(a).await,
+            cli::Command::Keys(a) => keys::run(a),
         }
     });
     match result {

@@ -36,6 +36,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(setup::CONFIG_ERROR));
     }
+    match config.auth.anonymous {
+        switchboard_config::Anonymous::Loopback if !config.listen_is_loopback() => {
+            errln!(
+                "switchboard: listening on {} (not loopback) would serve anonymous callers; configure auth.api_keys (and auth.anonymous: false), or set auth.anonymous: force",
+                config.listen
+            );
+            return Ok(ExitCode::from(setup::CONFIG_ERROR));
+        }
+        switchboard_config::Anonymous::Forced if !config.listen_is_loopback() => {
+            tracing::warn!(listen = %config.listen, "auth.anonymous: force — anyone who can reach this listener can call every tool");
+        }
+        _ => {}
+    }
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -423,6 +423,10 @@ impl Gateway {
             gw: self,
             id,
             next: AtomicU64::new(100),
+            auth: headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                .map(|(_, v)| (*v).to_owned()),
         };
         let n = s
             .post_raw(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
@@ -553,6 +557,8 @@ pub struct Session<'a> {
     pub gw: &'a Gateway,
     pub id: String,
     next: AtomicU64,
+    /// The `Authorization` header it was opened with, sent with everything it sends.
+    pub auth: Option<String>,
 }
 
 impl Session<'_> {
@@ -563,10 +569,15 @@ impl Session<'_> {
 
     /// A POST carrying this session's headers.
     pub fn post(&self) -> reqwest::RequestBuilder {
-        self.gw
+        let b = self
+            .gw
             .post()
             .header("mcp-session-id", &self.id)
-            .header("mcp-protocol-version", PROTOCOL)
+            .header("mcp-protocol-version", PROTOCOL);
+        match &self.auth {
+            Some(a) => b.header("authorization", a),
+            None => b,
+        }
     }
 
     pub async fn post_raw(&self, body: impl Into<String>) -> Reply {

@@ -1,0 +1,115 @@
+//! API keys through the real binary: a key made by `switchboard keys create` admits its holder,
+//! anything else gets HTTP 401 with `WWW-Authenticate`, a session belongs to the key that
+//! opened it, an anonymous gateway refuses a public listener, and the key never shows up in the
+//! gateway's logs.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::{Config, Upstream, gateway_bin, run_gateway};
+
+/// A new key and its config entry, from the binary itself.
+fn create_key(name: &str, scopes: &str) -> (String, String) {
+    let out = Command::new(gateway_bin())
+        .args(["keys", "create", "--name", name, "--scopes", scopes])
+        .output()
+        .expect("run switchboard keys create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let err = String::from_utf8(out.stderr).unwrap();
+    let entry = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("- {"))
+        .expect("the entry to paste")
+        .trim()
+        .to_owned();
+    assert!(key.starts_with("sb_"), "{key}");
+    assert!(!err.contains(&key), "the key is printed once, on stdout");
+    (key, entry)
+}
+
+#[tokio::test]
+async fn api_keys_admit_their_holders_and_refuse_everyone_else() {
+    let (key, entry) = create_key("ci", "mcp.invoke");
+    let (other, other_entry) = create_key("ops", "mcp.invoke");
+    let gw = Config::new()
+        .upstream(Upstream::fixture("fx"))
+        .extra(&format!(
+            "auth:\n  api_keys:\n    {entry}\n    {other_entry}\n"
+        ))
+        .start()
+        .await;
+    let bearer = format!("Bearer {key}");
+
+    // No credentials, a wrong key, a token that is not a key: 401, saying how to authenticate.
+    let mut wrong = key.clone();
+    wrong.replace_range(key.len() - 4.., "AAAA");
+    for auth in [
+        None,
+        Some(format!("Bearer {wrong}")),
+        Some("Bearer abc.def.ghi".to_owned()),
+    ] {
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        let r = gw.try_initialize(&headers).await.err().expect("refused");
+        assert_eq!(r.status, 401, "{auth:?}: {}", r.text);
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some("Bearer realm=\"switchboard\"")
+        );
+        assert_eq!(r.error()["code"], -31040, "{}", r.text);
+        assert_eq!(r.error()["data"]["category"], "unauthenticated");
+    }
+
+    // The key: served.
+    let s = gw
+        .try_initialize(&[("authorization", &bearer)])
+        .await
+        .ok()
+        .expect("admitted");
+    let r = s.call_tool("fx__echo", r#"{"message":"hi"}"#).await;
+    assert_eq!(r.result()["content"][0]["text"], "hi", "{}", r.text);
+
+    // Its session is its own: another valid key presenting the id gets "no such session".
+    let id = s.next_id();
+    let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/list"}}"#);
+    let r = gw
+        .post()
+        .header("mcp-session-id", &s.id)
+        .header("mcp-protocol-version", "2025-06-18")
+        .header("authorization", format!("Bearer {other}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    // The key itself appears in no log line.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let log = gw.stderr();
+    assert!(
+        !log.contains(&key) && !log.contains(&other),
+        "a key leaked into the log"
+    );
+}
+
+#[test]
+fn anonymous_on_a_public_listener_is_refused_unless_forced() {
+    let c = Config::new()
+        .upstream(Upstream::fixture("fx"))
+        .extra("http: { allowed_hosts: [\"gw.example\"] }\n");
+    let path = c.write();
+    let path = path.to_str().unwrap();
+    let (st, _out, err) = run_gateway(
+        &["serve", "--config", path, "--listen", "0.0.0.0:0"],
+        Duration::from_secs(20),
+    );
+    assert_eq!(st.code(), Some(2), "stderr:\n{err}");
+    assert!(err.contains("auth.anonymous: force"), "stderr:\n{err}");
+}

@@ -68,11 +68,10 @@ async fn api_keys_admit_their_holders_and_refuse_everyone_else() {
     }
 
     // The key: served.
-    let s = gw
-        .try_initialize(&[("authorization", &bearer)])
-        .await
-        .ok()
-        .expect("admitted");
+    let s = match gw.try_initialize(&[("authorization", &bearer)]).await {
+        Ok(s) => s,
+        Err(r) => panic!("refused: {} {}", r.status, r.text),
+    };
     let r = s.call_tool("fx__echo", r#"{"message":"hi"}"#).await;
     assert_eq!(r.result()["content"][0]["text"], "hi", "{}", r.text);
 

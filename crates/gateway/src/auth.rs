@@ -24,6 +24,8 @@ pub const KEY_PREFIX: &str = "sb_";
 
 /// The caller is not authenticated (HTTP 401 with `WWW-Authenticate`).
 pub const UNAUTHENTICATED: ErrorCode = ErrorCode(-31040);
+/// The caller lacks a scope the request needs (HTTP 403, `X-Required-Scopes`).
+pub const FORBIDDEN: ErrorCode = ErrorCode(-31041);
 
 struct Key {
     principal: Principal,

@@ -19,6 +19,7 @@ pub fn status_of(code: ErrorCode) -> u16 {
         ErrorCode::METHOD_NOT_FOUND => 404,
         ErrorCode::OVERLOADED => 429,
         crate::auth::UNAUTHENTICATED => 401,
+        crate::auth::FORBIDDEN => 403,
         crate::idempotency::CONFLICT | crate::idempotency::IN_FLIGHT => 409,
         ErrorCode::CIRCUIT_OPEN => 503,
         ErrorCode::HEADER_MISMATCH
@@ -74,6 +75,21 @@ pub fn overloaded(scope: &str, reason: &str, retry_after: std::time::Duration) -
     .with_str("category", "overloaded")
     .with_str("limit", scope)
     .with_raw("retry_after_ms", retry_after.as_millis().to_string())
+}
+
+/// The principal lacks a scope `method` needs.
+pub fn insufficient_scope(method: &str, scopes: &[&str]) -> RpcError {
+    let list = scopes
+        .iter()
+        .map(|s| switchboard_protocol::object::json_string(s))
+        .collect::<Vec<_>>()
+        .join(",");
+    RpcError::new(
+        crate::auth::FORBIDDEN,
+        format!("insufficient_scope: {method} needs {}", scopes.join(" ")),
+    )
+    .with_str("category", "insufficient_scope")
+    .with_raw("required_scopes", format!("[{list}]"))
 }
 
 /// The upstream's circuit breaker is open.

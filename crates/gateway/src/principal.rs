@@ -16,6 +16,8 @@ use crate::Gateway;
 pub struct Principal {
     id: Arc<str>,
     scopes: Arc<[String]>,
+    /// Vouched for by a credential (scopes apply); the anonymous caller is not.
+    vouched: bool,
 }
 
 impl Principal {
@@ -26,6 +28,7 @@ impl Principal {
             .get_or_init(|| Principal {
                 id: Arc::from("anonymous"),
                 scopes: Arc::from(Vec::new()),
+                vouched: false,
             })
             .clone()
     }
@@ -35,7 +38,14 @@ impl Principal {
         Principal {
             id: Arc::from(format!("key:{name}")),
             scopes: Arc::from(scopes.to_vec()),
+            vouched: true,
         }
+    }
+
+    /// Whether it may do what `scope` grants. The anonymous caller (allowed only where the
+    /// operator allowed it: loopback or `force`) is not held to scopes.
+    pub fn may(&self, scope: &str) -> bool {
+        !self.vouched || self.scopes.iter().any(|s| s == scope)
     }
 
     /// What it was granted (a key's `scopes`).

@@ -112,3 +112,61 @@ fn anonymous_on_a_public_listener_is_refused_unless_forced() {
     assert_eq!(st.code(), Some(2), "stderr:\n{err}");
     assert!(err.contains("auth.anonymous: force"), "stderr:\n{err}");
 }
+
+#[tokio::test]
+async fn each_method_needs_its_scope_and_a_refusal_names_it() {
+    let (reader, reader_entry) = create_key("reader", "mcp.tools.read");
+    let (caller, caller_entry) = create_key("caller", "mcp.tools.read,mcp.invoke");
+    let c = Config::new();
+    let log = c.path("fx.log");
+    let gw = c
+        .upstream(Upstream::fixture("fx").log(&log))
+        .extra(&format!(
+            "auth:\n  api_keys:\n    {reader_entry}\n    {caller_entry}\n"
+        ))
+        .start()
+        .await;
+    let bearer = format!("Bearer {reader}");
+    let s = match gw.try_initialize(&[("authorization", &bearer)]).await {
+        Ok(s) => s,
+        Err(r) => panic!("{} {}", r.status, r.text),
+    };
+    // It may list...
+    let r = s.request("tools/list", None).await;
+    assert!(
+        r.result()["tools"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty()),
+        "{}",
+        r.text
+    );
+    // ...but not call: 403, the scope named in the body and the header; nothing sent.
+    let r = s.call_tool("fx__echo", r#"{"message":"x"}"#).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.header("x-required-scopes"), Some("mcp.invoke"));
+    let e = r.error();
+    assert_eq!(e["code"], -31041);
+    assert_eq!(e["data"]["category"], "insufficient_scope");
+    assert_eq!(
+        e["data"]["required_scopes"],
+        serde_json::json!(["mcp.invoke"])
+    );
+    assert!(e["data"]["request_id"].is_string());
+    // Nor read prompts.
+    let r = s.request("prompts/list", None).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.header("x-required-scopes"), Some("mcp.prompts.read"));
+    let sent = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !sent.contains("\"tools/call\""),
+        "a refused call reached the upstream"
+    );
+
+    let bearer = format!("Bearer {caller}");
+    let s = match gw.try_initialize(&[("authorization", &bearer)]).await {
+        Ok(s) => s,
+        Err(r) => panic!("{} {}", r.status, r.text),
+    };
+    let r = s.call_tool("fx__echo", r#"{"message":"ok"}"#).await;
+    assert_eq!(r.result()["content"][0]["text"], "ok", "{}", r.text);
+}

@@ -167,11 +167,28 @@ impl Gateway {
         Ok(())
     }
 
-    /// Stage 4: may this principal do this on this view? (Issue 12: scopes and the one policy
-    /// decision; items it may not see are already absent from the view.)
+    /// Stage 4: may this principal do this? Each method family needs its scope (`mcp.tools.read`
+    /// to list tools, `mcp.invoke` to call one, `mcp.prompts.read`, `mcp.resources.read`); a
+    /// refusal is -31041 (HTTP 403) naming the scopes it lacks.
     #[inline]
-    fn authorize(&self, _req: &Request<'_>, _view: &View, _method: &str) -> Result<(), RpcError> {
-        Ok(())
+    fn authorize(&self, req: &Request<'_>, _view: &View, method: &str) -> Result<(), RpcError> {
+        let needed = match method {
+            "tools/list" => "mcp.tools.read",
+            "tools/call" => "mcp.invoke",
+            "prompts/list" | "prompts/get" | "completion/complete" => "mcp.prompts.read",
+            "resources/list"
+            | "resources/templates/list"
+            | "resources/read"
+            | "resources/subscribe"
+            | "resources/unsubscribe"
+            | "subscriptions/listen" => "mcp.resources.read",
+            _ => return Ok(()),
+        };
+        if req.principal.may(needed) {
+            Ok(())
+        } else {
+            Err(error::insufficient_scope(method, &[needed]))
+        }
     }
 
     /// Stage 5: per-principal and per-tool rate limits (issue 12).
@@ -249,9 +266,10 @@ impl Gateway {
             }
             Ok(Outcome::Cancelled) => Answer::Cancelled,
             Ok(Outcome::Replayed(_)) => unreachable!("replays are shaped above"),
-            // Idempotency refusals keep their HTTP status in every era (409).
-            Err(e) if error::status_of(e.code) == 409 => {
-                Answer::Status(409, error_response(id, e, req.request_id))
+            // Refusals that are HTTP's to make keep their status in every era: 401, 403, 409.
+            Err(e) if matches!(error::status_of(e.code), 401 | 403 | 409) => {
+                let status = error::status_of(e.code);
+                Answer::Status(status, error_response(id, e, req.request_id))
             }
             Err(e) => Answer::Response(error_response(id, e, req.request_id)),
         }

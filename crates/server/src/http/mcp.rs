@@ -332,13 +332,41 @@ pub(super) fn json_answer(a: Answer) -> Response {
             );
             r
         }
-        Answer::Status(s, b) => json(
-            StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST),
-            b,
-        ),
+        Answer::Status(s, b) => {
+            let scopes = (s == 403).then(|| required_scopes(&b)).flatten();
+            let mut r = json(
+                StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST),
+                b,
+            );
+            if s == 401 {
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"switchboard\""),
+                );
+            }
+            if let Some(v) = scopes.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                r.headers_mut()
+                    .insert(HeaderName::from_static("x-required-scopes"), v);
+            }
+            r
+        }
         // Cancelled by the client: the spec sends no response, so the POST gets none either.
         Answer::Cancelled => StatusCode::ACCEPTED.into_response(),
     }
+}
+
+/// A 403 answer's `error.data.required_scopes`, space-separated, for `X-Required-Scopes`.
+fn required_scopes(body: &Bytes) -> Option<String> {
+    use switchboard_protocol::object;
+    let msg = Message::parse(body.clone()).ok()?;
+    let data = object::get(msg.error()?, "data")?;
+    let list = object::array_items(object::get(data, "required_scopes")?)?;
+    Some(
+        list.iter()
+            .filter_map(|s| object::string_value(s))
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
 }
 
 /// GET: the standalone stream, or the resumption of any stream with `Last-Event-ID`.

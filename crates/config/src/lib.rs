@@ -37,6 +37,6 @@ pub use model::{
     DEFAULT_MAX_HELD, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_QUEUE, DEFAULT_MAX_ROUNDS,
     DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WAIT, DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT,
     DEFAULT_UPSTREAM_TIMEOUT, Era, GroupStrategy, HealthConfig, HttpConfig, IdempotencyConfig,
-    ItemFilter, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig, ProductConfig, ProductStatus, Root,
-    SessionMode, SessionsConfig, StartMode, StateKey, Transport, UpstreamConfig,
+    ItemFilter, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig, ProductConfig, ProductStatus, Rate,
+    Root, SessionMode, SessionsConfig, StartMode, StateKey, Transport, UpstreamConfig,
 };

@@ -11,7 +11,7 @@ use crate::error::ConfigError;
 use crate::model::{
     BreakerConfig, DEFAULT_BREAKER_FAILURES, DEFAULT_BREAKER_OPEN_FOR, DEFAULT_BREAKER_PROBES,
     DEFAULT_BREAKER_WINDOW, DEFAULT_HEALTH_FAILURES, DEFAULT_HEALTH_INTERVAL, DEFAULT_MAX_QUEUE,
-    DEFAULT_MAX_WAIT, GroupStrategy, HealthConfig, ItemFilter, LimitsConfig, Transport,
+    DEFAULT_MAX_WAIT, GroupStrategy, HealthConfig, ItemFilter, LimitsConfig, Rate, Transport,
 };
 use crate::ordered_map::OrderedMap;
 use crate::resolve::Resolver;
@@ -26,6 +26,14 @@ pub(crate) struct LimitsDoc {
     pub max_inflight: Option<Scalar>,
     pub max_queue: Option<Scalar>,
     pub max_wait: Option<Scalar>,
+    pub rate: Option<RateDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RateDoc {
+    pub per_principal: Option<Scalar>,
+    pub per_tool: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +86,38 @@ impl Resolver<'_> {
                 other => self.count_or("max_queue", other, DEFAULT_MAX_QUEUE)?,
             },
             max_wait: self.duration_or_zero("max_wait", &doc.max_wait, DEFAULT_MAX_WAIT)?,
+            rate_per_principal: match doc.rate.as_ref().and_then(|r| r.per_principal.as_ref()) {
+                Some(s) => Some(self.rate("per_principal", s)?),
+                None => None,
+            },
+            rate_per_tool: match doc.rate.as_ref().and_then(|r| r.per_tool.as_ref()) {
+                Some(s) => Some(self.rate("per_tool", s)?),
+                None => None,
+            },
+        })
+    }
+
+    /// `N/s`, `N/m` or `N/h`: N requests per second, minute or hour (a burst of N).
+    fn rate(&self, key: &str, scalar: &Scalar) -> Result<Rate, ConfigError> {
+        let text = self.text(scalar)?;
+        let parsed = text.split_once('/').and_then(|(n, per)| {
+            let n = n.trim().parse::<u32>().ok().filter(|&n| n > 0)?;
+            let per = match per.trim() {
+                "s" => Duration::from_secs(1),
+                "m" => Duration::from_secs(60),
+                "h" => Duration::from_secs(3600),
+                _ => return None,
+            };
+            Some(Rate { count: n, per })
+        });
+        parsed.ok_or_else(|| {
+            self.error(
+                scalar,
+                format!(
+                    "`{key}` must be a rate like `50/s`, `600/m` or `1000/h`, got `{}`",
+                    text.escape_debug()
+                ),
+            )
         })
     }
 
@@ -259,6 +299,24 @@ mod tests {
             let e = upstream(extra).unwrap_err();
             assert!(e.contains(want), "{extra:?}: {e}");
         }
+    }
+
+    #[test]
+    fn rates() {
+        let c = parse(
+            "limits: { rate: { per_principal: 50/s, per_tool: 600/m } }\n",
+            "t.yaml",
+            &|_| None,
+        )
+        .unwrap();
+        let p = c.limits.rate_per_principal.unwrap();
+        assert_eq!((p.count, p.per), (50, std::time::Duration::from_secs(1)));
+        assert_eq!(c.limits.rate_per_tool.unwrap().count, 600);
+        let e = parse("limits: { rate: { per_tool: fast } }\n", "t.yaml", &|_| {
+            None
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("must be a rate like"), "{e}");
     }
 
     #[test]

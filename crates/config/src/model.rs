@@ -460,6 +460,17 @@ pub struct LimitsConfig {
     pub max_queue: usize,
     /// Longest a call waits for a slot before it is refused.
     pub max_wait: Duration,
+    /// Requests one principal may make (every method but `ping` and notifications).
+    pub rate_per_principal: Option<Rate>,
+    /// `tools/call`s one principal may make of one tool.
+    pub rate_per_tool: Option<Rate>,
+}
+
+/// `count` requests per `per`, with a burst of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u32,
+    pub per: Duration,
 }
 
 impl Default for LimitsConfig {
@@ -468,6 +479,8 @@ impl Default for LimitsConfig {
             max_inflight: None,
             max_queue: DEFAULT_MAX_QUEUE,
             max_wait: DEFAULT_MAX_WAIT,
+            rate_per_principal: None,
+            rate_per_tool: None,
         }
     }
 }

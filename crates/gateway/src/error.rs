@@ -20,6 +20,7 @@ pub fn status_of(code: ErrorCode) -> u16 {
         ErrorCode::OVERLOADED => 429,
         crate::auth::UNAUTHENTICATED => 401,
         crate::auth::FORBIDDEN => 403,
+        RATE_LIMITED => 429,
         crate::idempotency::CONFLICT | crate::idempotency::IN_FLIGHT => 409,
         ErrorCode::CIRCUIT_OPEN => 503,
         ErrorCode::HEADER_MISMATCH
@@ -75,6 +76,24 @@ pub fn overloaded(scope: &str, reason: &str, retry_after: std::time::Duration) -
     .with_str("category", "overloaded")
     .with_str("limit", scope)
     .with_raw("retry_after_ms", retry_after.as_millis().to_string())
+}
+
+/// A principal went over `limits.rate` (HTTP 429).
+pub const RATE_LIMITED: ErrorCode = ErrorCode(-31042);
+
+/// `principal` (for `tool`, when the per-tool limit) went over its rate.
+pub fn rate_limited(principal: &str, tool: Option<&str>, wait: std::time::Duration) -> RpcError {
+    let ms = wait.as_millis().max(1);
+    let what = match tool {
+        Some(t) => format!("calls of {t}"),
+        None => "requests".to_owned(),
+    };
+    RpcError::new(
+        RATE_LIMITED,
+        format!("rate limit: too many {what} by {principal}; retry in {ms}ms"),
+    )
+    .with_str("category", "rate_limited")
+    .with_raw("retry_after_ms", ms.to_string())
 }
 
 /// The principal lacks a scope `method` needs.

@@ -90,6 +90,8 @@ struct State {
     idempotency: Arc<idempotency::Store>,
     /// Who may call.
     auth: auth::Auth,
+    /// `limits.rate`: per principal, and per principal and tool.
+    rates: [Option<resilience::rate::Limiter>; 2],
 }
 
 impl Gateway {
@@ -119,6 +121,16 @@ impl Gateway {
         let global_limit = resilience::global_limit(&config.limits);
         let idempotency = Arc::new(idempotency::Store::new(config.idempotency.clone()));
         let auth = auth::Auth::new(&config.auth);
+        let rates = [
+            config
+                .limits
+                .rate_per_principal
+                .map(resilience::rate::Limiter::new),
+            config
+                .limits
+                .rate_per_tool
+                .map(resilience::rate::Limiter::new),
+        ];
         let upstreams = config
             .upstreams
             .iter()
@@ -152,6 +164,7 @@ impl Gateway {
                 reloads: [AtomicU64::new(0), AtomicU64::new(0)],
                 idempotency,
                 auth,
+                rates,
             }),
         }
     }

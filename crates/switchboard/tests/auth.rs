@@ -170,3 +170,40 @@ async fn each_method_needs_its_scope_and_a_refusal_names_it() {
     let r = s.call_tool("fx__echo", r#"{"message":"ok"}"#).await;
     assert_eq!(r.result()["content"][0]["text"], "ok", "{}", r.text);
 }
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_retry_after_and_reset_with_time() {
+    let c = Config::new();
+    let log = c.path("fx.log");
+    let gw = c
+        .upstream(Upstream::fixture("fx").log(&log))
+        .extra("limits: { rate: { per_tool: 3/s } }\n")
+        .start()
+        .await;
+    let s = gw.initialize().await;
+    for i in 0..3 {
+        let r = s
+            .call_tool("fx__echo", &format!(r#"{{"message":"{i}"}}"#))
+            .await;
+        assert_eq!(r.status, 200, "call {i} of the burst: {}", r.text);
+    }
+    let r = s.call_tool("fx__echo", r#"{"message":"over"}"#).await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    let e = r.error();
+    assert_eq!(e["code"], -31042);
+    assert_eq!(e["data"]["category"], "rate_limited");
+    let wait = e["data"]["retry_after_ms"].as_u64().unwrap();
+    assert!(wait > 0 && wait <= 334, "{e}");
+    // Another tool has its own budget; the refused call never reached the upstream.
+    let r = s.call_tool("fx__mirror", r#"{"a":1}"#).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !sent.contains("\"over\""),
+        "a refused call reached the upstream"
+    );
+    tokio::time::sleep(Duration::from_millis(wait + 20)).await;
+    let r = s.call_tool("fx__echo", r#"{"message":"later"}"#).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}

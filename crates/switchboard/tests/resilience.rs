@@ -522,6 +522,16 @@ fn initializes(log: &std::path::Path) -> usize {
         .count()
 }
 
+/// `initializes`, once the wire log has caught up to at least `n` (the fixture logs in the
+/// background), for an exact comparison.
+async fn initializes_reaching(log: &std::path::Path, n: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while initializes(log) < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    initializes(log)
+}
+
 fn live_fixtures(name: &str) -> usize {
     fixture_pids(name).into_iter().filter(|&p| alive(p)).count()
 }
@@ -545,7 +555,7 @@ async fn a_lazy_upstream_starts_once_for_a_burst_and_stops_when_idle() {
         upstream_status(st, &name)["state"] == "cold"
     })
     .await;
-    assert_eq!(initializes(&log), 1);
+    assert_eq!(initializes_reaching(&log, 1).await, 1);
     let s = gw.initialize().await;
     let tool = format!("{name}__echo");
     let list = s.request("tools/list", None).await.result();
@@ -578,7 +588,11 @@ async fn a_lazy_upstream_starts_once_for_a_burst_and_stops_when_idle() {
             r.text
         );
     }
-    assert_eq!(initializes(&log), 2, "exactly one more process");
+    assert_eq!(
+        initializes_reaching(&log, 2).await,
+        2,
+        "exactly one more process"
+    );
     assert_eq!(live_fixtures(&name), 1);
     assert_eq!(upstream_status(&gw.status().await, &name)["state"], "ready");
 
@@ -606,7 +620,7 @@ async fn a_lazy_upstream_starts_once_for_a_burst_and_stops_when_idle() {
     );
     let r = s.call_tool(&tool, r#"{"message":"again"}"#).await;
     assert_eq!(r.result()["content"][0]["text"], "again", "{}", r.text);
-    assert_eq!(initializes(&log), 3);
+    assert_eq!(initializes_reaching(&log, 3).await, 3);
 }
 
 /// Every process below `root`, as (pid, command line).
@@ -933,17 +947,17 @@ async fn a_crash_looping_upstream_is_restarted_with_backoff_not_in_a_busy_loop()
         .start()
         .await;
     let cpu_before = cpu_seconds(gw.pid());
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
     let st = gw.status().await;
     let restarts = upstream_status(&st, "loop")["restarts"].as_u64().unwrap();
-    // 0.5 s doubling, jittered to between half and all of each delay: 2 to 5 restarts in 3 s;
-    // a busy loop would show hundreds.
+    // 0.5 s doubling, jittered to between half and all of each delay: 2 to 6 restarts in 4 s
+    // (fewer only on a machine too loaded to start `sh`); a busy loop would show hundreds.
     assert!(
-        (2..=6).contains(&restarts),
-        "{restarts} restarts in 3 s: {st}"
+        (2..=8).contains(&restarts),
+        "{restarts} restarts in 4 s: {st}"
     );
     let used = cpu_seconds(gw.pid()) - cpu_before;
-    assert!(used < 0.5, "the gateway used {used} s of CPU in 3 s");
+    assert!(used < 0.5, "the gateway used {used} s of CPU in 4 s");
     // The other upstream serves throughout.
     let s = gw.initialize().await;
     let r = s.call_tool("fx__echo", r#"{"message":"fine"}"#).await;

@@ -116,7 +116,7 @@ impl Gateway {
         self.authenticate_stage(req)?;
         let view = self.view(req.view);
         self.authorize(req, &view, method)?;
-        self.rate_limit(req, method)?;
+        self.rate_limit(req, msg, method)?;
         let claim = match self.idempotency(req, msg, method)? {
             None => None,
             Some(Decision::Replay(result)) => return Ok(Outcome::Replayed(result)),
@@ -191,9 +191,23 @@ impl Gateway {
         }
     }
 
-    /// Stage 5: per-principal and per-tool rate limits (issue 12).
+    /// Stage 5: `limits.rate` per principal (every request) and per principal and tool
+    /// (`tools/call`); a refusal is -31042 (HTTP 429, `Retry-After`).
     #[inline]
-    fn rate_limit(&self, _req: &Request<'_>, _method: &str) -> Result<(), RpcError> {
+    fn rate_limit(&self, req: &Request<'_>, msg: &Message, method: &str) -> Result<(), RpcError> {
+        let [per_principal, per_tool] = &self.state.rates;
+        if let Some(l) = per_principal {
+            l.check(req.principal.id())
+                .map_err(|wait| error::rate_limited(req.principal.id(), None, wait))?;
+        }
+        if let Some(l) = per_tool
+            && method == "tools/call"
+        {
+            let tool = msg.param_str("name").unwrap_or_default();
+            let key = format!("{}\n{tool}", req.principal.id());
+            l.check(&key)
+                .map_err(|wait| error::rate_limited(req.principal.id(), Some(&tool), wait))?;
+        }
         Ok(())
     }
 
@@ -266,8 +280,9 @@ impl Gateway {
             }
             Ok(Outcome::Cancelled) => Answer::Cancelled,
             Ok(Outcome::Replayed(_)) => unreachable!("replays are shaped above"),
-            // Refusals that are HTTP's to make keep their status in every era: 401, 403, 409.
-            Err(e) if matches!(error::status_of(e.code), 401 | 403 | 409) => {
+            // Refusals that are HTTP's to make keep their status in every era: 401, 403, 409,
+            // 429 and 503.
+            Err(e) if matches!(error::status_of(e.code), 401 | 403 | 409 | 429 | 503) => {
                 let status = error::status_of(e.code);
                 Answer::Status(status, error_response(id, e, req.request_id))
             }

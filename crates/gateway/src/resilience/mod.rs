@@ -10,6 +10,7 @@
 
 pub mod breaker;
 pub mod limit;
+pub mod rate;
 pub mod truncate;
 
 use std::time::Duration;

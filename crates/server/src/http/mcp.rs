@@ -334,6 +334,7 @@ pub(super) fn json_answer(a: Answer) -> Response {
         }
         Answer::Status(s, b) => {
             let scopes = (s == 403).then(|| required_scopes(&b)).flatten();
+            let retry = (s == 429).then(|| retry_after(&b)).flatten();
             let mut r = json(
                 StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST),
                 b,
@@ -344,6 +345,10 @@ pub(super) fn json_answer(a: Answer) -> Response {
                     HeaderValue::from_static("Bearer realm=\"switchboard\""),
                 );
             }
+            if let Some(secs) = retry {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
             if let Some(v) = scopes.and_then(|v| HeaderValue::from_str(&v).ok()) {
                 r.headers_mut()
                     .insert(HeaderName::from_static("x-required-scopes"), v);
@@ -353,6 +358,15 @@ pub(super) fn json_answer(a: Answer) -> Response {
         // Cancelled by the client: the spec sends no response, so the POST gets none either.
         Answer::Cancelled => StatusCode::ACCEPTED.into_response(),
     }
+}
+
+/// A 429 answer's `error.data.retry_after_ms`, in whole seconds (rounded up), for `Retry-After`.
+fn retry_after(body: &Bytes) -> Option<u64> {
+    use switchboard_protocol::object;
+    let msg = Message::parse(body.clone()).ok()?;
+    let data = object::get(msg.error()?, "data")?;
+    let ms: u64 = object::get(data, "retry_after_ms")?.trim().parse().ok()?;
+    Some(ms.div_ceil(1000))
 }
 
 /// A 403 answer's `error.data.required_scopes`, space-separated, for `X-Required-Scopes`.

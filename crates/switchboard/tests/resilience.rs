@@ -1082,3 +1082,18 @@ async fn an_http_upstream_answering_500_opens_its_breaker() {
         "the open breaker sent nothing"
     );
 }
+
+#[tokio::test]
+async fn an_unknown_name_under_a_group_prefix_answers_at_once() {
+    let (c, _, _) = group_config("failover");
+    let gw = c.start().await;
+    let s = gw.initialize().await;
+    let t = Instant::now();
+    let r = s.call_tool("pool__no_such_tool", "{}").await;
+    assert_eq!(r.error()["code"], -32602, "{}", r.text);
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        t.elapsed()
+    );
+}

@@ -74,10 +74,13 @@ impl Gateway {
                 return;
             }
             if cold {
-                // Until a call needs it (`Upstream::await_restart` wakes it).
-                tokio::select! {
-                    () = up.wake.notified() => {}
-                    () = up.stop.cancelled() => return,
+                // Until a call needs it (`Upstream::await_restart` wakes it). A wake-up left
+                // over from calls already served finds nobody waiting and is ignored.
+                while up.waiting.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                    tokio::select! {
+                        () = up.wake.notified() => {}
+                        () = up.stop.cancelled() => return,
+                    }
                 }
                 cold = false;
                 tracing::info!(upstream = up.name(), "starting on first use");

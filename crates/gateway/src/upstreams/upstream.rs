@@ -90,6 +90,8 @@ pub struct Upstream {
     pub(crate) turn: std::sync::atomic::AtomicUsize,
     /// Starts a cold upstream: notified by a call that needs it.
     pub(crate) wake: tokio::sync::Notify,
+    /// Calls waiting for it to (re)start.
+    pub(crate) waiting: std::sync::atomic::AtomicUsize,
     /// Client calls in flight to it, and when the last one ended (ms since `born`): what
     /// `idle_timeout` looks at.
     pub(crate) active: std::sync::atomic::AtomicUsize,
@@ -113,6 +115,7 @@ impl Upstream {
             disagreeing: Mutex::new(Vec::new()),
             turn: std::sync::atomic::AtomicUsize::new(0),
             wake: tokio::sync::Notify::new(),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
             active: std::sync::atomic::AtomicUsize::new(0),
             last_used_ms: AtomicU64::new(0),
             born: Instant::now(),
@@ -172,19 +175,18 @@ impl Upstream {
         // Subscribed before looking, so an attempt that ends in between still wakes us.
         let mut attempts = self.attempts.subscribe();
         let due = match self.health() {
-            Health::Starting => true,
-            Health::Cold => {
-                self.wake.notify_one();
-                true
-            }
             Health::Failed => {
                 lock(&self.next_attempt).is_some_and(|at| at <= Instant::now() + limit)
             }
-            Health::Ready | Health::Degraded => false,
+            // Cold, starting, or a connection going away (cold or failed) just now.
+            Health::Cold | Health::Starting | Health::Ready | Health::Degraded => true,
         };
         if !due || self.stop.is_cancelled() {
             return false;
         }
+        // Counted while it waits: a cold upstream starts only for calls that still want it.
+        let _waiting = Waiting::new(&self.waiting);
+        self.wake.notify_one();
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             match tokio::time::timeout_at(deadline, attempts.changed()).await {
@@ -345,5 +347,21 @@ impl Drop for Busy<'_> {
         let now = u64::try_from(self.0.born.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.0.last_used_ms.store(now, Ordering::Release);
         self.0.active.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A call waiting in [`Upstream::await_restart`], counted while it waits.
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(n: &'a std::sync::atomic::AtomicUsize) -> Waiting<'a> {
+        n.fetch_add(1, Ordering::AcqRel);
+        Waiting(n)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }

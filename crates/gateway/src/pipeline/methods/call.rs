@@ -124,6 +124,7 @@ fn down_owner_of(gw: &Gateway, name: &str) -> Option<Arc<Upstream>> {
         .iter()
         .find(|u| {
             !u.cfg.prefix.is_empty()
+                && u.group().is_none()
                 && name
                     .strip_prefix(u.cfg.prefix.as_str())
                     .is_some_and(|rest| rest.starts_with(sep.as_str()))

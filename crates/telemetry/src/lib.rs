@@ -79,14 +79,14 @@ impl Families {
             self.upstream_state
                 .remove(&[up.clone(), label("state", s.as_str())]);
         }
-        self.restarts.remove(&[up.clone()]);
-        self.cold_starts.remove(&[up.clone()]);
+        self.restarts.remove(std::array::from_ref(&up));
+        self.cold_starts.remove(std::array::from_ref(&up));
         for h in HealthCheck::ALL {
             self.health_checks
                 .remove(&[up.clone(), label("outcome", h.as_str())]);
         }
-        self.breaker.remove(&[up.clone()]);
-        self.inflight.remove(&[up.clone()]);
+        self.breaker.remove(std::array::from_ref(&up));
+        self.inflight.remove(std::array::from_ref(&up));
         let tools = lock(&self.tools_of).remove(upstream).unwrap_or_default();
         for tool in tools {
             let t: Label = ("tool", tool);

@@ -50,13 +50,13 @@ impl UpstreamMetrics {
                 f.upstream_state
                     .get_or_create_owned(&[up.clone(), label("state", s.as_str())])
             }),
-            restarts: f.restarts.get_or_create_owned(&[up.clone()]),
-            cold_starts: f.cold_starts.get_or_create_owned(&[up.clone()]),
+            restarts: f.restarts.get_or_create_owned(std::array::from_ref(&up)),
+            cold_starts: f.cold_starts.get_or_create_owned(std::array::from_ref(&up)),
             health: HealthCheck::ALL.map(|h| {
                 f.health_checks
                     .get_or_create_owned(&[up.clone(), label("outcome", h.as_str())])
             }),
-            breaker: f.breaker.get_or_create_owned(&[up.clone()]),
+            breaker: f.breaker.get_or_create_owned(std::array::from_ref(&up)),
             inflight: f.inflight.get_or_create_owned(&[up]),
             latency: Histogram::default(),
             window: Mutex::new(Window::new()),

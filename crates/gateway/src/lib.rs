@@ -78,6 +78,8 @@ struct State {
     keys: Option<call::sealed::Keys>,
     /// This replica's name, sealed into the state of the calls it holds.
     replica: String,
+    /// The metric families and their handles (`/metrics`; `docs/metrics.md`).
+    metrics: switchboard_telemetry::Metrics,
 }
 
 impl Gateway {
@@ -104,10 +106,17 @@ impl Gateway {
             .clone()
             .unwrap_or_else(|| token::random::<8>("").to_string());
         let shutdown = CancellationToken::new();
+        let metrics = switchboard_telemetry::Metrics::new();
         let upstreams = config
             .upstreams
             .iter()
-            .map(|u| Arc::new(Upstream::new(u.clone(), shutdown.child_token())))
+            .map(|u| {
+                Arc::new(Upstream::new(
+                    u.clone(),
+                    shutdown.child_token(),
+                    metrics.upstream(&u.name),
+                ))
+            })
             .collect();
         Gateway {
             state: Arc::new(State {
@@ -127,6 +136,7 @@ impl Gateway {
                 held: call::bridge_c::HeldCalls::default(),
                 keys,
                 replica,
+                metrics,
             }),
         }
     }
@@ -153,6 +163,19 @@ impl Gateway {
             .keys
             .as_ref()
             .is_some_and(call::sealed::Keys::is_ephemeral)
+    }
+
+    /// The gateway's metrics.
+    pub fn metrics(&self) -> &switchboard_telemetry::Metrics {
+        &self.state.metrics
+    }
+
+    /// The `/metrics` text in `format` (`None` when metrics are off). Numbers kept elsewhere
+    /// (open sessions) are read into their gauges first.
+    pub fn metrics_text(&self, format: switchboard_telemetry::Format) -> Option<String> {
+        let m = &self.state.metrics;
+        m.set_sessions(switchboard_telemetry::Era::Handshake, self.session_count());
+        m.encode(format)
     }
 
     /// The live upstream registry.

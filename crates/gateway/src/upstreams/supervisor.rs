@@ -39,7 +39,12 @@ impl Gateway {
     /// Adds an upstream at run time, or replaces the one with the same name (whose supervisor,
     /// shared connection and items go, while every other upstream keeps serving untouched).
     pub async fn upsert_upstream(&self, cfg: UpstreamConfig) {
-        let up = Arc::new(Upstream::new(cfg, self.state.shutdown.child_token()));
+        let metrics = self.state.metrics.upstream(&cfg.name);
+        let up = Arc::new(Upstream::new(
+            cfg,
+            self.state.shutdown.child_token(),
+            metrics,
+        ));
         if let Some(old) = self.state.upstreams.upsert(up.clone()) {
             retire(&old).await;
         }
@@ -54,6 +59,7 @@ impl Gateway {
             return false;
         };
         retire(&old).await;
+        self.state.metrics.forget_upstream(name);
         self.rebuild_catalog();
         self.state.started.send_modify(|n| *n += 1);
         true
@@ -61,6 +67,7 @@ impl Gateway {
 
     async fn supervise(&self, up: Arc<Upstream>) {
         let mut failures = 0u32;
+        up.metrics.cold_start();
         loop {
             if up.stop.is_cancelled() {
                 return;
@@ -92,7 +99,7 @@ impl Gateway {
                     };
                     tokio::pin!(setup);
                     let mut set_up = false;
-                    let pinger = tokio::spawn(keep_alive(conn.clone()));
+                    let pinger = tokio::spawn(keep_alive(conn.clone(), up.metrics.clone()));
                     let reason = loop {
                         tokio::select! {
                             () = &mut setup, if !set_up => set_up = true,
@@ -161,7 +168,7 @@ async fn retire(up: &Upstream) {
 
 /// Pings the upstream periodically; a hung upstream (alive but not answering) is closed so its
 /// supervisor restarts it, instead of every call to it waiting out its timeout forever.
-async fn keep_alive(conn: Connection) {
+async fn keep_alive(conn: Connection, metrics: switchboard_telemetry::UpstreamMetrics) {
     // 2026-07-28 has no ping: a modern upstream's health shows in its requests and its process.
     if conn.is_modern() {
         return;
@@ -171,8 +178,17 @@ async fn keep_alive(conn: Connection) {
         tokio::time::sleep(PING_EVERY).await;
         let ctx = switchboard_upstream::RequestCtx::with_timeout(PING_EVERY);
         match conn.request("ping", None, ctx).await {
-            Ok(_) => misses = 0,
+            Ok(_) => {
+                metrics.health_check(switchboard_telemetry::HealthCheck::Ok);
+                misses = 0;
+            }
             Err(e) => {
+                metrics.health_check(match e {
+                    switchboard_upstream::UpstreamError::Timeout(_) => {
+                        switchboard_telemetry::HealthCheck::Timeout
+                    }
+                    _ => switchboard_telemetry::HealthCheck::Error,
+                });
                 misses += 1;
                 tracing::warn!(upstream = conn.name(), misses, "ping failed: {e}");
                 if misses >= PING_MISSES {

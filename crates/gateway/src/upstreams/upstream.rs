@@ -29,6 +29,16 @@ pub enum Health {
 }
 
 impl Health {
+    /// The lifecycle state `switchboard_upstream_state` reports (cold and degraded come with
+    /// lazy start and health thresholds).
+    pub fn metric_state(self) -> switchboard_telemetry::State {
+        match self {
+            Health::Starting => switchboard_telemetry::State::Starting,
+            Health::Ready => switchboard_telemetry::State::Ready,
+            Health::Down => switchboard_telemetry::State::Failed,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Health::Starting => "starting",
@@ -68,10 +78,16 @@ pub struct Upstream {
     pub(crate) calls: AtomicU64,
     /// Its first connection attempt is over (it came up or failed): readiness waits for this.
     attempted: AtomicBool,
+    /// Its metric series (state, restarts, health checks, in-flight calls, tools).
+    pub(crate) metrics: switchboard_telemetry::UpstreamMetrics,
 }
 
 impl Upstream {
-    pub(crate) fn new(cfg: UpstreamConfig, stop: CancellationToken) -> Upstream {
+    pub(crate) fn new(
+        cfg: UpstreamConfig,
+        stop: CancellationToken,
+        metrics: switchboard_telemetry::UpstreamMetrics,
+    ) -> Upstream {
         Upstream {
             id: UpstreamId::new(&cfg.name),
             cfg,
@@ -90,6 +106,7 @@ impl Upstream {
             listen: Mutex::new(crate::listen::UpstreamListen::default()),
             calls: AtomicU64::new(0),
             attempted: AtomicBool::new(false),
+            metrics,
         }
     }
 
@@ -127,7 +144,9 @@ impl Upstream {
         }
         if health == Health::Starting && s.health == Health::Down {
             s.restarts += 1;
+            self.metrics.restarted();
         }
+        self.metrics.set_state(health.metric_state());
         s.health = health;
         if error.is_some() || health == Health::Ready {
             s.error = error;

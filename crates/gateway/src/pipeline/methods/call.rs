@@ -10,6 +10,7 @@ use crate::catalog::ListKind;
 use crate::pipeline::{Cx, Outcome};
 use crate::upstreams::Upstream;
 use crate::{Gateway, error, set_member, tasks};
+use switchboard_telemetry::Outcome as Outcome_;
 
 pub(super) async fn call_named(
     gw: &Gateway,
@@ -23,10 +24,18 @@ pub(super) async fn call_named(
         .ok_or_else(|| error::invalid_params("params must be an object"))?;
     // One pass over params for both members this needs.
     let [name, task] = object::get_all(params, ["name", "task"]);
-    let name = name
-        .and_then(object::string_value)
-        .ok_or_else(|| error::invalid_params("params.name must be a string"))?;
+    let tools = kind == ListKind::Tools;
+    let Some(name) = name.and_then(object::string_value) else {
+        if tools {
+            gw.metrics().unknown_tool().count(Outcome_::Error);
+        }
+        return Err(error::invalid_params("params.name must be a string"));
+    };
     let Some(target) = cx.view.resolve(kind, &name) else {
+        // Counted as `tool="unknown"`: a name the view does not know never becomes a label.
+        if tools {
+            gw.metrics().unknown_tool().count(Outcome_::Error);
+        }
         // A down upstream's items are withdrawn from the catalog; a name under its prefix
         // still deserves an answer that says the upstream is down, not that nothing exists.
         if let Some(up) = down_owner_of(gw, &name) {
@@ -37,6 +46,17 @@ pub(super) async fn call_named(
             _ => error::unknown_prompt(&name),
         });
     };
+    // The (upstream, tool) series, resolved once per catalog entry and kept on it.
+    let timer = tools.then(|| {
+        cx.view
+            .tool_metrics(&name, || {
+                gw.upstreams()
+                    .get(target.upstream.as_str())
+                    .map(|u| u.metrics.tool(target.original))
+                    .unwrap_or_default()
+            })
+            .start()
+    });
     let up = gw
         .upstreams()
         .get(target.upstream.as_str())
@@ -50,7 +70,11 @@ pub(super) async fn call_named(
         &forwarded
     };
     let method = msg.method().unwrap_or_default();
-    let out = gw.forward(cx, &up, method, Some(params), msg, None).await?;
+    let out = gw.forward(cx, &up, method, Some(params), msg, None).await;
+    if let Some(t) = timer {
+        t.finish(crate::pipeline::outcome_of(method, &out));
+    }
+    let out = out?;
     if kind == ListKind::Tools && task.is_some() {
         return Ok(adopt_task(gw, cx, &up, out).await);
     }

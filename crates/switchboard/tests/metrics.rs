@@ -54,4 +54,10 @@ async fn counts_calls_by_outcome_and_keeps_raw_input_out_of_labels() {
     );
     assert!(text.contains("process_resident_memory_bytes "), "{text}");
     assert!(text.contains("process_cpu_seconds_total "), "{text}");
+    // /status shows the same calls per upstream, with in-flight and recent latency.
+    let st = gw.status().await;
+    let fx = &st["upstreams"][0];
+    assert_eq!(fx["inflight"], 0, "{st}");
+    assert_eq!(fx["latency"]["calls"], 4, "{st}");
+    assert!(fx["latency"]["p99_ms"].as_f64().is_some(), "{st}");
 }

@@ -61,3 +61,58 @@ async fn counts_calls_by_outcome_and_keeps_raw_input_out_of_labels() {
     assert_eq!(fx["latency"]["calls"], 4, "{st}");
     assert!(fx["latency"]["p99_ms"].as_f64().is_some(), "{st}");
 }
+
+/// Every `switchboard_*` / `process_*` name the shipped dashboard and alert rules use exists in
+/// a real scrape (histogram `_bucket`/`_sum`/`_count` names included as exposed).
+#[tokio::test]
+async fn dashboard_and_alerts_use_only_metrics_that_exist() {
+    let gw = Config::new()
+        .upstream(Upstream::fixture("fx"))
+        .start()
+        .await;
+    let s = gw.initialize().await;
+    s.call_tool("fx__test_simple_text", "{}").await;
+    let text = scrape(&gw).await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut checked = 0;
+    for file in [
+        "deploy/grafana/switchboard.json",
+        "deploy/prometheus/alerts.yml",
+    ] {
+        let body = std::fs::read_to_string(root.join(file)).unwrap();
+        for name in names(&body) {
+            checked += 1;
+            let exposed = text.lines().any(|l| {
+                !l.starts_with('#')
+                    && l.strip_prefix(name.as_str())
+                        .is_some_and(|r| r.starts_with('{') || r.starts_with(' '))
+            });
+            assert!(
+                exposed,
+                "{file} uses {name}, which /metrics does not expose:\n{text}"
+            );
+        }
+    }
+    assert!(checked > 10, "too few metric names found in deploy/");
+}
+
+fn names(body: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for prefix in ["switchboard_", "process_"] {
+        let mut rest = body;
+        while let Some(i) = rest.find(prefix) {
+            let tail = &rest[i..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(tail.len());
+            let before = rest[..i].chars().last();
+            if !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                out.push(tail[..end].to_owned());
+            }
+            rest = &tail[end..];
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}

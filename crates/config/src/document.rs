@@ -32,6 +32,13 @@ pub(crate) struct Document {
     pub limits: Option<crate::limits::LimitsDoc>,
     pub idempotency: Option<crate::idempotency::IdempotencyDoc>,
     pub auth: Option<crate::auth::AuthDoc>,
+    pub metrics: Option<MetricsDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MetricsDoc {
+    pub enabled: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -70,6 +70,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub idempotency: IdempotencyConfig,
     pub auth: AuthConfig,
+    /// Serve `/metrics` and count what it shows (`metrics: { enabled: false }` turns both off).
+    pub metrics_enabled: bool,
 }
 
 impl Default for Config {
@@ -87,6 +89,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             idempotency: IdempotencyConfig::default(),
             auth: AuthConfig::default(),
+            metrics_enabled: true,
         }
     }
 }

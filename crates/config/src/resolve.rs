@@ -105,6 +105,10 @@ impl Resolver<'_> {
             Some(limits) => self.limits(limits)?,
             None => crate::model::LimitsConfig::default(),
         };
+        let metrics_enabled = match doc.metrics.as_ref().and_then(|m| m.enabled.as_ref()) {
+            Some(s) => self.boolean("enabled", s)?,
+            None => true,
+        };
         let auth = match doc.auth {
             Some(a) => self.auth(a)?,
             None => crate::model::AuthConfig::default(),
@@ -127,6 +131,7 @@ impl Resolver<'_> {
             limits,
             idempotency,
             auth,
+            metrics_enabled,
         };
         Ok((config, sites))
     }

@@ -104,6 +104,8 @@ pub struct Entry {
     pub original: Box<str>,
     /// The JSON object clients see (name rewritten where namespaced).
     pub raw: Box<str>,
+    /// A tool's metric series, resolved on its first call (once per catalog generation).
+    pub metrics: std::sync::OnceLock<switchboard_telemetry::ToolMetrics>,
 }
 
 /// An item not exposed, and why.
@@ -208,6 +210,7 @@ impl Catalog {
                     upstream: idx.clone(),
                     original: uri.as_ref().into(),
                     raw: raw.clone(),
+                    metrics: Default::default(),
                 });
             }
             for raw in &lists.templates {
@@ -236,6 +239,7 @@ impl Catalog {
                         upstream: idx.clone(),
                         original: t.as_ref().into(),
                         raw: raw.clone(),
+                        metrics: Default::default(),
                     },
                 });
             }
@@ -294,6 +298,7 @@ impl Catalog {
             upstream: src.id.clone(),
             original: name.as_ref().into(),
             raw,
+            metrics: Default::default(),
         });
         match annotated {
             None => {}

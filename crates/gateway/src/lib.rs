@@ -92,6 +92,8 @@ struct State {
     auth: auth::Auth,
     /// `limits.rate`: per principal, and per principal and tool.
     rates: [Option<resilience::rate::Limiter>; 2],
+    /// The metric families and their handles (`/metrics`; `docs/metrics.md`).
+    metrics: switchboard_telemetry::Metrics,
 }
 
 impl Gateway {
@@ -131,6 +133,11 @@ impl Gateway {
                 .rate_per_tool
                 .map(resilience::rate::Limiter::new),
         ];
+        let metrics = if config.metrics_enabled {
+            switchboard_telemetry::Metrics::new()
+        } else {
+            switchboard_telemetry::Metrics::disabled()
+        };
         let upstreams = config
             .upstreams
             .iter()
@@ -139,6 +146,7 @@ impl Gateway {
                     u.clone(),
                     &config.limits,
                     shutdown.child_token(),
+                    metrics.upstream(&u.name),
                 ))
             })
             .collect();
@@ -165,6 +173,7 @@ impl Gateway {
                 idempotency,
                 auth,
                 rates,
+                metrics,
             }),
         }
     }
@@ -191,6 +200,19 @@ impl Gateway {
             .keys
             .as_ref()
             .is_some_and(call::sealed::Keys::is_ephemeral)
+    }
+
+    /// The gateway's metrics.
+    pub fn metrics(&self) -> &switchboard_telemetry::Metrics {
+        &self.state.metrics
+    }
+
+    /// The `/metrics` text in `format` (`None` when metrics are off). Numbers kept elsewhere
+    /// (open sessions) are read into their gauges first.
+    pub fn metrics_text(&self, format: switchboard_telemetry::Format) -> Option<String> {
+        let m = &self.state.metrics;
+        m.set_sessions(switchboard_telemetry::Era::Handshake, self.session_count());
+        m.encode(format)
     }
 
     /// The live upstream registry.

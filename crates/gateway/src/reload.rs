@@ -81,6 +81,11 @@ impl Gateway {
     /// Counts a reload attempt: applied (`true`) or refused because the new config did not load.
     pub fn record_reload(&self, applied: bool) {
         self.state.reloads[usize::from(!applied)].fetch_add(1, Ordering::Relaxed);
+        self.state.metrics.config_reload(if applied {
+            switchboard_telemetry::Reload::Ok
+        } else {
+            switchboard_telemetry::Reload::Error
+        });
     }
 
     /// Reloads applied and refused so far.
@@ -117,5 +122,6 @@ fn fixed_settings_changed(running: &Config, new: &Config) -> Vec<&'static str> {
     check("limits", running.limits != new.limits);
     check("idempotency", running.idempotency != new.idempotency);
     check("auth", running.auth != new.auth);
+    check("metrics", running.metrics_enabled != new.metrics_enabled);
     changed
 }

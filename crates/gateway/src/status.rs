@@ -23,7 +23,7 @@ impl Gateway {
                     .count()
             };
             s.push_str(&format!(
-                "{{\"name\":{},\"kind\":\"{}\",\"prefix\":{},\"session\":\"{}\",\"state\":\"{}\",\"since_seconds\":{},\"restarts\":{},\"revision\":{},\"error\":{},\"tools\":{},\"prompts\":{},\"resources\":{},\"resource_templates\":{},\"calls\":{}",
+                "{{\"name\":{},\"kind\":\"{}\",\"prefix\":{},\"session\":\"{}\",\"state\":\"{}\",\"since_seconds\":{},\"restarts\":{},\"revision\":{},\"error\":{},\"tools\":{},\"prompts\":{},\"resources\":{},\"resource_templates\":{},\"calls\":{},\"inflight\":{},\"latency\":{}",
                 object::json_string(up.name()),
                 up.kind(),
                 object::json_string(&up.cfg.prefix),
@@ -38,6 +38,8 @@ impl Gateway {
                 count(ListKind::Resources),
                 count(ListKind::Templates),
                 up.calls.load(std::sync::atomic::Ordering::Relaxed),
+                up.metrics.inflight_now(),
+                latency_json(&up.metrics),
             ));
             s.push_str(&resilience_json(up));
             if let Some((members, strategy)) = up.group() {
@@ -90,13 +92,27 @@ fn resilience_json(up: &crate::upstreams::Upstream) -> String {
     let limit = up.guard.limit.as_ref();
     let b = &up.guard.breaker;
     format!(
-        ",\"isolated_sessions\":{},\"in_flight\":{},\"queued\":{},\"max_concurrency\":{},\"breaker\":{{\"state\":\"{}\",\"opens\":{},\"retry_in_ms\":{}}}",
+        ",\"isolated_sessions\":{},\"queued\":{},\"max_concurrency\":{},\"breaker\":{{\"state\":\"{}\",\"opens\":{},\"retry_in_ms\":{}}}",
         up.isolated.load(std::sync::atomic::Ordering::Relaxed),
-        limit.map_or(0, |l| l.in_flight()),
         limit.map_or(0, |l| l.queued()),
         limit.map_or("null".to_owned(), |l| l.max().to_string()),
         b.state().as_str(),
         b.opens(),
         b.retry_in().as_millis(),
+    )
+}
+
+/// An upstream's `tools/call` latency over the recent window (`null` with metrics off).
+fn latency_json(m: &switchboard_telemetry::UpstreamMetrics) -> String {
+    let Some(r) = m.recent_latency() else {
+        return "null".to_owned();
+    };
+    let ms = |s: Option<f64>| s.map_or("null".to_owned(), |s| format!("{:.3}", s * 1000.0));
+    format!(
+        "{{\"calls\":{},\"p50_ms\":{},\"p99_ms\":{},\"window_seconds\":{}}}",
+        r.calls,
+        ms(r.p50_seconds),
+        ms(r.p99_seconds),
+        r.window.as_secs()
     )
 }

@@ -147,6 +147,24 @@ impl View {
         }
     }
 
+    /// The metric series of a tool (by exposed name), resolved with `resolve` on its catalog
+    /// entry's first call and kept there: later calls take no lock and allocate nothing.
+    pub fn tool_metrics(
+        &self,
+        name: &str,
+        resolve: impl FnOnce() -> switchboard_telemetry::ToolMetrics,
+    ) -> switchboard_telemetry::ToolMetrics {
+        match self.catalog.position(ListKind::Tools, name) {
+            Some(p) => self
+                .catalog
+                .entry(ListKind::Tools, p)
+                .metrics
+                .get_or_init(resolve)
+                .clone(),
+            None => switchboard_telemetry::ToolMetrics::default(),
+        }
+    }
+
     /// The `x-mcp-header` annotations of a tool this view shows, if it has any.
     pub fn param_headers(&self, tool: &str) -> Option<&Arc<[ParamHeader]>> {
         self.resolve(ListKind::Tools, tool)?;

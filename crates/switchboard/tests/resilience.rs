@@ -130,7 +130,7 @@ async fn max_concurrency_queues_then_refuses_and_never_hangs() {
     let (a, b) = (slow(), slow());
     let running = async {
         gw.wait_status("two calls in flight", |st| {
-            upstream_status(st, "fx")["in_flight"] == 2
+            upstream_status(st, "fx")["inflight"] == 2
         })
         .await;
         // The third waits in the queue; the fourth finds the queue full and is refused at once.
@@ -195,7 +195,7 @@ async fn max_concurrency_queues_then_refuses_and_never_hangs() {
     let r = s.call_tool("fx__echo", r#"{"message":"after"}"#).await;
     assert_eq!(r.result()["content"][0]["text"], "after", "{}", r.text);
     let st = gw.status().await;
-    assert_eq!(upstream_status(&st, "fx")["in_flight"], 0);
+    assert_eq!(upstream_status(&st, "fx")["inflight"], 0);
     assert_eq!(upstream_status(&st, "fx")["max_concurrency"], 2);
 }
 

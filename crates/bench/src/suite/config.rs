@@ -27,13 +27,13 @@ pub struct Features {
 
 /// Every optional feature on the call path off: what the gateway costs bare.
 pub const FEATURES_OFF: Features = Features {
-    top: "",
+    top: "metrics: { enabled: false }\n",
     upstream: &["breaker: { enabled: false }"],
 };
 
 /// Every optional feature on the call path on, with limits too high to refuse anything:
-/// concurrency limits (global and per upstream), per-tool timeouts, the breaker judging
-/// failure rates, and the result limit.
+/// metrics (on by default), concurrency limits (global and per upstream), per-tool timeouts,
+/// the breaker judging failure rates, and the result limit.
 pub const FEATURES_ON: Features = Features {
     top: "limits: { max_inflight: 100000 }\n",
     upstream: &[

@@ -194,9 +194,9 @@ fn transport_section(w: &mut String, r: &Results) {
          stdio client → `switchboard stdio` → stdio upstream; **HTTP→stdio** — HTTP client → \
          gateway → stdio upstream (its direct column is the direct stdio call); **HTTP, features \
          off** and **HTTP, features on** — the HTTP path through gateways with every optional \
-         call-path feature off (circuit breaker disabled), and on (global and per-upstream \
-         concurrency limits, per-tool timeouts, the breaker judging failure rates, the result \
-         limit), at one concurrency: a feature's cost per call is the gap between the two.{}{} Latencies in \
+         call-path feature off (metrics and the circuit breaker disabled), and on (metrics, global \
+         and per-upstream concurrency limits, per-tool timeouts, the breaker judging failure \
+         rates, the result limit), at one concurrency: a feature's cost per call is the gap between the two.{}{} Latencies in \
          ms; *+p50*/*+p99* are gateway minus direct; *CPU/call* is the gateway's{} CPU time (all \
          threads) per call, over all rounds.\n",
         if floor { FLOOR_PATHS } else { "" },

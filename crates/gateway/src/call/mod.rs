@@ -89,14 +89,20 @@ impl Call<'_> {
 /// of bridge B. (The gateway's own requests — lists, pings, `setLevel`, subscriptions — are not
 /// clients' calls and go straight to the connection.)
 pub(crate) fn send<'a>(
-    up: &Upstream,
+    up: &'a Upstream,
     conn: &'a Connection,
     method: &'a str,
     params: Option<&'a str>,
     ctx: RequestCtx,
 ) -> impl Future<Output = Result<Message, UpstreamError>> + 'a {
     up.calls.fetch_add(1, Ordering::Relaxed);
-    conn.request(method, params, ctx)
+    // In flight until the call's future ends or is dropped (a cancelled call decrements too).
+    let inflight = up.metrics.in_flight();
+    let call = conn.request(method, params, ctx);
+    async move {
+        let _inflight = inflight;
+        call.await
+    }
 }
 
 impl Gateway {
@@ -130,6 +136,11 @@ impl Gateway {
             // HTTP upstream's 5xx), under the same gateway-owned codes.
             Ok(Outcome::Upstream(m)) => resilience::is_failure_response(m),
             Ok(_) => false,
+        });
+        up.metrics.set_breaker(match up.guard.breaker.state() {
+            resilience::breaker::State::Closed => switchboard_telemetry::Breaker::Closed,
+            resilience::breaker::State::Open => switchboard_telemetry::Breaker::Open,
+            resilience::breaker::State::HalfOpen => switchboard_telemetry::Breaker::HalfOpen,
         });
         out
     }

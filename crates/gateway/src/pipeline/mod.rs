@@ -95,13 +95,25 @@ impl Gateway {
             return Answer::Cancelled;
         };
         let method = msg.method().unwrap_or_default();
+        let metrics = self.metrics();
+        // A 2026-07-28 caller's one-request session counts as open while its request runs.
+        let _modern = req
+            .session
+            .record
+            .revision
+            .is_modern()
+            .then(|| metrics.modern_session());
         let cancel = match self.admit(req, &id, method).await {
             Ok(c) => c,
-            Err(e) => return Answer::Response(error_response(&id, e, req.request_id)),
+            Err(e) => {
+                self.record(req, method, switchboard_telemetry::Outcome::Error);
+                return Answer::Response(error_response(&id, e, req.request_id));
+            }
         };
         let outcome = self.decide_and_serve(req, msg, method, cancel).await;
+        let counted = outcome_of(method, &outcome);
         let answer = self.shape(req, &id, method, outcome);
-        self.record(req, method, &answer);
+        self.record(req, method, counted);
         answer
     }
 
@@ -290,9 +302,13 @@ impl Gateway {
         }
     }
 
-    /// Stage 10: what happened, for metrics and audit (issues 11 and 14).
+    /// Stage 10: what happened, for metrics (`switchboard_requests_total`; the method label
+    /// from a fixed list, never the raw text) and, later, audit (issue 14).
     #[inline]
-    fn record(&self, _req: &Request<'_>, _method: &str, _answer: &Answer) {}
+    fn record(&self, _req: &Request<'_>, method: &str, outcome: switchboard_telemetry::Outcome) {
+        self.metrics()
+            .request(switchboard_telemetry::Method::of(method), outcome);
+    }
 
     /// The answer to a modern caller: results shaped for the era, errors renumbered and given
     /// their HTTP status.
@@ -347,6 +363,32 @@ fn completed_result(out: &Result<Outcome, RpcError>) -> Option<&str> {
         Ok(Outcome::Upstream(m)) if m.kind() == Kind::Result => m.result(),
         Ok(Outcome::Local(r)) if !crate::call::is_input_required(r) => Some(r),
         _ => None,
+    }
+}
+
+/// How a request ended, as the metrics count it: `tool_error` is a `tools/call` result with
+/// `isError: true` (only then is the result scanned).
+pub(crate) fn outcome_of(
+    method: &str,
+    outcome: &Result<Outcome, RpcError>,
+) -> switchboard_telemetry::Outcome {
+    use switchboard_telemetry::Outcome as O;
+    match outcome {
+        Err(_) => O::Error,
+        Ok(Outcome::Local(_) | Outcome::Replayed(_)) => O::Ok,
+        Ok(Outcome::Cancelled) => O::Cancelled,
+        Ok(Outcome::Upstream(m)) => match (m.kind(), m.result()) {
+            (Kind::Result, Some(r)) => {
+                if method == "tools/call"
+                    && switchboard_protocol::object::get(r, "isError") == Some("true")
+                {
+                    O::ToolError
+                } else {
+                    O::Ok
+                }
+            }
+            _ => O::Error,
+        },
     }
 }
 

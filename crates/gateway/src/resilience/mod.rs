@@ -96,20 +96,16 @@ impl Gateway {
             _global: None,
         };
         if let Some(limit) = &up.guard.limit {
-            admission._local = Some(
-                limit
-                    .acquire()
-                    .await
-                    .map_err(|r| overloaded(up.name(), limit, r))?,
-            );
+            let started = std::time::Instant::now();
+            let slot = limit.acquire().await;
+            self.state.metrics.concurrency_wait(started.elapsed());
+            admission._local = Some(slot.map_err(|r| overloaded(up.name(), limit, r))?);
         }
         if let Some(limit) = &self.state.global_limit {
-            admission._global = Some(
-                limit
-                    .acquire()
-                    .await
-                    .map_err(|r| overloaded("the gateway", limit, r))?,
-            );
+            let started = std::time::Instant::now();
+            let slot = limit.acquire().await;
+            self.state.metrics.concurrency_wait(started.elapsed());
+            admission._global = Some(slot.map_err(|r| overloaded("the gateway", limit, r))?);
         }
         Ok(admission)
     }

@@ -40,10 +40,12 @@ impl Gateway {
     /// Adds an upstream at run time, or replaces the one with the same name (whose supervisor,
     /// shared connection and items go, while every other upstream keeps serving untouched).
     pub async fn upsert_upstream(&self, cfg: UpstreamConfig) {
+        let metrics = self.state.metrics.upstream(&cfg.name);
         let up = Arc::new(Upstream::new(
             cfg,
             &self.state.config.limits,
             self.state.shutdown.child_token(),
+            metrics,
         ));
         if let Some(old) = self.state.upstreams.upsert(up.clone()) {
             self.retire(&old).await;
@@ -59,6 +61,7 @@ impl Gateway {
             return false;
         };
         self.retire(&old).await;
+        self.state.metrics.forget_upstream(name);
         self.rebuild_catalog();
         self.state.started.send_modify(|n| *n += 1);
         true
@@ -83,6 +86,7 @@ impl Gateway {
                     }
                 }
                 cold = false;
+                up.metrics.cold_start();
                 tracing::info!(upstream = up.name(), "starting on first use");
             }
             up.set_health(Health::Starting, None);
@@ -285,12 +289,20 @@ async fn keep_alive(up: Arc<Upstream>, conn: Connection) {
         let ctx = switchboard_upstream::RequestCtx::with_timeout(health.timeout);
         match conn.request(method, None, ctx).await {
             Ok(_) => {
+                up.metrics
+                    .health_check(switchboard_telemetry::HealthCheck::Ok);
                 if misses > 0 {
                     up.set_health(Health::Ready, None);
                 }
                 misses = 0;
             }
             Err(e) => {
+                up.metrics.health_check(match e {
+                    switchboard_upstream::UpstreamError::Timeout(_) => {
+                        switchboard_telemetry::HealthCheck::Timeout
+                    }
+                    _ => switchboard_telemetry::HealthCheck::Error,
+                });
                 misses += 1;
                 let why = format!("{method} unanswered ({misses} of {}): {e}", health.failures);
                 if misses >= health.failures {

@@ -36,6 +36,17 @@ pub enum Health {
 }
 
 impl Health {
+    /// The lifecycle state `switchboard_upstream_state` reports.
+    pub fn metric_state(self) -> switchboard_telemetry::State {
+        match self {
+            Health::Cold => switchboard_telemetry::State::Cold,
+            Health::Starting => switchboard_telemetry::State::Starting,
+            Health::Ready => switchboard_telemetry::State::Ready,
+            Health::Degraded => switchboard_telemetry::State::Degraded,
+            Health::Failed => switchboard_telemetry::State::Failed,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Health::Cold => "cold",
@@ -99,6 +110,8 @@ pub struct Upstream {
     born: Instant,
     /// Its first connection attempt is over (it came up or failed): readiness waits for this.
     attempted: AtomicBool,
+    /// Its metric series (state, restarts, health checks, in-flight calls, tools).
+    pub(crate) metrics: switchboard_telemetry::UpstreamMetrics,
 }
 
 impl Upstream {
@@ -106,6 +119,7 @@ impl Upstream {
         cfg: UpstreamConfig,
         limits: &switchboard_config::LimitsConfig,
         stop: CancellationToken,
+        metrics: switchboard_telemetry::UpstreamMetrics,
     ) -> Upstream {
         Upstream {
             guard: crate::resilience::Guard::new(&cfg, limits),
@@ -136,6 +150,7 @@ impl Upstream {
             listen: Mutex::new(crate::listen::UpstreamListen::default()),
             calls: AtomicU64::new(0),
             attempted: AtomicBool::new(false),
+            metrics,
         }
     }
 
@@ -250,7 +265,9 @@ impl Upstream {
         }
         if health == Health::Starting && s.health == Health::Failed {
             s.restarts += 1;
+            self.metrics.restarted();
         }
+        self.metrics.set_state(health.metric_state());
         s.health = health;
         if error.is_some() || health == Health::Ready {
             s.error = error;

@@ -242,12 +242,15 @@ async fn route(srv: &Arc<Server>, rid: &Arc<str>, head: &Parts, body: Incoming) 
             Method::DELETE => Box::pin(mcp::delete(srv, rid, &head.headers)).await,
             _ => method_not_allowed("GET, POST, DELETE"),
         },
-        "/healthz" | "/readyz" | "/status" | "/api/conformance" if !(get || head_only) => {
+        "/healthz" | "/readyz" | "/status" | "/metrics" | "/api/conformance"
+            if !(get || head_only) =>
+        {
             method_not_allowed("GET, HEAD")
         }
         "/healthz" => (StatusCode::OK, "ok\n").into_response(),
         "/readyz" => readyz(srv),
         "/status" => json_text(srv.gw.status_json()),
+        "/metrics" => metrics(srv, head),
         "/api/conformance" => conformance(),
         _ => (StatusCode::NOT_FOUND, "not found\n").into_response(),
     }
@@ -264,6 +267,27 @@ fn readyz(srv: &Server) -> Response {
     match srv.gw.readiness() {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")).into_response(),
+    }
+}
+
+/// `/metrics`: OpenMetrics when the scraper asks for it (Prometheus does), else Prometheus
+/// text 0.0.4; 404 when metrics are off.
+fn metrics(srv: &Server, head: &Parts) -> Response {
+    let format = switchboard_telemetry::Format::negotiate(
+        head.headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok()),
+    );
+    match srv.gw.metrics_text(format) {
+        Some(text) => {
+            let mut r = (StatusCode::OK, text).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(format.content_type()),
+            );
+            r
+        }
+        None => (StatusCode::NOT_FOUND, "metrics are off\n").into_response(),
     }
 }
 

@@ -11,6 +11,7 @@ use crate::pipeline::{Cx, Outcome};
 use crate::resilience::truncate;
 use crate::upstreams::Upstream;
 use crate::{Gateway, error, set_member, tasks};
+use switchboard_telemetry::Outcome as Outcome_;
 
 pub(super) async fn call_named(
     gw: &Gateway,
@@ -24,9 +25,13 @@ pub(super) async fn call_named(
         .ok_or_else(|| error::invalid_params("params must be an object"))?;
     // One pass over params for both members this needs.
     let [name, task] = object::get_all(params, ["name", "task"]);
-    let name = name
-        .and_then(object::string_value)
-        .ok_or_else(|| error::invalid_params("params.name must be a string"))?;
+    let tools = kind == ListKind::Tools;
+    let Some(name) = name.and_then(object::string_value) else {
+        if tools {
+            gw.metrics().unknown_tool().count(Outcome_::Error);
+        }
+        return Err(error::invalid_params("params.name must be a string"));
+    };
     // A name under the prefix of an upstream that is restarting: the call waits for the restart
     // (up to the upstream's timeout, or until the caller cancels) and is routed again.
     let mut view = cx.view.clone();
@@ -42,6 +47,10 @@ pub(super) async fn call_named(
         }
     }
     let Some(target) = view.resolve(kind, &name) else {
+        // Counted as `tool="unknown"`: a name the view does not know never becomes a label.
+        if tools {
+            gw.metrics().unknown_tool().count(Outcome_::Error);
+        }
         // A down upstream's items are withdrawn from the catalog; a name under its prefix
         // still deserves an answer that says the upstream is down, not that nothing exists.
         if let Some(up) = down_owner_of(gw, &name) {
@@ -52,6 +61,16 @@ pub(super) async fn call_named(
             _ => error::unknown_prompt(&name),
         });
     };
+    // The (upstream, tool) series, resolved once per catalog entry and kept on it.
+    let timer = tools.then(|| {
+        view.tool_metrics(&name, || {
+            gw.upstreams()
+                .get(target.upstream.as_str())
+                .map(|u| u.metrics.tool(target.original))
+                .unwrap_or_default()
+        })
+        .start()
+    });
     let up = gw
         .upstreams()
         .get(target.upstream.as_str())
@@ -69,9 +88,13 @@ pub(super) async fn call_named(
         ListKind::Tools => up.tool_timeout(target.original),
         _ => None,
     };
-    let mut out = gw
+    let out = gw
         .forward(cx, &up, method, Some(params), msg, timeout)
-        .await?;
+        .await;
+    if let Some(t) = timer {
+        t.finish(crate::pipeline::outcome_of(method, &out));
+    }
+    let mut out = out?;
     if let (ListKind::Tools, Some(max), Outcome::Upstream(resp)) =
         (kind, up.cfg.max_result_bytes, &out)
         && let Some(cut) = resp

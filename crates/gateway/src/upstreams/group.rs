@@ -143,9 +143,13 @@ impl Gateway {
                 members.sort_by_key(|m| m.active.load(Ordering::Relaxed));
             }
         }
-        // Members that are down or starting go last: a call should not wait on a restart
-        // while another member serves.
-        members.sort_by_key(|m| matches!(m.health(), Health::Failed | Health::Starting));
+        // Members that are down, starting or losing their connection go last: a call should
+        // not wait on a restart while another member serves. (A cold one can start on demand.)
+        members.sort_by_key(|m| match m.health() {
+            Health::Cold => false,
+            Health::Ready | Health::Degraded => m.connection().is_none(),
+            Health::Failed | Health::Starting => true,
+        });
         members
     }
 

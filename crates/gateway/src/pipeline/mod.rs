@@ -72,6 +72,8 @@ pub(crate) enum Outcome {
 /// What every stage after admission knows about the request.
 pub(crate) struct Cx<'a> {
     pub req: &'a Request<'a>,
+    /// How the request ended, as the metrics count it, when a handler worked it out already.
+    pub counted: &'a std::sync::OnceLock<switchboard_telemetry::Outcome>,
     pub view: Arc<View>,
     /// Fires when the client cancels the request or its session ends.
     pub cancel: CancellationToken,
@@ -110,8 +112,14 @@ impl Gateway {
                 return Answer::Response(error_response(&id, e, req.request_id));
             }
         };
-        let outcome = self.decide_and_serve(req, msg, method, cancel).await;
-        let counted = outcome_of(method, &outcome);
+        let counted = std::sync::OnceLock::new();
+        let outcome = self
+            .decide_and_serve(req, msg, method, cancel, &counted)
+            .await;
+        // A `tools/call` handler counted it already (one look at a large result, not two).
+        let counted = counted
+            .into_inner()
+            .unwrap_or_else(|| outcome_of(method, &outcome));
         let answer = self.shape(req, &id, method, outcome);
         self.record(req, method, counted);
         answer
@@ -124,6 +132,7 @@ impl Gateway {
         msg: &Message,
         method: &str,
         cancel: CancellationToken,
+        counted: &std::sync::OnceLock<switchboard_telemetry::Outcome>,
     ) -> Result<Outcome, RpcError> {
         self.authenticate_stage(req)?;
         let view = self.view(req.view);
@@ -134,7 +143,12 @@ impl Gateway {
             Some(Decision::Replay(result)) => return Ok(Outcome::Replayed(result)),
             Some(Decision::Claimed(claim)) => Some(claim),
         };
-        let cx = Cx { req, view, cancel };
+        let cx = Cx {
+            req,
+            view,
+            cancel,
+            counted,
+        };
         let out = methods::dispatch(self, &cx, msg, method).await;
         // Only a completed call is stored; dropping the claim otherwise frees the key.
         if let Some(claim) = claim
@@ -379,9 +393,7 @@ pub(crate) fn outcome_of(
         Ok(Outcome::Cancelled) => O::Cancelled,
         Ok(Outcome::Upstream(m)) => match (m.kind(), m.result()) {
             (Kind::Result, Some(r)) => {
-                if method == "tools/call"
-                    && switchboard_protocol::object::get(r, "isError") == Some("true")
-                {
+                if method == "tools/call" && switchboard_protocol::object::is_true(r, "isError") {
                     O::ToolError
                 } else {
                     O::Ok

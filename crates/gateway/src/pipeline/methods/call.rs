@@ -92,7 +92,9 @@ pub(super) async fn call_named(
         .forward(cx, &up, method, Some(params), msg, timeout)
         .await;
     if let Some(t) = timer {
-        t.finish(crate::pipeline::outcome_of(method, &out));
+        let counted = crate::pipeline::outcome_of(method, &out);
+        let _ = cx.counted.set(counted);
+        t.finish(counted);
     }
     let mut out = out?;
     if let (ListKind::Tools, Some(max), Outcome::Upstream(resp)) =

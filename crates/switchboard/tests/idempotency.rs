@@ -7,17 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::Value;
-use support::{Config, Session, Upstream};
-
-fn calls_on_wire(log: &std::path::Path, tool: &str) -> usize {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["method"] == "tools/call" && m["params"]["name"] == tool)
-        .count()
-}
+use support::{Config, Session, Upstream, tool_calls_on_wire};
 
 async fn call(s: &Session<'_>, tool: &str, args: &str, key: &str) -> support::Reply {
     let id = s.next_id();
@@ -60,7 +50,7 @@ async fn a_key_replays_refuses_and_never_calls_twice() {
         again.result()["_meta"]["io.github.switchboard-mcp/idempotentReplay"],
         true
     );
-    assert_eq!(calls_on_wire(&log, "echo"), 1);
+    assert_eq!(tool_calls_on_wire(&log, "echo"), 1);
 
     // Same key, other arguments: a conflict, HTTP 409.
     let r = call(&s, "fx__echo", r#"{"message":"pay 20"}"#, "order-1").await;
@@ -69,12 +59,12 @@ async fn a_key_replays_refuses_and_never_calls_twice() {
     assert_eq!(e["code"], -31030);
     assert_eq!(e["data"]["category"], "idempotency_conflict");
     assert!(e["data"]["request_id"].is_string());
-    assert_eq!(calls_on_wire(&log, "echo"), 1);
+    assert_eq!(tool_calls_on_wire(&log, "echo"), 1);
 
     // The key is the tool's: the same key on another tool is another call.
     let r = call(&s, "fx__mirror", r#"{"a":1}"#, "order-1").await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(calls_on_wire(&log, "mirror"), 1);
+    assert_eq!(tool_calls_on_wire(&log, "mirror"), 1);
 
     // While the first call runs, a second with its key is refused at once, never sent.
     let running = call(&s, "fx__slow", r#"{"ms":400}"#, "slow-1");
@@ -91,7 +81,7 @@ async fn a_key_replays_refuses_and_never_calls_twice() {
     );
     assert_eq!(r2.status, 409, "{}", r2.text);
     assert_eq!(r2.error()["data"]["category"], "idempotency_in_flight");
-    assert_eq!(calls_on_wire(&log, "slow"), 1);
+    assert_eq!(tool_calls_on_wire(&log, "slow"), 1);
 
     // A call that did not complete (timed out) stores nothing: its retry goes through.
     let r = call(&s, "fx__slow", r#"{"ms":2000}"#, "slow-2").await;
@@ -103,7 +93,7 @@ async fn a_key_replays_refuses_and_never_calls_twice() {
         "the retry was sent, not refused: {}",
         r.text
     );
-    assert_eq!(calls_on_wire(&log, "slow"), 3);
+    assert_eq!(tool_calls_on_wire(&log, "slow"), 3);
 }
 
 #[tokio::test]
@@ -122,5 +112,5 @@ async fn a_key_in_meta_works_like_the_header() {
         "{}",
         b.text
     );
-    assert_eq!(calls_on_wire(&log, "echo"), 1);
+    assert_eq!(tool_calls_on_wire(&log, "echo"), 1);
 }

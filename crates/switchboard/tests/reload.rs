@@ -8,14 +8,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Gateway, PATIENCE, SseStream, Upstream};
-
-fn upstream<'a>(st: &'a Value, name: &str) -> &'a Value {
-    st["upstreams"]
-        .as_array()
-        .and_then(|u| u.iter().find(|u| u["name"] == name))
-        .unwrap_or_else(|| panic!("no {name} in {st}"))
-}
+use support::{Gateway, PATIENCE, SseStream, Upstream, upstream_in};
 
 fn names(st: &Value) -> Vec<String> {
     st["upstreams"]
@@ -96,9 +89,9 @@ async fn reload_adds_changes_and_removes_only_what_changed() {
     );
     assert_eq!(st["config_reloads"]["ok"], 1, "{st}");
     // `keep` is the same upstream (its count of calls goes on); `chg` was restarted.
-    assert_eq!(upstream(&st, "keep")["calls"], 1, "{st}");
-    assert_eq!(upstream(&st, "keep")["restarts"], 0, "{st}");
-    assert_eq!(upstream(&st, "chg")["calls"], 0, "{st}");
+    assert_eq!(upstream_in(&st, "keep")["calls"], 1, "{st}");
+    assert_eq!(upstream_in(&st, "keep")["restarts"], 0, "{st}");
+    assert_eq!(upstream_in(&st, "chg")["calls"], 0, "{st}");
 
     // The session lives on and sees the new catalog.
     let list = s.request("tools/list", None).await.result();
@@ -135,8 +128,8 @@ async fn reload_adds_changes_and_removes_only_what_changed() {
     reloads(&gw, 2, 1).await;
     gw.signal("HUP");
     let st = reloads(&gw, 3, 1).await;
-    assert_eq!(upstream(&st, "keep")["calls"], 2, "{st}");
-    assert_eq!(upstream(&st, "new")["calls"], 1, "{st}");
+    assert_eq!(upstream_in(&st, "keep")["calls"], 2, "{st}");
+    assert_eq!(upstream_in(&st, "new")["calls"], 1, "{st}");
     assert!(gw.stderr().contains("unchanged: 3"), "{}", gw.stderr());
 }
 

@@ -10,21 +10,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::modern::{assert_error, call_tool};
-use support::{Config, Gateway, Upstream};
+use support::{Config, Gateway, Upstream, tool_calls_on_wire, upstream_in};
 
 const OVERLOADED: i64 = -31006;
 const CIRCUIT_OPEN: i64 = -31007;
 const UPSTREAM_TIMEOUT: i64 = -31002;
-
-/// The tools/call requests on a fixture's wire log, by tool name.
-fn calls_on_wire(log: &std::path::Path, tool: &str) -> usize {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["method"] == "tools/call" && m["params"]["name"] == tool)
-        .count()
-}
 
 async fn ready(gw: &Gateway, n: usize) {
     gw.wait_status("upstreams to be ready", |st| {
@@ -33,13 +23,6 @@ async fn ready(gw: &Gateway, n: usize) {
             .is_some_and(|u| u.len() == n && u.iter().all(|u| u["state"] == "ready"))
     })
     .await;
-}
-
-fn upstream_status<'a>(st: &'a Value, name: &str) -> &'a Value {
-    st["upstreams"]
-        .as_array()
-        .and_then(|u| u.iter().find(|u| u["name"] == name))
-        .unwrap_or_else(|| panic!("no {name} in {st}"))
 }
 
 #[tokio::test]
@@ -81,7 +64,7 @@ async fn filtered_items_are_absent_and_answer_like_unknown_names() {
                 .unwrap()
                 .replace("fx__no_such_tool", "NAME"),
         );
-        assert_eq!(calls_on_wire(&log, &name[4..]), 0);
+        assert_eq!(tool_calls_on_wire(&log, &name[4..]), 0);
     }
     let ok = s.call_tool("fx__echo", r#"{"message":"hi"}"#).await;
     assert_eq!(ok.result()["content"][0]["text"], "hi", "{}", ok.text);
@@ -130,7 +113,7 @@ async fn max_concurrency_queues_then_refuses_and_never_hangs() {
     let (a, b) = (slow(), slow());
     let running = async {
         gw.wait_status("two calls in flight", |st| {
-            upstream_status(st, "fx")["inflight"] == 2
+            upstream_in(st, "fx")["inflight"] == 2
         })
         .await;
         // The third waits in the queue; the fourth finds the queue full and is refused at once.
@@ -142,10 +125,8 @@ async fn max_concurrency_queues_then_refuses_and_never_hangs() {
             )
         };
         let fourth = async {
-            gw.wait_status("one call queued", |st| {
-                upstream_status(st, "fx")["queued"] == 1
-            })
-            .await;
+            gw.wait_status("one call queued", |st| upstream_in(st, "fx")["queued"] == 1)
+                .await;
             let t = Instant::now();
             (
                 s.call_tool("fx__echo", r#"{"message":"fourth"}"#).await,
@@ -190,13 +171,13 @@ async fn max_concurrency_queues_then_refuses_and_never_hangs() {
         );
     }
     // Only admitted calls reached the upstream; the slots are free again.
-    assert_eq!(calls_on_wire(&log, "slow"), 2);
-    assert_eq!(calls_on_wire(&log, "echo"), 0);
+    assert_eq!(tool_calls_on_wire(&log, "slow"), 2);
+    assert_eq!(tool_calls_on_wire(&log, "echo"), 0);
     let r = s.call_tool("fx__echo", r#"{"message":"after"}"#).await;
     assert_eq!(r.result()["content"][0]["text"], "after", "{}", r.text);
     let st = gw.status().await;
-    assert_eq!(upstream_status(&st, "fx")["inflight"], 0);
-    assert_eq!(upstream_status(&st, "fx")["max_concurrency"], 2);
+    assert_eq!(upstream_in(&st, "fx")["inflight"], 0);
+    assert_eq!(upstream_in(&st, "fx")["max_concurrency"], 2);
 }
 
 #[tokio::test]
@@ -257,12 +238,8 @@ async fn tool_timeouts_open_the_breaker_which_fails_fast_then_recovers() {
     }
     // A tool's error result is the upstream answering: it never counts as a failure.
     let st = gw.status().await;
-    assert_eq!(
-        upstream_status(&st, "fx")["breaker"]["state"],
-        "open",
-        "{st}"
-    );
-    assert_eq!(upstream_status(&st, "fx")["breaker"]["opens"], 1);
+    assert_eq!(upstream_in(&st, "fx")["breaker"]["state"], "open", "{st}");
+    assert_eq!(upstream_in(&st, "fx")["breaker"]["opens"], 1);
 
     // Open: refused at once, naming the upstream and when it retries; nothing reaches it.
     let t = Instant::now();
@@ -276,19 +253,15 @@ async fn tool_timeouts_open_the_breaker_which_fails_fast_then_recovers() {
         e["message"].as_str().unwrap().contains("upstream fx"),
         "{e}"
     );
-    assert_eq!(calls_on_wire(&log, "echo"), 0);
+    assert_eq!(tool_calls_on_wire(&log, "echo"), 0);
 
     // After open_for, a probe goes through; its success closes the breaker.
     tokio::time::sleep(Duration::from_millis(retry + 100)).await;
     let r = s.call_tool("fx__echo", r#"{"message":"probe"}"#).await;
     assert_eq!(r.result()["content"][0]["text"], "probe", "{}", r.text);
     let st = gw.status().await;
-    assert_eq!(
-        upstream_status(&st, "fx")["breaker"]["state"],
-        "closed",
-        "{st}"
-    );
-    assert_eq!(calls_on_wire(&log, "echo"), 1);
+    assert_eq!(upstream_in(&st, "fx")["breaker"]["state"], "closed", "{st}");
+    assert_eq!(tool_calls_on_wire(&log, "echo"), 1);
 }
 
 #[tokio::test]
@@ -309,11 +282,7 @@ async fn application_errors_never_open_the_breaker() {
         assert!(r.error()["code"].as_i64().is_some(), "{}", r.text);
     }
     let st = gw.status().await;
-    assert_eq!(
-        upstream_status(&st, "fx")["breaker"]["state"],
-        "closed",
-        "{st}"
-    );
+    assert_eq!(upstream_in(&st, "fx")["breaker"]["state"], "closed", "{st}");
 }
 
 #[tokio::test]
@@ -403,10 +372,10 @@ async fn a_hung_upstream_turns_degraded_then_is_restarted_by_its_health_checks()
 
     let st = gw
         .wait_status("the upstream to be degraded", |st| {
-            upstream_status(st, &name)["state"] == "degraded"
+            upstream_in(st, &name)["state"] == "degraded"
         })
         .await;
-    let why = upstream_status(&st, &name)["error"]
+    let why = upstream_in(&st, &name)["error"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
@@ -415,11 +384,11 @@ async fn a_hung_upstream_turns_degraded_then_is_restarted_by_its_health_checks()
     // After three misses it is closed and a fresh process serves.
     let st = gw
         .wait_status("a restart", |st| {
-            let u = upstream_status(st, &name);
+            let u = upstream_in(st, &name);
             u["restarts"].as_u64() >= Some(1) && u["state"] == "ready"
         })
         .await;
-    assert_eq!(upstream_status(&st, &name)["restarts"], 1, "{st}");
+    assert_eq!(upstream_in(&st, &name)["restarts"], 1, "{st}");
     let now = fixture_pids(&name);
     assert!(!alive(hung), "the hung process is gone");
     assert_eq!(now.iter().filter(|&&p| alive(p)).count(), 1, "{now:?}");
@@ -441,7 +410,7 @@ async fn a_call_made_while_its_upstream_restarts_waits_and_succeeds() {
     let r = s.call_tool("fx__crash", "{}").await;
     assert!(r.response().unwrap().get("error").is_some(), "{}", r.text);
     gw.wait_status("the crash to be seen", |st| {
-        upstream_status(st, "fx")["state"] != "ready"
+        upstream_in(st, "fx")["state"] != "ready"
     })
     .await;
     // Right after the crash, before the restart: the call waits for the new process.
@@ -461,8 +430,8 @@ async fn a_call_made_while_its_upstream_restarts_waits_and_succeeds() {
         t.elapsed()
     );
     let st = gw.status().await;
-    assert_eq!(upstream_status(&st, "fx")["restarts"], 1, "{st}");
-    assert_eq!(calls_on_wire(&log, "echo"), 1);
+    assert_eq!(upstream_in(&st, "fx")["restarts"], 1, "{st}");
+    assert_eq!(tool_calls_on_wire(&log, "echo"), 1);
 }
 
 #[tokio::test]
@@ -494,7 +463,7 @@ async fn max_sessions_caps_the_processes_of_an_isolated_upstream() {
         "{e}"
     );
     let st = gw.status().await;
-    assert_eq!(upstream_status(&st, &name)["isolated_sessions"], 2, "{st}");
+    assert_eq!(upstream_in(&st, &name)["isolated_sessions"], 2, "{st}");
     // The shared process (for the catalog) and one per admitted session: three, not four.
     let live = fixture_pids(&name)
         .into_iter()
@@ -505,7 +474,7 @@ async fn max_sessions_caps_the_processes_of_an_isolated_upstream() {
     // A session that ends gives its place back.
     assert!(a.delete().await.status().is_success());
     gw.wait_status("a place to be free", |st| {
-        upstream_status(st, &name)["isolated_sessions"] == 1
+        upstream_in(st, &name)["isolated_sessions"] == 1
     })
     .await;
     let r = c.call_tool(&tool, r#"{"message":"now"}"#).await;
@@ -552,7 +521,7 @@ async fn a_lazy_upstream_starts_once_for_a_burst_and_stops_when_idle() {
         .await;
     // Discovered at start, then stopped: cold, with its catalog listed and no process left.
     gw.wait_status("the upstream to be cold", |st| {
-        upstream_status(st, &name)["state"] == "cold"
+        upstream_in(st, &name)["state"] == "cold"
     })
     .await;
     assert_eq!(initializes_reaching(&log, 1).await, 1);
@@ -594,16 +563,16 @@ async fn a_lazy_upstream_starts_once_for_a_burst_and_stops_when_idle() {
         "exactly one more process"
     );
     assert_eq!(live_fixtures(&name), 1);
-    assert_eq!(upstream_status(&gw.status().await, &name)["state"], "ready");
+    assert_eq!(upstream_in(&gw.status().await, &name)["state"], "ready");
 
     // Idle for idle_timeout: stopped again, nothing left running, the catalog still served.
     let st = gw
         .wait_status("the idle stop", |st| {
-            upstream_status(st, &name)["state"] == "cold"
+            upstream_in(st, &name)["state"] == "cold"
         })
         .await;
     assert!(
-        upstream_status(&st, &name)["error"]
+        upstream_in(&st, &name)["error"]
             .as_str()
             .unwrap()
             .contains("idle"),
@@ -673,7 +642,7 @@ async fn an_npx_launched_server_stopped_when_idle_leaves_no_process_behind() {
         .start()
         .await;
     gw.wait_status("server-everything to be ready", |st| {
-        upstream_status(st, "ev")["state"] == "ready"
+        upstream_in(st, "ev")["state"] == "ready"
     })
     .await;
     let s = gw.initialize().await;
@@ -698,7 +667,7 @@ async fn an_npx_launched_server_stopped_when_idle_leaves_no_process_behind() {
     assert!(tree.len() >= 2, "npx and the server under it: {tree:?}");
 
     gw.wait_status("the idle stop", |st| {
-        upstream_status(st, "ev")["state"] == "cold"
+        upstream_in(st, "ev")["state"] == "cold"
     })
     .await;
     // Give the process group's end a moment to be reaped.
@@ -763,7 +732,7 @@ async fn a_failover_group_moves_on_only_when_no_side_effect_can_repeat() {
     );
     let st = gw.status().await;
     assert_eq!(
-        upstream_status(&st, "pool")["members"],
+        upstream_in(&st, "pool")["members"],
         serde_json::json!(["ma", "mb"])
     );
 
@@ -771,7 +740,10 @@ async fn a_failover_group_moves_on_only_when_no_side_effect_can_repeat() {
     let r = s.call_tool("pool__echo", r#"{"message":"one"}"#).await;
     assert_eq!(r.result()["content"][0]["text"], "one", "{}", r.text);
     assert_eq!(
-        (calls_on_wire(&la, "echo"), calls_on_wire(&lb, "echo")),
+        (
+            tool_calls_on_wire(&la, "echo"),
+            tool_calls_on_wire(&lb, "echo")
+        ),
         (1, 0)
     );
 
@@ -784,7 +756,10 @@ async fn a_failover_group_moves_on_only_when_no_side_effect_can_repeat() {
         r.text
     );
     assert_eq!(
-        (calls_on_wire(&la, "slow"), calls_on_wire(&lb, "slow")),
+        (
+            tool_calls_on_wire(&la, "slow"),
+            tool_calls_on_wire(&lb, "slow")
+        ),
         (1, 1)
     );
 
@@ -792,7 +767,10 @@ async fn a_failover_group_moves_on_only_when_no_side_effect_can_repeat() {
     let r = s.call_tool("pool__crash", "{}").await;
     assert!(r.response().unwrap().get("error").is_some(), "{}", r.text);
     assert_eq!(
-        (calls_on_wire(&la, "crash"), calls_on_wire(&lb, "crash")),
+        (
+            tool_calls_on_wire(&la, "crash"),
+            tool_calls_on_wire(&lb, "crash")
+        ),
         (1, 0)
     );
 
@@ -805,7 +783,7 @@ async fn a_failover_group_moves_on_only_when_no_side_effect_can_repeat() {
         "took {:?}",
         t.elapsed()
     );
-    assert_eq!(calls_on_wire(&lb, "echo"), 1);
+    assert_eq!(tool_calls_on_wire(&lb, "echo"), 1);
 }
 
 #[tokio::test]
@@ -831,7 +809,10 @@ async fn a_round_robin_group_spreads_calls() {
         );
     }
     assert_eq!(
-        (calls_on_wire(&la, "echo"), calls_on_wire(&lb, "echo")),
+        (
+            tool_calls_on_wire(&la, "echo"),
+            tool_calls_on_wire(&lb, "echo")
+        ),
         (3, 3)
     );
 }
@@ -894,7 +875,7 @@ async fn readyz_waits_for_required_upstreams_only() {
     .await;
     // One upstream that never starts, not required: ready once first attempts are over.
     gw.wait_status("first attempts", |st| {
-        upstream_status(st, "fx")["state"] == "ready"
+        upstream_in(st, "fx")["state"] == "ready"
     })
     .await;
     let r = gw.client.get(gw.url("/readyz")).send().await.unwrap();
@@ -907,8 +888,7 @@ async fn readyz_waits_for_required_upstreams_only() {
     )
     .await;
     gw.wait_status("first attempts", |st| {
-        upstream_status(st, "needed")["state"] == "failed"
-            && upstream_status(st, "fx")["state"] == "ready"
+        upstream_in(st, "needed")["state"] == "failed" && upstream_in(st, "fx")["state"] == "ready"
     })
     .await;
     let r = gw.client.get(gw.url("/readyz")).send().await.unwrap();
@@ -949,7 +929,7 @@ async fn a_crash_looping_upstream_is_restarted_with_backoff_not_in_a_busy_loop()
     let cpu_before = cpu_seconds(gw.pid());
     tokio::time::sleep(Duration::from_secs(4)).await;
     let st = gw.status().await;
-    let restarts = upstream_status(&st, "loop")["restarts"].as_u64().unwrap();
+    let restarts = upstream_in(&st, "loop")["restarts"].as_u64().unwrap();
     // 0.5 s doubling, jittered to between half and all of each delay: 2 to 6 restarts in 4 s
     // (fewer only on a machine too loaded to start `sh`); a busy loop would show hundreds.
     assert!(

@@ -305,7 +305,11 @@ impl Gateway {
                 Answer::Response(relay_response(id, &resp, req.request_id))
             }
             Ok(Outcome::Cancelled) => Answer::Cancelled,
-            Ok(Outcome::Replayed(_)) => unreachable!("replays are shaped above"),
+            // Shaped above; answered the same way here rather than by a panic.
+            Ok(Outcome::Replayed(r)) => Answer::Replayed(Bytes::from(encode::result(
+                id,
+                &crate::idempotency::marked(&r),
+            ))),
             // Refusals that are HTTP's to make keep their status in every era: 401, 403, 409,
             // 429 and 503.
             Err(e) if matches!(error::status_of(e.code), 401 | 403 | 409 | 429 | 503) => {

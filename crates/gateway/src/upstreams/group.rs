@@ -36,15 +36,22 @@ pub(crate) fn common_lists(members: &[Arc<Upstream>]) -> (Option<Lists>, Vec<Str
             .filter_map(|raw| object::get_str(raw, "name").map(|n| n.into_owned()))
             .collect()
     };
-    let mut common = [names(&first.tools), names(&first.prompts)];
-    for (_, l) in &current[1..] {
-        common[0].retain(|n| names(&l.tools).contains(n));
-        common[1].retain(|n| names(&l.prompts).contains(n));
+    // Each member's names, once.
+    let sets: Vec<[BTreeSet<String>; 2]> = current
+        .iter()
+        .map(|(_, l)| [names(&l.tools), names(&l.prompts)])
+        .collect();
+    let mut common = sets[0].clone();
+    for set in &sets[1..] {
+        for (c, s) in common.iter_mut().zip(set) {
+            c.retain(|n| s.contains(n));
+        }
     }
     let disagree = current
         .iter()
-        .filter(|(_, l)| names(&l.tools) != common[0] || names(&l.prompts) != common[1])
-        .map(|(m, _)| m.cfg.name.clone())
+        .zip(&sets)
+        .filter(|(_, set)| **set != common)
+        .map(|((m, _), _)| m.cfg.name.clone())
         .collect();
     let keep = |items: &[Box<str>], set: &BTreeSet<String>| -> Vec<Box<str>> {
         items

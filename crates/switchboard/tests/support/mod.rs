@@ -965,3 +965,22 @@ pub fn parse_logged(line: &str) -> Option<LoggedRequest> {
         params: map.get("params").map(|r| r.get().to_owned()),
     })
 }
+
+/// The `tools/call` requests for `tool` (the upstream's own name) on a fixture's wire log
+/// (`Upstream::log`): what really reached the upstream.
+pub fn tool_calls_on_wire(log: &Path, tool: &str) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["method"] == "tools/call" && m["params"]["name"] == tool)
+        .count()
+}
+
+/// Upstream `name`'s object in a `/status` document.
+pub fn upstream_in<'a>(status: &'a Value, name: &str) -> &'a Value {
+    status["upstreams"]
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["name"] == name))
+        .unwrap_or_else(|| panic!("no upstream {name} in {status}"))
+}

@@ -33,20 +33,28 @@ pub(super) async fn call_named(
         return Err(error::invalid_params("params.name must be a string"));
     };
     // A name under the prefix of an upstream that is restarting: the call waits for the restart
-    // (up to the upstream's timeout, or until the caller cancels) and is routed again.
-    let mut view = cx.view.clone();
-    if view.resolve(kind, &name).is_none()
-        && let Some(up) = down_owner_of(gw, &name)
-    {
-        let back = tokio::select! {
-            back = up.await_restart(up.cfg.timeout) => back,
-            () = cx.cancel.cancelled() => return Ok(Outcome::Cancelled),
-        };
-        if back {
-            view = gw.view(cx.req.view);
-        }
-    }
-    let Some(target) = view.resolve(kind, &name) else {
+    // (up to the upstream's timeout, or until the caller cancels) and is routed again through
+    // the view as it is then. A name the view knows is resolved once.
+    let restarted: Arc<crate::view::View>;
+    let (view, target) = match cx.view.resolve(kind, &name) {
+        Some(t) => (&cx.view, Some(t)),
+        None => match down_owner_of(gw, &name) {
+            Some(up) => {
+                let back = tokio::select! {
+                    back = up.await_restart(up.cfg.timeout) => back,
+                    () = cx.cancel.cancelled() => return Ok(Outcome::Cancelled),
+                };
+                if back {
+                    restarted = gw.view(cx.req.view);
+                    (&restarted, restarted.resolve(kind, &name))
+                } else {
+                    (&cx.view, None)
+                }
+            }
+            None => (&cx.view, None),
+        },
+    };
+    let Some(target) = target else {
         // Counted as `tool="unknown"`: a name the view does not know never becomes a label.
         if tools {
             gw.metrics().unknown_tool().count(Outcome_::Error);

@@ -29,6 +29,35 @@ pub(crate) struct Document {
     pub upstreams: Option<OrderedMap<Scalar, UpstreamDoc>>,
     pub products: Option<OrderedMap<Scalar, ProductDoc>>,
     pub modern: Option<ModernDoc>,
+    pub audit: Option<AuditDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditDoc {
+    pub file: Option<AuditFileDoc>,
+    pub stdout: Option<Scalar>,
+    pub include_arguments: Option<Scalar>,
+    #[serde(default)]
+    pub redact: Vec<Scalar>,
+    pub on_full: Option<Scalar>,
+    pub queue: Option<Scalar>,
+    pub checkpoint: Option<CheckpointDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditFileDoc {
+    pub path: Option<Scalar>,
+    pub rotate_bytes: Option<Scalar>,
+    pub fsync: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CheckpointDoc {
+    pub key: Scalar,
+    pub every: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

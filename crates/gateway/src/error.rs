@@ -97,3 +97,11 @@ pub fn resource_not_found(uri: &str) -> RpcError {
 pub fn shutting_down() -> RpcError {
     RpcError::new(ErrorCode::SHUTTING_DOWN, "the gateway is shutting down")
 }
+
+/// `audit.on_full: refuse_calls` while the audit queue is full: the call would go unrecorded.
+pub fn audit_backlog() -> RpcError {
+    RpcError::new(
+        ErrorCode::AUDIT_BACKLOG,
+        "the audit log is behind; the call was not made (try again)",
+    )
+}

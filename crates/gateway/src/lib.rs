@@ -78,11 +78,23 @@ struct State {
     keys: Option<call::sealed::Keys>,
     /// This replica's name, sealed into the state of the calls it holds.
     replica: String,
+    /// The audit log, when configured (the binary starts it; see `pipeline/mod.rs` `record`).
+    audit: Option<switchboard_audit::Audit>,
 }
 
 impl Gateway {
     /// Builds the gateway; nothing is started until [`Gateway::start`].
     pub fn new(config: Config, reaper: Option<Reaper>) -> Gateway {
+        Gateway::with_audit(config, reaper, None)
+    }
+
+    /// Builds the gateway recording to `audit` (started from `config.audit` by the binary, so
+    /// that a log that cannot be opened stops it before it serves).
+    pub fn with_audit(
+        config: Config,
+        reaper: Option<Reaper>,
+        audit: Option<switchboard_audit::Audit>,
+    ) -> Gateway {
         let configured: Vec<[u8; 32]> = config
             .modern
             .state_keys
@@ -127,6 +139,7 @@ impl Gateway {
                 held: call::bridge_c::HeldCalls::default(),
                 keys,
                 replica,
+                audit,
             }),
         }
     }
@@ -153,6 +166,11 @@ impl Gateway {
             .keys
             .as_ref()
             .is_some_and(call::sealed::Keys::is_ephemeral)
+    }
+
+    /// The audit log, when configured.
+    pub fn audit(&self) -> Option<&switchboard_audit::Audit> {
+        self.state.audit.as_ref()
     }
 
     /// The live upstream registry.
@@ -205,6 +223,10 @@ impl Gateway {
             futures::future::join_all(conns.iter().map(|c| c.close())),
         )
         .await;
+        // Last: every request has had its answer, so every record is queued.
+        if let Some(audit) = &self.state.audit {
+            audit.close().await;
+        }
     }
 
     pub fn is_shutting_down(&self) -> bool {

@@ -37,6 +37,8 @@ impl ErrorCode {
     pub const UPSTREAM_CLOSED: ErrorCode = ErrorCode(-31004);
     /// The gateway is shutting down and takes no new requests.
     pub const SHUTTING_DOWN: ErrorCode = ErrorCode(-31005);
+    /// The audit log's queue is full and `audit.on_full: refuse_calls` refuses audited calls.
+    pub const AUDIT_BACKLOG: ErrorCode = ErrorCode(-31006);
     /// Sent to an upstream: the client its request came from did not declare the capability
     /// (sampling, elicitation, roots) this server-to-client request needs.
     pub const CLIENT_LACKS_CAPABILITY: ErrorCode = ErrorCode(-31010);

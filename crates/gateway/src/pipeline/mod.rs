@@ -14,17 +14,21 @@
 //!    view and sends what the upstream should get through [`crate::call`], the one way out.
 //! 9. **shape for the era** — one response (or none, when the client cancelled): results and
 //!    errors as the caller's revision wants them, every error with `data.request_id`.
-//! 10. **record** — what happened, for metrics and audit.
+//! 10. **record** — what happened: an audit record (`switchboard-audit`) for every
+//!     `tools/call`, `resources/read` and `prompts/get`, and for every request a stage refused
+//!     (the verdict is `deny` exactly when a stage before the method's handler returned an
+//!     error, so a later stage's refusals are audited without code of their own).
 //!
 //! Stages with nothing to decide yet are named no-ops that say which issue fills them
 //! (`docs/design/pipeline.md` lists the one file each later capability plugs into).
 
 pub mod methods;
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use switchboard_audit::{Event, Verdict, method_name, trace_id};
 use switchboard_protocol::error::add_request_id;
 use switchboard_protocol::message::encode;
 use switchboard_protocol::{Id, Kind, Message, RpcError};
@@ -69,6 +73,9 @@ pub(crate) struct Cx<'a> {
     pub view: Arc<View>,
     /// Fires when the client cancels the request or its session ends.
     pub cancel: CancellationToken,
+    /// Where the handler records the upstream the request was routed to; `None` when audit
+    /// is off (then nothing is recorded, and nothing cloned).
+    pub routed: Option<&'a OnceLock<Arc<str>>>,
 }
 
 impl Cx<'_> {
@@ -79,6 +86,27 @@ impl Cx<'_> {
     pub fn is_modern(&self) -> bool {
         self.req.session.record.revision.is_modern()
     }
+
+    /// Notes the upstream the request goes to, for its audit record.
+    #[inline]
+    pub fn routed_to(&self, upstream: &crate::upstreams::UpstreamId) {
+        if let Some(slot) = self.routed {
+            let _ = slot.set(upstream.shared().clone());
+        }
+    }
+}
+
+/// What the record stage needs that only the start of a request knows; built only when audit
+/// is on.
+struct Trail {
+    started: Instant,
+    time: SystemTime,
+    upstream: OnceLock<Arc<str>>,
+}
+
+/// The methods audited whatever their verdict (refusals of any method are audited too).
+fn audited(method: &str) -> bool {
+    matches!(method, "tools/call" | "resources/read" | "prompts/get")
 }
 
 impl Gateway {
@@ -89,31 +117,71 @@ impl Gateway {
             return Answer::Cancelled;
         };
         let method = msg.method().unwrap_or_default();
-        let cancel = match self.admit(req, &id, method).await {
-            Ok(c) => c,
-            Err(e) => return Answer::Response(error_response(&id, e, req.request_id)),
+        // With audit off this is the whole cost of auditing, with the branch in `record`.
+        let trail = self.state.audit.as_ref().map(|_| Trail {
+            started: Instant::now(),
+            time: SystemTime::now(),
+            upstream: OnceLock::new(),
+        });
+        let (verdict, answer) = match self.admit(req, &id, method).await {
+            Ok(cancel) => {
+                let routed = trail.as_ref().map(|t| &t.upstream);
+                let (verdict, outcome) = self
+                    .decide_and_serve(req, msg, method, cancel, routed)
+                    .await;
+                (verdict, self.shape(req, &id, method, outcome))
+            }
+            Err(e) => (
+                Verdict::Deny,
+                Answer::Response(error_response(&id, e, req.request_id)),
+            ),
         };
-        let outcome = self.decide_and_serve(req, msg, method, cancel).await;
-        let answer = self.shape(req, &id, method, outcome);
-        self.record(req, method, &answer);
+        if let Some(trail) = trail {
+            self.record(req, msg, method, trail, verdict, &answer).await;
+        }
         answer
     }
 
-    /// Stages 2–8: everything between admission and the answer.
+    /// Stages 2–8: everything between admission and the answer. The verdict is `deny` when a
+    /// stage before the handler refused the request.
     async fn decide_and_serve(
         &self,
         req: &Request<'_>,
         msg: &Message,
         method: &str,
         cancel: CancellationToken,
-    ) -> Result<Outcome, RpcError> {
+        routed: Option<&OnceLock<Arc<str>>>,
+    ) -> (Verdict, Result<Outcome, RpcError>) {
+        let view = match self.decide(req, msg, method) {
+            Ok(view) => view,
+            Err(refusal) => return (Verdict::Deny, Err(refusal)),
+        };
+        let cx = Cx {
+            req,
+            view,
+            cancel,
+            routed,
+        };
+        (
+            Verdict::Allow,
+            methods::dispatch(self, &cx, msg, method).await,
+        )
+    }
+
+    /// Stages 2–6: whether the request may go ahead, and from which view. Every error here
+    /// is a refusal, audited as `deny` with the error's message as the reason.
+    fn decide(
+        &self,
+        req: &Request<'_>,
+        msg: &Message,
+        method: &str,
+    ) -> Result<Arc<View>, RpcError> {
         self.authenticate_stage(req)?;
         let view = self.view(req.view);
         self.authorize(req, &view, method)?;
         self.rate_limit(req, method)?;
         self.idempotency(req, msg, method)?;
-        let cx = Cx { req, view, cancel };
-        methods::dispatch(self, &cx, msg, method).await
+        Ok(view)
     }
 
     /// Stage 1: a request is taken only while the gateway runs, once upstreams had their first
@@ -128,6 +196,13 @@ impl Gateway {
         session.touch();
         if self.is_shutting_down() {
             return Err(error::shutting_down());
+        }
+        // `audit.on_full: refuse_calls`: a call that could not be recorded is not made.
+        if let Some(audit) = &self.state.audit
+            && audited(method)
+            && audit.refuses_calls()
+        {
+            return Err(error::audit_backlog());
         }
         // Right after start, upstreams may still be coming up: anything routed through the
         // catalog waits for their first attempt (bounded) instead of seeing a partial catalog.
@@ -213,9 +288,48 @@ impl Gateway {
         }
     }
 
-    /// Stage 10: what happened, for metrics and audit (issues 11 and 14).
-    #[inline]
-    fn record(&self, _req: &Request<'_>, _method: &str, _answer: &Answer) {}
+    /// Stage 10: what happened, for audit (and metrics, issue 11). Audited: `tools/call`,
+    /// `resources/read`, `prompts/get`, and every refusal. The record is built from what the
+    /// request already holds — shared names, the params and answer as `Bytes` slices, two clock
+    /// readings — and queued with one `try_send`; the writer thread does the rest.
+    async fn record(
+        &self,
+        req: &Request<'_>,
+        msg: &Message,
+        method: &str,
+        trail: Trail,
+        verdict: Verdict,
+        answer: &Answer,
+    ) {
+        let Some(audit) = &self.state.audit else {
+            return;
+        };
+        if verdict == Verdict::Allow && !audited(method) {
+            return;
+        }
+        let (answer, status) = match answer {
+            Answer::Response(b) => (Some(b.clone()), None),
+            Answer::Status(s, b) => (Some(b.clone()), Some(*s)),
+            Answer::Cancelled => (None, None),
+        };
+        // Only HTTP knows a client address; there, an answer without its own status is a 200.
+        let http_status = status.or_else(|| req.client.and(answer.as_ref()).map(|_| 200));
+        let event = Event {
+            time: trail.time,
+            duration: trail.started.elapsed(),
+            request_id: req.request_id.clone(),
+            principal: req.principal.shared_id().clone(),
+            method: method_name(method),
+            upstream: trail.upstream.into_inner(),
+            params: msg.params_bytes(),
+            answer,
+            verdict,
+            http_status,
+            client: req.client,
+            trace_id: req.trace.and_then(|t| trace_id(t.traceparent)),
+        };
+        audit.record(event).await;
+    }
 
     /// The answer to a modern caller: results shaped for the era, errors renumbered and given
     /// their HTTP status.

@@ -7,6 +7,7 @@
 //! an SSE stream backed by the session's [`EventStore`], so a dropped connection can resume.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -40,8 +41,9 @@ pub(super) async fn post(
     rid: &Arc<str>,
     headers: &HeaderMap,
     body: Incoming,
+    client: Option<SocketAddr>,
 ) -> Response {
-    match handle_post(srv, rid, headers, body).await {
+    match handle_post(srv, rid, headers, body, client).await {
         Ok(r) => r,
         Err(rej) => rej.into_response_with(rid),
     }
@@ -52,6 +54,7 @@ async fn handle_post(
     rid: &Arc<str>,
     headers: &HeaderMap,
     body: Incoming,
+    client: Option<SocketAddr>,
 ) -> Result<Response, Rejection> {
     let ctype = header_str(headers, header::CONTENT_TYPE.as_str()).unwrap_or("");
     if !ctype
@@ -85,7 +88,7 @@ async fn handle_post(
     let msg = Message::parse(bytes).map_err(|e| Rejection::parse(&e))?;
     match classify(headers, &msg) {
         Route::Handshake => {}
-        Route::Modern => return super::modern::post(srv, rid, headers, msg).await,
+        Route::Modern => return super::modern::post(srv, rid, headers, msg, client).await,
         Route::Refuse(r) => return Err(r.with_id(msg.id().cloned())),
     }
     let principal = authenticate(srv, headers, &msg)?;
@@ -120,7 +123,7 @@ async fn handle_post(
             }
             Ok(StatusCode::ACCEPTED.into_response())
         }
-        Kind::Request => Ok(request(srv, rid, session, msg, Inputs::read(headers)).await),
+        Kind::Request => Ok(request(srv, rid, session, msg, Inputs::read(headers, client)).await),
     }
 }
 

@@ -20,6 +20,7 @@
 //! upstream.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -55,6 +56,7 @@ pub(super) async fn post(
     rid: &Arc<str>,
     headers: &HeaderMap,
     msg: Message,
+    client: Option<SocketAddr>,
 ) -> Result<Response, Rejection> {
     if msg.is_notification() {
         return Ok(StatusCode::ACCEPTED.into_response());
@@ -74,7 +76,7 @@ pub(super) async fn post(
         .gw
         .modern_caller(&principal, &meta)
         .map_err(|e| Rejection::new(StatusCode::BAD_REQUEST, e.code, e.message).with_id(id))?;
-    Ok(serve(srv, rid, session, msg, Inputs::read(headers)).await)
+    Ok(serve(srv, rid, session, msg, Inputs::read(headers, client)).await)
 }
 
 /// Steps V1 to V5; the request's `_meta`, read once, for whoever needs it next.

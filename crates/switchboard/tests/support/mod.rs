@@ -65,6 +65,8 @@ pub struct Upstream {
     pub settings: Vec<String>,
     /// A Streamable HTTP upstream at this URL instead of a command.
     pub url: Option<String>,
+    /// Headers sent to a Streamable HTTP upstream.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Upstream {
@@ -87,6 +89,7 @@ impl Upstream {
             timeout: None,
             settings: Vec::new(),
             url: None,
+            headers: Vec::new(),
         }
     }
 
@@ -96,6 +99,12 @@ impl Upstream {
             url: Some(url.to_owned()),
             ..Upstream::command(name, "", &[])
         }
+    }
+
+    /// A header sent to a Streamable HTTP upstream (`Authorization: Bearer …`).
+    pub fn header(mut self, key: &str, value: &str) -> Upstream {
+        self.headers.push((key.to_owned(), value.to_owned()));
+        self
     }
 
     pub fn env(mut self, key: &str, value: &str) -> Upstream {
@@ -124,6 +133,12 @@ impl Upstream {
         let mut s = format!("  {}:\n", self.name);
         if let Some(url) = &self.url {
             s += &format!("    http:\n      url: {}\n", q(url));
+            if !self.headers.is_empty() {
+                s += "      headers:\n";
+                for (k, v) in &self.headers {
+                    s += &format!("        {}: {}\n", k, q(v));
+                }
+            }
         } else {
             s += "    stdio:\n";
             s += &format!("      command: {}\n", q(&self.command));
@@ -401,6 +416,38 @@ impl Gateway {
                 "timed out waiting for {what}: {st}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Gateway {
+    /// The gateway's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the gateway with SIGKILL (no shutdown of any kind) and waits for it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the gateway with SIGTERM (a graceful shutdown) and waits for it to exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "switchboard did not stop on SIGTERM; stderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }

@@ -15,7 +15,28 @@ pub enum Upstream {
 
 /// Writes a config with `upstreams` (name, how) to `dir/name.yaml` and returns its path.
 pub fn write(dir: &Path, name: &str, upstreams: &[(String, Upstream)]) -> anyhow::Result<PathBuf> {
+    write_with(dir, name, upstreams, "")
+}
+
+/// The audit section of the "audit on" case: the file sink in `dir`, synced every 100 ms (the
+/// setting the budget is stated for).
+pub fn audit_file(dir: &Path, name: &str) -> String {
+    let path = dir.join(format!("{name}.jsonl"));
+    format!(
+        "audit:\n  file: {{ path: {}, fsync: 100ms }}\n",
+        quote(&path.to_string_lossy())
+    )
+}
+
+/// [`write`], with `extra` top-level YAML (such as [`audit_file`]) before the upstreams.
+pub fn write_with(
+    dir: &Path,
+    name: &str,
+    upstreams: &[(String, Upstream)],
+    extra: &str,
+) -> anyhow::Result<PathBuf> {
     let mut y = String::from("# Written by switchboard-bench for one benchmark case.\n");
+    y.push_str(extra);
     let _ = writeln!(y, "sessions:\n  max_sessions: {MAX_SESSIONS}\nupstreams:");
     for (n, up) in upstreams {
         let _ = writeln!(y, "  {n}:");

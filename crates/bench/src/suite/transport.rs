@@ -4,7 +4,9 @@
 //! with a 2026-07-28 client: no session, `_meta` and mirrored headers on every request; compared
 //! with the direct handshake-era call, as the upstream speaks only that), `stdio` (stdio client →
 //! `switchboard stdio` → stdio upstream) and `http-stdio` (HTTP client → gateway → stdio
-//! upstream, compared with the direct stdio call). Two floor paths put `switchboard-floor`
+//! upstream, compared with the direct stdio call). `http-audit` is `http` through a second
+//! gateway with the audit log on (file sink, `fsync: 100ms`): its CPU per call beside `http`'s is
+//! the audit's cost (budget +4 µs). Two floor paths put `switchboard-floor`
 //! ([`crate::floor`]), a forwarder that moves bytes and does nothing else, where the gateway is:
 //! `http-floor` (HTTP client → floor → HTTP upstream) and `stdio-floor` (stdio client → floor
 //! relay → stdio upstream), compared with the same direct runs as `http` and `stdio`; the gap
@@ -34,6 +36,13 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
             &[("up".into(), Upstream::Http(url.clone()))],
         )?;
         let (gw, gw_url) = start_gateway(layout, "gateway-http", &cfg)?;
+        let audited_cfg = config::write_with(
+            &layout.run_dir,
+            "transport-http-audit",
+            &[("up".into(), Upstream::Http(url.clone()))],
+            &config::audit_file(&layout.run_dir, "audit-http"),
+        )?;
+        let (audited_gw, audited_url) = start_gateway(layout, "gateway-http-audit", &audited_cfg)?;
         // Both floors, measured against the same direct runs: the bare proxy and the splice.
         // Each with its runs at the concurrency being measured.
         let mut floors = [
@@ -50,6 +59,7 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
         ];
         for &c in &plan.concurrency {
             let (mut direct, mut gateway, mut modern) = (Vec::new(), Vec::new(), Vec::new());
+            let mut audited = Vec::new();
             for round in 1..=plan.rounds {
                 direct.push(
                     plan.standard(Load::http(&format!("http-c{c}-direct-{round}"), &url))
@@ -72,6 +82,16 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
                         .watch(gw.pid())
                         .run(layout)?,
                 );
+                audited.push(
+                    plan.standard(Load::http(
+                        &format!("http-audit-c{c}-gateway-{round}"),
+                        &audited_url,
+                    ))
+                    .tool("up__echo")
+                    .concurrency(c)
+                    .watch(audited_gw.pid())
+                    .run(layout)?,
+                );
                 modern.push(
                     plan.standard(Load::http(
                         &format!("http-modern-c{c}-gateway-{round}"),
@@ -85,6 +105,7 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
                 );
             }
             out.push(fold("http-modern", c, direct.clone(), modern)?);
+            out.push(fold("http-audit", c, direct.clone(), audited)?);
             for (path, _, runs) in &mut floors {
                 out.push(fold(path, c, direct.clone(), std::mem::take(runs))?);
             }

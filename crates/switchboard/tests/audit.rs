@@ -200,6 +200,37 @@ async fn calls_and_refusals_are_recorded_and_secrets_are_not() {
     let (code, out) = audit_cli(&["verify", path_str(&log)]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("ok: 5 records"), "{out}");
+
+    // The operator's views of the same file.
+    let (code, out) = audit_cli(&["tail", "-n", "2", path_str(&log)]);
+    assert_eq!(code, 0, "{out}");
+    let tail: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!((tail.len(), &tail[1]["seq"]), (2, &Value::from(5)), "{out}");
+    let query = |args: &[&str]| {
+        let mut all = vec!["query"];
+        all.extend_from_slice(args);
+        all.push(path_str(&log));
+        let (code, out) = audit_cli(&all);
+        assert_eq!(code, 0, "{out}");
+        out.lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["seq"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect::<Vec<u64>>()
+    };
+    assert_eq!(query(&["--verdict", "deny"]), [5]);
+    assert_eq!(query(&["--tool", "fx__*"]), [1, 2, 5]);
+    assert_eq!(
+        query(&["--tool", "remote__search", "--principal", "anonymous"]),
+        [4]
+    );
+    assert_eq!(query(&["--since", "2000-01-01T00:00:00Z"]).len(), 5);
+    assert!(query(&["--until", "2000-01-01T00:00:00Z"]).is_empty());
 }
 
 #[tokio::test]

@@ -33,12 +33,41 @@ pub(crate) struct Document {
     pub idempotency: Option<crate::idempotency::IdempotencyDoc>,
     pub auth: Option<crate::auth::AuthDoc>,
     pub metrics: Option<MetricsDoc>,
+    pub audit: Option<AuditDoc>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MetricsDoc {
     pub enabled: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditDoc {
+    pub file: Option<AuditFileDoc>,
+    pub stdout: Option<Scalar>,
+    pub include_arguments: Option<Scalar>,
+    #[serde(default)]
+    pub redact: Vec<Scalar>,
+    pub on_full: Option<Scalar>,
+    pub queue: Option<Scalar>,
+    pub checkpoint: Option<CheckpointDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditFileDoc {
+    pub path: Option<Scalar>,
+    pub rotate_bytes: Option<Scalar>,
+    pub fsync: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CheckpointDoc {
+    pub key: Scalar,
+    pub every: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,7 +4,7 @@
 //! lookup. Errors point at `FILE:LINE:COL` so a person can fix the file without guessing.
 //!
 //! Code map: `model` is the result; `document` is the file's shape as written (located,
-//! unexpanded scalars); `resolve` expands (`expand`), parses (`duration`) and checks
+//! unexpanded scalars); `resolve` expands (`expand`), parses (`duration`, `size`) and checks
 //! (`validate`) every value; `federation` adds `SWITCHBOARD_UPSTREAMS`; `listen` holds the
 //! listen-address overrides; `load` runs the pipeline; `error` is the one error type.
 
@@ -22,6 +22,7 @@ mod load;
 mod model;
 mod ordered_map;
 mod resolve;
+mod size;
 mod validate;
 
 pub use auth::parse_time;
@@ -31,12 +32,15 @@ pub use glob::glob_match;
 pub use listen::LISTEN_ENV;
 pub use load::{load, parse};
 pub use model::{
-    Anonymous, ApiKey, AuthConfig, BreakerConfig, CacheScope, Config, DEFAULT_BREAKER_FAILURES,
+    Anonymous, ApiKey, AuditConfig, AuditFileConfig, AuthConfig, BreakerConfig, CacheScope,
+    CheckpointConfig, Config, DEFAULT_AUDIT_CHECKPOINT_EVERY, DEFAULT_AUDIT_FSYNC,
+    DEFAULT_AUDIT_PATH, DEFAULT_AUDIT_QUEUE, DEFAULT_AUDIT_ROTATE_BYTES, DEFAULT_BREAKER_FAILURES,
     DEFAULT_BREAKER_OPEN_FOR, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER, DEFAULT_IDLE_TTL,
     DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_HELD, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_QUEUE, DEFAULT_MAX_ROUNDS,
     DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WAIT, DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT,
-    DEFAULT_UPSTREAM_TIMEOUT, Era, GroupStrategy, HealthConfig, HttpConfig, IdempotencyConfig,
-    ItemFilter, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig, ProductConfig, ProductStatus, Rate,
-    Root, SessionMode, SessionsConfig, StartMode, StateKey, Transport, UpstreamConfig,
+    DEFAULT_UPSTREAM_TIMEOUT, Era, Fsync, GroupStrategy, HealthConfig, HttpConfig,
+    IdempotencyConfig, ItemFilter, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig, OnFull,
+    ProductConfig, ProductStatus, Rate, Root, SessionMode, SessionsConfig, StartMode, StateKey,
+    Transport, UpstreamConfig,
 };

@@ -46,6 +46,16 @@ pub const DEFAULT_GATHER: Duration = Duration::from_millis(50);
 pub const DEFAULT_LIST_TTL: Duration = Duration::ZERO;
 /// Longest `modern.replica_id`; it is sealed into every held `requestState`.
 pub const MAX_REPLICA_ID_LEN: usize = 64;
+/// The audit log's file when `audit:` names no sink (relative to the config file).
+pub const DEFAULT_AUDIT_PATH: &str = "audit.jsonl";
+/// The audit file is rotated before it grows past this: 100 MiB.
+pub const DEFAULT_AUDIT_ROTATE_BYTES: u64 = 100 * 1024 * 1024;
+/// Audit writes are synced to disk at most this long after they are made.
+pub const DEFAULT_AUDIT_FSYNC: Duration = Duration::from_millis(100);
+/// Audit records waiting for the writer at most.
+pub const DEFAULT_AUDIT_QUEUE: usize = 8192;
+/// Interval between signed audit checkpoints.
+pub const DEFAULT_AUDIT_CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 
 /// The whole gateway configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +82,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Serve `/metrics` and count what it shows (`metrics: { enabled: false }` turns both off).
     pub metrics_enabled: bool,
+    /// The audit log; `None` (off) when the file has no `audit:` section.
+    pub audit: Option<AuditConfig>,
 }
 
 impl Default for Config {
@@ -90,6 +102,7 @@ impl Default for Config {
             idempotency: IdempotencyConfig::default(),
             auth: AuthConfig::default(),
             metrics_enabled: true,
+            audit: None,
         }
     }
 }
@@ -448,6 +461,39 @@ impl Default for BreakerConfig {
     }
 }
 
+/// The audit log (`docs/audit.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// The file sink; present unless only `stdout: true` was asked for.
+    pub file: Option<AuditFileConfig>,
+    /// Also write every record to stdout (not with `switchboard stdio`).
+    pub stdout: bool,
+    /// Write each call's arguments (after redaction), not only their hash.
+    pub include_arguments: bool,
+    /// Argument fields whose values are written as `"[redacted]"`, at any depth.
+    pub redact: Vec<String>,
+    pub on_full: OnFull,
+    /// Records waiting for the writer at most; at least 1.
+    pub queue: usize,
+    /// Signed checkpoints, when configured.
+    pub checkpoint: Option<CheckpointConfig>,
+}
+
+impl AuditConfig {
+    /// Every setting at its default: the file sink at `path`.
+    pub fn with_file(path: PathBuf) -> AuditConfig {
+        AuditConfig {
+            file: Some(AuditFileConfig::new(path)),
+            stdout: false,
+            include_arguments: false,
+            redact: Vec::new(),
+            on_full: OnFull::default(),
+            queue: DEFAULT_AUDIT_QUEUE,
+            checkpoint: None,
+        }
+    }
+}
+
 /// Calls a full concurrency limit lets wait by default, per limit.
 pub const DEFAULT_MAX_QUEUE: usize = 256;
 /// Longest a call waits for a concurrency slot by default.
@@ -577,4 +623,56 @@ impl std::fmt::Debug for ApiKey {
             .field("expires_unix", &self.expires_unix)
             .finish()
     }
+}
+
+/// The audit file sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditFileConfig {
+    /// The live file; rotated files are `<path>.1`, `<path>.2`, … (absolute once loaded).
+    pub path: PathBuf,
+    /// The live file is rotated before a record would take it past this many bytes.
+    pub rotate_bytes: u64,
+    pub fsync: Fsync,
+}
+
+impl AuditFileConfig {
+    pub fn new(path: PathBuf) -> AuditFileConfig {
+        AuditFileConfig {
+            path,
+            rotate_bytes: DEFAULT_AUDIT_ROTATE_BYTES,
+            fsync: Fsync::Every(DEFAULT_AUDIT_FSYNC),
+        }
+    }
+}
+
+/// When the audit file is synced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fsync {
+    /// After every write (each batch of records the writer takes from its queue).
+    Always,
+    /// Never explicitly: the operating system decides.
+    Never,
+    /// At most this long after a write.
+    Every(Duration),
+}
+
+/// What a request does when the audit queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnFull {
+    /// Wait for room: no record is lost; requests slow down to the writer's pace.
+    #[default]
+    Block,
+    /// Drop the record and count it; the count is written as a `dropped` record.
+    DropAndCount,
+    /// Refuse new audited calls while the queue is full; records of calls already made wait.
+    RefuseCalls,
+}
+
+/// Periodic Ed25519-signed checkpoints of the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointConfig {
+    /// The file holding the signing key: the 32-byte Ed25519 seed as 64 hex digits (what
+    /// `switchboard audit keygen` writes). Absolute once loaded.
+    pub key: PathBuf,
+    pub every: Duration,
 }

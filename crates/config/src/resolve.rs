@@ -14,8 +14,8 @@ use std::time::Duration;
 use serde_saphyr::Location;
 
 use crate::document::{
-    Document, HttpDoc, ModernDoc, ProductDoc, RemoteDoc, RootDoc, Scalar, SessionsDoc, StdioDoc,
-    UpstreamDoc,
+    AuditDoc, AuditFileDoc, CheckpointDoc, Document, HttpDoc, ModernDoc, ProductDoc, RemoteDoc,
+    RootDoc, Scalar, SessionsDoc, StdioDoc, UpstreamDoc,
 };
 use crate::duration::parse_duration;
 use crate::error::ConfigError;
@@ -23,14 +23,17 @@ use crate::expand::expand;
 use crate::federation::UPSTREAMS_ENV;
 use crate::listen::check_listen;
 use crate::model::{
-    CacheScope, Config, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER,
+    AuditConfig, AuditFileConfig, CacheScope, CheckpointConfig, Config,
+    DEFAULT_AUDIT_CHECKPOINT_EVERY, DEFAULT_AUDIT_FSYNC, DEFAULT_AUDIT_PATH, DEFAULT_AUDIT_QUEUE,
+    DEFAULT_AUDIT_ROTATE_BYTES, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER,
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TTL, DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE,
     DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HELD,
     DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_ROUNDS, DEFAULT_MAX_SESSIONS,
-    DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT, Era, HttpConfig,
-    ModernConfig, ProductConfig, ProductStatus, Root, SessionMode, SessionsConfig, StateKey,
-    Transport, UpstreamConfig,
+    DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT, Era, Fsync,
+    HttpConfig, ModernConfig, OnFull, ProductConfig, ProductStatus, Root, SessionMode,
+    SessionsConfig, StateKey, Transport, UpstreamConfig,
 };
+use crate::size::parse_size;
 use crate::validate;
 
 /// Where an upstream was declared in the file, for errors that involve two upstreams.
@@ -117,6 +120,7 @@ impl Resolver<'_> {
             Some(i) => self.idempotency(i)?,
             None => crate::model::IdempotencyConfig::default(),
         };
+        let audit = doc.audit.map(|audit| self.audit(audit)).transpose()?;
 
         let config = Config {
             listen,
@@ -132,6 +136,7 @@ impl Resolver<'_> {
             idempotency,
             auth,
             metrics_enabled,
+            audit,
         };
         Ok((config, sites))
     }
@@ -221,6 +226,95 @@ impl Resolver<'_> {
             gather: self.duration_or("gather", &doc.gather, DEFAULT_GATHER)?,
             list_ttl: self.duration_or_zero("list_ttl", &doc.list_ttl, DEFAULT_LIST_TTL)?,
             list_scope,
+        })
+    }
+
+    fn audit(&self, doc: AuditDoc) -> Result<AuditConfig, ConfigError> {
+        let stdout = match &doc.stdout {
+            Some(s) => self.boolean("stdout", s)?,
+            None => false,
+        };
+        // The file is the default sink: without `file:` it is used unless stdout alone was asked for.
+        let file = match doc.file {
+            Some(file) => Some(self.audit_file(file)?),
+            None if stdout => None,
+            None => Some(AuditFileConfig::new(self.default_path(DEFAULT_AUDIT_PATH)?)),
+        };
+        let on_full = match &doc.on_full {
+            Some(s) => self.word(
+                "on_full",
+                s,
+                &[
+                    ("block", OnFull::Block),
+                    ("drop_and_count", OnFull::DropAndCount),
+                    ("refuse_calls", OnFull::RefuseCalls),
+                ],
+            )?,
+            None => OnFull::default(),
+        };
+        Ok(AuditConfig {
+            file,
+            stdout,
+            include_arguments: match &doc.include_arguments {
+                Some(s) => self.boolean("include_arguments", s)?,
+                None => false,
+            },
+            redact: self.plain_list("redact field", &doc.redact)?,
+            on_full,
+            queue: self.count_or("queue", &doc.queue, DEFAULT_AUDIT_QUEUE)?,
+            checkpoint: doc.checkpoint.map(|c| self.checkpoint(c)).transpose()?,
+        })
+    }
+
+    fn audit_file(&self, doc: AuditFileDoc) -> Result<AuditFileConfig, ConfigError> {
+        let path = match &doc.path {
+            Some(s) => self.absolute("path", s)?,
+            None => self.default_path(DEFAULT_AUDIT_PATH)?,
+        };
+        let rotate_bytes = match &doc.rotate_bytes {
+            Some(scalar) => {
+                let text = self.text(scalar)?;
+                match parse_size(&text) {
+                    Ok(0) => Err(self.error(scalar, "`rotate_bytes` must be greater than 0")),
+                    Ok(n) => Ok(n),
+                    Err(m) => Err(self.error(scalar, format!("`rotate_bytes`: {m}"))),
+                }?
+            }
+            None => DEFAULT_AUDIT_ROTATE_BYTES,
+        };
+        let fsync = match &doc.fsync {
+            Some(scalar) => match self.text(scalar)?.as_str() {
+                "always" => Fsync::Always,
+                "never" => Fsync::Never,
+                text => match parse_duration(text) {
+                    Ok(d) if !d.is_zero() => Fsync::Every(d),
+                    Ok(_) => {
+                        return Err(self.error(
+                            scalar,
+                            "`fsync` must be `always`, `never` or an interval greater than 0",
+                        ));
+                    }
+                    Err(m) => {
+                        return Err(self.error(
+                            scalar,
+                            format!("`fsync` must be `always`, `never` or an interval: {m}"),
+                        ));
+                    }
+                },
+            },
+            None => Fsync::Every(DEFAULT_AUDIT_FSYNC),
+        };
+        Ok(AuditFileConfig {
+            path,
+            rotate_bytes,
+            fsync,
+        })
+    }
+
+    fn checkpoint(&self, doc: CheckpointDoc) -> Result<CheckpointConfig, ConfigError> {
+        Ok(CheckpointConfig {
+            key: self.absolute("key", &doc.key)?,
+            every: self.duration_or("every", &doc.every, DEFAULT_AUDIT_CHECKPOINT_EVERY)?,
         })
     }
 
@@ -429,21 +523,40 @@ impl Resolver<'_> {
     }
 
     fn cwd(&self, scalar: &Scalar) -> Result<PathBuf, ConfigError> {
-        let cwd = self.checked(scalar, |cwd| {
-            if cwd.is_empty() {
-                return Err("`cwd` must not be empty".to_owned());
+        self.absolute("cwd", scalar)
+    }
+
+    /// A path setting made absolute: relative to the config file's directory, and that to the
+    /// current directory.
+    fn absolute(&self, key: &str, scalar: &Scalar) -> Result<PathBuf, ConfigError> {
+        let text = self.checked(scalar, |text| {
+            if text.is_empty() {
+                return Err(format!("`{key}` must not be empty"));
             }
-            validate::check_no_nul("`cwd`", cwd)
+            validate::check_no_nul(&format!("`{key}`"), text)
         })?;
-        let mut path = self.base_dir.join(&cwd);
+        self.rooted(&text).map_err(|e| {
+            self.error(
+                scalar,
+                format!("cannot resolve the relative {key} `{text}`: the current directory is unavailable: {e}"),
+            )
+        })
+    }
+
+    /// A default path (no scalar to blame), made absolute like [`absolute`](Self::absolute).
+    fn default_path(&self, text: &str) -> Result<PathBuf, ConfigError> {
+        self.rooted(text).map_err(|e| {
+            ConfigError::whole(
+                self.file,
+                format!("cannot resolve the default path `{text}`: the current directory is unavailable: {e}"),
+            )
+        })
+    }
+
+    fn rooted(&self, text: &str) -> std::io::Result<PathBuf> {
+        let mut path = self.base_dir.join(text);
         if path.is_relative() {
-            let current = std::env::current_dir().map_err(|e| {
-                self.error(
-                    scalar,
-                    format!("cannot resolve the relative cwd `{cwd}`: the current directory is unavailable: {e}"),
-                )
-            })?;
-            path = current.join(path);
+            path = std::env::current_dir()?.join(path);
         }
         // Drop `.` components (`/etc/switchboard/.` → `/etc/switchboard`); `..` stays, since
         // folding it lexically is wrong across symlinks.

@@ -22,7 +22,7 @@ pub fn status_of(code: ErrorCode) -> u16 {
         crate::auth::FORBIDDEN => 403,
         RATE_LIMITED => 429,
         crate::idempotency::CONFLICT | crate::idempotency::IN_FLIGHT => 409,
-        ErrorCode::CIRCUIT_OPEN => 503,
+        ErrorCode::CIRCUIT_OPEN | ErrorCode::AUDIT_BACKLOG => 503,
         ErrorCode::HEADER_MISMATCH
         | ErrorCode::MISSING_CLIENT_CAPABILITY
         | ErrorCode::UNSUPPORTED_PROTOCOL_VERSION => 400,
@@ -160,4 +160,13 @@ pub fn resource_not_found(uri: &str) -> RpcError {
 
 pub fn shutting_down() -> RpcError {
     RpcError::new(ErrorCode::SHUTTING_DOWN, "the gateway is shutting down")
+}
+
+/// `audit.on_full: refuse_calls` while the audit queue is full: the call would go unrecorded.
+pub fn audit_backlog() -> RpcError {
+    RpcError::new(
+        ErrorCode::AUDIT_BACKLOG,
+        "the audit log is behind; the call was not made (try again)",
+    )
+    .with_str("category", "audit_backlog")
 }

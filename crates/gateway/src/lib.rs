@@ -94,11 +94,23 @@ struct State {
     rates: [Option<resilience::rate::Limiter>; 2],
     /// The metric families and their handles (`/metrics`; `docs/metrics.md`).
     metrics: switchboard_telemetry::Metrics,
+    /// The audit log, when configured (the binary starts it; see `pipeline/mod.rs` `record`).
+    audit: Option<switchboard_audit::Audit>,
 }
 
 impl Gateway {
     /// Builds the gateway; nothing is started until [`Gateway::start`].
     pub fn new(config: Config, reaper: Option<Reaper>) -> Gateway {
+        Gateway::with_audit(config, reaper, None)
+    }
+
+    /// Builds the gateway recording to `audit` (started from `config.audit` by the binary, so
+    /// that a log that cannot be opened stops it before it serves).
+    pub fn with_audit(
+        config: Config,
+        reaper: Option<Reaper>,
+        audit: Option<switchboard_audit::Audit>,
+    ) -> Gateway {
         let configured: Vec<[u8; 32]> = config
             .modern
             .state_keys
@@ -174,6 +186,7 @@ impl Gateway {
                 auth,
                 rates,
                 metrics,
+                audit,
             }),
         }
     }
@@ -213,6 +226,11 @@ impl Gateway {
         let m = &self.state.metrics;
         m.set_sessions(switchboard_telemetry::Era::Handshake, self.session_count());
         m.encode(format)
+    }
+
+    /// The audit log, when configured.
+    pub fn audit(&self) -> Option<&switchboard_audit::Audit> {
+        self.state.audit.as_ref()
     }
 
     /// The live upstream registry.
@@ -292,6 +310,10 @@ impl Gateway {
             futures::future::join_all(conns.iter().map(|c| c.close())),
         )
         .await;
+        // Last: every request has had its answer, so every record is queued.
+        if let Some(audit) = &self.state.audit {
+            audit.close().await;
+        }
     }
 
     pub fn is_shutting_down(&self) -> bool {

@@ -57,6 +57,11 @@ impl Principal {
     pub fn id(&self) -> &str {
         &self.id
     }
+
+    /// The name, shared (what the audit record takes without copying it).
+    pub fn shared_id(&self) -> &Arc<str> {
+        &self.id
+    }
 }
 
 /// What a transport saw of a caller's credentials.

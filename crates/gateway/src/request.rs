@@ -4,9 +4,11 @@
 //! legacy REST routes) builds a [`Request`] and calls [`Gateway::request`](crate::Gateway): the
 //! session (a real one, or a 2026-07-28 one-request caller), the principal it is served for, the
 //! view it is served from, its request id, the cross-cutting inputs the transport read (an
-//! idempotency key, a deadline, a trace context), and where its related messages go. Everything
+//! idempotency key, a deadline, a trace context, the client's address), and where its related
+//! messages go. Everything
 //! here is borrowed: building one allocates nothing.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -34,6 +36,8 @@ pub struct Request<'a> {
     pub deadline: Option<Instant>,
     /// W3C trace context the caller sent, if any.
     pub trace: Option<TraceContext<'a>>,
+    /// The client's address, when the transport has one (HTTP); for the audit record.
+    pub client: Option<SocketAddr>,
     pub related: &'a Related,
 }
 
@@ -60,6 +64,7 @@ impl<'a> Request<'a> {
             idempotency_key: None,
             deadline: None,
             trace: None,
+            client: None,
             related,
         }
     }
@@ -71,6 +76,11 @@ impl<'a> Request<'a> {
 
     pub fn with_trace(mut self, trace: Option<TraceContext<'a>>) -> Request<'a> {
         self.trace = trace;
+        self
+    }
+
+    pub fn with_client(mut self, client: Option<SocketAddr>) -> Request<'a> {
+        self.client = client;
         self
     }
 }

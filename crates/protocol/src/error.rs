@@ -43,6 +43,8 @@ impl ErrorCode {
     /// The upstream's circuit breaker is open after repeated failures; `data.retry_after_ms`
     /// says when it lets a probe call through.
     pub const CIRCUIT_OPEN: ErrorCode = ErrorCode(-31007);
+    /// The audit log's queue is full and `audit.on_full: refuse_calls` refuses audited calls.
+    pub const AUDIT_BACKLOG: ErrorCode = ErrorCode(-31008);
     /// Sent to an upstream: the client its request came from did not declare the capability
     /// (sampling, elicitation, roots) this server-to-client request needs.
     pub const CLIENT_LACKS_CAPABILITY: ErrorCode = ErrorCode(-31010);

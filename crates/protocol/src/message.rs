@@ -262,6 +262,11 @@ impl Message {
         self.params.clone().map(|r| self.text(r))
     }
 
+    /// The raw `params` as a slice of the message's bytes (shared, not copied).
+    pub fn params_bytes(&self) -> Option<Bytes> {
+        self.params.clone().map(|r| self.buf.slice(r))
+    }
+
     /// The raw `result` of a result response.
     pub fn result(&self) -> Option<&str> {
         match self.kind {

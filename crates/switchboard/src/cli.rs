@@ -27,6 +27,9 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Manage API keys.
     Keys(KeysArgs),
+    /// Read the audit log: verify its chain, follow it, filter it.
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
 
 #[derive(Debug, Args)]
@@ -50,6 +53,70 @@ pub enum KeysCommand {
         #[arg(long)]
         expires: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain across FILEs (rotated files in any order); exit 1 on any problem.
+    Verify(AuditVerifyArgs),
+    /// Print the last records of FILE; with -f, keep printing new ones.
+    Tail(AuditTailArgs),
+    /// Print the records of FILEs that match every filter given.
+    Query(AuditQueryArgs),
+    /// Make an Ed25519 key pair for signed checkpoints: the private key goes to --out (mode
+    /// 0600), the public key is printed (give it to `audit verify --key`).
+    Keygen(AuditKeygenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// Also check checkpoint signatures with this public key (64 hex digits, or a file holding them).
+    #[arg(long)]
+    pub key: Option<String>,
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditTailArgs {
+    /// How many records to print.
+    #[arg(short = 'n', long = "lines", default_value_t = 10)]
+    pub lines: usize,
+    /// Keep printing records as they are written (across rotations).
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditQueryArgs {
+    #[arg(long)]
+    pub principal: Option<String>,
+    /// Tool, prompt or resource name as called; a trailing `*` matches any ending.
+    #[arg(long)]
+    pub tool: Option<String>,
+    #[arg(long, value_parser = ["allow", "deny"])]
+    pub verdict: Option<String>,
+    /// Records at or after this RFC 3339 time.
+    #[arg(long, value_parser = parse_time)]
+    pub since: Option<i64>,
+    /// Records before this RFC 3339 time.
+    #[arg(long, value_parser = parse_time)]
+    pub until: Option<i64>,
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditKeygenArgs {
+    /// Where to write the private key (refused if the file exists).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+fn parse_time(s: &str) -> Result<i64, String> {
+    switchboard_audit::parse_rfc3339(s)
+        .ok_or_else(|| format!("{s:?} is not an RFC 3339 time (like 2026-12-05T14:00:00Z)"))
 }
 
 #[derive(Debug, Args)]

@@ -2,10 +2,12 @@
 //!
 //! Each subcommand lives in its own module: [`serve`] runs the HTTP gateway, [`stdio`] serves the
 //! catalog on stdin/stdout, [`check`] validates a config and prints the plan, [`probe`] talks to one
-//! MCP server as a client. The hidden `__reaper` mode is the watchdog process that ends upstream
-//! process groups if the gateway is killed (see `switchboard_upstream::reaper`). All of them
-//! write through [`output`], so a reader that goes away ends a run quietly.
+//! MCP server as a client, [`audit`] verifies, follows and filters audit logs. The hidden
+//! `__reaper` mode is the watchdog process that ends upstream process groups if the gateway is
+//! killed (see `switchboard_upstream::reaper`). All of them write through [`output`], so a reader
+//! that goes away ends a run quietly.
 
+mod audit;
 mod check;
 mod cli;
 mod keys;
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
             cli::Command::Check(a) => check::run(a).await,
             cli::Command::Probe(a) => probe::run(a).await,
             cli::Command::Keys(a) => keys::run(a),
+            cli::Command::Audit(a) => audit::run(a).await,
         }
     });
     match result {

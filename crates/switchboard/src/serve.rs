@@ -53,7 +53,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let gw = Gateway::new(config, setup::reaper());
+    let audit = match setup::start_audit(&config) {
+        Ok(a) => a,
+        Err(code) => return Ok(code),
+    };
+    let gw = Gateway::with_audit(config, setup::reaper(), audit);
     // Only here: `serve` is the one command that may run as several replicas or be restarted
     // under clients holding a requestState. `stdio` and `check` are single short-lived
     // processes with nobody to share a key with, so the warning would only be noise there.

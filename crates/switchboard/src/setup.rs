@@ -1,5 +1,5 @@
 //! What every long-running subcommand does first: logging to stderr, the TLS provider, the config,
-//! and the reaper.
+//! the audit log, and the reaper.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -56,6 +56,26 @@ pub fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
         errln!("switchboard: {e}");
         ExitCode::from(CONFIG_ERROR)
     })
+}
+
+/// Opens the audit log when the config has one (continuing an existing log's chain). A log that
+/// cannot be opened or continued stops the gateway before it serves: it must not act unrecorded.
+pub fn start_audit(config: &Config) -> Result<Option<switchboard_audit::Audit>, ExitCode> {
+    let Some(cfg) = &config.audit else {
+        return Ok(None);
+    };
+    match switchboard_audit::Audit::start(cfg) {
+        Ok(audit) => {
+            if let Some(file) = &cfg.file {
+                tracing::info!(path = %file.path.display(), "audit log on");
+            }
+            Ok(Some(audit))
+        }
+        Err(e) => {
+            errln!("switchboard: {e}");
+            Err(ExitCode::from(1))
+        }
+    }
 }
 
 /// Starts the reaper so stdio upstreams die with us even on `kill -9`.

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use switchboard_gateway::Gateway;
 
 use crate::cli::ConfigArgs;
+use crate::output::errln;
 use crate::setup;
 
 pub async fn run(args: ConfigArgs) -> anyhow::Result<ExitCode> {
@@ -16,7 +17,17 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<ExitCode> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    let gw = Gateway::new(config, setup::reaper());
+    if config.audit.as_ref().is_some_and(|a| a.stdout) {
+        errln!(
+            "switchboard: audit.stdout cannot be used with `switchboard stdio`: stdout carries MCP there (use audit.file)"
+        );
+        return Ok(ExitCode::from(setup::CONFIG_ERROR));
+    }
+    let audit = match setup::start_audit(&config) {
+        Ok(a) => a,
+        Err(code) => return Ok(code),
+    };
+    let gw = Gateway::with_audit(config, setup::reaper(), audit);
     gw.start();
     let (input, output) = std_streams();
     switchboard_server::stdio::serve(gw.clone(), input, output).await?;

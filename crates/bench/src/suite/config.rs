@@ -44,6 +44,13 @@ pub const FEATURES_ON: Features = Features {
     ],
 };
 
+/// [`FEATURES_OFF`] plus the audit log: the file sink beside the config, synced every 100 ms
+/// (the setting issue 14's budget is stated for). Its cost per call is the gap to `http-off`.
+pub const FEATURES_AUDIT: Features = Features {
+    top: "metrics: { enabled: false }\naudit:\n  file: { path: audit-http.jsonl, fsync: 100ms }\n",
+    upstream: &["breaker: { enabled: false }"],
+};
+
 /// [`write`], with `features` added.
 pub fn write_with(
     dir: &Path,

@@ -51,7 +51,8 @@ pub struct Results {
 /// The same load, once straight to the upstream and once through switchboard.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Comparison {
-    /// `http` (HTTP client, HTTP upstream), `http-modern` (the same, 2026-07-28 client), `stdio`
+    /// `http` (HTTP client, HTTP upstream), `http-audit` (the same, audit log on), `http-modern`
+    /// (the same, 2026-07-28 client), `stdio`
     /// (stdio client, `switchboard stdio`, stdio upstream) or `http-stdio` (HTTP client, stdio
     /// upstream); or a floor path ([`is_floor`]): `http-floor`, `tcp-floor` (a TCP splice in front
     /// of the HTTP upstream) or `stdio-floor`, the same clients and upstreams with
@@ -161,10 +162,11 @@ pub fn is_floor(path: &str) -> bool {
 pub const TCP_FLOOR: &str = "tcp-floor";
 
 /// Every transport path: its id in the JSON and its name on the page, in the page's order.
-const PATHS: [(&str, &str); 9] = [
+const PATHS: [(&str, &str); 10] = [
     ("http", "HTTP"),
     ("http-off", "HTTP, features off"),
     ("http-on", "HTTP, features on"),
+    ("http-audit", "HTTP, audit log on (file, fsync 100ms)"),
     ("http-floor", "HTTP floor (bare proxy)"),
     (TCP_FLOOR, "TCP floor (splice)"),
     ("http-modern", "HTTP 2026-07-28"),

@@ -83,6 +83,26 @@ pub fn check(r: &Results) -> Vec<TargetCheck> {
             format!("{} ({} calls)", c.key(), c.gateway.calls),
         ));
     }
+    // Issue 14's budget: the audit log (file sink, fsync 100 ms) adds at most 4 µs of gateway
+    // CPU per call and costs at most 10 % of throughput at c=32.
+    if let (Some(off), Some(on)) = (find(r, "http-off", 32), find(r, "http-audit", 32)) {
+        if let (Some(a), Some(b)) = (off.gateway_cpu_us(), on.gateway_cpu_us()) {
+            out.push(at_most(
+                "audit log on: added gateway CPU per proxied tools/call",
+                ((b - a) * 100.0).round() / 100.0,
+                4.0,
+                "µs",
+                format!("{} vs {}", on.key(), off.key()),
+            ));
+        }
+        out.push(at_least(
+            "audit log on c=32: throughput vs audit off",
+            ratio(on.gateway.throughput_per_s, off.gateway.throughput_per_s),
+            0.9,
+            "×",
+            format!("{} vs {}", on.key(), off.key()),
+        ));
+    }
     if let Some(m) = &r.memory {
         out.push(at_most(
             &format!(

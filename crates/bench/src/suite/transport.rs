@@ -4,7 +4,9 @@
 //! with a 2026-07-28 client: no session, `_meta` and mirrored headers on every request; compared
 //! with the direct handshake-era call, as the upstream speaks only that), `stdio` (stdio client →
 //! `switchboard stdio` → stdio upstream) and `http-stdio` (HTTP client → gateway → stdio
-//! upstream, compared with the direct stdio call). Two floor paths put `switchboard-floor`
+//! upstream, compared with the direct stdio call). `http-audit` is `http-off` plus the audit log
+//! (file sink, `fsync: 100ms`), measured in the same rounds: the gap between the two is the
+//! audit's cost (budget +4 µs). Two floor paths put `switchboard-floor`
 //! ([`crate::floor`]), a forwarder that moves bytes and does nothing else, where the gateway is:
 //! `http-floor` (HTTP client → floor → HTTP upstream) and `stdio-floor` (stdio client → floor
 //! relay → stdio upstream), compared with the same direct runs as `http` and `stdio`; the gap
@@ -40,6 +42,7 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
         let featured = [
             ("http-off", config::FEATURES_OFF),
             ("http-on", config::FEATURES_ON),
+            ("http-audit", config::FEATURES_AUDIT),
         ]
         .map(|(path, features)| -> anyhow::Result<_> {
             let cfg = config::write_with(

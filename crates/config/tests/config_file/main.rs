@@ -1,6 +1,7 @@
 //! End-to-end tests of `switchboard_config::{parse, load}`: real YAML text in, a `Config` or a
 //! located `ConfigError` out. One module per concern; the shared vocabulary lives here.
 
+mod audit;
 mod defaults;
 mod durations;
 mod expansion;

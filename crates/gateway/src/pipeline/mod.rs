@@ -14,17 +14,21 @@
 //!    view and sends what the upstream should get through [`crate::call`], the one way out.
 //! 9. **shape for the era** — one response (or none, when the client cancelled): results and
 //!    errors as the caller's revision wants them, every error with `data.request_id`.
-//! 10. **record** — what happened, for metrics and audit.
+//! 10. **record** — what happened: an audit record (`switchboard-audit`) for every
+//!     `tools/call`, `resources/read` and `prompts/get`, and for every request a stage refused
+//!     (the verdict is `deny` exactly when a stage before the method's handler returned an
+//!     error, so a later stage's refusals are audited without code of their own).
 //!
 //! Stages with nothing to decide yet are named no-ops that say which issue fills them
 //! (`docs/design/pipeline.md` lists the one file each later capability plugs into).
 
 pub mod methods;
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use switchboard_audit::{Event, Verdict, method_name, trace_id};
 use switchboard_protocol::error::add_request_id;
 use switchboard_protocol::message::encode;
 use switchboard_protocol::{Id, Kind, Message, RpcError};
@@ -69,14 +73,27 @@ pub(crate) enum Outcome {
     Cancelled,
 }
 
+/// A request its transport refused before the pipeline (see [`Gateway::audit_refusal`]).
+pub struct Refused<'a> {
+    pub msg: Option<&'a Message>,
+    pub method: &'a str,
+    pub error: RpcError,
+    pub request_id: &'a str,
+    pub client: Option<std::net::SocketAddr>,
+    pub http_status: u16,
+}
+
 /// What every stage after admission knows about the request.
 pub(crate) struct Cx<'a> {
     pub req: &'a Request<'a>,
     /// How the request ended, as the metrics count it, when a handler worked it out already.
-    pub counted: &'a std::sync::OnceLock<switchboard_telemetry::Outcome>,
+    pub counted: &'a OnceLock<switchboard_telemetry::Outcome>,
     pub view: Arc<View>,
     /// Fires when the client cancels the request or its session ends.
     pub cancel: CancellationToken,
+    /// Where the handler records the upstream the request was routed to; `None` when audit
+    /// is off (then nothing is recorded, and nothing cloned).
+    pub routed: Option<&'a OnceLock<Arc<str>>>,
 }
 
 impl Cx<'_> {
@@ -87,6 +104,27 @@ impl Cx<'_> {
     pub fn is_modern(&self) -> bool {
         self.req.session.record.revision.is_modern()
     }
+
+    /// Notes the upstream the request goes to, for its audit record.
+    #[inline]
+    pub fn routed_to(&self, upstream: &crate::upstreams::UpstreamId) {
+        if let Some(slot) = self.routed {
+            let _ = slot.set(upstream.shared().clone());
+        }
+    }
+}
+
+/// What the record stage needs that only the start of a request knows; built only when audit
+/// is on.
+struct Trail {
+    started: Instant,
+    time: SystemTime,
+    upstream: OnceLock<Arc<str>>,
+}
+
+/// The methods audited whatever their verdict (refusals of any method are audited too).
+fn audited(method: &str) -> bool {
+    matches!(method, "tools/call" | "resources/read" | "prompts/get")
 }
 
 impl Gateway {
@@ -105,49 +143,65 @@ impl Gateway {
             .revision
             .is_modern()
             .then(|| metrics.modern_session());
-        let cancel = match self.admit(req, &id, method).await {
-            Ok(c) => c,
-            Err(e) => {
-                self.record(req, method, switchboard_telemetry::Outcome::Error);
-                return Answer::Response(error_response(&id, e, req.request_id));
+        // With audit off this is the whole cost of auditing, with the branch in `audit`.
+        let trail = self.state.audit.as_ref().map(|_| Trail {
+            started: Instant::now(),
+            time: SystemTime::now(),
+            upstream: OnceLock::new(),
+        });
+        let (verdict, answer, counted) = match self.admit(req, &id, method).await {
+            Ok(cancel) => {
+                let counted = OnceLock::new();
+                let routed = trail.as_ref().map(|t| &t.upstream);
+                let (verdict, outcome) = self
+                    .decide_and_serve(req, msg, method, cancel, &counted, routed)
+                    .await;
+                // A `tools/call` handler counted it already (one look at a large result, not
+                // two).
+                let counted = counted
+                    .into_inner()
+                    .unwrap_or_else(|| outcome_of(method, &outcome));
+                (verdict, self.shape(req, &id, method, outcome), counted)
             }
+            Err(e) => (
+                Verdict::Deny,
+                Answer::Response(error_response(&id, e, req.request_id)),
+                switchboard_telemetry::Outcome::Error,
+            ),
         };
-        let counted = std::sync::OnceLock::new();
-        let outcome = self
-            .decide_and_serve(req, msg, method, cancel, &counted)
-            .await;
-        // A `tools/call` handler counted it already (one look at a large result, not two).
-        let counted = counted
-            .into_inner()
-            .unwrap_or_else(|| outcome_of(method, &outcome));
-        let answer = self.shape(req, &id, method, outcome);
         self.record(req, method, counted);
+        if let Some(trail) = trail {
+            self.audit_record(req, msg, method, trail, verdict, &answer)
+                .await;
+        }
         answer
     }
 
-    /// Stages 2–8: everything between admission and the answer.
+    /// Stages 2–8: everything between admission and the answer. The verdict is `deny` when a
+    /// stage before the handler refused the request.
     async fn decide_and_serve(
         &self,
         req: &Request<'_>,
         msg: &Message,
         method: &str,
         cancel: CancellationToken,
-        counted: &std::sync::OnceLock<switchboard_telemetry::Outcome>,
-    ) -> Result<Outcome, RpcError> {
-        self.authenticate_stage(req)?;
-        let view = self.view(req.view);
-        self.authorize(req, &view, method)?;
-        self.rate_limit(req, msg, method)?;
-        let claim = match self.idempotency(req, msg, method)? {
-            None => None,
-            Some(Decision::Replay(result)) => return Ok(Outcome::Replayed(result)),
-            Some(Decision::Claimed(claim)) => Some(claim),
+        counted: &OnceLock<switchboard_telemetry::Outcome>,
+        routed: Option<&OnceLock<Arc<str>>>,
+    ) -> (Verdict, Result<Outcome, RpcError>) {
+        let (view, claim) = match self.decide(req, msg, method) {
+            Err(refusal) => return (Verdict::Deny, Err(refusal)),
+            Ok((_, Some(Decision::Replay(result)))) => {
+                return (Verdict::Allow, Ok(Outcome::Replayed(result)));
+            }
+            Ok((view, Some(Decision::Claimed(claim)))) => (view, Some(claim)),
+            Ok((view, None)) => (view, None),
         };
         let cx = Cx {
             req,
             view,
             cancel,
             counted,
+            routed,
         };
         let out = methods::dispatch(self, &cx, msg, method).await;
         // Only a completed call is stored; dropping the claim otherwise frees the key.
@@ -156,7 +210,24 @@ impl Gateway {
         {
             claim.complete(result);
         }
-        out
+        (Verdict::Allow, out)
+    }
+
+    /// Stages 2–6: whether the request may go ahead, from which view, and what its idempotency
+    /// key decided. Every error here is a refusal, audited as `deny` with the error's message
+    /// as the reason.
+    fn decide(
+        &self,
+        req: &Request<'_>,
+        msg: &Message,
+        method: &str,
+    ) -> Result<(Arc<View>, Option<Decision>), RpcError> {
+        self.authenticate_stage(req)?;
+        let view = self.view(req.view);
+        self.authorize(req, &view, method)?;
+        self.rate_limit(req, msg, method)?;
+        let decision = self.idempotency(req, msg, method)?;
+        Ok((view, decision))
     }
 
     /// Stage 1: a request is taken only while the gateway runs, once upstreams had their first
@@ -171,6 +242,13 @@ impl Gateway {
         session.touch();
         if self.is_shutting_down() {
             return Err(error::shutting_down());
+        }
+        // `audit.on_full: refuse_calls`: a call that could not be recorded is not made.
+        if let Some(audit) = &self.state.audit
+            && audited(method)
+            && audit.refuses_calls()
+        {
+            return Err(error::audit_backlog());
         }
         // Right after start, upstreams may still be coming up: anything routed through the
         // catalog waits for their first attempt (bounded) instead of seeing a partial catalog.
@@ -321,11 +399,95 @@ impl Gateway {
     }
 
     /// Stage 10: what happened, for metrics (`switchboard_requests_total`; the method label
-    /// from a fixed list, never the raw text) and, later, audit (issue 14).
+    /// from a fixed list, never the raw text).
     #[inline]
     fn record(&self, _req: &Request<'_>, method: &str, outcome: switchboard_telemetry::Outcome) {
         self.metrics()
             .request(switchboard_telemetry::Method::of(method), outcome);
+    }
+
+    /// Stage 11: the audit record, when audit is on. Audited: `tools/call`, `resources/read`,
+    /// `prompts/get`, and every refusal. The record is built from what the
+    /// request already holds — shared names, the params and answer as `Bytes` slices, two clock
+    /// readings — and queued with one `try_send`; the writer thread does the rest.
+    async fn audit_record(
+        &self,
+        req: &Request<'_>,
+        msg: &Message,
+        method: &str,
+        trail: Trail,
+        verdict: Verdict,
+        answer: &Answer,
+    ) {
+        let Some(audit) = &self.state.audit else {
+            return;
+        };
+        if verdict == Verdict::Allow && !audited(method) {
+            return;
+        }
+        let replayed = matches!(answer, Answer::Replayed(_));
+        let (answer, status) = match answer {
+            Answer::Response(b) | Answer::Replayed(b) => (Some(b.clone()), None),
+            Answer::Status(s, b) => (Some(b.clone()), Some(*s)),
+            Answer::Cancelled => (None, None),
+        };
+        // Only HTTP knows a client address; there, an answer without its own status is a 200.
+        let http_status = status.or_else(|| req.client.and(answer.as_ref()).map(|_| 200));
+        let event = Event {
+            time: trail.time,
+            duration: trail.started.elapsed(),
+            request_id: req.request_id.clone(),
+            principal: req.principal.shared_id().clone(),
+            method: method_name(method),
+            upstream: trail.upstream.into_inner(),
+            params: msg.params_bytes(),
+            answer,
+            verdict,
+            http_status,
+            client: req.client,
+            trace_id: req.trace.and_then(|t| trace_id(t.traceparent)),
+            replayed,
+        };
+        audit.record(event).await;
+    }
+
+    /// Audits a request its transport refused before the pipeline saw it (a credential that is
+    /// not valid, on any verb): every denial is recorded, this one under the principal
+    /// `unauthenticated`. `msg` is the refused message when there was one; `method` names the
+    /// request otherwise (`GET /mcp`, `DELETE /mcp`).
+    pub async fn audit_refusal(&self, refused: Refused<'_>) {
+        let Some(audit) = &self.state.audit else {
+            return;
+        };
+        static UNAUTHENTICATED: OnceLock<Arc<str>> = OnceLock::new();
+        let method = refused
+            .msg
+            .and_then(|m| m.method())
+            .unwrap_or(refused.method);
+        let event = Event {
+            time: SystemTime::now(),
+            duration: Duration::ZERO,
+            request_id: Arc::from(refused.request_id),
+            principal: UNAUTHENTICATED
+                .get_or_init(|| Arc::from("unauthenticated"))
+                .clone(),
+            method: method_name(method),
+            upstream: None,
+            params: refused.msg.and_then(|m| m.params_bytes()),
+            answer: Some(Bytes::from(encode::error(
+                refused.msg.and_then(|m| m.id()),
+                &refused
+                    .error
+                    .with_str("request_id", refused.request_id)
+                    .to_json(),
+            ))),
+            verdict: Verdict::Deny,
+            http_status: Some(refused.http_status),
+            client: refused.client,
+            trace_id: None,
+            replayed: false,
+        };
+        audit.record(event).await;
     }
 
     /// The answer to a modern caller: results shaped for the era, errors renumbered and given

@@ -46,6 +46,11 @@ impl UpstreamId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The name, shared (what the audit record takes without copying it).
+    pub fn shared(&self) -> &Arc<str> {
+        &self.0
+    }
 }
 
 impl fmt::Display for UpstreamId {

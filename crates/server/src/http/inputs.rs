@@ -1,8 +1,11 @@
 //! The cross-cutting inputs a request carries in HTTP headers, read for the gateway's
-//! [`Request`]: the caller's credentials, an `Idempotency-Key`, and W3C trace context.
+//! [`Request`]: the caller's credentials, an `Idempotency-Key`, and W3C trace context; with
+//! them rides the client's address (from the connection, for the audit record).
 //!
 //! Values are copied out only when the header is present (a request future outlives the
 //! header map), so a request without them costs three header lookups and nothing else.
+
+use std::net::SocketAddr;
 
 use hyper::HeaderMap;
 use switchboard_gateway::principal::Credentials;
@@ -15,10 +18,11 @@ pub(super) struct Inputs {
     idempotency_key: Option<Box<str>>,
     traceparent: Option<Box<str>>,
     tracestate: Option<Box<str>>,
+    client: Option<SocketAddr>,
 }
 
 impl Inputs {
-    pub(super) fn read(headers: &HeaderMap) -> Inputs {
+    pub(super) fn read(headers: &HeaderMap, client: Option<SocketAddr>) -> Inputs {
         let text = |name: &str| {
             headers
                 .get(name)
@@ -28,6 +32,7 @@ impl Inputs {
             idempotency_key: text("idempotency-key"),
             traceparent: text("traceparent"),
             tracestate: text("tracestate"),
+            client,
         }
     }
 
@@ -39,6 +44,7 @@ impl Inputs {
         });
         req.with_idempotency_key(self.idempotency_key.as_deref())
             .with_trace(trace)
+            .with_client(self.client)
     }
 }
 

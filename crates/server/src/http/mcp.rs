@@ -7,6 +7,7 @@
 //! an SSE stream backed by the session's [`EventStore`], so a dropped connection can resume.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
+use switchboard_gateway::pipeline::Refused;
 use switchboard_gateway::principal::Principal;
 use switchboard_gateway::request::Request;
 use switchboard_gateway::sessions::Session;
@@ -40,8 +42,9 @@ pub(super) async fn post(
     rid: &Arc<str>,
     headers: &HeaderMap,
     body: Incoming,
+    client: Option<SocketAddr>,
 ) -> Response {
-    match handle_post(srv, rid, headers, body).await {
+    match handle_post(srv, rid, headers, body, client).await {
         Ok(r) => r,
         Err(rej) => rej.into_response_with(rid),
     }
@@ -52,6 +55,7 @@ async fn handle_post(
     rid: &Arc<str>,
     headers: &HeaderMap,
     body: Incoming,
+    client: Option<SocketAddr>,
 ) -> Result<Response, Rejection> {
     let ctype = header_str(headers, header::CONTENT_TYPE.as_str()).unwrap_or("");
     if !ctype
@@ -85,10 +89,10 @@ async fn handle_post(
     let msg = Message::parse(bytes).map_err(|e| Rejection::parse(&e))?;
     match classify(headers, &msg) {
         Route::Handshake => {}
-        Route::Modern => return super::modern::post(srv, rid, headers, msg).await,
+        Route::Modern => return super::modern::post(srv, rid, headers, msg, client).await,
         Route::Refuse(r) => return Err(r.with_id(msg.id().cloned())),
     }
-    let principal = authenticate(srv, headers, &msg)?;
+    let principal = authenticate(srv, rid, headers, Some(&msg), "POST /mcp", client).await?;
     let session_id = header_str(headers, SESSION_HEADER);
     if msg.method() == Some("initialize") && msg.is_request() {
         if session_id.is_some_and(|id| srv.gw.session(id, &principal).is_some()) {
@@ -120,19 +124,39 @@ async fn handle_post(
             }
             Ok(StatusCode::ACCEPTED.into_response())
         }
-        Kind::Request => Ok(request(srv, rid, session, msg, Inputs::read(headers)).await),
+        Kind::Request => Ok(request(srv, rid, session, msg, Inputs::read(headers, client)).await),
     }
 }
 
-/// Who the caller is (the same for every kind of message it sends).
-pub(super) fn authenticate(
+/// Who the caller is (the same for every kind of message it sends). A refusal is audited
+/// before it is answered: `msg` is the refused message, `verb` names a request without one.
+pub(super) async fn authenticate(
     srv: &Server,
+    rid: &str,
     headers: &HeaderMap,
-    msg: &Message,
+    msg: Option<&Message>,
+    verb: &str,
+    client: Option<SocketAddr>,
 ) -> Result<Principal, Rejection> {
-    srv.gw
-        .authenticate(credentials(headers))
-        .map_err(|e| Rejection::from_error(e).with_id(msg.id().cloned()))
+    match srv.gw.authenticate(credentials(headers)) {
+        Ok(p) => Ok(p),
+        Err(e) => {
+            if srv.gw.audit().is_some() {
+                // Boxed: a refusal is rare, and every request's future would otherwise carry
+                // room for the audit record.
+                Box::pin(srv.gw.audit_refusal(Refused {
+                    msg,
+                    method: verb,
+                    error: e.clone(),
+                    request_id: rid,
+                    client,
+                    http_status: switchboard_gateway::error::status_of(e.code),
+                }))
+                .await;
+            }
+            Err(Rejection::from_error(e).with_id(msg.and_then(|m| m.id().cloned())))
+        }
+    }
 }
 
 fn initialize(
@@ -384,7 +408,12 @@ fn required_scopes(body: &Bytes) -> Option<String> {
 }
 
 /// GET: the standalone stream, or the resumption of any stream with `Last-Event-ID`.
-pub(super) fn get(srv: &Arc<Server>, rid: &str, headers: &HeaderMap) -> Response {
+pub(super) async fn get(
+    srv: &Arc<Server>,
+    rid: &str,
+    headers: &HeaderMap,
+    client: Option<SocketAddr>,
+) -> Response {
     let accept = header_str(headers, header::ACCEPT.as_str()).unwrap_or("");
     if !accepts(accept, "text/event-stream") {
         return Rejection::not_acceptable("text/event-stream").into_response_with(rid);
@@ -398,9 +427,9 @@ pub(super) fn get(srv: &Arc<Server>, rid: &str, headers: &HeaderMap) -> Response
     let Some(session_id) = header_str(headers, SESSION_HEADER) else {
         return Rejection::missing_session().into_response_with(rid);
     };
-    let principal = match srv.gw.authenticate(credentials(headers)) {
+    let principal = match authenticate(srv, rid, headers, None, "GET /mcp", client).await {
         Ok(p) => p,
-        Err(e) => return Rejection::from_error(e).into_response_with(rid),
+        Err(r) => return r.into_response_with(rid),
     };
     let Some(store) = srv
         .gw
@@ -448,16 +477,21 @@ fn conflict(rid: &str) -> Response {
 }
 
 /// DELETE: ends the session and everything it holds upstream.
-pub(super) async fn delete(srv: &Arc<Server>, rid: &str, headers: &HeaderMap) -> Response {
+pub(super) async fn delete(
+    srv: &Arc<Server>,
+    rid: &str,
+    headers: &HeaderMap,
+    client: Option<SocketAddr>,
+) -> Response {
     if let Some(r) = no_session_verb(headers) {
         return r;
     }
     let Some(session_id) = header_str(headers, SESSION_HEADER) else {
         return Rejection::missing_session().into_response_with(rid);
     };
-    let principal = match srv.gw.authenticate(credentials(headers)) {
+    let principal = match authenticate(srv, rid, headers, None, "DELETE /mcp", client).await {
         Ok(p) => p,
-        Err(e) => return Rejection::from_error(e).into_response_with(rid),
+        Err(r) => return r.into_response_with(rid),
     };
     // Another principal's session is as unknown as one that never existed.
     let Some(session) = srv.gw.session(session_id, &principal) else {

@@ -23,6 +23,7 @@ mod rejection;
 
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -182,9 +183,11 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 /// Serves one connection until it closes, or until shutdown lets it finish its request in hand.
 async fn connection(srv: Arc<Server>, stream: TcpStream, mut closing: closing::Watch) {
     let header_read_timeout = srv.header_read_timeout;
+    // The client's address, for the audit record of each request on this connection.
+    let client = stream.peer_addr().ok();
     let service = service_fn(move |req| {
         let srv = srv.clone();
-        async move { Ok::<_, Infallible>(dispatch(&srv, req).await) }
+        async move { Ok::<_, Infallible>(dispatch(&srv, req, client).await) }
     });
     // A client that never finishes a request head (slowloris), or leaves a keep-alive
     // connection idle, gives its socket and task back after the header read timeout.
@@ -214,7 +217,11 @@ async fn connection(srv: Arc<Server>, stream: TcpStream, mut closing: closing::W
 
 /// Every request: its id (accepted or generated, echoed on the answer), the Host/Origin guard,
 /// then its route.
-async fn dispatch(srv: &Arc<Server>, req: hyper::Request<Incoming>) -> Response {
+async fn dispatch(
+    srv: &Arc<Server>,
+    req: hyper::Request<Incoming>,
+    client: Option<SocketAddr>,
+) -> Response {
     let (head, body) = req.into_parts();
     let rid =
         request_id::accept_or_generate(head.headers.get(&REQUEST_ID).and_then(|v| v.to_str().ok()));
@@ -223,7 +230,7 @@ async fn dispatch(srv: &Arc<Server>, req: hyper::Request<Incoming>) -> Response 
     let guarded = !matches!(path, "/healthz" | "/readyz");
     let mut resp = match guarded.then(|| srv.refused(&head, &rid)).flatten() {
         Some(refusal) => refusal,
-        None => route(srv, &rid, &head, body).await,
+        None => route(srv, &rid, &head, body, client).await,
     };
     if let Ok(v) = HeaderValue::from_str(&rid) {
         resp.headers_mut().insert(REQUEST_ID, v);
@@ -231,15 +238,21 @@ async fn dispatch(srv: &Arc<Server>, req: hyper::Request<Incoming>) -> Response 
     resp
 }
 
-async fn route(srv: &Arc<Server>, rid: &Arc<str>, head: &Parts, body: Incoming) -> Response {
+async fn route(
+    srv: &Arc<Server>,
+    rid: &Arc<str>,
+    head: &Parts,
+    body: Incoming,
+    client: Option<SocketAddr>,
+) -> Response {
     let (get, head_only) = (head.method == Method::GET, head.method == Method::HEAD);
     match head.uri.path() {
         "/mcp" => match head.method {
-            Method::POST => mcp::post(srv, rid, &head.headers, body).await,
-            Method::GET => mcp::get(srv, rid, &head.headers),
+            Method::POST => mcp::post(srv, rid, &head.headers, body, client).await,
+            Method::GET => mcp::get(srv, rid, &head.headers, client).await,
             // Boxed: ending a session is a large future, and rare; every request's future
             // would otherwise carry room for it.
-            Method::DELETE => Box::pin(mcp::delete(srv, rid, &head.headers)).await,
+            Method::DELETE => Box::pin(mcp::delete(srv, rid, &head.headers, client)).await,
             _ => method_not_allowed("GET, POST, DELETE"),
         },
         "/healthz" | "/readyz" | "/status" | "/metrics" | "/api/conformance"

@@ -20,6 +20,7 @@
 //! upstream.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -55,12 +56,14 @@ pub(super) async fn post(
     rid: &Arc<str>,
     headers: &HeaderMap,
     msg: Message,
+    client: Option<SocketAddr>,
 ) -> Result<Response, Rejection> {
     if msg.is_notification() {
         return Ok(StatusCode::ACCEPTED.into_response());
     }
     let id = msg.id().cloned();
-    let principal = super::mcp::authenticate(srv, headers, &msg)?;
+    let principal =
+        super::mcp::authenticate(srv, rid, headers, Some(&msg), "POST /mcp", client).await?;
     let meta = validate(headers, &msg).map_err(|r| r.with_id(id.clone()))?;
     if msg.method() == Some("tools/call") {
         validate_params(&srv.gw, headers, &msg).map_err(|r| r.with_id(id.clone()))?;
@@ -74,7 +77,7 @@ pub(super) async fn post(
         .gw
         .modern_caller(&principal, &meta)
         .map_err(|e| Rejection::new(StatusCode::BAD_REQUEST, e.code, e.message).with_id(id))?;
-    Ok(serve(srv, rid, session, msg, Inputs::read(headers)).await)
+    Ok(serve(srv, rid, session, msg, Inputs::read(headers, client)).await)
 }
 
 /// Steps V1 to V5; the request's `_meta`, read once, for whoever needs it next.

@@ -67,6 +67,8 @@ pub struct Upstream {
     pub url: Option<String>,
     /// The stdio command's working directory.
     pub cwd: Option<String>,
+    /// Headers sent to a Streamable HTTP upstream.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Upstream {
@@ -90,6 +92,7 @@ impl Upstream {
             settings: Vec::new(),
             url: None,
             cwd: None,
+            headers: Vec::new(),
         }
     }
 
@@ -107,6 +110,12 @@ impl Upstream {
             "group: {{ members: [{}], strategy: {strategy} }}",
             members.join(", ")
         ))
+    }
+
+    /// A header sent to a Streamable HTTP upstream (`Authorization: Bearer …`).
+    pub fn header(mut self, key: &str, value: &str) -> Upstream {
+        self.headers.push((key.to_owned(), value.to_owned()));
+        self
     }
 
     pub fn env(mut self, key: &str, value: &str) -> Upstream {
@@ -140,6 +149,12 @@ impl Upstream {
         let mut s = format!("  {}:\n", self.name);
         if let Some(url) = &self.url {
             s += &format!("    http:\n      url: {}\n", q(url));
+            if !self.headers.is_empty() {
+                s += "      headers:\n";
+                for (k, v) in &self.headers {
+                    s += &format!("        {}: {}\n", k, q(v));
+                }
+            }
         } else if self.command.is_empty() {
             // No transport: a group, whose `group:` line comes with the settings.
         } else {
@@ -448,6 +463,33 @@ impl Gateway {
                 "timed out waiting for {what}: {st}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Gateway {
+    /// Kills the gateway with SIGKILL (no shutdown of any kind) and waits for it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the gateway with SIGTERM (a graceful shutdown) and waits for it to exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "switchboard did not stop on SIGTERM; stderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }

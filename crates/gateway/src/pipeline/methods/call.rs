@@ -62,6 +62,7 @@ pub(super) async fn call_named(
         // A down upstream's items are withdrawn from the catalog; a name under its prefix
         // still deserves an answer that says the upstream is down, not that nothing exists.
         if let Some(up) = down_owner_of(gw, &name) {
+            cx.routed_to(&up.id);
             return Err(error::upstream_down(up.name(), up.last_error().as_deref()));
         }
         return Err(match kind {
@@ -79,6 +80,7 @@ pub(super) async fn call_named(
         })
         .start()
     });
+    cx.routed_to(target.upstream);
     let up = gw
         .upstreams()
         .get(target.upstream.as_str())

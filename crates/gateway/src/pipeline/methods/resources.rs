@@ -20,6 +20,7 @@ pub(super) async fn read(gw: &Gateway, cx: &Cx<'_>, msg: &Message) -> Result<Out
     let up = gw
         .resource_owner(&cx.view, &uri)
         .ok_or_else(|| error::resource_not_found(&uri))?;
+    cx.routed_to(&up.id);
     gw.forward(cx, &up, "resources/read", msg.params(), msg, None)
         .await
 }

@@ -23,6 +23,7 @@ mod redact;
 mod sink;
 mod time;
 mod verify;
+mod webhook;
 mod writer;
 
 use std::path::PathBuf;
@@ -36,6 +37,7 @@ pub use record::{GENESIS, LineError, Parsed, SCHEMA_VERSION, parse_line};
 pub use redact::{REDACTED, redact};
 pub use time::{parse_rfc3339, rfc3339};
 pub use verify::{Problem, Report, verify};
+pub use webhook::WebhookStats;
 pub use writer::Audit;
 
 /// Why the audit log could not be opened or continued.
@@ -55,4 +57,6 @@ pub enum AuditError {
     Key { path: PathBuf, message: String },
     #[error("audit writer: {0}")]
     Start(std::io::Error),
+    #[error("audit webhook: {0}")]
+    Webhook(String),
 }

@@ -3,26 +3,30 @@
 //! The file sink (`file.rs`) is the default and the only one with history (it is where a
 //! restarted writer picks the chain up). The stdout sink writes the same lines to the
 //! process's standard output, for a collector reading it (a container runtime's log driver);
-//! `switchboard stdio` refuses it, since its stdout carries MCP.
+//! `switchboard stdio` refuses it, since its stdout carries MCP. The webhook sink
+//! (`webhook.rs`) takes each line as it is made and delivers on a thread of its own.
 
 use std::io::{self, Write};
 use std::time::Instant;
 
 use crate::file::FileSink;
+use crate::webhook::Webhook;
 
 /// The configured sinks.
 pub(crate) struct Sinks {
     pub file: Option<FileSink>,
     pub stdout: bool,
+    pub webhook: Option<Webhook>,
     /// Lines for stdout not yet written.
     out: Vec<u8>,
 }
 
 impl Sinks {
-    pub(crate) fn new(file: Option<FileSink>, stdout: bool) -> Sinks {
+    pub(crate) fn new(file: Option<FileSink>, stdout: bool, webhook: Option<Webhook>) -> Sinks {
         Sinks {
             file,
             stdout,
+            webhook,
             out: Vec::new(),
         }
     }
@@ -31,6 +35,9 @@ impl Sinks {
     pub(crate) fn push(&mut self, line: &[u8]) -> io::Result<()> {
         if self.stdout {
             self.out.extend_from_slice(line);
+        }
+        if let Some(w) = &self.webhook {
+            w.push(line);
         }
         match &mut self.file {
             Some(f) => f.push(line),
@@ -60,6 +67,13 @@ impl Sinks {
         match &mut self.file {
             Some(f) => f.sync_if_due(now, force),
             None => Ok(()),
+        }
+    }
+
+    /// Stops the webhook's deliverer, keeping what it did not send in its dead-letter file.
+    pub(crate) fn close(&mut self) {
+        if let Some(w) = &mut self.webhook {
+            w.close();
         }
     }
 }

@@ -36,6 +36,7 @@ use crate::record::{
 };
 use crate::sink::Sinks;
 use crate::time::micros;
+use crate::webhook::{Webhook, WebhookCounters, WebhookStats};
 
 /// Events the writer takes off the queue at once.
 const BATCH: usize = 256;
@@ -62,6 +63,7 @@ struct Inner {
     on_full: OnFull,
     /// Records not queued, not yet accounted for by a `dropped` record.
     dropped: Arc<AtomicU64>,
+    webhook: Option<WebhookCounters>,
 }
 
 impl std::fmt::Debug for Audit {
@@ -94,11 +96,13 @@ impl Audit {
             Some(c) => Some((SigningKey::load(&c.key)?, c.every)),
             None => None,
         };
+        let webhook = cfg.webhook.as_ref().map(Webhook::start).transpose()?;
+        let webhook_counters = webhook.as_ref().map(Webhook::counters);
         let (tx, rx) = mpsc::channel(cfg.queue.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
         let writer = Writer {
             rx,
-            sinks: Sinks::new(file, cfg.stdout),
+            sinks: Sinks::new(file, cfg.stdout, webhook),
             chain: chain.unwrap_or_default(),
             render: Render {
                 include_arguments: cfg.include_arguments,
@@ -119,6 +123,7 @@ impl Audit {
                 tx,
                 on_full: cfg.on_full,
                 dropped,
+                webhook: webhook_counters,
             }),
         })
     }
@@ -169,6 +174,11 @@ impl Audit {
     /// Whether new audited calls are refused now (`on_full: refuse_calls` with a full queue).
     pub fn refuses_calls(&self) -> bool {
         self.inner.on_full == OnFull::RefuseCalls && self.inner.tx.capacity() == 0
+    }
+
+    /// The webhook sink's counters, when it is configured.
+    pub fn webhook_stats(&self) -> Option<WebhookStats> {
+        self.inner.webhook.as_ref().map(WebhookCounters::stats)
     }
 
     /// Records dropped and not yet written as a `dropped` record.
@@ -280,6 +290,7 @@ impl Writer {
         if let Err(e) = self.sinks.sync_if_due(Instant::now(), true) {
             tracing::error!(error = %e, "audit log: final sync failed");
         }
+        self.sinks.close();
     }
 
     /// Appends a checkpoint if any record came since the last one.

@@ -53,6 +53,20 @@ pub(crate) struct AuditDoc {
     pub on_full: Option<Scalar>,
     pub queue: Option<Scalar>,
     pub checkpoint: Option<CheckpointDoc>,
+    pub webhook: Option<WebhookDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WebhookDoc {
+    pub url: Scalar,
+    pub token: Option<Scalar>,
+    pub batch: Option<Scalar>,
+    pub flush: Option<Scalar>,
+    pub queue: Option<Scalar>,
+    pub retries: Option<Scalar>,
+    pub timeout: Option<Scalar>,
+    pub dead_letter: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

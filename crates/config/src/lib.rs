@@ -42,5 +42,5 @@ pub use model::{
     DEFAULT_UPSTREAM_TIMEOUT, Era, Fsync, GroupStrategy, HealthConfig, HttpConfig,
     IdempotencyConfig, ItemFilter, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig, OnFull,
     ProductConfig, ProductStatus, Rate, Root, SessionMode, SessionsConfig, StartMode, StateKey,
-    Transport, UpstreamConfig,
+    Transport, UpstreamConfig, WebhookConfig,
 };

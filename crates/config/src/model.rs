@@ -56,6 +56,18 @@ pub const DEFAULT_AUDIT_FSYNC: Duration = Duration::from_millis(100);
 pub const DEFAULT_AUDIT_QUEUE: usize = 8192;
 /// Interval between signed audit checkpoints.
 pub const DEFAULT_AUDIT_CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
+/// Records one webhook POST carries at most, by default.
+pub const DEFAULT_WEBHOOK_BATCH: usize = 500;
+/// Longest a record waits for more to fill its webhook batch, by default.
+pub const DEFAULT_WEBHOOK_FLUSH: Duration = Duration::from_secs(1);
+/// Records the webhook holds in memory before it moves them to its dead-letter file.
+pub const DEFAULT_WEBHOOK_QUEUE: usize = 10_000;
+/// Failed attempts at one batch before the records in memory go to the dead-letter file.
+pub const DEFAULT_WEBHOOK_RETRIES: u32 = 3;
+/// How long one webhook POST may take, by default.
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+/// The webhook's dead-letter file, beside the config, by default.
+pub const DEFAULT_WEBHOOK_DEAD_LETTER: &str = "audit-webhook.dead-letter.jsonl";
 
 /// The whole gateway configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -477,6 +489,44 @@ pub struct AuditConfig {
     pub queue: usize,
     /// Signed checkpoints, when configured.
     pub checkpoint: Option<CheckpointConfig>,
+    /// Records also POSTed to a collector (a SIEM), when configured.
+    pub webhook: Option<WebhookConfig>,
+}
+
+/// The audit webhook sink: batches of records POSTed as JSON lines, retried with backoff, kept
+/// in a dead-letter file while the receiver is away and re-sent, in order, when it is back.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    pub url: String,
+    /// Sent as `Authorization: Bearer <token>`; never logged or shown.
+    pub token: Option<String>,
+    /// Records per POST at most.
+    pub batch: usize,
+    /// Longest a record waits for its batch to fill.
+    pub flush: Duration,
+    /// Records held in memory; more go to the dead-letter file (nothing is dropped).
+    pub queue: usize,
+    /// Failed attempts at a batch before the records in memory move to the dead-letter file.
+    pub retries: u32,
+    /// How long one POST may take.
+    pub timeout: Duration,
+    /// Where undelivered records wait (absolute once loaded).
+    pub dead_letter: PathBuf,
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("batch", &self.batch)
+            .field("flush", &self.flush)
+            .field("queue", &self.queue)
+            .field("retries", &self.retries)
+            .field("timeout", &self.timeout)
+            .field("dead_letter", &self.dead_letter)
+            .finish()
+    }
 }
 
 impl AuditConfig {
@@ -490,6 +540,7 @@ impl AuditConfig {
             on_full: OnFull::default(),
             queue: DEFAULT_AUDIT_QUEUE,
             checkpoint: None,
+            webhook: None,
         }
     }
 }

@@ -15,7 +15,7 @@ use serde_saphyr::Location;
 
 use crate::document::{
     AuditDoc, AuditFileDoc, CheckpointDoc, Document, HttpDoc, ModernDoc, ProductDoc, RemoteDoc,
-    RootDoc, Scalar, SessionsDoc, StdioDoc, UpstreamDoc,
+    RootDoc, Scalar, SessionsDoc, StdioDoc, UpstreamDoc, WebhookDoc,
 };
 use crate::duration::parse_duration;
 use crate::error::ConfigError;
@@ -29,9 +29,11 @@ use crate::model::{
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TTL, DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE,
     DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HELD,
     DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_ROUNDS, DEFAULT_MAX_SESSIONS,
-    DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT, Era, Fsync,
+    DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT,
+    DEFAULT_WEBHOOK_BATCH, DEFAULT_WEBHOOK_DEAD_LETTER, DEFAULT_WEBHOOK_FLUSH,
+    DEFAULT_WEBHOOK_QUEUE, DEFAULT_WEBHOOK_RETRIES, DEFAULT_WEBHOOK_TIMEOUT, Era, Fsync,
     HttpConfig, ModernConfig, OnFull, ProductConfig, ProductStatus, Root, SessionMode,
-    SessionsConfig, StateKey, Transport, UpstreamConfig,
+    SessionsConfig, StateKey, Transport, UpstreamConfig, WebhookConfig,
 };
 use crate::size::parse_size;
 use crate::validate;
@@ -263,6 +265,42 @@ impl Resolver<'_> {
             on_full,
             queue: self.count_or("queue", &doc.queue, DEFAULT_AUDIT_QUEUE)?,
             checkpoint: doc.checkpoint.map(|c| self.checkpoint(c)).transpose()?,
+            webhook: doc.webhook.map(|w| self.webhook(w)).transpose()?,
+        })
+    }
+
+    fn webhook(&self, doc: WebhookDoc) -> Result<WebhookConfig, ConfigError> {
+        let token = match &doc.token {
+            Some(s) => Some(self.checked(s, |t| {
+                if t.is_empty() {
+                    Err("the webhook `token` is empty (an unset environment variable?)".to_owned())
+                } else {
+                    validate::check_header_value("Authorization", t)
+                }
+            })?),
+            None => None,
+        };
+        let batch = self.count_or("batch", &doc.batch, DEFAULT_WEBHOOK_BATCH)?;
+        let queue = self.count_or("queue", &doc.queue, DEFAULT_WEBHOOK_QUEUE)?;
+        if let (Some(s), 0) = (&doc.batch, batch) {
+            return Err(self.error(s, "the webhook `batch` must be at least 1"));
+        }
+        if let (Some(s), 0) = (&doc.queue, queue) {
+            return Err(self.error(s, "the webhook `queue` must be at least 1"));
+        }
+        let retries = self.count_or("retries", &doc.retries, DEFAULT_WEBHOOK_RETRIES as usize)?;
+        Ok(WebhookConfig {
+            url: self.checked(&doc.url, validate::check_http_url)?,
+            token,
+            batch,
+            flush: self.duration_or("flush", &doc.flush, DEFAULT_WEBHOOK_FLUSH)?,
+            queue,
+            retries: u32::try_from(retries).unwrap_or(u32::MAX),
+            timeout: self.duration_or("timeout", &doc.timeout, DEFAULT_WEBHOOK_TIMEOUT)?,
+            dead_letter: match &doc.dead_letter {
+                Some(s) => self.absolute("dead_letter", s)?,
+                None => self.default_path(DEFAULT_WEBHOOK_DEAD_LETTER)?,
+            },
         })
     }
 

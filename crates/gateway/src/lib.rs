@@ -225,6 +225,18 @@ impl Gateway {
     pub fn metrics_text(&self, format: switchboard_telemetry::Format) -> Option<String> {
         let m = &self.state.metrics;
         m.set_sessions(switchboard_telemetry::Era::Handshake, self.session_count());
+        if let Some(w) = self
+            .audit()
+            .and_then(switchboard_audit::Audit::webhook_stats)
+        {
+            m.set_audit_webhook(switchboard_telemetry::AuditWebhook {
+                queued: w.queued,
+                sent: w.sent,
+                retried: w.retried,
+                dead_lettered: w.dead_lettered,
+                dropped: w.dropped,
+            });
+        }
         m.encode(format)
     }
 

@@ -59,6 +59,8 @@ pub(crate) struct Families {
     concurrency_wait: Histogram,
     sessions: Family<[Label; 1], Gauge>,
     reloads: Family<[Label; 1], Counter>,
+    audit_webhook: Family<[Label; 1], Counter>,
+    audit_webhook_queued: Family<[Label; 0], Gauge>,
     /// The tool names each upstream has series for, so its series can go when it does.
     tools_of: Mutex<HashMap<Arc<str>, Vec<Arc<str>>>>,
 }
@@ -97,6 +99,16 @@ impl Families {
             self.tool_duration.remove(&[up.clone(), t]);
         }
     }
+}
+
+/// The audit webhook sink's counters, as its writer keeps them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditWebhook {
+    pub queued: u64,
+    pub sent: u64,
+    pub retried: u64,
+    pub dead_lettered: u64,
+    pub dropped: u64,
 }
 
 /// The gateway's metrics. Cheap to clone.
@@ -181,6 +193,16 @@ impl Metrics {
             "Config reloads, by outcome",
             f.reloads.clone(),
         );
+        r.register(
+            "switchboard_audit_webhook_records",
+            "Audit records by what the webhook sink did with them: sent, retried (failed POSTs), dead_lettered, dropped",
+            f.audit_webhook.clone(),
+        );
+        r.register(
+            "switchboard_audit_webhook_queued",
+            "Audit records waiting for the webhook, in memory and in its dead-letter file",
+            f.audit_webhook_queued.clone(),
+        );
         r.register_collector(Box::new(process::Process));
         let requests = Method::ALL
             .iter()
@@ -264,6 +286,27 @@ impl Metrics {
         if let Some(m) = &self.0 {
             m.sessions[era.index()].set(i64::try_from(n).unwrap_or(i64::MAX));
         }
+    }
+
+    /// Sets the audit webhook's series from its own counters (read at scrape time).
+    pub fn set_audit_webhook(&self, counts: AuditWebhook) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(m) = &self.0 else { return };
+        let f = &m.families;
+        for (result, n) in [
+            ("sent", counts.sent),
+            ("retried", counts.retried),
+            ("dead_lettered", counts.dead_lettered),
+            ("dropped", counts.dropped),
+        ] {
+            f.audit_webhook
+                .get_or_create(&[label("result", result)])
+                .inner()
+                .store(n, Relaxed);
+        }
+        f.audit_webhook_queued
+            .get_or_create(&[])
+            .set(i64::try_from(counts.queued).unwrap_or(i64::MAX));
     }
 
     /// Counts one config reload.

@@ -152,6 +152,9 @@ pub(crate) struct UpstreamDoc {
     pub max_timeout: Option<Scalar>,
     pub required: Option<Scalar>,
     pub group: Option<crate::limits::GroupDoc>,
+    #[serde(default)]
+    pub scopes: Vec<Scalar>,
+    pub tool_scopes: Option<crate::policy::ToolScopesDoc>,
 }
 
 #[derive(Debug, Deserialize)]

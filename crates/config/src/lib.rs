@@ -21,6 +21,7 @@ mod listen;
 mod load;
 mod model;
 mod ordered_map;
+mod policy;
 mod resolve;
 mod size;
 mod validate;
@@ -44,3 +45,4 @@ pub use model::{
     ProductConfig, ProductStatus, Rate, Root, SessionMode, SessionsConfig, StartMode, StateKey,
     Transport, UpstreamConfig, WebhookConfig,
 };
+pub use policy::MAX_VISIBILITY_SCOPES;

@@ -210,6 +210,12 @@ pub struct UpstreamConfig {
     pub max_timeout: Option<Duration>,
     /// `/readyz` answers 503 while this upstream is not serving.
     pub required: bool,
+    /// Scopes a caller needs to see or call any of its items (a caller without them gets
+    /// lists without them, and calls answered as for an unknown name).
+    pub scopes: Vec<String>,
+    /// More scopes for the tools whose own names match a glob, in file order (every matching
+    /// entry applies).
+    pub tool_scopes: Vec<(String, Vec<String>)>,
 }
 
 /// When an upstream's shared connection starts.
@@ -249,6 +255,8 @@ impl UpstreamConfig {
             idle_timeout: None,
             max_timeout: None,
             required: false,
+            scopes: Vec::new(),
+            tool_scopes: Vec::new(),
         }
     }
 }

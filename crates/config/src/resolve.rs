@@ -90,8 +90,27 @@ impl Resolver<'_> {
 
         let mut upstreams = Vec::new();
         let mut sites = Vec::new();
+        let mut visibility: Vec<String> = Vec::new();
         for (key, upstream) in doc.upstreams.unwrap_or_default().0 {
             let (upstream, site) = self.upstream(&key, upstream)?;
+            for s in upstream
+                .scopes
+                .iter()
+                .chain(upstream.tool_scopes.iter().flat_map(|(_, s)| s))
+            {
+                if !visibility.contains(s) {
+                    visibility.push(s.clone());
+                }
+            }
+            if visibility.len() > crate::policy::MAX_VISIBILITY_SCOPES {
+                return Err(self.error(
+                    &key,
+                    format!(
+                        "upstreams name more than {} distinct `scopes` and `tool_scopes` together",
+                        crate::policy::MAX_VISIBILITY_SCOPES
+                    ),
+                ));
+            }
             upstreams.push(upstream);
             sites.push(site);
         }
@@ -282,12 +301,6 @@ impl Resolver<'_> {
         };
         let batch = self.count_or("batch", &doc.batch, DEFAULT_WEBHOOK_BATCH)?;
         let queue = self.count_or("queue", &doc.queue, DEFAULT_WEBHOOK_QUEUE)?;
-        if let (Some(s), 0) = (&doc.batch, batch) {
-            return Err(self.error(s, "the webhook `batch` must be at least 1"));
-        }
-        if let (Some(s), 0) = (&doc.queue, queue) {
-            return Err(self.error(s, "the webhook `queue` must be at least 1"));
-        }
         let retries = self.count_or("retries", &doc.retries, DEFAULT_WEBHOOK_RETRIES as usize)?;
         Ok(WebhookConfig {
             url: self.checked(&doc.url, validate::check_http_url)?,
@@ -463,6 +476,8 @@ impl Resolver<'_> {
             prompts: self.filter("prompt", doc.prompts)?,
             resources: self.filter("resource", doc.resources)?,
             tool_timeouts: self.tool_timeouts(doc.tool_timeouts)?,
+            scopes: self.scopes("scopes", &doc.scopes)?,
+            tool_scopes: self.tool_scopes(doc.tool_scopes)?,
             max_concurrency: doc
                 .max_concurrency
                 .as_ref()

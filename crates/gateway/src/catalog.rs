@@ -146,6 +146,9 @@ pub struct Catalog {
     /// The only upstream serving resources, if exactly one does: reads of URIs no table knows
     /// go there.
     sole_resource_server: Option<UpstreamId>,
+    /// Who may see which of these items (compiled from the upstreams' configs it was built
+    /// from, so a view's rules always belong to its catalog).
+    pub policy: Arc<crate::policy::Policy>,
 }
 
 /// A resource template and a matcher for it.

@@ -18,6 +18,7 @@ pub mod level;
 pub mod listen;
 pub mod modern;
 pub mod pipeline;
+pub mod policy;
 pub mod principal;
 pub mod reload;
 pub mod request;
@@ -258,6 +259,21 @@ impl Gateway {
     /// The view `key` of the current catalog (cached until the catalog changes).
     pub fn view(&self, key: ViewKey) -> Arc<View> {
         self.state.views.get(&self.state.catalog.load(), key)
+    }
+
+    /// The view `key` narrowed to what `principal` may see (its visibility scopes, held as bits
+    /// of the current catalog's policy: worked out per request, so a reload that changes the
+    /// rules applies at once).
+    pub fn caller_view(&self, key: ViewKey, principal: &principal::Principal) -> Arc<View> {
+        let catalog = self.state.catalog.load();
+        let key = key.with_held(catalog.policy.held(principal));
+        self.state.views.get(&catalog, key)
+    }
+
+    /// The key of `principal`'s view in the current catalog (for what outlives one request: a
+    /// listen).
+    pub fn caller_key(&self, key: ViewKey, principal: &principal::Principal) -> ViewKey {
+        key.with_held(self.state.catalog.load().policy.held(principal))
     }
 
     /// True once every upstream has had its first connection attempt (successful or not).

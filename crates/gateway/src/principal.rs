@@ -48,6 +48,11 @@ impl Principal {
         !self.vouched || self.scopes.iter().any(|s| s == scope)
     }
 
+    /// Whether a credential vouched for it (the anonymous caller is not held to scopes).
+    pub fn is_vouched(&self) -> bool {
+        self.vouched
+    }
+
     /// What it was granted (a key's `scopes`).
     pub fn scopes(&self) -> &[String] {
         &self.scopes

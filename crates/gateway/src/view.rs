@@ -1,8 +1,8 @@
 //! What one caller sees of the catalog, and the one place names are resolved.
 //!
-//! A [`View`] is the catalog narrowed by everything that decides visibility: today, the tools a
-//! 2026-07-28 caller cannot call right (invalid `x-mcp-header` annotations); later, per-upstream
-//! static filters, a product's selection and the caller's policy. Every list, call, read,
+//! A [`View`] is the catalog narrowed by everything that decides visibility: the tools a
+//! 2026-07-28 caller cannot call right (invalid `x-mcp-header` annotations) and the caller's
+//! visibility scopes ([`crate::policy`]); later, a product's selection. Every list, call, read,
 //! completion, subscription, listen fan-out and 2026-07-28 header check asks the view, through
 //! [`View::items`] and [`View::resolve`], so a hidden item and an unknown one are the same thing
 //! by construction: there is no second lookup that could tell them apart.
@@ -18,6 +18,7 @@ use arc_swap::ArcSwap;
 use switchboard_protocol::headers::ParamHeader;
 
 use crate::catalog::{Catalog, Entry, ListKind};
+use crate::policy;
 use crate::upstreams::UpstreamId;
 use switchboard_protocol::lock;
 
@@ -26,12 +27,23 @@ use switchboard_protocol::lock;
 pub struct ViewKey {
     /// A 2026-07-28 caller (some tools are hidden from it).
     modern: bool,
+    /// The visibility scopes the caller holds ([`crate::policy::Policy::held`]).
+    held: u64,
 }
 
 impl ViewKey {
     /// The whole catalog, as callers of one era see it (served at `/mcp`).
     pub fn whole(modern: bool) -> ViewKey {
-        ViewKey { modern }
+        ViewKey {
+            modern,
+            held: policy::ALL,
+        }
+    }
+
+    /// This key for a caller holding the visibility scopes `held` (bits of one catalog's
+    /// policy: see [`crate::Gateway::caller_view`]).
+    pub fn with_held(self, held: u64) -> ViewKey {
+        ViewKey { held, ..self }
     }
 }
 
@@ -57,6 +69,7 @@ pub struct View {
 impl View {
     /// Builds the view `key` of `catalog`.
     pub fn build(catalog: Arc<Catalog>, key: ViewKey) -> View {
+        let policy = &catalog.policy;
         let mut shown: [Vec<u32>; 4] = Default::default();
         let mut visible: [Option<Vec<bool>>; 4] = Default::default();
         for kind in ListKind::ALL {
@@ -65,6 +78,14 @@ impl View {
             if key.modern && kind == ListKind::Tools {
                 for p in catalog.modern_hidden_positions() {
                     flags[p] = false;
+                }
+            }
+            if key.held != policy::ALL {
+                for (p, flag) in flags.iter_mut().enumerate() {
+                    let e = catalog.entry(kind, p);
+                    if *flag && !policy.permits(e.upstream.as_str(), kind, &e.original, key.held) {
+                        *flag = false;
+                    }
                 }
             }
             shown[kind.index()] = (0..n)
@@ -139,12 +160,26 @@ impl View {
                     let e = self.catalog.entry(ListKind::Templates, pos);
                     return Some(to_target(e, Some(name)));
                 }
-                self.catalog.sole_resource_server().map(|upstream| Target {
-                    upstream,
-                    original: name,
-                })
+                self.catalog
+                    .sole_resource_server()
+                    .filter(|u| {
+                        self.catalog
+                            .policy
+                            .permits_upstream(u.as_str(), self.key.held)
+                    })
+                    .map(|upstream| Target {
+                        upstream,
+                        original: name,
+                    })
             }
         }
+    }
+
+    /// Whether the caller may reach `upstream` at all (its upstream-wide scopes).
+    pub fn may_reach(&self, upstream: &str) -> bool {
+        self.catalog
+            .policy
+            .permits_upstream(upstream, self.key.held)
     }
 
     /// The metric series of a tool (by exposed name), resolved with `resolve` on its catalog

@@ -148,3 +148,46 @@ fn bad_values_are_located() {
         &["missing field `key`"],
     );
 }
+
+#[test]
+fn the_webhook_sink_takes_its_settings_and_keeps_its_token_secret() {
+    let audit = crate::ok_with(
+        "audit:\n  webhook: { url: \"https://siem.example.com/ingest\", token: \"${SIEM}\", batch: 50, flush: 250ms, queue: 100, retries: 5, timeout: 3s }\n",
+        &crate::env_of(&[("SIEM", "tok-123")]),
+    )
+    .audit
+    .expect("audit on");
+    let w = audit.webhook.expect("webhook");
+    assert_eq!(w.url, "https://siem.example.com/ingest");
+    assert_eq!(w.token.as_deref(), Some("tok-123"));
+    assert_eq!((w.batch, w.queue, w.retries), (50, 100, 5));
+    assert_eq!(w.flush, Duration::from_millis(250));
+    assert_eq!(w.timeout, Duration::from_secs(3));
+    assert!(w.dead_letter.is_absolute());
+    assert!(
+        !format!("{w:?}").contains("tok-123"),
+        "Debug redacts the token"
+    );
+}
+
+#[test]
+fn webhook_mistakes_are_located() {
+    assert_error_at(
+        "audit:\n  webhook: { url: \"ftp://x\" }\n",
+        2,
+        19,
+        &["http"],
+    );
+    assert_error_at(
+        "audit:\n  webhook: { url: \"https://x\", batch: 0 }\n",
+        2,
+        39,
+        &["batch", "greater than 0"],
+    );
+    assert_error_at(
+        "audit:\n  webhook: { url: \"https://x\", token: \"\" }\n",
+        2,
+        39,
+        &["token", "empty"],
+    );
+}

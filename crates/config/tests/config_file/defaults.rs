@@ -87,6 +87,8 @@ fn upstream_defaults() {
         idle_timeout: None,
         max_timeout: None,
         required: false,
+        scopes: Vec::new(),
+        tool_scopes: Vec::new(),
         health: HealthConfig {
             interval: Duration::from_secs(15),
             timeout: Duration::from_secs(15),

@@ -10,6 +10,7 @@ mod files;
 mod listen;
 mod modern;
 mod products;
+mod scopes;
 mod shape_errors;
 mod transports;
 mod validation;

@@ -223,7 +223,7 @@ impl Gateway {
         method: &str,
     ) -> Result<(Arc<View>, Option<Decision>), RpcError> {
         self.authenticate_stage(req)?;
-        let view = self.view(req.view);
+        let view = self.caller_view(req.view, req.principal);
         self.authorize(req, &view, method)?;
         self.rate_limit(req, msg, method)?;
         let decision = self.idempotency(req, msg, method)?;

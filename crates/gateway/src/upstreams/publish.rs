@@ -43,24 +43,30 @@ impl Gateway {
                 lists: l.as_deref(),
             })
             .collect();
-        let new = Arc::new(Catalog::build(
+        let mut new = Catalog::build(
             &sources,
             &self.state.config.namespace_separator,
             self.next_generation(),
+        );
+        new.policy = Arc::new(crate::policy::Policy::compile(
+            members.iter().map(|u| &u.cfg),
         ));
+        let new = Arc::new(new);
         let old = self.state.catalog.swap(new.clone());
         // Reported once, when an item starts being withheld (rebuilds happen often).
         for w in new.withheld.iter().filter(|w| !old.withheld.contains(w)) {
             tracing::warn!(upstream = %w.upstream, item = %w.name, kind = w.kind.key(), "withheld: {}", w.reason);
         }
-        // What changed is a matter of each view: worked out once per view in use.
-        let mut changes: Vec<(ViewKey, Vec<&'static str>)> = Vec::new();
-        let mut changed_in = |key: ViewKey| -> Vec<&'static str> {
-            if let Some((_, c)) = changes.iter().find(|(k, _)| *k == key) {
+        // What changed is a matter of each view: worked out once per view in use. A caller's
+        // view in each catalog is keyed by what it holds of that catalog's policy.
+        let mut changes: Vec<((ViewKey, ViewKey), Vec<&'static str>)> = Vec::new();
+        let mut changed_between = |before_key: ViewKey, after_key: ViewKey| -> Vec<&'static str> {
+            let pair = (before_key, after_key);
+            if let Some((_, c)) = changes.iter().find(|(k, _)| *k == pair) {
                 return c.clone();
             }
-            let before = View::build(old.clone(), key);
-            let after = self.state.views.get(&new, key);
+            let before = View::build(old.clone(), before_key);
+            let after = self.state.views.get(&new, after_key);
             let mut sent = Vec::new();
             for kind in ListKind::ALL {
                 let n = kind.changed_notification();
@@ -68,14 +74,18 @@ impl Gateway {
                     sent.push(n);
                 }
             }
-            changes.push((key, sent.clone()));
+            changes.push((pair, sent.clone()));
             sent
         };
         for s in self.state.sessions.snapshot() {
-            for n in changed_in(s.record.view) {
+            let p = &s.record.principal;
+            let before = s.record.view.with_held(old.policy.held(p));
+            let after = s.record.view.with_held(new.policy.held(p));
+            for n in changed_between(before, after) {
                 s.push(Bytes::from(encode::notification(n, None)));
             }
         }
+        let mut changed_in = |key: ViewKey| changed_between(key, key);
         self.state.listeners.list_changed(&mut changed_in);
     }
 }

@@ -66,12 +66,13 @@ pub(super) async fn post(
         super::mcp::authenticate(srv, rid, headers, Some(&msg), "POST /mcp", client).await?;
     let meta = validate(headers, &msg).map_err(|r| r.with_id(id.clone()))?;
     if msg.method() == Some("tools/call") {
-        validate_params(&srv.gw, headers, &msg).map_err(|r| r.with_id(id.clone()))?;
+        validate_params(&srv.gw, &principal, headers, &msg).map_err(|r| r.with_id(id.clone()))?;
     }
     if msg.method() == Some("subscriptions/listen") {
         // Boxed: a listen's future is ten times a call's, and every POST's would carry room
         // for it otherwise.
-        return Ok(Box::pin(listen(srv, rid, msg)).await);
+        let view = srv.gw.caller_key(ViewKey::whole(true), &principal);
+        return Ok(Box::pin(listen(srv, rid, msg, view)).await);
     }
     let session = srv
         .gw
@@ -158,14 +159,21 @@ fn mirrored(
 
 /// Step V6: every argument a tool mirrors into an `Mcp-Param-*` header (its `x-mcp-header`
 /// annotations) is there, well formed, and equal to the body's value.
-fn validate_params(gw: &Gateway, headers: &HeaderMap, msg: &Message) -> Result<(), Rejection> {
+fn validate_params(
+    gw: &Gateway,
+    principal: &switchboard_gateway::principal::Principal,
+    headers: &HeaderMap,
+    msg: &Message,
+) -> Result<(), Rejection> {
     let Some(params) = msg.params() else {
         return Ok(());
     };
     let Some(name) = object::get_str(params, "name") else {
         return Ok(());
     };
-    let view = gw.view(ViewKey::whole(true));
+    // The caller's own view: a tool it may not see has no annotations to check (it is then
+    // answered as unknown, like any name the view does not have).
+    let view = gw.caller_view(ViewKey::whole(true), principal);
     let Some(annotations) = view.param_headers(&name) else {
         return Ok(());
     };
@@ -281,8 +289,8 @@ async fn serve(
 
 /// `subscriptions/listen`: an SSE stream that opens with the acknowledgement and stays open
 /// until the client closes it or the gateway shuts down (then it ends with the graceful result).
-async fn listen(srv: &Arc<Server>, rid: &Arc<str>, msg: Message) -> Response {
-    let mut listening = match srv.gw.listen(ViewKey::whole(true), &msg).await {
+async fn listen(srv: &Arc<Server>, rid: &Arc<str>, msg: Message, view: ViewKey) -> Response {
+    let mut listening = match srv.gw.listen(view, &msg).await {
         Ok(l) => l,
         Err(e) => {
             let body = encode::error(msg.id(), &e.with_str("request_id", rid).to_json());

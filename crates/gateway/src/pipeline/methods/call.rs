@@ -10,6 +10,7 @@ use crate::catalog::ListKind;
 use crate::pipeline::{Cx, Outcome};
 use crate::resilience::truncate;
 use crate::upstreams::Upstream;
+use crate::view::View;
 use crate::{Gateway, error, set_member, tasks};
 use switchboard_telemetry::Outcome as Outcome_;
 
@@ -38,14 +39,14 @@ pub(super) async fn call_named(
     let restarted: Arc<crate::view::View>;
     let (view, target) = match cx.view.resolve(kind, &name) {
         Some(t) => (&cx.view, Some(t)),
-        None => match down_owner_of(gw, &name) {
+        None => match down_owner_of(gw, &cx.view, &name) {
             Some(up) => {
                 let back = tokio::select! {
                     back = up.await_restart(up.cfg.timeout) => back,
                     () = cx.cancel.cancelled() => return Ok(Outcome::Cancelled),
                 };
                 if back {
-                    restarted = gw.view(cx.req.view);
+                    restarted = gw.caller_view(cx.req.view, cx.req.principal);
                     (&restarted, restarted.resolve(kind, &name))
                 } else {
                     (&cx.view, None)
@@ -61,7 +62,7 @@ pub(super) async fn call_named(
         }
         // A down upstream's items are withdrawn from the catalog; a name under its prefix
         // still deserves an answer that says the upstream is down, not that nothing exists.
-        if let Some(up) = down_owner_of(gw, &name) {
+        if let Some(up) = down_owner_of(gw, &cx.view, &name) {
             cx.routed_to(&up.id);
             return Err(error::upstream_down(up.name(), up.last_error().as_deref()));
         }
@@ -152,7 +153,7 @@ async fn adopt_task(gw: &Gateway, cx: &Cx<'_>, up: &Arc<Upstream>, out: Outcome)
 }
 
 /// The upstream without a live connection whose prefix `name` carries, if any.
-fn down_owner_of(gw: &Gateway, name: &str) -> Option<Arc<Upstream>> {
+fn down_owner_of(gw: &Gateway, view: &View, name: &str) -> Option<Arc<Upstream>> {
     let sep = &gw.config().namespace_separator;
     gw.upstreams()
         .members()
@@ -164,6 +165,8 @@ fn down_owner_of(gw: &Gateway, name: &str) -> Option<Arc<Upstream>> {
                     .strip_prefix(u.cfg.prefix.as_str())
                     .is_some_and(|rest| rest.starts_with(sep.as_str()))
                 && u.connection().is_none()
+                // An upstream the caller may not see is not there for it, down or not.
+                && view.may_reach(u.name())
         })
         .cloned()
 }

@@ -44,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 use crate::catalog::Catalog;
 use crate::sessions::Sessions;
 use crate::upstreams::{Registry, Upstream};
-use crate::view::{View, ViewKey, Views};
+use crate::view::{Endpoint, View, ViewKey, Views};
 
 pub use call::relay::Related;
 pub use pipeline::Answer;
@@ -64,6 +64,8 @@ struct State {
     /// Counts catalog rebuilds (each catalog carries its number; views key on it).
     generation: AtomicU64,
     views: Views,
+    /// The config's products (fixed for the life of the process), shared with every catalog.
+    products: Arc<[switchboard_config::ProductConfig]>,
     /// Serialises catalog rebuilds so list_changed notifications follow the order of changes.
     rebuild: std::sync::Mutex<()>,
     sessions: Sessions,
@@ -163,6 +165,7 @@ impl Gateway {
                 ))
             })
             .collect();
+        let products = config.products.clone().into();
         Gateway {
             state: Arc::new(State {
                 config,
@@ -170,6 +173,7 @@ impl Gateway {
                 catalog: ArcSwap::from_pointee(Catalog::default()),
                 generation: AtomicU64::new(0),
                 views: Views::default(),
+                products,
                 rebuild: std::sync::Mutex::new(()),
                 sessions: Sessions::default(),
                 reaper,
@@ -268,6 +272,16 @@ impl Gateway {
         let catalog = self.state.catalog.load();
         let key = key.with_held(catalog.policy.held(principal));
         self.state.views.get(&catalog, key)
+    }
+
+    /// The endpoint of the published product `id` (`/mcp/v/<id>`); `None` for an unknown id or
+    /// a draft, which are answered alike (404).
+    pub fn product_endpoint(&self, id: &str) -> Option<Endpoint> {
+        let i =
+            self.state.products.iter().position(|p| {
+                p.id == id && p.status == switchboard_config::ProductStatus::Published
+            })?;
+        Endpoint::product(i)
     }
 
     /// The key of `principal`'s view in the current catalog (for what outlives one request: a

@@ -20,6 +20,7 @@ use crate::hints::{Hint, Scope};
 use crate::level::Level;
 use crate::principal::Principal;
 use crate::sessions::{ClientCaps, Session};
+use crate::view::Endpoint;
 use crate::{Gateway, capabilities, error};
 use switchboard_protocol::lock;
 
@@ -41,6 +42,7 @@ impl Gateway {
         &self,
         principal: &Principal,
         meta: &RequestMeta<'_>,
+        endpoint: Endpoint,
     ) -> Result<Arc<Session>, RpcError> {
         let level = match meta.log_level.as_deref() {
             None => None,
@@ -61,6 +63,7 @@ impl Gateway {
             ClientCaps::parse(meta.client_capabilities),
             meta.client_info.unwrap_or("{}"),
             principal.clone(),
+            endpoint,
         );
         if let Some(l) = level {
             session.set_level(l);

@@ -29,6 +29,28 @@ pub struct ViewKey {
     modern: bool,
     /// The visibility scopes the caller holds ([`crate::policy::Policy::held`]).
     held: u64,
+    /// The endpoint: `/mcp`, or a product's `/mcp/v/<id>`.
+    endpoint: Endpoint,
+}
+
+/// Where a caller came in: the whole catalog at `/mcp`, or one product at `/mcp/v/<id>`. A
+/// session belongs to its endpoint as it belongs to its principal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Endpoint(u16);
+
+impl Endpoint {
+    /// `/mcp`.
+    pub const WHOLE: Endpoint = Endpoint(0);
+
+    /// The product at `index` in the config's `products`.
+    pub(crate) fn product(index: usize) -> Option<Endpoint> {
+        u16::try_from(index + 1).ok().map(Endpoint)
+    }
+
+    /// The index of its product in the config's `products`, unless it is `/mcp`.
+    pub fn product_index(self) -> Option<usize> {
+        (self.0 > 0).then(|| usize::from(self.0 - 1))
+    }
 }
 
 impl ViewKey {
@@ -37,7 +59,21 @@ impl ViewKey {
         ViewKey {
             modern,
             held: policy::ALL,
+            endpoint: Endpoint::WHOLE,
         }
+    }
+
+    /// What callers of one era see at `endpoint`.
+    pub fn at(endpoint: Endpoint, modern: bool) -> ViewKey {
+        ViewKey {
+            modern,
+            held: policy::ALL,
+            endpoint,
+        }
+    }
+
+    pub fn endpoint(&self) -> Endpoint {
+        self.endpoint
     }
 
     /// This key for a caller holding the visibility scopes `held` (bits of one catalog's
@@ -78,6 +114,28 @@ impl View {
             if key.modern && kind == ListKind::Tools {
                 for p in catalog.modern_hidden_positions() {
                     flags[p] = false;
+                }
+            }
+            if let Some(product) = key
+                .endpoint
+                .product_index()
+                .and_then(|i| catalog.products.get(i))
+            {
+                let globs = match kind {
+                    ListKind::Tools => &product.tools,
+                    ListKind::Prompts => &product.prompts,
+                    ListKind::Resources | ListKind::Templates => &product.resources,
+                };
+                for (p, flag) in flags.iter_mut().enumerate() {
+                    let e = catalog.entry(kind, p);
+                    let name = exposed_name(kind, e);
+                    if *flag
+                        && !globs
+                            .iter()
+                            .any(|g| switchboard_config::glob_match(g, &name))
+                    {
+                        *flag = false;
+                    }
                 }
             }
             if key.held != policy::ALL {
@@ -209,6 +267,18 @@ impl View {
     /// Whether a list differs between two views (what their clients must be told about).
     pub fn differs(&self, other: &View, kind: ListKind) -> bool {
         !self.items(kind).eq(other.items(kind))
+    }
+}
+
+/// The name a product's globs match: the exposed (namespaced) name of a tool or prompt, the
+/// URI of a resource, the URI template of a template.
+fn exposed_name(kind: ListKind, e: &Entry) -> std::borrow::Cow<'_, str> {
+    match kind {
+        ListKind::Tools | ListKind::Prompts => {
+            switchboard_protocol::object::get_str(&e.raw, "name")
+                .unwrap_or(std::borrow::Cow::Borrowed(&e.original))
+        }
+        ListKind::Resources | ListKind::Templates => std::borrow::Cow::Borrowed(&e.original),
     }
 }
 

@@ -12,6 +12,7 @@ use serde_json::Value;
 use switchboard_gateway::principal::Principal;
 use switchboard_gateway::request::Request;
 use switchboard_gateway::sessions::Session;
+use switchboard_gateway::view::Endpoint;
 use switchboard_gateway::{Answer, Gateway, Related};
 use switchboard_protocol::Message;
 use tokio::sync::mpsc;
@@ -59,7 +60,7 @@ impl Client {
         let (tx, _rx) = mpsc::channel::<Bytes>(1024);
         let params = r#"{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}"#;
         let (session, _) = gw
-            .initialize(&Principal::anonymous(), Some(params))
+            .initialize(&Principal::anonymous(), Some(params), Endpoint::WHOLE)
             .expect("session");
         Client {
             gw: gw.clone(),
@@ -185,7 +186,7 @@ async fn upstreams_come_and_go_while_calls_run_on_the_others() {
     assert!(made > 10, "only {made} calls ran meanwhile");
     // The session is the same one throughout, and heard about every change of its lists.
     assert!(
-        gw.session(&client.session.id, &Principal::anonymous())
+        gw.session(&client.session.id, &Principal::anonymous(), Endpoint::WHOLE)
             .is_some()
     );
     let mut changes = 0;

@@ -32,7 +32,7 @@ use switchboard_protocol::message::{LINE_BATCH_BYTES, batch_lines, encode, line_
 
 use crate::request_id;
 use switchboard_gateway::capabilities::supported_versions;
-use switchboard_gateway::view::ViewKey;
+use switchboard_gateway::view::{Endpoint, ViewKey};
 use switchboard_protocol::lock;
 use switchboard_protocol::meta::{self, RequestMeta};
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, Revision, RpcError, object};
@@ -118,7 +118,7 @@ where
         match (msg.kind(), msg.method(), &session) {
             (Kind::Request, Some("initialize"), None) => {
                 let id = msg.id().cloned();
-                match gw.initialize(&principal, msg.params()) {
+                match gw.initialize(&principal, msg.params(), Endpoint::WHOLE) {
                     Ok((s, result)) => {
                         if let Some(mut outbox) = s.take_outbox() {
                             let tx = out_tx.clone();
@@ -271,7 +271,7 @@ impl Modern {
             });
             return;
         }
-        let caller = match gw.modern_caller(principal, &meta) {
+        let caller = match gw.modern_caller(principal, &meta, Endpoint::WHOLE) {
             Ok(c) => c,
             Err(e) => {
                 let _ = out.send(refusal(Some(&id), e)).await;

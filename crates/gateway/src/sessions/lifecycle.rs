@@ -10,6 +10,7 @@ use switchboard_upstream::Connection;
 
 use super::{ClientCaps, Session};
 use crate::principal::Principal;
+use crate::view::Endpoint;
 use crate::{Gateway, capabilities, error};
 use switchboard_protocol::lock;
 
@@ -29,6 +30,7 @@ impl Gateway {
         &self,
         principal: &Principal,
         params: Option<&str>,
+        endpoint: Endpoint,
     ) -> Result<(Arc<Session>, String), SessionRefused> {
         let params = params.filter(|p| p.starts_with('{')).ok_or_else(|| {
             SessionRefused::Invalid(error::invalid_params("initialize requires params"))
@@ -49,6 +51,7 @@ impl Gateway {
             caps,
             client_info,
             principal.clone(),
+            endpoint,
         ));
         if !self
             .state
@@ -67,15 +70,19 @@ impl Gateway {
         Ok((session, result))
     }
 
-    /// The session `id` of `principal` (touching it). Another principal's session is not found:
-    /// a session id is no credential.
-    pub fn session(&self, id: &str, principal: &Principal) -> Option<Arc<Session>> {
-        let s = self
-            .state
-            .sessions
-            .store()
-            .get(id)
-            .filter(|s| s.record.principal == *principal)?;
+    /// The session `id` of `principal` at `endpoint` (touching it). Another principal's session
+    /// is not found (a session id is no credential), nor is a session opened at another
+    /// endpoint.
+    pub fn session(
+        &self,
+        id: &str,
+        principal: &Principal,
+        endpoint: Endpoint,
+    ) -> Option<Arc<Session>> {
+        let s =
+            self.state.sessions.store().get(id).filter(|s| {
+                s.record.principal == *principal && s.record.view.endpoint() == endpoint
+            })?;
         s.touch();
         Some(s)
     }

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::level::Level;
 use crate::principal::Principal;
 use crate::upstreams::UpstreamId;
-use crate::view::ViewKey;
+use crate::view::{Endpoint, ViewKey};
 use switchboard_protocol::lock;
 
 /// What the client declared it can do, reduced to the flags routing needs.
@@ -120,6 +120,7 @@ impl Session {
         caps: ClientCaps,
         client_info: &str,
         principal: Principal,
+        endpoint: Endpoint,
     ) -> Session {
         let (outbox, rx) = if revision.is_modern() {
             (None, None)
@@ -135,7 +136,7 @@ impl Session {
                 caps,
                 client_info: client_info.into(),
                 principal,
-                view: ViewKey::whole(revision.is_modern()),
+                view: ViewKey::at(endpoint, revision.is_modern()),
                 level: Mutex::new(None),
                 subscriptions: Mutex::new(HashSet::new()),
             },

@@ -21,6 +21,7 @@ use switchboard_gateway::pipeline::Refused;
 use switchboard_gateway::principal::Principal;
 use switchboard_gateway::request::Request;
 use switchboard_gateway::sessions::Session;
+use switchboard_gateway::view::Endpoint;
 use switchboard_gateway::{Answer, Related, SessionRefused, related};
 use switchboard_protocol::message::encode;
 use switchboard_protocol::{ErrorCode, Kind, Message};
@@ -36,15 +37,22 @@ use super::classify::{Route, SESSION_HEADER, VersionHeader, classify};
 /// Related messages a request may queue before its stream reader catches up.
 pub(super) const RELATED_QUEUE: usize = 256;
 
+/// Where a request came from and to: the client's address and the endpoint it addressed.
+#[derive(Clone, Copy)]
+pub(super) struct At {
+    pub client: Option<SocketAddr>,
+    pub endpoint: Endpoint,
+}
+
 /// POST: one JSON-RPC message.
 pub(super) async fn post(
     srv: &Arc<Server>,
     rid: &Arc<str>,
     headers: &HeaderMap,
     body: Incoming,
-    client: Option<SocketAddr>,
+    at: At,
 ) -> Response {
-    match handle_post(srv, rid, headers, body, client).await {
+    match handle_post(srv, rid, headers, body, at).await {
         Ok(r) => r,
         Err(rej) => rej.into_response_with(rid),
     }
@@ -55,8 +63,9 @@ async fn handle_post(
     rid: &Arc<str>,
     headers: &HeaderMap,
     body: Incoming,
-    client: Option<SocketAddr>,
+    at: At,
 ) -> Result<Response, Rejection> {
+    let client = at.client;
     let ctype = header_str(headers, header::CONTENT_TYPE.as_str()).unwrap_or("");
     if !ctype
         .split(';')
@@ -89,13 +98,13 @@ async fn handle_post(
     let msg = Message::parse(bytes).map_err(|e| Rejection::parse(&e))?;
     match classify(headers, &msg) {
         Route::Handshake => {}
-        Route::Modern => return super::modern::post(srv, rid, headers, msg, client).await,
+        Route::Modern => return super::modern::post(srv, rid, headers, msg, at).await,
         Route::Refuse(r) => return Err(r.with_id(msg.id().cloned())),
     }
     let principal = authenticate(srv, rid, headers, Some(&msg), "POST /mcp", client).await?;
     let session_id = header_str(headers, SESSION_HEADER);
     if msg.method() == Some("initialize") && msg.is_request() {
-        if session_id.is_some_and(|id| srv.gw.session(id, &principal).is_some()) {
+        if session_id.is_some_and(|id| srv.gw.session(id, &principal, at.endpoint).is_some()) {
             return Err(Rejection::new(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::INVALID_REQUEST,
@@ -103,14 +112,14 @@ async fn handle_post(
             )
             .with_id(msg.id().cloned()));
         }
-        return initialize(srv, rid, &principal, &msg);
+        return initialize(srv, rid, &principal, &msg, at.endpoint);
     }
     let Some(session_id) = session_id else {
         return Err(Rejection::missing_session().with_id(msg.id().cloned()));
     };
     let session = srv
         .gw
-        .session(session_id, &principal)
+        .session(session_id, &principal, at.endpoint)
         .ok_or_else(|| Rejection::unknown_session().with_id(msg.id().cloned()))?;
     match msg.kind() {
         Kind::Notification => {
@@ -164,6 +173,7 @@ fn initialize(
     rid: &Arc<str>,
     principal: &Principal,
     msg: &Message,
+    endpoint: Endpoint,
 ) -> Result<Response, Rejection> {
     let Some(id) = msg.id().cloned() else {
         return Err(Rejection::new(
@@ -172,7 +182,7 @@ fn initialize(
             "initialize must be a request",
         ));
     };
-    let (session, result) = match srv.gw.initialize(principal, msg.params()) {
+    let (session, result) = match srv.gw.initialize(principal, msg.params(), endpoint) {
         Ok(ok) => ok,
         Err(SessionRefused::TooMany(n)) => {
             return Err(Rejection::overloaded(&format!(
@@ -408,12 +418,7 @@ fn required_scopes(body: &Bytes) -> Option<String> {
 }
 
 /// GET: the standalone stream, or the resumption of any stream with `Last-Event-ID`.
-pub(super) async fn get(
-    srv: &Arc<Server>,
-    rid: &str,
-    headers: &HeaderMap,
-    client: Option<SocketAddr>,
-) -> Response {
+pub(super) async fn get(srv: &Arc<Server>, rid: &str, headers: &HeaderMap, at: At) -> Response {
     let accept = header_str(headers, header::ACCEPT.as_str()).unwrap_or("");
     if !accepts(accept, "text/event-stream") {
         return Rejection::not_acceptable("text/event-stream").into_response_with(rid);
@@ -427,13 +432,13 @@ pub(super) async fn get(
     let Some(session_id) = header_str(headers, SESSION_HEADER) else {
         return Rejection::missing_session().into_response_with(rid);
     };
-    let principal = match authenticate(srv, rid, headers, None, "GET /mcp", client).await {
+    let principal = match authenticate(srv, rid, headers, None, "GET /mcp", at.client).await {
         Ok(p) => p,
         Err(r) => return r.into_response_with(rid),
     };
     let Some(store) = srv
         .gw
-        .session(session_id, &principal)
+        .session(session_id, &principal, at.endpoint)
         .and_then(|s| s.attachment::<EventStore>())
     else {
         return Rejection::unknown_session().into_response_with(rid);
@@ -477,24 +482,19 @@ fn conflict(rid: &str) -> Response {
 }
 
 /// DELETE: ends the session and everything it holds upstream.
-pub(super) async fn delete(
-    srv: &Arc<Server>,
-    rid: &str,
-    headers: &HeaderMap,
-    client: Option<SocketAddr>,
-) -> Response {
+pub(super) async fn delete(srv: &Arc<Server>, rid: &str, headers: &HeaderMap, at: At) -> Response {
     if let Some(r) = no_session_verb(headers) {
         return r;
     }
     let Some(session_id) = header_str(headers, SESSION_HEADER) else {
         return Rejection::missing_session().into_response_with(rid);
     };
-    let principal = match authenticate(srv, rid, headers, None, "DELETE /mcp", client).await {
+    let principal = match authenticate(srv, rid, headers, None, "DELETE /mcp", at.client).await {
         Ok(p) => p,
         Err(r) => return r.into_response_with(rid),
     };
     // Another principal's session is as unknown as one that never existed.
-    let Some(session) = srv.gw.session(session_id, &principal) else {
+    let Some(session) = srv.gw.session(session_id, &principal, at.endpoint) else {
         return Rejection::unknown_session().into_response_with(rid);
     };
     if srv.gw.close_session(session_id).await {

@@ -37,6 +37,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use switchboard_gateway::Gateway;
 use switchboard_gateway::sessions::Session;
+use switchboard_gateway::view::Endpoint;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -246,15 +247,28 @@ async fn route(
     client: Option<SocketAddr>,
 ) -> Response {
     let (get, head_only) = (head.method == Method::GET, head.method == Method::HEAD);
-    match head.uri.path() {
-        "/mcp" => match head.method {
-            Method::POST => mcp::post(srv, rid, &head.headers, body, client).await,
-            Method::GET => mcp::get(srv, rid, &head.headers, client).await,
+    let path = head.uri.path();
+    // `/mcp`, or a published product's `/mcp/v/<id>` (an unknown or draft id is 404).
+    let endpoint = match path.strip_prefix("/mcp/v/") {
+        None if path == "/mcp" => Some(Endpoint::WHOLE),
+        None => None,
+        Some(id) => match srv.gw.product_endpoint(id) {
+            Some(e) => Some(e),
+            None => return (StatusCode::NOT_FOUND, "no such product\n").into_response(),
+        },
+    };
+    if let Some(endpoint) = endpoint {
+        let at = mcp::At { client, endpoint };
+        return match head.method {
+            Method::POST => mcp::post(srv, rid, &head.headers, body, at).await,
+            Method::GET => mcp::get(srv, rid, &head.headers, at).await,
             // Boxed: ending a session is a large future, and rare; every request's future
             // would otherwise carry room for it.
-            Method::DELETE => Box::pin(mcp::delete(srv, rid, &head.headers, client)).await,
+            Method::DELETE => Box::pin(mcp::delete(srv, rid, &head.headers, at)).await,
             _ => method_not_allowed("GET, POST, DELETE"),
-        },
+        };
+    }
+    match path {
         "/healthz" | "/readyz" | "/status" | "/metrics" | "/api/conformance"
             if !(get || head_only) =>
         {

@@ -20,7 +20,6 @@
 //! upstream.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -56,8 +55,9 @@ pub(super) async fn post(
     rid: &Arc<str>,
     headers: &HeaderMap,
     msg: Message,
-    client: Option<SocketAddr>,
+    at: super::mcp::At,
 ) -> Result<Response, Rejection> {
+    let client = at.client;
     if msg.is_notification() {
         return Ok(StatusCode::ACCEPTED.into_response());
     }
@@ -66,17 +66,20 @@ pub(super) async fn post(
         super::mcp::authenticate(srv, rid, headers, Some(&msg), "POST /mcp", client).await?;
     let meta = validate(headers, &msg).map_err(|r| r.with_id(id.clone()))?;
     if msg.method() == Some("tools/call") {
-        validate_params(&srv.gw, &principal, headers, &msg).map_err(|r| r.with_id(id.clone()))?;
+        validate_params(&srv.gw, &principal, at.endpoint, headers, &msg)
+            .map_err(|r| r.with_id(id.clone()))?;
     }
     if msg.method() == Some("subscriptions/listen") {
         // Boxed: a listen's future is ten times a call's, and every POST's would carry room
         // for it otherwise.
-        let view = srv.gw.caller_key(ViewKey::whole(true), &principal);
+        let view = srv
+            .gw
+            .caller_key(ViewKey::at(at.endpoint, true), &principal);
         return Ok(Box::pin(listen(srv, rid, msg, view)).await);
     }
     let session = srv
         .gw
-        .modern_caller(&principal, &meta)
+        .modern_caller(&principal, &meta, at.endpoint)
         .map_err(|e| Rejection::new(StatusCode::BAD_REQUEST, e.code, e.message).with_id(id))?;
     Ok(serve(srv, rid, session, msg, Inputs::read(headers, client)).await)
 }
@@ -162,6 +165,7 @@ fn mirrored(
 fn validate_params(
     gw: &Gateway,
     principal: &switchboard_gateway::principal::Principal,
+    endpoint: switchboard_gateway::view::Endpoint,
     headers: &HeaderMap,
     msg: &Message,
 ) -> Result<(), Rejection> {
@@ -173,7 +177,7 @@ fn validate_params(
     };
     // The caller's own view: a tool it may not see has no annotations to check (it is then
     // answered as unknown, like any name the view does not have).
-    let view = gw.caller_view(ViewKey::whole(true), principal);
+    let view = gw.caller_view(ViewKey::at(endpoint, true), principal);
     let Some(annotations) = view.param_headers(&name) else {
         return Ok(());
     };

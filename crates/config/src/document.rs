@@ -106,6 +106,7 @@ pub(crate) struct HttpDoc {
     #[serde(default)]
     pub allowed_origins: Vec<Scalar>,
     pub max_body_bytes: Option<Scalar>,
+    pub max_header_bytes: Option<Scalar>,
     pub header_read_timeout: Option<Scalar>,
     pub body_read_timeout: Option<Scalar>,
 }
@@ -115,6 +116,7 @@ pub(crate) struct HttpDoc {
 pub(crate) struct SessionsDoc {
     pub idle_ttl: Option<Scalar>,
     pub max_sessions: Option<Scalar>,
+    pub max_per_principal: Option<Scalar>,
     pub event_buffer: Option<Scalar>,
     pub keepalive: Option<Scalar>,
 }

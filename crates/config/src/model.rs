@@ -24,6 +24,11 @@ pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_IDLE_TTL: Duration = Duration::from_secs(30 * 60);
 /// Sessions kept at once before new ones are refused.
 pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
+/// Sessions one principal may hold open at once, by default (a tenth of the default total, so
+/// one caller cannot take them all).
+pub const DEFAULT_MAX_SESSIONS_PER_PRINCIPAL: usize = 1_000;
+/// Bytes of request line and headers read per request, by default.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
 /// SSE events kept per session so a client can resume with `Last-Event-ID`.
 pub const DEFAULT_EVENT_BUFFER: usize = 256;
 /// Interval between SSE keep-alive comments.
@@ -127,6 +132,8 @@ pub struct HttpConfig {
     /// `Origin` header values accepted besides the localhost forms.
     pub allowed_origins: Vec<String>,
     pub max_body_bytes: usize,
+    /// Bytes of request line and headers read per request (at least 8192); past it, 431.
+    pub max_header_bytes: usize,
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
 }
@@ -137,6 +144,7 @@ impl Default for HttpConfig {
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
         }
@@ -148,6 +156,8 @@ impl Default for HttpConfig {
 pub struct SessionsConfig {
     pub idle_ttl: Duration,
     pub max_sessions: usize,
+    /// Sessions one principal may hold open at once.
+    pub max_per_principal: usize,
     /// SSE events kept per session for resumption.
     pub event_buffer: usize,
     /// SSE keep-alive comment interval.
@@ -159,6 +169,7 @@ impl Default for SessionsConfig {
         SessionsConfig {
             idle_ttl: DEFAULT_IDLE_TTL,
             max_sessions: DEFAULT_MAX_SESSIONS,
+            max_per_principal: DEFAULT_MAX_SESSIONS_PER_PRINCIPAL,
             event_buffer: DEFAULT_EVENT_BUFFER,
             keepalive: DEFAULT_KEEPALIVE,
         }

@@ -171,6 +171,16 @@ impl Resolver<'_> {
                 &doc.max_body_bytes,
                 DEFAULT_MAX_BODY_BYTES,
             )?,
+            max_header_bytes: match &doc.max_header_bytes {
+                Some(s) => {
+                    let n = self.count("max_header_bytes", s)?;
+                    if n < 8192 {
+                        return Err(self.error(s, "`max_header_bytes` must be at least 8192"));
+                    }
+                    n
+                }
+                None => crate::model::DEFAULT_MAX_HEADER_BYTES,
+            },
             header_read_timeout: self.duration_or(
                 "header_read_timeout",
                 &doc.header_read_timeout,
@@ -188,6 +198,11 @@ impl Resolver<'_> {
         Ok(SessionsConfig {
             idle_ttl: self.duration_or("idle_ttl", &doc.idle_ttl, DEFAULT_IDLE_TTL)?,
             max_sessions: self.count_or("max_sessions", &doc.max_sessions, DEFAULT_MAX_SESSIONS)?,
+            max_per_principal: self.count_or(
+                "max_per_principal",
+                &doc.max_per_principal,
+                crate::model::DEFAULT_MAX_SESSIONS_PER_PRINCIPAL,
+            )?,
             event_buffer: self.count_or("event_buffer", &doc.event_buffer, DEFAULT_EVENT_BUFFER)?,
             keepalive: self.duration_or("keepalive", &doc.keepalive, DEFAULT_KEEPALIVE)?,
         })

@@ -138,11 +138,8 @@ where
                     Err(SessionRefused::Invalid(e)) => {
                         let _ = out_tx.send(refusal(id.as_ref(), e)).await;
                     }
-                    Err(SessionRefused::TooMany(n)) => {
-                        let e = RpcError::new(
-                            ErrorCode::INVALID_REQUEST,
-                            format!("too many sessions (limit {n})"),
-                        );
+                    Err(SessionRefused::TooMany(why)) => {
+                        let e = RpcError::new(ErrorCode::INVALID_REQUEST, why);
                         let _ = out_tx.send(refusal(id.as_ref(), e)).await;
                     }
                 }

@@ -42,7 +42,10 @@ async fn request(gw: &Gateway, path: &str, session: &str, method: &str, params: 
         gw,
         path,
         body,
-        &[("mcp-session-id", session), ("mcp-protocol-version", PROTOCOL)],
+        &[
+            ("mcp-session-id", session),
+            ("mcp-protocol-version", PROTOCOL),
+        ],
     )
     .await
 }
@@ -83,7 +86,10 @@ async fn a_published_product_serves_its_selection_and_nothing_else() {
     let mut sorted = tools.clone();
     sorted.sort();
     assert_eq!(sorted, expected, "the product lists its selection");
-    assert!(all.len() > tools.len() + 2, "the whole catalog has more: {all:?}");
+    assert!(
+        all.len() > tools.len() + 2,
+        "the whole catalog has more: {all:?}"
+    );
     let prompts = names(
         &request(&gw, "/mcp/v/reads", &s, "prompts/list", json!({})).await,
         "prompts",

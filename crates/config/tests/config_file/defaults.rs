@@ -32,6 +32,7 @@ fn http_defaults() {
         allowed_hosts: vec![],
         allowed_origins: vec![],
         max_body_bytes: 4 * 1024 * 1024,
+        max_header_bytes: 64 * 1024,
         header_read_timeout: Duration::from_secs(75),
         body_read_timeout: Duration::from_secs(30),
     };
@@ -45,6 +46,7 @@ fn sessions_defaults() {
     let expected = SessionsConfig {
         idle_ttl: Duration::from_secs(30 * 60),
         max_sessions: 10_000,
+        max_per_principal: 1_000,
         event_buffer: 256,
         keepalive: Duration::from_secs(15),
     };
@@ -168,6 +170,7 @@ roots: [ { uri: "file:///work", name: work }, { uri: "file:///tmp" } ]
         SessionsConfig {
             idle_ttl: Duration::from_secs(3600),
             max_sessions: 7,
+            max_per_principal: 1_000,
             event_buffer: 8,
             keepalive: Duration::from_millis(500),
         }

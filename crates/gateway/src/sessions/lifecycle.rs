@@ -17,8 +17,10 @@ use switchboard_protocol::lock;
 /// Why a new session was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionRefused {
-    #[error("too many sessions (limit {0})")]
-    TooMany(usize),
+    /// The gateway's `sessions.max_sessions`, or the principal's `sessions.max_per_principal`,
+    /// is reached; the message says which.
+    #[error("{0}")]
+    TooMany(String),
     #[error("{}", .0.message)]
     Invalid(RpcError),
 }
@@ -44,6 +46,7 @@ impl Gateway {
         let caps = ClientCaps::parse(object::get(params, "capabilities"));
         let client_info = object::get(params, "clientInfo").unwrap_or("{}");
         let max = self.state.config.sessions.max_sessions;
+        let per_principal = self.state.config.sessions.max_per_principal;
         let session = Arc::new(Session::new(
             super::session::new_session_id(),
             self.state.sessions.next_key(),
@@ -53,13 +56,24 @@ impl Gateway {
             principal.clone(),
             endpoint,
         ));
-        if !self
+        match self
             .state
             .sessions
             .store()
-            .insert_within(session.clone(), max)
+            .insert_within(session.clone(), max, per_principal)
         {
-            return Err(SessionRefused::TooMany(max));
+            Ok(()) => {}
+            Err(super::Full::Gateway) => {
+                return Err(SessionRefused::TooMany(format!(
+                    "too many sessions (limit {max})"
+                )));
+            }
+            Err(super::Full::Principal) => {
+                return Err(SessionRefused::TooMany(format!(
+                    "{} has {per_principal} sessions open, its limit (sessions.max_per_principal); end one first",
+                    principal.id()
+                )));
+            }
         }
         tracing::debug!(session = %session.id, %revision, client = %session.record.client_info, "session opened");
         let result = format!(

@@ -22,7 +22,14 @@ pub use session::{ClientCaps, Session, SessionRecord};
 /// Where sessions are kept.
 pub trait SessionStore: Send + Sync {
     /// Adds a session unless `max` are kept already; false when full.
-    fn insert_within(&self, session: Arc<Session>, max: usize) -> bool;
+    /// Adds `session` unless the store holds `max` sessions, or `per_principal` of its
+    /// principal's, already.
+    fn insert_within(
+        &self,
+        session: Arc<Session>,
+        max: usize,
+        per_principal: usize,
+    ) -> Result<(), Full>;
     fn get(&self, id: &str) -> Option<Arc<Session>>;
     fn remove(&self, id: &str) -> Option<Arc<Session>>;
     fn len(&self) -> usize;
@@ -35,6 +42,13 @@ pub trait SessionStore: Send + Sync {
     fn drain(&self) -> Vec<Arc<Session>>;
 }
 
+/// Which limit a new session ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    Gateway,
+    Principal,
+}
+
 /// The sessions of this process, in a map.
 #[derive(Default)]
 pub struct InMemory {
@@ -42,13 +56,30 @@ pub struct InMemory {
 }
 
 impl SessionStore for InMemory {
-    fn insert_within(&self, session: Arc<Session>, max: usize) -> bool {
+    fn insert_within(
+        &self,
+        session: Arc<Session>,
+        max: usize,
+        per_principal: usize,
+    ) -> Result<(), Full> {
         let mut map = lock(&self.map);
         if map.len() >= max {
-            return false;
+            return Err(Full::Gateway);
+        }
+        // Counted only when the store could hold that many at all (a scan under the lock, at
+        // session creation only).
+        if map.len() >= per_principal {
+            let principal = &session.record.principal;
+            let held = map
+                .values()
+                .filter(|s| s.record.principal == *principal)
+                .count();
+            if held >= per_principal {
+                return Err(Full::Principal);
+            }
         }
         map.insert(session.id.clone(), session);
-        true
+        Ok(())
     }
 
     fn get(&self, id: &str) -> Option<Arc<Session>> {

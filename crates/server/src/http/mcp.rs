@@ -184,11 +184,8 @@ fn initialize(
     };
     let (session, result) = match srv.gw.initialize(principal, msg.params(), endpoint) {
         Ok(ok) => ok,
-        Err(SessionRefused::TooMany(n)) => {
-            return Err(Rejection::overloaded(&format!(
-                "too many sessions (limit {n}); try again later"
-            ))
-            .with_id(Some(id)));
+        Err(SessionRefused::TooMany(why)) => {
+            return Err(Rejection::overloaded(&format!("{why}; try again later")).with_id(Some(id)));
         }
         Err(SessionRefused::Invalid(e)) => {
             let body = encode::error(Some(&id), &e.with_str("request_id", rid).to_json());

@@ -59,6 +59,8 @@ pub struct Server {
     /// How long a connection may take to send a request head, after opening or after its
     /// previous answer (`http.header_read_timeout`).
     header_read_timeout: Duration,
+    /// Bytes of request line and headers read per request; past it hyper answers 431.
+    max_header_bytes: usize,
     /// How long a `POST` body may take to arrive whole after its head (`http.body_read_timeout`).
     body_read_timeout: Duration,
     event_buffer: usize,
@@ -76,6 +78,7 @@ impl Server {
             allow: Allowlist::new(&cfg.http),
             max_body: cfg.http.max_body_bytes,
             header_read_timeout: cfg.http.header_read_timeout,
+            max_header_bytes: cfg.http.max_header_bytes.max(8192),
             body_read_timeout: cfg.http.body_read_timeout,
             event_buffer: cfg.sessions.event_buffer,
             keepalive: cfg.sessions.keepalive,
@@ -184,6 +187,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 /// Serves one connection until it closes, or until shutdown lets it finish its request in hand.
 async fn connection(srv: Arc<Server>, stream: TcpStream, mut closing: closing::Watch) {
     let header_read_timeout = srv.header_read_timeout;
+    let max_header_bytes = srv.max_header_bytes;
     // The client's address, for the audit record of each request on this connection.
     let client = stream.peer_addr().ok();
     let service = service_fn(move |req| {
@@ -195,6 +199,8 @@ async fn connection(srv: Arc<Server>, stream: TcpStream, mut closing: closing::W
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
+        // A head larger than this is refused with 431 before it is parsed any further.
+        .max_buf_size(max_header_bytes)
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     let mut graceful = false;

@@ -659,26 +659,33 @@ impl Session<'_> {
 
     /// Opens the standalone GET stream.
     pub async fn get_stream(&self) -> reqwest::Response {
-        self.gw
-            .client
-            .get(self.gw.mcp())
-            .header("accept", "text/event-stream")
-            .header("mcp-session-id", &self.id)
-            .header("mcp-protocol-version", PROTOCOL)
-            .send()
-            .await
-            .expect("GET /mcp")
+        self.with_auth(
+            self.gw
+                .client
+                .get(self.gw.mcp())
+                .header("accept", "text/event-stream"),
+        )
+        .send()
+        .await
+        .expect("GET /mcp")
     }
 
     pub async fn delete(&self) -> reqwest::Response {
-        self.gw
-            .client
-            .delete(self.gw.mcp())
-            .header("mcp-session-id", &self.id)
-            .header("mcp-protocol-version", PROTOCOL)
+        self.with_auth(self.gw.client.delete(self.gw.mcp()))
             .send()
             .await
             .expect("DELETE /mcp")
+    }
+
+    /// The session's headers (id, version, and the credential it was opened with).
+    fn with_auth(&self, b: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let b = b
+            .header("mcp-session-id", &self.id)
+            .header("mcp-protocol-version", PROTOCOL);
+        match &self.auth {
+            Some(a) => b.header("authorization", a),
+            None => b,
+        }
     }
 }
 

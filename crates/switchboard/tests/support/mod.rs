@@ -190,6 +190,8 @@ pub struct Config {
     pub extra: String,
     /// Where the gateway listens (`127.0.0.1:0`, a free port, unless set).
     pub listen: Option<SocketAddr>,
+    /// Environment for the gateway process (`SWITCHBOARD_LOG` is `info` unless given here).
+    pub env: Vec<(String, String)>,
 }
 
 impl Config {
@@ -199,6 +201,7 @@ impl Config {
             upstreams: Vec::new(),
             extra: String::new(),
             listen: None,
+            env: Vec::new(),
         }
     }
 
@@ -215,6 +218,12 @@ impl Config {
     /// Listen on `addr` (to start a gateway again where an earlier one was).
     pub fn listen(mut self, addr: SocketAddr) -> Config {
         self.listen = Some(addr);
+        self
+    }
+
+    /// An environment variable for the gateway process.
+    pub fn env(mut self, key: &str, value: &str) -> Config {
+        self.env.push((key.to_owned(), value.to_owned()));
         self
     }
 
@@ -304,6 +313,7 @@ impl Gateway {
             .env("SWITCHBOARD_LOG", "info")
             .env_remove("SWITCHBOARD_LISTEN")
             .env_remove("SWITCHBOARD_UPSTREAMS")
+            .envs(config.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -705,6 +705,9 @@ const LOG_CHUNKS: [&str; 4] = [
 /// The kubelet's log stream, proxied by the API server: `text/plain`, chunked, sent as the lines
 /// come.
 fn pod_log(ns: &str, name: &str, seen: &Seen) -> Response<Body> {
+    if ns == "shop" && name == "chatty" {
+        return chatty_log();
+    }
     if ns != "shop" || !matches!(name, "web-1" | "web-2") {
         return status(
             404,
@@ -729,6 +732,26 @@ fn pod_log(ns: &str, name: &str, seen: &Seen) -> Response<Body> {
         .status(StatusCode::OK)
         .header("content-type", "text/plain")
         .body(BodyExt::boxed(StreamBody::new(stream)))
+        .unwrap()
+}
+
+/// Lines in a chatty pod's log: about 700 KiB, more than the connector returns.
+const CHATTY_LINES: usize = 10_000;
+
+/// A log longer than the connector keeps, in 100-line chunks: `line 00000 ...` to `line 09999 ...`.
+fn chatty_log() -> Response<Body> {
+    let chunks = (0..CHATTY_LINES / 100).map(|c| {
+        let text: String = (c * 100..c * 100 + 100)
+            .map(|i| format!("line {i:05} {}\n", "x".repeat(60)))
+            .collect();
+        Ok::<_, Infallible>(Frame::data(Bytes::from(text)))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/plain")
+        .body(BodyExt::boxed(StreamBody::new(futures::stream::iter(
+            chunks,
+        ))))
         .unwrap()
 }
 
@@ -1227,6 +1250,35 @@ async fn pod_logs_read_the_whole_chunked_stream() {
     // since_seconds alone: no default tail, every line of the window.
     call(&k, "pod_logs", json!({"pod": "web-1", "since_seconds": 60})).await;
     assert_eq!(api.calls().pop().unwrap().param("tailLines"), None);
+
+    // A log longer than what is returned: the newest part, from a whole line, and a notice.
+    let r = call(
+        &k,
+        "pod_logs",
+        json!({"pod": "chatty", "since_seconds": 3600}),
+    )
+    .await;
+    let t = text(&r);
+    let (notice, lines) = t.split_once('\n').unwrap();
+    assert!(notice.contains("older output left out"), "{notice}");
+    assert!(
+        lines.len() <= 256 * 1024 && lines.len() > 250 * 1024,
+        "{}",
+        lines.len()
+    );
+    assert!(
+        lines.starts_with("line ")
+            && lines.ends_with(&format!(
+                "line {:05} {}\n",
+                CHATTY_LINES - 1,
+                "x".repeat(60)
+            ))
+    );
+    let numbers: Vec<usize> = lines.lines().map(|l| l[5..10].parse().unwrap()).collect();
+    assert!(
+        numbers.windows(2).all(|w| w[1] == w[0] + 1),
+        "the kept lines are contiguous"
+    );
 
     // Several containers and none named: the API's 400 says which exist.
     let r = call(&k, "pod_logs", json!({"pod": "web-2"})).await;

@@ -1639,6 +1639,19 @@ async fn tls_with_the_kubeconfig_ca_and_a_client_certificate() {
             .all(|s| !s.client_cert && s.authorization.as_deref() == Some("Bearer tok-3f9a1c"))
     );
 
+    // A token file beside the kubeconfig (as `kubectl` resolves `tokenFile`).
+    std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();
+    let path = kubeconfig(dir.path(), &api.url(), &cluster, "    tokenFile: token\n");
+    let k = Kubernetes::from_settings(&json!({"kubeconfig": path})).unwrap();
+    api.clear();
+    let r = call(&k, "get_resource", json!({"kind": "Pod", "name": "web-1"})).await;
+    assert!(!is_error(&r), "{r}");
+    assert!(
+        api.seen()
+            .iter()
+            .all(|s| s.authorization.as_deref() == Some("Bearer tok-3f9a1c"))
+    );
+
     // Without the CA the server's certificate is not trusted; with insecure-skip-tls-verify it is
     // not checked.
     let path = kubeconfig(dir.path(), &api.url(), "", &user);

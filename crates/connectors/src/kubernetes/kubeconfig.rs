@@ -414,6 +414,42 @@ mod tests {
         assert_eq!(v6.server.as_str(), "https://[fd00::1]/");
     }
 
+    /// `$KUBECONFIG=a:b`: entries are found across files, the first file wins, missing files
+    /// are skipped, and relative paths start at the file that holds them.
+    #[test]
+    fn kubeconfig_lists_merge_like_kubectl() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        std::fs::write(b.path().join("token"), "from-b\n").unwrap();
+        std::fs::write(
+            a.path().join("config"),
+            "current-context: one\ncontexts:\n- name: one\n  context: {cluster: c, user: u, namespace: shop}\nclusters:\n- name: c\n  cluster: {server: 'https://first.example:6443'}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            b.path().join("config"),
+            "current-context: two\nclusters:\n- name: c\n  cluster: {server: 'https://second.example'}\nusers:\n- name: u\n  user: {tokenFile: token}\n",
+        )
+        .unwrap();
+        let files = [
+            a.path().join("missing"),
+            a.path().join("config"),
+            b.path().join("config"),
+        ];
+        let e = from_files(&files, None, false).unwrap();
+        assert_eq!(e.server.as_str(), "https://first.example:6443/");
+        assert_eq!(e.namespace, "shop");
+        assert!(
+            matches!(e.credential, Credential::TokenFile(ref p) if *p == b.path().join("token"))
+        );
+        assert!(e.origin.contains("\"one\""), "{}", e.origin);
+        let err = from_files(&files, Some("two"), false).unwrap_err();
+        assert!(
+            err.contains("no context \"two\"") && err.contains("one"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn in_cluster_outside_a_pod_says_so() {
         let dir = tempfile::tempdir().unwrap();

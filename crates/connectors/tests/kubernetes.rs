@@ -1677,13 +1677,103 @@ async fn tls_with_the_kubeconfig_ca_and_a_client_certificate() {
     assert!(!is_error(&r), "{r}");
 }
 
+/// An exec credential plugin (a real child process, a shell script here) gives the token: run
+/// once with its `env` and `KUBERNETES_EXEC_INFO`, its token kept until it expires, asked again
+/// after a 401, and its failure reported with its stderr.
+#[tokio::test]
+async fn exec_credential_plugins_give_the_token() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let api = StandIn::start(false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("plugin.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ndir=$(dirname \"$0\")\necho run >> \"$dir/runs\"\nprintf '%s' \"$KUBERNETES_EXEC_INFO\" > \"$dir/info.json\"\nprintf '%s' \"$PLUGIN_GREETING\" > \"$dir/env.txt\"\nprintf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"%s\",\"expirationTimestamp\":\"2099-01-01T00:00:00Z\"}}' \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let user = |token: &str| {
+        format!(
+            "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./plugin.sh\n      args: [{token}]\n      env:\n      - name: PLUGIN_GREETING\n        value: hello\n      interactiveMode: Never\n"
+        )
+    };
+    let runs = || {
+        std::fs::read_to_string(dir.path().join("runs"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+
+    let path = kubeconfig(dir.path(), &api.url(), "", &user(TOKEN));
+    let k = Kubernetes::from_settings(&json!({"kubeconfig": path})).unwrap();
+    assert_eq!(runs(), 0, "nothing runs before the first call");
+    for _ in 0..2 {
+        let r = call(&k, "get_resource", json!({"kind": "Pod", "name": "web-1"})).await;
+        assert!(!is_error(&r), "{r}");
+    }
+    assert_eq!(runs(), 1, "the token is kept until it expires");
+    assert!(
+        api.seen()
+            .iter()
+            .all(|s| s.authorization.as_deref() == Some("Bearer tok-3f9a1c"))
+    );
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("info.json")).unwrap())
+            .unwrap();
+    assert_eq!(info["kind"], json!("ExecCredential"));
+    assert_eq!(info["apiVersion"], json!("client.authentication.k8s.io/v1"));
+    assert_eq!(info["spec"]["interactive"], json!(false));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("env.txt")).unwrap(),
+        "hello"
+    );
+
+    // A token the API refuses: 401, and the next call asks the plugin again.
+    std::fs::remove_file(dir.path().join("runs")).unwrap();
+    let path = kubeconfig(dir.path(), &api.url(), "", &user("revoked"));
+    let k = Kubernetes::from_settings(&json!({"kubeconfig": path})).unwrap();
+    let r = call(
+        &k,
+        "list_resources",
+        json!({"kind": "pods", "namespace": "shop"}),
+    )
+    .await;
+    assert!(is_error(&r) && text(&r).contains("401"), "{r}");
+    call(
+        &k,
+        "list_resources",
+        json!({"kind": "pods", "namespace": "shop"}),
+    )
+    .await;
+    assert_eq!(runs(), 2, "a refused token is not reused");
+
+    // A plugin that fails: its stderr is the message.
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho 'no credentials for profile prod' >&2\nexit 3\n",
+    )
+    .unwrap();
+    let path = kubeconfig(dir.path(), &api.url(), "", &user(TOKEN));
+    let k = Kubernetes::from_settings(&json!({"kubeconfig": path})).unwrap();
+    let r = call(&k, "list_resources", json!({"kind": "pods"})).await;
+    assert!(
+        is_error(&r) && text(&r).contains("no credentials for profile prod"),
+        "{r}"
+    );
+}
+
 #[test]
 fn bad_settings_are_refused_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let path = kubeconfig(dir.path(), "http://127.0.0.1:1", "", &token_user());
-    let exec_user = "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: aws\n      args: [eks, get-token]\n";
-    let exec_dir = tempfile::tempdir().unwrap();
-    let exec_path = kubeconfig(exec_dir.path(), "https://example.invalid", "", exec_user);
+    let provider_user = "    auth-provider:\n      name: gcp\n";
+    let provider_dir = tempfile::tempdir().unwrap();
+    let provider_path = kubeconfig(
+        provider_dir.path(),
+        "https://example.invalid",
+        "",
+        provider_user,
+    );
     let missing = dir.path().join("nope").to_string_lossy().into_owned();
     for (settings, needle) in [
         (
@@ -1717,7 +1807,7 @@ fn bad_settings_are_refused_naming_the_field() {
             json!({"kubeconfig": path, "context": "prod"}),
             "no context \"prod\"",
         ),
-        (json!({"kubeconfig": exec_path}), "exec credential plugin"),
+        (json!({"kubeconfig": provider_path}), "auth-provider"),
         (json!("in_cluster"), "must be a mapping"),
     ] {
         let e = Kubernetes::from_settings(&settings)

@@ -14,6 +14,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+use super::exec::Plugin;
 use super::kubeconfig::{Credential, Endpoint};
 
 /// The most a JSON answer may hold; a bigger list needs `limit` or selectors.
@@ -40,6 +41,7 @@ enum Auth {
         path: PathBuf,
         cached: Mutex<Option<(Instant, HeaderValue)>>,
     },
+    Exec(Plugin),
 }
 
 /// Why a request to the API server did not give what was asked.
@@ -56,6 +58,8 @@ pub(super) enum ApiError {
     Unreachable(String),
     /// An answer this connector cannot read.
     Invalid(String),
+    /// No credentials to send: the token file or the exec plugin failed.
+    Credentials(String),
 }
 
 impl fmt::Display for ApiError {
@@ -77,6 +81,7 @@ impl fmt::Display for ApiError {
             }
             ApiError::Unreachable(why) => write!(f, "cannot reach the Kubernetes API: {why}"),
             ApiError::Invalid(why) => write!(f, "unexpected answer from the Kubernetes API: {why}"),
+            ApiError::Credentials(why) => write!(f, "no credentials for the Kubernetes API: {why}"),
         }
     }
 }
@@ -148,6 +153,9 @@ impl ApiClient {
                     .encode(format!("{username}:{password}"));
                 Auth::Header(sensitive(&format!("Basic {pair}"))?)
             }
+            Credential::Exec(spec) => Auth::Exec(
+                Plugin::new(spec.clone()).map_err(|e| format!("{}: {e}", endpoint.origin))?,
+            ),
             Credential::TokenFile(path) => {
                 // Read now so that a missing or unreadable file fails the start, not the first call.
                 let header = read_token_file(path)?;
@@ -271,7 +279,7 @@ impl ApiClient {
             .http
             .request(method, url)
             .header(ACCEPT, "application/json, */*");
-        if let Some(header) = self.authorization().map_err(ApiError::Unreachable)? {
+        if let Some(header) = self.authorization().await.map_err(ApiError::Credentials)? {
             request = request.header(AUTHORIZATION, header);
         }
         if let Some((content_type, bytes)) = body {
@@ -288,6 +296,12 @@ impl ApiClient {
         let status = response.status();
         if status.is_success() {
             return Ok(response);
+        }
+        if status == StatusCode::UNAUTHORIZED
+            && let Auth::Exec(plugin) = &self.auth
+        {
+            // A plugin's token was revoked or expired early: the next call asks the plugin again.
+            plugin.forget().await;
         }
         Err(self.error_of(status, response).await)
     }
@@ -339,10 +353,11 @@ impl ApiClient {
         }
     }
 
-    fn authorization(&self) -> Result<Option<HeaderValue>, String> {
+    async fn authorization(&self) -> Result<Option<HeaderValue>, String> {
         match &self.auth {
             Auth::None => Ok(None),
             Auth::Header(h) => Ok(Some(h.clone())),
+            Auth::Exec(plugin) => plugin.header().await.map(Some),
             Auth::TokenFile { path, cached } => {
                 let mut slot = cached.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some((at, header)) = slot.as_ref()

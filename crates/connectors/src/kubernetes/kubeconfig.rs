@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde::Deserialize;
 
+use super::exec::ExecSpec;
 use super::settings::Source;
 
 /// The service account's files in a pod.
@@ -44,6 +45,8 @@ pub(super) enum Credential {
         username: String,
         password: String,
     },
+    /// A credential plugin run for a token.
+    Exec(ExecSpec),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -89,7 +92,7 @@ struct User {
     client_key_data: Option<String>,
     username: Option<String>,
     password: Option<String>,
-    exec: Option<serde::de::IgnoredAny>,
+    exec: Option<ExecSpec>,
     auth_provider: Option<serde::de::IgnoredAny>,
 }
 
@@ -307,14 +310,13 @@ fn from_files(
             username: username.clone(),
             password: password.clone(),
         }
-    } else if identity_pem.is_none() && (user.exec.is_some() || user.auth_provider.is_some()) {
-        let how = if user.exec.is_some() {
-            "an exec credential plugin"
-        } else {
-            "an auth-provider"
-        };
+    } else if let Some(exec) = &user.exec {
+        let mut spec = exec.clone();
+        spec.dir = user_dir.to_owned();
+        Credential::Exec(spec)
+    } else if identity_pem.is_none() && user.auth_provider.is_some() {
         return Err(format!(
-            "{origin}: the user authenticates with {how}, which this connector does not run; give it a token (a service account token, `kubectl create token`) or a client certificate"
+            "{origin}: the user authenticates with an auth-provider (removed from kubectl in 1.26), which this connector does not run; use an exec plugin, a token or a client certificate"
         ));
     } else {
         Credential::None

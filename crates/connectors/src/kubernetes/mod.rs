@@ -19,9 +19,9 @@
 //! that whole stack's own 1 min 45 s — with a 46 MB `k8s-openapi` rlib, a second HTTP stack
 //! (hyper-rustls, tower, tower-http) beside reqwest, and typed structs these tools would not use:
 //! every tool here works on any kind, so objects stay `serde_json::Value` and kinds are found
-//! through API discovery (`discovery.rs`), as `kube`'s dynamic API would. What `kube` has and
-//! this lacks: exec credential plugins and auth-providers (refused with a clear error; give the
-//! connector a token or a client certificate), and watches (no tool needs one).
+//! through API discovery (`discovery.rs`), as `kube`'s dynamic API would. Exec credential
+//! plugins are run as client-go runs them (`exec.rs`). What `kube` has and this lacks: the
+//! long-removed auth-providers (refused with a clear error), and watches (no tool needs one).
 //!
 //! **Namespaces.** With an allowlist, a call naming another namespace is an `isError` result
 //! saying so, before anything is sent; a list without a namespace covers the allowed ones.
@@ -36,6 +36,7 @@
 
 mod client;
 mod discovery;
+mod exec;
 mod kubeconfig;
 mod reads;
 mod render;

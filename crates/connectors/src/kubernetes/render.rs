@@ -275,7 +275,10 @@ mod tests {
                 "oct": "0o17", "date": "2024-01-01", "colon": "a: b", "hash": "x #y",
                 "lead": " padded ", "multi": "line one\nline two\n", "trailing": "no newline\nend",
                 "quote": "it's \"quoted\"", "star": "*alias", "amp": "&anchor", "dash": "- item",
-                "unicode": "héllo ✓", "tab": "a\tb", "blank": "\n\n", "brace": "{x}", "percent": "%x"
+                "unicode": "héllo ✓", "tab": "a\tb", "blank": "\n\n", "brace": "{x}", "percent": "%x",
+                "long": "word ".repeat(80), "longjson": format!("{{\"spec\":{{\"args\":[{}]}}}}", "\"--flag=value\", ".repeat(30)),
+                "unbroken": "x".repeat(300), "crlf": "a\r\nb\r\n", "spaces": "  a  \n  b  \n", "indented": "  starts indented\nthen not\n",
+                "trail": "ends with spaces   ", "only": "   "
             },
             "binaryData": {},
             "list": [1, -2.5, true, null, [], {}, {"k": [ "v" ]}],

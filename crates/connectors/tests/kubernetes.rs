@@ -1525,6 +1525,21 @@ async fn namespace_allowlist_refuses_before_anything_is_sent() {
         text(&r)
     );
 
+    // The limit reached in the first namespace: the second is not asked, and the answer says so.
+    api.clear();
+    let r = call(&k, "list_resources", json!({"kind": "pods", "limit": 3})).await;
+    let paths: Vec<String> = api.calls().into_iter().map(|c| c.path).collect();
+    assert_eq!(paths, ["/api/v1/namespaces/shop/pods"]);
+    assert_eq!(
+        r["structuredContent"]["unlisted_namespaces"],
+        json!(["payments"])
+    );
+    assert!(
+        text(&r).contains("before namespaces payments were listed"),
+        "{}",
+        text(&r)
+    );
+
     // Cluster-scoped kinds can be read.
     let r = call(&k, "list_resources", json!({"kind": "nodes"})).await;
     assert!(!is_error(&r) && text(&r).contains("node-a"), "{r}");

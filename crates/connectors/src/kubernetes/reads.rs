@@ -56,11 +56,13 @@ impl Kubernetes {
         let mut rows = Vec::new();
         let mut next = None;
         let mut more = false;
+        // Allowed namespaces not listed because the limit was reached first.
+        let mut unlisted = Vec::new();
         for scope in &scopes {
             let room = limit as usize - rows.len();
             if room == 0 {
-                more = true;
-                break;
+                unlisted.extend(scope.as_deref());
+                continue;
             }
             let mut query = vec![("limit", room.to_string())];
             if let Some(s) = label_selector {
@@ -135,11 +137,18 @@ impl Kubernetes {
             )),
             (None, false) => {}
         }
+        if !unlisted.is_empty() {
+            text.push_str(&format!(
+                "The limit of {limit} was reached before namespaces {} were listed.\n",
+                unlisted.join(", ")
+            ));
+        }
         let structured = json!({
             "kind": resource.kind,
             "apiVersion": resource.api_version(),
             "items": rows,
             "continue": next,
+            "unlisted_namespaces": unlisted,
         });
         Ok(result(text, Some(structured)))
     }

@@ -6,6 +6,8 @@
 //! connector is one module that owns its settings (the YAML block under its kind, parsed here with
 //! unknown fields refused), its tools and its tests.
 
+pub mod kubernetes;
+
 use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 

@@ -33,6 +33,7 @@ pub(crate) struct Document {
     pub idempotency: Option<crate::idempotency::IdempotencyDoc>,
     pub auth: Option<crate::auth::AuthDoc>,
     pub metrics: Option<MetricsDoc>,
+    pub plugins: Option<crate::plugins::PluginsDoc>,
 }
 
 #[derive(Debug, Deserialize)]

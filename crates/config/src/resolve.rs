@@ -118,6 +118,8 @@ impl Resolver<'_> {
             None => crate::model::IdempotencyConfig::default(),
         };
 
+        let plugins = self.plugins(doc.plugins)?;
+
         let config = Config {
             listen,
             namespace_separator,
@@ -132,6 +134,7 @@ impl Resolver<'_> {
             idempotency,
             auth,
             metrics_enabled,
+            plugins,
         };
         Ok((config, sites))
     }
@@ -425,6 +428,8 @@ impl Resolver<'_> {
             args,
             env,
             cwd,
+            env_clear: false,
+            integrity: None,
         })
     }
 

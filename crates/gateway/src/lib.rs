@@ -18,6 +18,7 @@ pub mod level;
 pub mod listen;
 pub mod modern;
 pub mod pipeline;
+pub mod plugins;
 pub mod principal;
 pub mod reload;
 pub mod request;
@@ -94,6 +95,8 @@ struct State {
     rates: [Option<resilience::rate::Limiter>; 2],
     /// The metric families and their handles (`/metrics`; `docs/metrics.md`).
     metrics: switchboard_telemetry::Metrics,
+    /// What became of each plugin; one runtime install at a time.
+    plugins: plugins::Plugins,
 }
 
 impl Gateway {
@@ -138,9 +141,12 @@ impl Gateway {
         } else {
             switchboard_telemetry::Metrics::disabled()
         };
+        // Verified plugins run as upstreams after the configured ones.
+        let (plugin_upstreams, plugin_report) = plugins::load(&config);
         let upstreams = config
             .upstreams
             .iter()
+            .chain(plugin_upstreams.iter())
             .map(|u| {
                 Arc::new(Upstream::new(
                     u.clone(),
@@ -174,6 +180,7 @@ impl Gateway {
                 auth,
                 rates,
                 metrics,
+                plugins: plugins::Plugins::new(plugin_report),
             }),
         }
     }

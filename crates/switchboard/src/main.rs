@@ -2,7 +2,7 @@
 //!
 //! Each subcommand lives in its own module: [`serve`] runs the HTTP gateway, [`stdio`] serves the
 //! catalog on stdin/stdout, [`check`] validates a config and prints the plan, [`probe`] talks to one
-//! MCP server as a client. The hidden `__reaper` mode is the watchdog process that ends upstream
+//! MCP server as a client, [`plugin`] makes, checks and installs signed plugin bundles. The hidden `__reaper` mode is the watchdog process that ends upstream
 //! process groups if the gateway is killed (see `switchboard_upstream::reaper`). All of them
 //! write through [`output`], so a reader that goes away ends a run quietly.
 
@@ -10,6 +10,7 @@ mod check;
 mod cli;
 mod keys;
 mod output;
+mod plugin;
 mod probe;
 mod reload;
 mod serve;
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
             cli::Command::Check(a) => check::run(a).await,
             cli::Command::Probe(a) => probe::run(a).await,
             cli::Command::Keys(a) => keys::run(a),
+            cli::Command::Plugin(a) => plugin::run(a),
         }
     });
     match result {

@@ -19,6 +19,7 @@ mod guard;
 mod inputs;
 mod mcp;
 mod modern;
+mod plugins;
 mod rejection;
 
 use std::convert::Infallible;
@@ -241,6 +242,10 @@ async fn route(srv: &Arc<Server>, rid: &Arc<str>, head: &Parts, body: Incoming) 
             // would otherwise carry room for it.
             Method::DELETE => Box::pin(mcp::delete(srv, rid, &head.headers)).await,
             _ => method_not_allowed("GET, POST, DELETE"),
+        },
+        "/api/plugins" => match head.method {
+            Method::POST => plugins::post(srv, rid, &head.headers, body).await,
+            _ => method_not_allowed("POST"),
         },
         "/healthz" | "/readyz" | "/status" | "/metrics" | "/api/conformance"
             if !(get || head_only) =>

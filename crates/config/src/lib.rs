@@ -30,7 +30,6 @@ pub use error::ConfigError;
 pub use federation::{TOKEN_ENV_PREFIX, UPSTREAMS_ENV, token_env_name};
 pub use glob::glob_match;
 pub use listen::LISTEN_ENV;
-pub use plugins::PLUGINS_DISABLED_ENV;
 pub use load::{load, parse};
 pub use model::{
     Anonymous, ApiKey, AuthConfig, BreakerConfig, CacheScope, Config, DEFAULT_BREAKER_FAILURES,
@@ -38,7 +37,9 @@ pub use model::{
     DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_HELD, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_QUEUE, DEFAULT_MAX_ROUNDS,
     DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WAIT, DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT,
-    DEFAULT_UPSTREAM_TIMEOUT, Era, FileIntegrity, GroupStrategy, HealthConfig, HttpConfig, IdempotencyConfig,
-    ItemFilter, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig, PluginSettings, PluginsConfig, ProductConfig, ProductStatus, Rate,
-    Root, SessionMode, SessionsConfig, StartMode, StateKey, Transport, UpstreamConfig,
+    DEFAULT_UPSTREAM_TIMEOUT, Era, FileIntegrity, GroupStrategy, HealthConfig, HttpConfig,
+    IdempotencyConfig, ItemFilter, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig, PluginSettings,
+    PluginsConfig, ProductConfig, ProductStatus, Rate, Root, SessionMode, SessionsConfig,
+    StartMode, StateKey, Transport, UpstreamConfig,
 };
+pub use plugins::PLUGINS_DISABLED_ENV;

@@ -104,7 +104,10 @@ pub(crate) fn load(config: &Config) -> (Vec<UpstreamConfig>, Vec<PluginState>) {
         let name = scanned.name;
         let version = scanned.version;
         let (state, reason) = if cfg.disabled.contains(&name) {
-            ("disabled", Some("listed in plugins.disabled or SWITCHBOARD_PLUGINS_DISABLED".to_owned()))
+            (
+                "disabled",
+                Some("listed in plugins.disabled or SWITCHBOARD_PLUGINS_DISABLED".to_owned()),
+            )
         } else {
             match scanned.outcome {
                 Err(refusal) => {
@@ -143,7 +146,12 @@ fn taken(config: &Config, name: &str) -> Option<String> {
         .upstreams
         .iter()
         .find(|u| u.name == name || u.prefix == name)
-        .map(|u| format!("upstream `{}` in the config already uses the name `{name}`", u.name))
+        .map(|u| {
+            format!(
+                "upstream `{}` in the config already uses the name `{name}`",
+                u.name
+            )
+        })
 }
 
 /// The stdio upstream that runs an installed plugin.
@@ -269,8 +277,9 @@ impl Gateway {
                 return Err(InstallError::Refused(Refusal::NoTrustRoot));
             }
             let read = Bundle::read(&bundle, &Limits::default()).map_err(InstallError::Refused)?;
-            let verified = switchboard_plugins::verify::verify(read, Signature::Check(&roots), VERSION)
-                .map_err(InstallError::Refused)?;
+            let verified =
+                switchboard_plugins::verify::verify(read, Signature::Check(&roots), VERSION)
+                    .map_err(InstallError::Refused)?;
             let name = &verified.manifest.name;
             if disabled.contains(name) {
                 return Err(InstallError::Conflict(format!(

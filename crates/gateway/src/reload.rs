@@ -53,8 +53,11 @@ impl Gateway {
         // since the last scan is started, stopped or refused now.
         let (plugin_upstreams, plugin_report) = crate::plugins::load(new);
         self.state.plugins.set(plugin_report);
-        let wanted: Vec<&switchboard_config::UpstreamConfig> =
-            new.upstreams.iter().chain(plugin_upstreams.iter()).collect();
+        let wanted: Vec<&switchboard_config::UpstreamConfig> = new
+            .upstreams
+            .iter()
+            .chain(plugin_upstreams.iter())
+            .collect();
         for &cfg in &wanted {
             match current.get(&cfg.name) {
                 None => {

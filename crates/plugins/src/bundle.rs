@@ -173,13 +173,17 @@ impl Bundle {
                         .unwrap_or_default();
                     return Err(Refusal::unsafe_entry(
                         text,
-                        format!("is a link (to {target:?}); bundles hold plain files and directories only, so every link is refused"),
+                        format!(
+                            "is a link (to {target:?}); bundles hold plain files and directories only, so every link is refused"
+                        ),
                     ));
                 }
                 other => {
                     return Err(Refusal::unsafe_entry(
                         text,
-                        format!("is a {other:?} entry; bundles hold plain files and directories only"),
+                        format!(
+                            "is a {other:?} entry; bundles hold plain files and directories only"
+                        ),
                     ));
                 }
             }
@@ -218,9 +222,7 @@ impl Bundle {
                     if bundle.files.contains_key(&path) {
                         return Err(twice());
                     }
-                    bundle
-                        .files
-                        .insert(path, BundleFile { data, executable });
+                    bundle.files.insert(path, BundleFile { data, executable });
                 }
             }
         }
@@ -250,9 +252,9 @@ pub fn pack(src: &Path, key: &SigningKey) -> Result<(Manifest, Vec<u8>), String>
         (true, false) => Template::from_yaml(
             &std::fs::read_to_string(&yaml).map_err(|e| format!("{}: {e}", yaml.display()))?,
         )?,
-        (false, true) => {
-            Template::from_json(&std::fs::read(&json).map_err(|e| format!("{}: {e}", json.display()))?)?
-        }
+        (false, true) => Template::from_json(
+            &std::fs::read(&json).map_err(|e| format!("{}: {e}", json.display()))?,
+        )?,
         (false, false) => {
             return Err(format!(
                 "{} has no plugin.yaml or manifest.json naming at least name, version and command",
@@ -293,7 +295,8 @@ pub fn pack(src: &Path, key: &SigningKey) -> Result<(Manifest, Vec<u8>), String>
     gz.flush().map_err(io)?;
     let bytes = gz.finish().map_err(io)?;
     // What is packed must also unpack.
-    Bundle::read(&bytes, &Limits::default()).map_err(|e| format!("the packed bundle would be refused: {e}"))?;
+    Bundle::read(&bytes, &Limits::default())
+        .map_err(|e| format!("the packed bundle would be refused: {e}"))?;
     Ok((manifest, bytes))
 }
 
@@ -307,7 +310,10 @@ fn collect(dir: &Path, rel: &str, out: &mut BTreeMap<String, BundleFile>) -> Res
     for entry in entries {
         let name = entry.file_name();
         let Some(name) = name.to_str() else {
-            return Err(format!("{}: file names must be UTF-8", entry.path().display()));
+            return Err(format!(
+                "{}: file names must be UTF-8",
+                entry.path().display()
+            ));
         };
         let path = if rel.is_empty() {
             name.to_owned()

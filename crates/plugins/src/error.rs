@@ -15,17 +15,25 @@ pub enum Refusal {
     TooLarge(String),
     #[error("no manifest.json at the bundle's root")]
     MissingManifest,
-    #[error("no manifest.json.sig: the bundle is not signed (sign it with `switchboard plugin pack --key`)")]
+    #[error(
+        "no manifest.json.sig: the bundle is not signed (sign it with `switchboard plugin pack --key`)"
+    )]
     MissingSignature,
     #[error("manifest.json.sig is not a 64-byte Ed25519 signature ({0} bytes)")]
     MalformedSignature(usize),
-    #[error("no trust root: plugins.trust_roots names no readable public key, and a signature can only be checked against one")]
+    #[error(
+        "no trust root: plugins.trust_roots names no readable public key, and a signature can only be checked against one"
+    )]
     NoTrustRoot,
-    #[error("signature does not verify against any trust root ({0} key(s)): the bundle was signed by another key, or manifest.json was changed after signing")]
+    #[error(
+        "signature does not verify against any trust root ({0} key(s)): the bundle was signed by another key, or manifest.json was changed after signing"
+    )]
     BadSignature(usize),
     #[error("manifest.json: {0}")]
     Manifest(String),
-    #[error("file `{path}` does not match its SHA-256 in the manifest (manifest {expected}, file {actual})")]
+    #[error(
+        "file `{path}` does not match its SHA-256 in the manifest (manifest {expected}, file {actual})"
+    )]
     HashMismatch {
         path: String,
         expected: String,
@@ -37,7 +45,9 @@ pub enum Refusal {
     UnlistedFile(String),
     #[error("needs switchboard {need} or newer; this is {have}")]
     TooNew { need: String, have: String },
-    #[error("version {new} is older than the installed {installed}; remove the installed plugin first to downgrade")]
+    #[error(
+        "version {new} is older than the installed {installed}; remove the installed plugin first to downgrade"
+    )]
     Downgrade { new: String, installed: String },
     #[error("installed under `{dir}` but its manifest names `{name}`")]
     WrongDirectory { dir: String, name: String },

@@ -48,8 +48,12 @@ impl SigningKey {
         let blocks = pem::decode_all(text, "PRIVATE KEY")?;
         match blocks.as_slice() {
             [der] => SigningKey::from_pkcs8(der),
-            [] => Err("no `-----BEGIN PRIVATE KEY-----` block (expected a PKCS#8 Ed25519 key)".to_owned()),
-            _ => Err("more than one PRIVATE KEY block; a signing key file holds one key".to_owned()),
+            [] => Err(
+                "no `-----BEGIN PRIVATE KEY-----` block (expected a PKCS#8 Ed25519 key)".to_owned(),
+            ),
+            _ => {
+                Err("more than one PRIVATE KEY block; a signing key file holds one key".to_owned())
+            }
         }
     }
 
@@ -153,8 +157,10 @@ impl TrustRoots {
 
     /// Whether `signature` over `message` verifies against one of the keys.
     pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
-        self.keys
-            .iter()
-            .any(|k| UnparsedPublicKey::new(&ED25519, k).verify(message, signature).is_ok())
+        self.keys.iter().any(|k| {
+            UnparsedPublicKey::new(&ED25519, k)
+                .verify(message, signature)
+                .is_ok()
+        })
     }
 }

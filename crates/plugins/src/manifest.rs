@@ -226,7 +226,15 @@ mod tests {
     #[test]
     fn paths_that_leave_the_bundle_are_refused() {
         for bad in [
-            "", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a/.", "a\\..\\b", "a\nb",
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "a/.",
+            "a\\..\\b",
+            "a\nb",
         ] {
             assert!(check_path(bad).is_err(), "{bad:?}");
         }

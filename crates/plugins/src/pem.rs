@@ -31,7 +31,8 @@ pub(crate) fn decode_all(text: &str, label: &str) -> Result<Vec<Vec<u8>>, String
             .chars()
             .filter(|c| !c.is_ascii_whitespace())
             .collect();
-        let der = base64::decode(&body).ok_or_else(|| format!("a {label} block is not valid base64"))?;
+        let der =
+            base64::decode(&body).ok_or_else(|| format!("a {label} block is not valid base64"))?;
         out.push(der);
         rest = &rest[body_start + stop + end.len()..];
     }

@@ -84,7 +84,10 @@ pub fn install(dir: &Path, verified: &Verified) -> Result<Installed, Refusal> {
             installed: installed.version,
         });
     }
-    let tmp = dir.join(format!(".install-{name}-{}", crate::hex(&rand::random::<[u8; 8]>())));
+    let tmp = dir.join(format!(
+        ".install-{name}-{}",
+        crate::hex(&rand::random::<[u8; 8]>())
+    ));
     let result = write_tree(&tmp, verified).and_then(|()| {
         if exists {
             exchange(&tmp, &target).map_err(|e| io("cannot swap in", &target, e))
@@ -286,9 +289,13 @@ pub fn remove(dir: &Path, name: &str) -> Result<bool, String> {
     if std::fs::symlink_metadata(&target).is_err() {
         return Ok(false);
     }
-    let aside = dir.join(format!(".remove-{name}-{}", crate::hex(&rand::random::<[u8; 8]>())));
+    let aside = dir.join(format!(
+        ".remove-{name}-{}",
+        crate::hex(&rand::random::<[u8; 8]>())
+    ));
     std::fs::rename(&target, &aside)
         .map_err(|e| format!("cannot remove {}: {e}", target.display()))?;
-    std::fs::remove_dir_all(&aside).map_err(|e| format!("cannot remove {}: {e}", aside.display()))?;
+    std::fs::remove_dir_all(&aside)
+        .map_err(|e| format!("cannot remove {}: {e}", aside.display()))?;
     Ok(true)
 }

@@ -49,7 +49,11 @@ pub fn verify(bundle: Bundle, signature: Signature<'_>, have: &str) -> Result<Ve
             });
         }
     }
-    if let Some(extra) = bundle.files.keys().find(|p| !manifest.files.contains_key(*p)) {
+    if let Some(extra) = bundle
+        .files
+        .keys()
+        .find(|p| !manifest.files.contains_key(*p))
+    {
         return Err(Refusal::UnlistedFile(extra.clone()));
     }
     Ok(Verified {

@@ -22,14 +22,19 @@ impl Version {
         };
         if let Some(p) = pre
             && (p.is_empty()
-                || !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+                || !p
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
         {
             return None;
         }
         let mut parts = core.split('.');
         let mut num = || -> Option<u64> {
             let p = parts.next()?;
-            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0')) {
+            if p.is_empty()
+                || !p.bytes().all(|b| b.is_ascii_digit())
+                || (p.len() > 1 && p.starts_with('0'))
+            {
                 return None;
             }
             p.parse().ok()
@@ -87,7 +92,9 @@ mod tests {
         assert!(v("1.10.0") > v("1.9.0"));
         assert!(v("1.0.0") > v("1.0.0-rc.1"));
         assert_eq!(v("1.2.3"), v("1.2.3"));
-        for bad in ["1", "1.2", "1.2.3.4", "01.2.3", "a.b.c", "1.2.3-", "1.2.3+b", ""] {
+        for bad in [
+            "1", "1.2", "1.2.3.4", "01.2.3", "a.b.c", "1.2.3-", "1.2.3+b", "",
+        ] {
             assert!(Version::parse(bad).is_none(), "{bad}");
         }
     }

@@ -29,7 +29,11 @@ fn src(dir: &Path, yaml: &str) -> PathBuf {
     std::fs::create_dir_all(src.join("data")).unwrap();
     std::fs::write(src.join("plugin.yaml"), yaml).unwrap();
     std::fs::write(src.join("server.sh"), SERVER).unwrap();
-    std::fs::set_permissions(src.join("server.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        src.join("server.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     std::fs::write(src.join("data/cities.json"), "[\"Oslo\"]").unwrap();
     src
 }
@@ -41,7 +45,11 @@ fn packed(dir: &Path, key: &SigningKey) -> Vec<u8> {
 }
 
 fn check(bytes: &[u8], roots: &TrustRoots) -> Result<Verified, Refusal> {
-    verify(Bundle::read(bytes, &Limits::default())?, Signature::Check(roots), "0.1.0")
+    verify(
+        Bundle::read(bytes, &Limits::default())?,
+        Signature::Check(roots),
+        "0.1.0",
+    )
 }
 
 /// Writes a bundle's entries back as a normal archive (after a test changed them).
@@ -131,7 +139,10 @@ fn a_packed_bundle_verifies_and_lists_every_file_with_its_hash() {
     assert!(v.files["server.sh"].executable);
     assert!(!v.files["data/cities.json"].executable);
     // Deterministic: the same input packs to the same bytes.
-    assert_eq!(bundle::pack(&tmp.path().join("src"), &key).unwrap().1, bytes);
+    assert_eq!(
+        bundle::pack(&tmp.path().join("src"), &key).unwrap().1,
+        bytes
+    );
 }
 
 #[test]
@@ -147,7 +158,11 @@ fn a_manifest_json_template_works_too_and_a_missing_field_is_named() {
     let key = key();
     let (m, _) = bundle::pack(&dir, &key).unwrap();
     assert_eq!(m.name, "w2");
-    std::fs::write(dir.join("manifest.json"), r#"{"name":"w2","version":"0.1.0"}"#).unwrap();
+    std::fs::write(
+        dir.join("manifest.json"),
+        r#"{"name":"w2","version":"0.1.0"}"#,
+    )
+    .unwrap();
     let e = bundle::pack(&dir, &key).unwrap_err();
     assert!(e.contains("command"), "{e}");
 }
@@ -259,7 +274,10 @@ fn the_trust_root_is_openssl_compatible() {
     // The fixed 12-byte SubjectPublicKeyInfo prefix, as `openssl pkey -pubout` writes it.
     let key = key();
     let pem = key.public_pem();
-    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA"), "{pem}");
+    assert!(
+        pem.starts_with("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA"),
+        "{pem}"
+    );
     // And an openssl-written PKCS#8 v1 key signs (when openssl is installed).
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("k.pem");
@@ -278,7 +296,12 @@ fn the_trust_root_is_openssl_compatible() {
 
 #[test]
 fn entries_that_leave_the_bundle_are_refused() {
-    for name in ["../evil.sh", "/etc/cron.d/evil", "data/../../evil", "a\\..\\evil"] {
+    for name in [
+        "../evil.sh",
+        "/etc/cron.d/evil",
+        "data/../../evil",
+        "a\\..\\evil",
+    ] {
         let bytes = raw(vec![Raw::file(name, b"x")]);
         let e = Bundle::read(&bytes, &Limits::default()).unwrap_err();
         assert!(
@@ -296,7 +319,10 @@ fn links_are_refused_wherever_they_point() {
         (EntryType::Symlink, "server.sh"),
         (EntryType::Link, "/etc/shadow"),
     ] {
-        let bytes = raw(vec![Raw::file("server.sh", b"x"), Raw::link("l", kind, target)]);
+        let bytes = raw(vec![
+            Raw::file("server.sh", b"x"),
+            Raw::link("l", kind, target),
+        ]);
         let e = Bundle::read(&bytes, &Limits::default()).unwrap_err();
         assert!(e.to_string().contains("is a link"), "{e}");
     }
@@ -372,7 +398,10 @@ fn too_many_entries_or_too_large_a_bundle_are_refused() {
 fn a_plugin_for_a_newer_switchboard_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let key = key();
-    let dir = src(tmp.path(), &format!("{YAML}min_switchboard_version: 99.0.0\n"));
+    let dir = src(
+        tmp.path(),
+        &format!("{YAML}min_switchboard_version: 99.0.0\n"),
+    );
     let (_, bytes) = bundle::pack(&dir, &key).unwrap();
     let e = check(&bytes, &roots(&key)).unwrap_err();
     assert_eq!(
@@ -392,7 +421,10 @@ fn install_places_the_plugin_whole_and_scan_loads_it() {
     let plugins = tmp.path().join("plugins");
     let installed = store::install(&plugins, &v).unwrap();
     assert_eq!(installed.dir, plugins.join("weather"));
-    let mode = std::fs::metadata(plugins.join("weather/server.sh")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(plugins.join("weather/server.sh"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o755);
     assert_eq!(
         std::fs::read(plugins.join("weather/data/cities.json")).unwrap(),
@@ -429,7 +461,10 @@ fn an_installed_plugin_changed_on_disk_is_refused_at_scan() {
     let (plugins, roots) = installed(tmp.path());
     std::fs::write(plugins.join("weather/server.sh"), "#!/bin/sh\nevil\n").unwrap();
     let e = scan_one(&plugins, &roots).unwrap_err();
-    assert!(matches!(&e, Refusal::HashMismatch { path, .. } if path == "server.sh"), "{e}");
+    assert!(
+        matches!(&e, Refusal::HashMismatch { path, .. } if path == "server.sh"),
+        "{e}"
+    );
 
     let tmp = tempfile::tempdir().unwrap();
     let (plugins, roots) = installed(tmp.path());
@@ -449,7 +484,10 @@ fn an_installed_plugin_changed_on_disk_is_refused_at_scan() {
     let tmp = tempfile::tempdir().unwrap();
     let (plugins, roots) = installed(tmp.path());
     std::fs::remove_file(plugins.join("weather/manifest.json.sig")).unwrap();
-    assert_eq!(scan_one(&plugins, &roots).unwrap_err(), Refusal::MissingSignature);
+    assert_eq!(
+        scan_one(&plugins, &roots).unwrap_err(),
+        Refusal::MissingSignature
+    );
     // verify: false skips who signed, never the hashes.
     let s = store::scan(&plugins, Signature::Skip, "0.1.0");
     assert!(s[0].outcome.is_ok());
@@ -472,17 +510,31 @@ fn an_upgrade_replaces_in_one_step_and_a_downgrade_is_refused() {
     store::install(&plugins, &v1).unwrap();
     let src2 = tmp.path().join("v2");
     std::fs::create_dir_all(&src2).unwrap();
-    std::fs::write(src2.join("plugin.yaml"), "name: weather\nversion: 2.0.0\ncommand: run\n").unwrap();
+    std::fs::write(
+        src2.join("plugin.yaml"),
+        "name: weather\nversion: 2.0.0\ncommand: run\n",
+    )
+    .unwrap();
     std::fs::write(src2.join("run"), "#!/bin/sh\n").unwrap();
     let v2 = check(&bundle::pack(&src2, &key).unwrap().1, &roots(&key)).unwrap();
     store::install(&plugins, &v2).unwrap();
-    assert!(!plugins.join("weather/server.sh").exists(), "old files are gone");
+    assert!(
+        !plugins.join("weather/server.sh").exists(),
+        "old files are gone"
+    );
     assert!(plugins.join("weather/run").exists());
-    assert_eq!(std::fs::read_dir(&plugins).unwrap().count(), 1, "nothing left beside it");
+    assert_eq!(
+        std::fs::read_dir(&plugins).unwrap().count(),
+        1,
+        "nothing left beside it"
+    );
     assert!(scan_one(&plugins, &roots(&key)).is_ok());
     let e = store::install(&plugins, &v1).unwrap_err();
     assert!(matches!(e, Refusal::Downgrade { .. }), "{e}");
-    assert!(plugins.join("weather/run").exists(), "the refused downgrade changed nothing");
+    assert!(
+        plugins.join("weather/run").exists(),
+        "the refused downgrade changed nothing"
+    );
     assert!(store::remove(&plugins, "weather").unwrap());
     assert!(!store::remove(&plugins, "weather").unwrap());
     assert_eq!(std::fs::read_dir(&plugins).unwrap().count(), 0);

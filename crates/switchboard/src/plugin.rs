@@ -70,7 +70,10 @@ fn keygen(out: &Path) -> anyhow::Result<ExitCode> {
         .and_then(|mut f| f.write_all(pem.as_bytes()))
         .and_then(|()| std::fs::write(&root_path, key.public_pem()));
     if let Err(e) = written {
-        return usage(format_args!("cannot write the keys into {}: {e}", out.display()));
+        return usage(format_args!(
+            "cannot write the keys into {}: {e}",
+            out.display()
+        ));
     }
     outln!("{}", key_path.display())?;
     outln!("{}", root_path.display())?;
@@ -161,7 +164,9 @@ fn verify_bundle(path: &Path, trust_roots: &[PathBuf]) -> anyhow::Result<ExitCod
 fn plugins_config(config: &Path) -> Result<switchboard_config::Config, ExitCode> {
     let config = setup::load_config(config)?;
     if config.plugins.dir.is_none() {
-        errln!("switchboard: the config has no `plugins:` block (plugins.dir says where plugins live)");
+        errln!(
+            "switchboard: the config has no `plugins:` block (plugins.dir says where plugins live)"
+        );
         return Err(ExitCode::from(USAGE));
     }
     Ok(config)
@@ -210,7 +215,9 @@ fn install(path: &Path, config: &Path) -> anyhow::Result<ExitCode> {
             if config.plugins.disabled.contains(&name) {
                 errln!("switchboard: note: `{name}` is disabled in this config and will not load");
             }
-            errln!("switchboard: a running gateway loads it at its next config reload (SIGHUP) or start");
+            errln!(
+                "switchboard: a running gateway loads it at its next config reload (SIGHUP) or start"
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(why) => refused(why),

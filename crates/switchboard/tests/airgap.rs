@@ -103,7 +103,13 @@ fn the_gateway_connects_nowhere_but_loopback() {
         ),
     )
     .unwrap();
-    run(&["plugin", "install", &s(&d.join("plug.tar.gz")), "--config", &s(&config)]);
+    run(&[
+        "plugin",
+        "install",
+        &s(&d.join("plug.tar.gz")),
+        "--config",
+        &s(&config),
+    ]);
 
     let mut cmd = Command::new("unshare");
     cmd.args(["--net", "bash", "-c", SCRIPT])
@@ -120,20 +126,31 @@ fn the_gateway_connects_nowhere_but_loopback() {
         read("gateway.log"),
         read("probe.txt")
     );
-    assert!(read("healthz.txt").contains("200 OK"), "/healthz: {context}");
+    assert!(
+        read("healthz.txt").contains("200 OK"),
+        "/healthz: {context}"
+    );
     assert!(read("readyz.txt").contains("200 OK"), "/readyz: {context}");
     assert_eq!(read("probe.rc").trim(), "0", "probe: {context}");
     let probe = read("probe.txt");
     for tool in ["fx__echo", "plug__echo"] {
-        assert!(probe.contains(&format!("  {tool}\n")), "tools/list lacks {tool}: {context}");
+        assert!(
+            probe.contains(&format!("  {tool}\n")),
+            "tools/list lacks {tool}: {context}"
+        );
     }
     assert!(probe.contains("airgapped"), "the call's result: {context}");
 
     let trace = read("trace.txt");
-    assert!(trace.contains("+++ exited"), "strace followed the gateway to its end: {trace}");
+    assert!(
+        trace.contains("+++ exited"),
+        "strace followed the gateway to its end: {trace}"
+    );
     let connects: Vec<&str> = trace.lines().filter(|l| l.contains("connect(")).collect();
     assert!(
-        connects.iter().any(|l| l.contains("127.0.0.1") && l.contains("htons(9)")),
+        connects
+            .iter()
+            .any(|l| l.contains("127.0.0.1") && l.contains("htons(9)")),
         "the trace shows the loopback http upstream's connect, so it sees connects at all:\n{trace}"
     );
     let outside: Vec<&&str> = connects

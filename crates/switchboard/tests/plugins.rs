@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Config, Gateway, Upstream, q, run_gateway};
+use support::{Config, Upstream, q, run_gateway};
 
 const SERVER: &str = r#"#!/usr/bin/env python3
 import json, os, sys
@@ -150,7 +150,11 @@ fn source(dir: &Path, name: &str, version: &str) -> PathBuf {
     )
     .unwrap();
     std::fs::write(dir.join("server.py"), SERVER).unwrap();
-    std::fs::set_permissions(dir.join("server.py"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        dir.join("server.py"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     std::fs::write(dir.join("README"), "a test plugin\n").unwrap();
     dir.to_path_buf()
 }
@@ -162,7 +166,11 @@ fn the_plugin_commands_and_their_exit_codes() {
     let mode = std::fs::metadata(&kit.key).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "the signing key is private");
     let root = keys.join("trust-root.pem");
-    assert!(std::fs::read_to_string(&root).unwrap().starts_with("-----BEGIN PUBLIC KEY-----"));
+    assert!(
+        std::fs::read_to_string(&root)
+            .unwrap()
+            .starts_with("-----BEGIN PUBLIC KEY-----")
+    );
     // keygen never overwrites.
     assert_eq!(plugin(&["keygen", "--out", s(keys)]).0, 2);
 
@@ -190,7 +198,14 @@ fn the_plugin_commands_and_their_exit_codes() {
     let empty = kit.config.path("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let out_path = kit.config.path("x.tar.gz");
-    let (code, _, err) = plugin(&["pack", s(&empty), "--key", s(&kit.key), "--out", s(&out_path)]);
+    let (code, _, err) = plugin(&[
+        "pack",
+        s(&empty),
+        "--key",
+        s(&kit.key),
+        "--out",
+        s(&out_path),
+    ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("plugin.yaml"), "{err}");
 
@@ -210,7 +225,10 @@ fn the_plugin_commands_and_their_exit_codes() {
     // A config without a plugins block is a usage error.
     let bare = kit.config.path("bare.yaml");
     std::fs::write(&bare, "upstreams: {}\n").unwrap();
-    assert_eq!(plugin(&["install", s(&kit.bundle), "--config", s(&bare)]).0, 2);
+    assert_eq!(
+        plugin(&["install", s(&kit.bundle), "--config", s(&bare)]).0,
+        2
+    );
 }
 
 /// An archive written entry by entry (paths and links `pack` would never write).
@@ -297,11 +315,16 @@ fn refused_bundles_are_not_installed_and_say_why() {
         (
             "tampered file",
             altered(&kit.bundle, |b| {
-                b.files.get_mut("server.py").unwrap().data = b"#!/bin/sh\ntouch /tmp/pwned\n".to_vec();
+                b.files.get_mut("server.py").unwrap().data =
+                    b"#!/bin/sh\ntouch /tmp/pwned\n".to_vec();
             }),
             "`server.py` does not match its SHA-256",
         ),
-        ("wrong key", std::fs::read(&wrong_key).unwrap(), "signature does not verify"),
+        (
+            "wrong key",
+            std::fs::read(&wrong_key).unwrap(),
+            "signature does not verify",
+        ),
         (
             "missing signature",
             altered(&kit.bundle, |b| b.signature = None),
@@ -329,8 +352,15 @@ fn refused_bundles_are_not_installed_and_say_why() {
         std::fs::write(&path, &bytes).unwrap();
         let (code, out, err) = kit.install(&path);
         assert_eq!(code, 1, "{what}: {out}{err}");
-        assert!(err.contains(reason), "{what}: expected {reason:?} in: {err}");
-        assert!(kit.installed().is_empty(), "{what}: wrote {:?}", kit.installed());
+        assert!(
+            err.contains(reason),
+            "{what}: expected {reason:?} in: {err}"
+        );
+        assert!(
+            kit.installed().is_empty(),
+            "{what}: wrote {:?}",
+            kit.installed()
+        );
         let _ = std::fs::remove_dir(&kit.plugins);
     }
     assert!(!Path::new("/tmp/evil.sh").exists());
@@ -386,7 +416,9 @@ fn upstream_state<'a>(st: &'a Value, name: &str) -> &'a Value {
 async fn a_signed_plugin_loads_in_its_own_directory_with_only_its_configured_environment() {
     let kit = Kit::new();
     assert_eq!(kit.install(&kit.bundle).0, 0);
-    let Kit { config, plugins, .. } = kit;
+    let Kit {
+        config, plugins, ..
+    } = kit;
     // The gateway inherits this test's whole environment (PATH, HOME, CARGO_*, …); none of it
     // may reach the plugin.
     let gw = config.upstream(Upstream::fixture("fx")).start().await;
@@ -400,7 +432,8 @@ async fn a_signed_plugin_loads_in_its_own_directory_with_only_its_configured_env
     }
     let r = s.call_tool("hello__hello", r#"{"who":"test"}"#).await;
     assert_eq!(text_of(&r), "hello, test from plugin-config");
-    let env: Vec<String> = serde_json::from_str(&text_of(&s.call_tool("hello__env", "{}").await)).unwrap();
+    let env: Vec<String> =
+        serde_json::from_str(&text_of(&s.call_tool("hello__env", "{}").await)).unwrap();
     // Only what plugins.config.hello.env passes (Python may add LC_CTYPE itself, PEP 538).
     let extra: Vec<&String> = env
         .iter()
@@ -429,10 +462,16 @@ async fn a_plugin_changed_after_install_is_refused_and_blocks_nothing() {
     let p = plugin_state(&st, "hello");
     assert_eq!(p["state"], "refused", "{st}");
     assert!(
-        p["reason"].as_str().unwrap().contains("`server.py` does not match its SHA-256"),
+        p["reason"]
+            .as_str()
+            .unwrap()
+            .contains("`server.py` does not match its SHA-256"),
         "{p}"
     );
-    assert!(gw.stderr().contains("plugin refused"), "logged with its reason");
+    assert!(
+        gw.stderr().contains("plugin refused"),
+        "logged with its reason"
+    );
     let s = gw.initialize().await;
     let names = tool_names(&s.request("tools/list", None).await);
     assert!(!names.iter().any(|n| n.starts_with("hello__")), "{names:?}");
@@ -451,9 +490,16 @@ async fn with_no_trust_root_no_plugin_loads_and_one_line_says_so() {
     let st = gw.status().await;
     assert_eq!(plugin_state(&st, "hello")["state"], "refused", "{st}");
     let log = gw.stderr();
-    let lines: Vec<&str> = log.lines().filter(|l| l.contains("no plugin loads")).collect();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("no plugin loads"))
+        .collect();
     assert_eq!(lines.len(), 1, "{log}");
-    assert!(lines[0].contains("trust-root.pem"), "names the missing file: {}", lines[0]);
+    assert!(
+        lines[0].contains("trust-root.pem"),
+        "names the missing file: {}",
+        lines[0]
+    );
     assert!(!log.contains("plugin refused"), "no line per plugin: {log}");
     assert!(!marker.exists());
 }
@@ -464,7 +510,11 @@ async fn verify_false_loads_an_unsigned_plugin_with_a_warning() {
     assert_eq!(kit.install(&kit.bundle).0, 0);
     std::fs::remove_file(kit.plugins.join("hello/manifest.json.sig")).unwrap();
     let gw = kit.config.start().await;
-    assert!(gw.stderr().contains("plugins.verify: false"), "{}", gw.stderr());
+    assert!(
+        gw.stderr().contains("plugins.verify: false"),
+        "{}",
+        gw.stderr()
+    );
     let st = gw.status().await;
     assert_eq!(plugin_state(&st, "hello")["state"], "loaded", "{st}");
 }
@@ -477,7 +527,10 @@ async fn an_executable_swapped_after_start_is_refused_at_the_restart() {
     let marker = kit.marker.clone();
     let gw = kit.config.start().await;
     let s = gw.initialize().await;
-    assert_eq!(text_of(&s.call_tool("hello__hello", "{}").await), "hello, world from plugin-config");
+    assert_eq!(
+        text_of(&s.call_tool("hello__hello", "{}").await),
+        "hello, world from plugin-config"
+    );
     let started = std::fs::read_to_string(&marker).unwrap().lines().count();
     // Swap the executable (same behaviour, different bytes), then make the process exit.
     std::fs::write(&exe, format!("{SERVER}\n# swapped\n")).unwrap();
@@ -523,9 +576,15 @@ async fn runtime_install_brings_a_plugin_up_while_other_calls_run_undisturbed() 
             let mut n = 0u32;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) || n < 5 {
                 let msg = format!("c{c}-{n}");
-                let r = s.call_tool("fx__echo", &format!(r#"{{"message":"{msg}"}}"#)).await;
+                let r = s
+                    .call_tool("fx__echo", &format!(r#"{{"message":"{msg}"}}"#))
+                    .await;
                 assert_eq!(r.status, 200, "{}", r.text);
-                assert!(r.text.contains(&msg) && !r.text.contains("\"error\""), "{}", r.text);
+                assert!(
+                    r.text.contains(&msg) && !r.text.contains("\"error\""),
+                    "{}",
+                    r.text
+                );
                 n += 1;
             }
             n
@@ -551,8 +610,14 @@ async fn runtime_install_brings_a_plugin_up_while_other_calls_run_undisturbed() 
     };
     let (status, text) = post(tampered, "application/octet-stream").await;
     assert_eq!(status, 422, "{text}");
-    assert!(text.contains("`README` does not match its SHA-256"), "{text}");
-    assert!(!plugins.join("hello").exists(), "nothing of a refused bundle is written");
+    assert!(
+        text.contains("`README` does not match its SHA-256"),
+        "{text}"
+    );
+    assert!(
+        !plugins.join("hello").exists(),
+        "nothing of a refused bundle is written"
+    );
     let (status, text) = post(bundle.clone(), "application/json").await;
     assert_eq!(status, 415, "{text}");
 
@@ -595,7 +660,12 @@ async fn runtime_install_is_off_by_default_and_needs_an_administrator() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    assert!(r.text().await.unwrap().contains("runtime plugin install is off"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("runtime plugin install is off")
+    );
     assert!(!plugins.exists());
     drop(gw);
 
@@ -612,7 +682,10 @@ async fn runtime_install_is_off_by_default_and_needs_an_administrator() {
             .unwrap()
             .trim()
             .to_owned();
-        (String::from_utf8(out.stdout).unwrap().trim().to_owned(), entry)
+        (
+            String::from_utf8(out.stdout).unwrap().trim().to_owned(),
+            entry,
+        )
     };
     let (user, user_entry) = key("user", "mcp.invoke");
     let (admin, admin_entry) = key("root", "admin");

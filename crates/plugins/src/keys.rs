@@ -18,6 +18,25 @@ const ED25519_SPKI_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 ];
 
+/// PKCS#8 v1 for Ed25519 up to the 32-byte seed: SEQUENCE { INTEGER 0, AlgorithmIdentifier
+/// { 1.3.101.112 }, OCTET STRING { OCTET STRING (32) } } (RFC 8410 section 7).
+const ED25519_PKCS8_V1_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// The v1 form of ring's v2 document (same seed, no public key), when it has the expected
+/// layout: version 1, the Ed25519 algorithm, the seed's octet string at byte 16.
+fn pkcs8_v1(v2: &[u8]) -> Option<Vec<u8>> {
+    const V2_HEAD: [u8; 16] = [
+        0x30, 0x51, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    let seed = v2.strip_prefix(&V2_HEAD[..])?.get(..32)?;
+    let mut v1 = ED25519_PKCS8_V1_PREFIX.to_vec();
+    v1.extend_from_slice(seed);
+    Some(v1)
+}
+
 /// Length of an Ed25519 signature.
 pub const SIGNATURE_LEN: usize = 64;
 
@@ -33,14 +52,20 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// A new random key, as `(key, its PKCS#8 PEM)`.
+    /// A new random key, as `(key, its PKCS#8 PEM)`. The PEM is the PKCS#8 v1 form OpenSSL
+    /// writes and reads (ring generates v2, which OpenSSL 3 does not load), so `openssl pkey`
+    /// and `openssl pkeyutl` work on it.
     pub fn generate() -> Result<(SigningKey, String), String> {
         let rng = ring::rand::SystemRandom::new();
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
             .map_err(|_| "the system's random source failed".to_owned())?;
-        let pem = pem::encode("PRIVATE KEY", pkcs8.as_ref());
         let key = SigningKey::from_pkcs8(pkcs8.as_ref())?;
-        Ok((key, pem))
+        let der = pkcs8_v1(pkcs8.as_ref())
+            .filter(|v1| {
+                SigningKey::from_pkcs8(v1).is_ok_and(|k| k.public_key() == key.public_key())
+            })
+            .unwrap_or_else(|| pkcs8.as_ref().to_vec());
+        Ok((key, pem::encode("PRIVATE KEY", &der)))
     }
 
     /// Reads a PKCS#8 `PRIVATE KEY` PEM (v1 or v2).

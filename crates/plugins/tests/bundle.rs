@@ -278,6 +278,16 @@ fn the_trust_root_is_openssl_compatible() {
         pem.starts_with("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA"),
         "{pem}"
     );
+    // keygen writes the PKCS#8 v1 form OpenSSL reads.
+    let (generated, private_pem) = SigningKey::generate().unwrap();
+    assert!(
+        private_pem.starts_with("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI"),
+        "{private_pem}"
+    );
+    assert_eq!(
+        SigningKey::from_pem(&private_pem).unwrap().public_key(),
+        generated.public_key()
+    );
     // And an openssl-written PKCS#8 v1 key signs (when openssl is installed).
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("k.pem");

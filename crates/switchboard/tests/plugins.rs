@@ -62,6 +62,17 @@ for line in sys.stdin:
         reply(m["id"], error={"code": -32601, "message": "method not found"})
 "#;
 
+/// The plugin's script, with its `#!` line naming the real interpreter: the plugin inherits no
+/// `PATH`, and a `python3` on this machine's `PATH` may be a shim that needs more environment.
+fn server() -> String {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 runs the test plugin");
+    let python = String::from_utf8(out.stdout).unwrap();
+    SERVER.replacen("/usr/bin/env python3", python.trim(), 1)
+}
+
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// Runs `switchboard plugin ARGS…`; exit code, stdout, stderr.
@@ -149,7 +160,7 @@ fn source(dir: &Path, name: &str, version: &str) -> PathBuf {
         format!("name: {name}\nversion: {version}\ndescription: test plugin\ncommand: server.py\n"),
     )
     .unwrap();
-    std::fs::write(dir.join("server.py"), SERVER).unwrap();
+    std::fs::write(dir.join("server.py"), server()).unwrap();
     std::fs::set_permissions(
         dir.join("server.py"),
         std::fs::Permissions::from_mode(0o755),
@@ -533,7 +544,7 @@ async fn an_executable_swapped_after_start_is_refused_at_the_restart() {
     );
     let started = std::fs::read_to_string(&marker).unwrap().lines().count();
     // Swap the executable (same behaviour, different bytes), then make the process exit.
-    std::fs::write(&exe, format!("{SERVER}\n# swapped\n")).unwrap();
+    std::fs::write(&exe, format!("{}\n# swapped\n", server())).unwrap();
     let _ = s.call_tool("hello__crash", "{}").await;
     let st = gw
         .wait_status("the plugin to fail its integrity check", |st| {
@@ -715,4 +726,43 @@ async fn runtime_install_is_off_by_default_and_needs_an_administrator() {
     assert!(r.text().await.unwrap().contains("`admin` scope"));
     let r = send(Some(format!("Bearer {admin}"))).await.unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn plugins_installed_or_removed_with_the_cli_follow_a_reload() {
+    let kit = Kit::new();
+    let bundle = kit.bundle.clone();
+    let gw = kit.config.upstream(Upstream::fixture("fx")).start().await;
+    let cfg = gw.config.path("switchboard.yaml");
+    assert_eq!(gw.status().await["plugins"], serde_json::json!([]));
+    let (code, _, err) = plugin(&["install", s(&bundle), "--config", s(&cfg)]);
+    assert_eq!(code, 0, "{err}");
+    gw.signal("HUP");
+    gw.wait_status("the plugin to load at the reload", |st| {
+        st["upstreams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["name"] == "hello" && u["state"] == "ready")
+    })
+    .await;
+    let s1 = gw.initialize().await;
+    assert_eq!(
+        text_of(&s1.call_tool("hello__hello", "{}").await),
+        "hello, world from plugin-config"
+    );
+    let (code, _, err) = plugin(&["remove", "hello", "--config", s(&cfg)]);
+    assert_eq!(code, 0, "{err}");
+    gw.signal("HUP");
+    let st = gw
+        .wait_status("the plugin to go at the reload", |st| {
+            !st["upstreams"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|u| u["name"] == "hello")
+        })
+        .await;
+    assert_eq!(st["plugins"], serde_json::json!([]));
+    assert_eq!(upstream_state(&st, "fx")["restarts"], 0, "other upstreams untouched");
 }

@@ -46,13 +46,22 @@ impl Gateway {
     /// re-prefixed frees its names before another takes them), then replacements, then
     /// additions, each in file order.
     pub async fn reload(&self, new: &Config) -> Reloaded {
+        // Installed plugins are scanned again, off the async threads (it hashes every plugin
+        // file): a plugin installed, removed or changed since the last scan is started, stopped
+        // or refused now.
+        let scan = new.clone();
+        let (plugin_upstreams, plugin_report) =
+            match tokio::task::spawn_blocking(move || crate::plugins::load(&scan)).await {
+                Ok(scanned) => scanned,
+                Err(e) => {
+                    tracing::error!("the plugin scan failed ({e}); no plugin loads");
+                    Default::default()
+                }
+            };
+        self.state.plugins.set(plugin_report);
         let current = self.state.upstreams.members();
         let mut r = Reloaded::default();
         let mut start = Vec::new();
-        // Installed plugins are scanned again: a plugin installed, removed or tampered with
-        // since the last scan is started, stopped or refused now.
-        let (plugin_upstreams, plugin_report) = crate::plugins::load(new);
-        self.state.plugins.set(plugin_report);
         let wanted: Vec<&switchboard_config::UpstreamConfig> = new
             .upstreams
             .iter()

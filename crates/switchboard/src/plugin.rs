@@ -258,6 +258,47 @@ fn list(config: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The plugins part of `switchboard check`'s plan: each installed plugin, checked offline as
+/// the gateway would (nothing is started).
+pub fn plan(config: &switchboard_config::Config) -> String {
+    use std::fmt::Write as _;
+    let p = &config.plugins;
+    let Some(dir) = &p.dir else {
+        return String::new();
+    };
+    let mut s = String::new();
+    let (roots, problems) = TrustRoots::load(&p.trust_roots);
+    let _ = writeln!(
+        s,
+        "plugins: {} (verify {}, {} trust root key(s), runtime install {})",
+        dir.display(),
+        if p.verify { "on" } else { "OFF" },
+        roots.len(),
+        if p.runtime_install { "on" } else { "off" }
+    );
+    for problem in problems {
+        let _ = writeln!(s, "  warning: {problem}");
+    }
+    let how = if p.verify {
+        Signature::Check(&roots)
+    } else {
+        Signature::Skip
+    };
+    for plugin in store::scan(dir, how, VERSION) {
+        let version = plugin.version.as_deref().unwrap_or("-");
+        let state = if p.disabled.contains(&plugin.name) {
+            "disabled".to_owned()
+        } else {
+            match &plugin.outcome {
+                Ok(_) => "loads".to_owned(),
+                Err(why) => format!("refused: {why}"),
+            }
+        };
+        let _ = writeln!(s, "  {:<16} {version}  {state}", plugin.name);
+    }
+    s
+}
+
 fn remove(name: &str, config: &Path) -> anyhow::Result<ExitCode> {
     let config = match plugins_config(config) {
         Ok(c) => c,

@@ -228,6 +228,11 @@ fn the_plugin_commands_and_their_exit_codes() {
     let (code, out, _) = plugin(&["list", "--config", s(&cfg)]);
     assert_eq!(code, 0);
     assert!(out.starts_with("hello\t1.0.0\tok"), "{out}");
+    // `check` shows it in the plan, checked offline.
+    let (st, out, err) = run_gateway(&["check", "--config", s(&cfg)], LIMIT);
+    assert!(st.success(), "{err}");
+    assert!(out.contains("verify on, 1 trust root key(s)"), "{out}");
+    assert!(out.contains("  hello            1.0.0  loads"), "{out}");
     assert_eq!(plugin(&["remove", "hello", "--config", s(&cfg)]).0, 0);
     assert!(kit.installed().is_empty());
     let (code, _, err) = plugin(&["remove", "hello", "--config", s(&cfg)]);
@@ -764,5 +769,9 @@ async fn plugins_installed_or_removed_with_the_cli_follow_a_reload() {
         })
         .await;
     assert_eq!(st["plugins"], serde_json::json!([]));
-    assert_eq!(upstream_state(&st, "fx")["restarts"], 0, "other upstreams untouched");
+    assert_eq!(
+        upstream_state(&st, "fx")["restarts"],
+        0,
+        "other upstreams untouched"
+    );
 }

@@ -247,6 +247,19 @@ impl Gateway {
         principal.scopes().iter().any(|s| s == "admin")
     }
 
+    /// Whether `principal` may install a plugin at all: runtime install is on and it may
+    /// administer. Asked before a bundle is read, so nobody else makes the gateway buffer one.
+    pub fn may_install_plugins(&self, principal: &Principal) -> Result<(), InstallError> {
+        let cfg = &self.state.config.plugins;
+        if cfg.dir.is_none() || !cfg.runtime_install {
+            return Err(InstallError::Off);
+        }
+        if !self.may_administer(principal) {
+            return Err(InstallError::Forbidden);
+        }
+        Ok(())
+    }
+
     /// The largest bundle `POST /api/plugins` reads.
     pub fn max_bundle_bytes(&self) -> u64 {
         Limits::default().max_bundle_bytes
@@ -260,13 +273,11 @@ impl Gateway {
         principal: &Principal,
         bundle: Bytes,
     ) -> Result<InstalledPlugin, InstallError> {
+        self.may_install_plugins(principal)?;
         let cfg = &self.state.config.plugins;
-        let (Some(dir), true) = (cfg.dir.clone(), cfg.runtime_install) else {
+        let Some(dir) = cfg.dir.clone() else {
             return Err(InstallError::Off);
         };
-        if !self.may_administer(principal) {
-            return Err(InstallError::Forbidden);
-        }
         let _one = self.state.plugins.installing.lock().await;
         let roots = cfg.trust_roots.clone();
         let disabled = cfg.disabled.clone();

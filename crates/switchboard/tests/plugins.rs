@@ -637,7 +637,9 @@ async fn runtime_install_brings_a_plugin_up_while_other_calls_run_undisturbed() 
     let (status, text) = post(bundle.clone(), "application/json").await;
     assert_eq!(status, 415, "{text}");
 
+    let began = std::time::Instant::now();
     let (status, text) = post(bundle, "application/octet-stream").await;
+    let took = began.elapsed();
     assert_eq!(status, 201, "{text}");
     let body: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(body["name"], "hello");
@@ -651,6 +653,9 @@ async fn runtime_install_brings_a_plugin_up_while_other_calls_run_undisturbed() 
         calls += c.await.expect("every concurrent call succeeded");
     }
     assert!(calls >= 20, "{calls}");
+    eprintln!(
+        "runtime install answered 201 in {took:?}; {calls} concurrent calls to fx all succeeded"
+    );
     let s = gw.initialize().await;
     assert_eq!(
         text_of(&s.call_tool("hello__hello", r#"{"who":"runtime"}"#).await),

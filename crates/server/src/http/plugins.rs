@@ -1,7 +1,8 @@
 //! `POST /api/plugins`: install a signed plugin bundle at run time.
 //!
 //! The body is the `.tar.gz` as `application/octet-stream`, capped at the bundle size limit.
-//! The caller must administer the gateway (`Gateway::may_administer`); the gateway verifies,
+//! The caller must administer the gateway (`Gateway::may_administer`), which is checked before
+//! the body is read; the gateway verifies,
 //! places and starts the plugin (`Gateway::install_plugin`). Answers: 201 with the plugin's
 //! name, version and tool count; 403 when runtime install is off or the caller is not an
 //! administrator; 409 when the name is taken or disabled; 413 for a body over the cap; 415 for
@@ -32,6 +33,9 @@ async fn install(srv: &Server, headers: &HeaderMap, body: Incoming) -> Result<Re
         .gw
         .authenticate(credentials(headers))
         .map_err(Rejection::from_error)?;
+    srv.gw
+        .may_install_plugins(&principal)
+        .map_err(|e| refusal(&e))?;
     let ctype = header_str(headers, header::CONTENT_TYPE.as_str()).unwrap_or("");
     if !ctype
         .split(';')
@@ -64,17 +68,19 @@ async fn install(srv: &Server, headers: &HeaderMap, body: Incoming) -> Result<Re
             );
             Ok(r)
         }
-        Err(e) => {
-            let status = match &e {
-                InstallError::Off | InstallError::Forbidden => StatusCode::FORBIDDEN,
-                InstallError::Conflict(_) => StatusCode::CONFLICT,
-                InstallError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            };
-            let mut r = Rejection::new(status, ErrorCode::INVALID_REQUEST, e.to_string());
-            if let InstallError::Refused(why) = &e {
-                r = r.with_data("reason", object::json_string(&why.to_string()));
-            }
-            Err(r)
-        }
+        Err(e) => Err(refusal(&e)),
     }
+}
+
+fn refusal(e: &InstallError) -> Rejection {
+    let status = match e {
+        InstallError::Off | InstallError::Forbidden => StatusCode::FORBIDDEN,
+        InstallError::Conflict(_) => StatusCode::CONFLICT,
+        InstallError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let mut r = Rejection::new(status, ErrorCode::INVALID_REQUEST, e.to_string());
+    if let InstallError::Refused(why) = e {
+        r = r.with_data("reason", object::json_string(&why.to_string()));
+    }
+    r
 }

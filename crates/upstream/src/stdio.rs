@@ -362,6 +362,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn integrity_refuses_a_changed_file_and_a_link() {
+        let dir = std::env::temp_dir().join(format!("sb-integrity-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("server");
+        std::fs::write(&file, b"#!/bin/sh\n").unwrap();
+        let digest = ring::digest::digest(&ring::digest::SHA256, b"#!/bin/sh\n");
+        let mut sha256 = [0u8; 32];
+        sha256.copy_from_slice(digest.as_ref());
+        let check = Integrity {
+            path: file.clone(),
+            sha256,
+        };
+        assert_eq!(check.check(), Ok(()));
+        std::fs::write(&file, b"#!/bin/sh\nevil\n").unwrap();
+        let e = check.check().unwrap_err();
+        assert!(e.contains("integrity check failed"), "{e}");
+        // A link to a file with the right bytes is still refused: it is not the vetted file.
+        let real = dir.join("real");
+        std::fs::write(&real, b"#!/bin/sh\n").unwrap();
+        std::fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink(&real, &file).unwrap();
+        let e = check.check().unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        std::fs::remove_file(&file).unwrap();
+        let e = check.check().unwrap_err();
+        assert!(e.contains("cannot read"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn trim_line_drops_surrounding_blanks_and_the_line_ending() {
         fn t(s: &str) -> &[u8] {
             trim_line(s.as_bytes())

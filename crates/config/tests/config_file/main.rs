@@ -8,6 +8,7 @@ mod federation;
 mod files;
 mod listen;
 mod modern;
+mod plugins;
 mod products;
 mod shape_errors;
 mod transports;

@@ -34,6 +34,7 @@ pub(crate) struct Document {
     pub auth: Option<crate::auth::AuthDoc>,
     pub metrics: Option<MetricsDoc>,
     pub audit: Option<AuditDoc>,
+    pub plugins: Option<crate::plugins::PluginsDoc>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -21,6 +21,7 @@ mod listen;
 mod load;
 mod model;
 mod ordered_map;
+mod plugins;
 mod policy;
 mod resolve;
 mod size;
@@ -40,9 +41,10 @@ pub use model::{
     DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_HELD, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_QUEUE, DEFAULT_MAX_ROUNDS,
     DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WAIT, DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT,
-    DEFAULT_UPSTREAM_TIMEOUT, Era, Fsync, GroupStrategy, HealthConfig, HttpConfig,
+    DEFAULT_UPSTREAM_TIMEOUT, Era, FileIntegrity, Fsync, GroupStrategy, HealthConfig, HttpConfig,
     IdempotencyConfig, ItemFilter, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig, OnFull,
-    ProductConfig, ProductStatus, Rate, Root, SessionMode, SessionsConfig, StartMode, StateKey,
-    Transport, UpstreamConfig, WebhookConfig,
+    PluginSettings, PluginsConfig, ProductConfig, ProductStatus, Rate, Root, SessionMode,
+    SessionsConfig, StartMode, StateKey, Transport, UpstreamConfig, WebhookConfig,
 };
+pub use plugins::PLUGINS_DISABLED_ENV;
 pub use policy::MAX_VISIBILITY_SCOPES;

@@ -101,6 +101,8 @@ pub struct Config {
     pub metrics_enabled: bool,
     /// The audit log; `None` (off) when the file has no `audit:` section.
     pub audit: Option<AuditConfig>,
+    /// Signed plugins: where they live, who must have signed them.
+    pub plugins: PluginsConfig,
 }
 
 impl Default for Config {
@@ -120,6 +122,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             metrics_enabled: true,
             audit: None,
+            plugins: PluginsConfig::default(),
         }
     }
 }
@@ -283,6 +286,12 @@ pub enum Transport {
         env: Vec<(String, String)>,
         /// Absolute once loaded (relative paths resolve against the config file's directory).
         cwd: Option<PathBuf>,
+        /// Start the child with only `env` (no inherited environment). Set for plugins; the
+        /// config file has no key for it.
+        env_clear: bool,
+        /// A file that must hash to a known SHA-256 right before every start (a plugin's
+        /// command); the config file has no key for it.
+        integrity: Option<FileIntegrity>,
     },
     /// MCP Streamable HTTP.
     Http {
@@ -300,6 +309,51 @@ pub enum Transport {
         members: Vec<String>,
         strategy: GroupStrategy,
     },
+}
+
+/// A file and the SHA-256 it must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileIntegrity {
+    pub path: PathBuf,
+    pub sha256: [u8; 32],
+}
+
+/// The `plugins:` block (see `docs/plugins.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginsConfig {
+    /// Where plugins are installed, one directory each (`None`: no `plugins:` block, no plugins).
+    pub dir: Option<PathBuf>,
+    /// `PUBLIC KEY` PEM files; a plugin loads only if one of their keys signed it.
+    pub trust_roots: Vec<PathBuf>,
+    /// `false` loads plugins without checking who signed them (hashes are still checked).
+    pub verify: bool,
+    /// Accept `POST /api/plugins` (always verified, whatever `verify` says).
+    pub runtime_install: bool,
+    /// Plugins that never load (the file's list, then `SWITCHBOARD_PLUGINS_DISABLED`).
+    pub disabled: Vec<String>,
+    /// Per-plugin settings from `plugins.config.<name>`.
+    pub settings: Vec<PluginSettings>,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        PluginsConfig {
+            dir: None,
+            trust_roots: Vec::new(),
+            verify: true,
+            runtime_install: false,
+            disabled: Vec::new(),
+            settings: Vec::new(),
+        }
+    }
+}
+
+/// What one plugin's process is given.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PluginSettings {
+    pub name: String,
+    /// The child's whole environment (it inherits nothing), in file order.
+    pub env: Vec<(String, String)>,
 }
 
 /// How a group picks the member for a call.

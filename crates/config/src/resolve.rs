@@ -143,6 +143,8 @@ impl Resolver<'_> {
         };
         let audit = doc.audit.map(|audit| self.audit(audit)).transpose()?;
 
+        let plugins = self.plugins(doc.plugins)?;
+
         let config = Config {
             listen,
             namespace_separator,
@@ -158,6 +160,7 @@ impl Resolver<'_> {
             auth,
             metrics_enabled,
             audit,
+            plugins,
         };
         Ok((config, sites))
     }
@@ -587,6 +590,8 @@ impl Resolver<'_> {
             args,
             env,
             cwd,
+            env_clear: false,
+            integrity: None,
         })
     }
 

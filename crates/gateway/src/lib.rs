@@ -18,6 +18,7 @@ pub mod level;
 pub mod listen;
 pub mod modern;
 pub mod pipeline;
+pub mod plugins;
 pub mod policy;
 pub mod principal;
 pub mod reload;
@@ -99,6 +100,8 @@ struct State {
     metrics: switchboard_telemetry::Metrics,
     /// The audit log, when configured (the binary starts it; see `pipeline/mod.rs` `record`).
     audit: Option<switchboard_audit::Audit>,
+    /// What became of each plugin; one runtime install at a time.
+    plugins: plugins::Plugins,
 }
 
 impl Gateway {
@@ -153,9 +156,12 @@ impl Gateway {
         } else {
             switchboard_telemetry::Metrics::disabled()
         };
+        // Verified plugins run as upstreams after the configured ones.
+        let (plugin_upstreams, plugin_report) = plugins::load(&config);
         let upstreams = config
             .upstreams
             .iter()
+            .chain(plugin_upstreams.iter())
             .map(|u| {
                 Arc::new(Upstream::new(
                     u.clone(),
@@ -192,6 +198,7 @@ impl Gateway {
                 rates,
                 metrics,
                 audit,
+                plugins: plugins::Plugins::new(plugin_report),
             }),
         }
     }

@@ -149,6 +149,8 @@ mod tests {
                 args: Vec::new(),
                 env: Vec::new(),
                 cwd: None,
+                env_clear: false,
+                integrity: None,
             },
         );
         u.scopes = scopes.iter().map(|s| s.to_string()).collect();

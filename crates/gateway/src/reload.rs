@@ -46,10 +46,28 @@ impl Gateway {
     /// re-prefixed frees its names before another takes them), then replacements, then
     /// additions, each in file order.
     pub async fn reload(&self, new: &Config) -> Reloaded {
+        // Installed plugins are scanned again, off the async threads (it hashes every plugin
+        // file): a plugin installed, removed or changed since the last scan is started, stopped
+        // or refused now.
+        let scan = new.clone();
+        let (plugin_upstreams, plugin_report) =
+            match tokio::task::spawn_blocking(move || crate::plugins::load(&scan)).await {
+                Ok(scanned) => scanned,
+                Err(e) => {
+                    tracing::error!("the plugin scan failed ({e}); no plugin loads");
+                    Default::default()
+                }
+            };
+        self.state.plugins.set(plugin_report);
         let current = self.state.upstreams.members();
         let mut r = Reloaded::default();
         let mut start = Vec::new();
-        for cfg in &new.upstreams {
+        let wanted: Vec<&switchboard_config::UpstreamConfig> = new
+            .upstreams
+            .iter()
+            .chain(plugin_upstreams.iter())
+            .collect();
+        for &cfg in &wanted {
             match current.get(&cfg.name) {
                 None => {
                     r.added.push(cfg.name.clone());
@@ -63,7 +81,7 @@ impl Gateway {
             }
         }
         for up in current.iter() {
-            if !new.upstreams.iter().any(|c| c.name == up.cfg.name) {
+            if !wanted.iter().any(|c| c.name == up.cfg.name) {
                 r.removed.push(up.cfg.name.clone());
             }
         }
@@ -123,5 +141,12 @@ fn fixed_settings_changed(running: &Config, new: &Config) -> Vec<&'static str> {
     check("idempotency", running.idempotency != new.idempotency);
     check("auth", running.auth != new.auth);
     check("metrics", running.metrics_enabled != new.metrics_enabled);
+    // Loading follows the new block at once; runtime install keeps the start settings.
+    check(
+        "plugins (runtime install)",
+        running.plugins.runtime_install != new.plugins.runtime_install
+            || running.plugins.trust_roots != new.plugins.trust_roots
+            || running.plugins.dir != new.plugins.dir,
+    );
     changed
 }

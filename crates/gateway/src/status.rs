@@ -75,8 +75,10 @@ impl Gateway {
                 object::json_string(&w.reason)
             ));
         }
+        s.push_str("],\"plugins\":");
+        s.push_str(&self.plugins_json());
         s.push_str(&format!(
-            "],\"sessions\":{},\"listens\":{},\"held_calls\":{},\"config_reloads\":{{\"ok\":{},\"error\":{}}}}}",
+            ",\"sessions\":{},\"listens\":{},\"held_calls\":{},\"config_reloads\":{{\"ok\":{},\"error\":{}}}}}",
             self.session_count(),
             self.state.listeners.len(),
             self.held_calls(),

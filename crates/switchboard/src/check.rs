@@ -86,6 +86,7 @@ fn plan(c: &Config, file: &str) -> String {
             let _ = writeln!(s, "  {:<16} {:?}  tools {:?}", p.id, p.name, p.tools);
         }
     }
+    s.push_str(&crate::plugin::plan(c));
     s
 }
 

@@ -30,6 +30,62 @@ pub enum Command {
     /// Read the audit log: verify its chain, follow it, filter it.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Signed plugins: keys, bundles, the plugins directory.
+    Plugin(PluginArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PluginArgs {
+    #[command(subcommand)]
+    pub command: PluginCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Write a new Ed25519 signing key (`signing.key`, PKCS#8 PEM, mode 0600) and its trust root
+    /// (`trust-root.pem`, PUBLIC KEY PEM) into DIR.
+    Keygen {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Pack SRC_DIR (a plugin.yaml or manifest.json template and the plugin's files) into a
+    /// signed bundle.
+    Pack {
+        #[arg(value_name = "SRC_DIR")]
+        src: PathBuf,
+        /// The signing key (PKCS#8 PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the bundle (.tar.gz).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a bundle offline against trust roots; exit 1 if it is refused.
+    Verify {
+        #[arg(value_name = "BUNDLE")]
+        bundle: PathBuf,
+        /// A PUBLIC KEY PEM file (repeat for several).
+        #[arg(long = "trust-root", required = true)]
+        trust_root: Vec<PathBuf>,
+    },
+    /// Verify a bundle against the config's trust roots and install it into its plugins dir.
+    Install {
+        #[arg(value_name = "BUNDLE")]
+        bundle: PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// List installed plugins with their state (checked as the gateway would).
+    List {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Remove an installed plugin.
+    Remove {
+        name: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 #[derive(Debug, Args)]

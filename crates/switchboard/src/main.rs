@@ -2,16 +2,18 @@
 //!
 //! Each subcommand lives in its own module: [`serve`] runs the HTTP gateway, [`stdio`] serves the
 //! catalog on stdin/stdout, [`check`] validates a config and prints the plan, [`probe`] talks to one
-//! MCP server as a client, [`audit`] verifies, follows and filters audit logs. The hidden
-//! `__reaper` mode is the watchdog process that ends upstream process groups if the gateway is
-//! killed (see `switchboard_upstream::reaper`). All of them write through [`output`], so a reader
-//! that goes away ends a run quietly.
+//! MCP server as a client, [`audit`] verifies, follows and filters audit logs, [`plugin`] makes,
+//! checks and installs signed plugin bundles. The hidden `__reaper` mode is the watchdog process
+//! that ends upstream process groups if the gateway is killed (see
+//! `switchboard_upstream::reaper`). All of them write through [`output`], so a reader that goes
+//! away ends a run quietly.
 
 mod audit;
 mod check;
 mod cli;
 mod keys;
 mod output;
+mod plugin;
 mod probe;
 mod reload;
 mod serve;
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
             cli::Command::Probe(a) => probe::run(a).await,
             cli::Command::Keys(a) => keys::run(a),
             cli::Command::Audit(a) => audit::run(a).await,
+            cli::Command::Plugin(a) => plugin::run(a),
         }
     });
     match result {

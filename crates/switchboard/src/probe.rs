@@ -129,6 +129,8 @@ fn target(args: &ProbeArgs) -> anyhow::Result<Target> {
             args: rest.to_vec(),
             env: Vec::new(),
             cwd: None,
+            env_clear: false,
+            integrity: None,
         }));
     }
     let Some(url) = args.url.as_deref() else {

@@ -37,6 +37,55 @@ pub struct StdioSpec {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub cwd: Option<PathBuf>,
+    /// Start with `env` only, inheriting nothing from the gateway's environment.
+    pub env_clear: bool,
+    /// Checked right before every spawn: the process is not started unless this file hashes to
+    /// the expected SHA-256 (a file swapped since it was vetted is refused, and the upstream
+    /// fails with the reason).
+    pub integrity: Option<Integrity>,
+}
+
+/// A file and the SHA-256 it must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Integrity {
+    pub path: PathBuf,
+    pub sha256: [u8; 32],
+}
+
+impl Integrity {
+    /// `Err` with the reason unless the file is a regular file (not a link) with the expected
+    /// hash. Reads the file in 64 KiB pieces.
+    pub fn check(&self) -> Result<(), String> {
+        use std::io::Read;
+        let path = self.path.display();
+        let meta = std::fs::symlink_metadata(&self.path)
+            .map_err(|e| format!("integrity check: cannot read {path}: {e}"))?;
+        if !meta.file_type().is_file() {
+            return Err(format!(
+                "integrity check: {path} is not a regular file; refusing to start"
+            ));
+        }
+        let mut file = std::fs::File::open(&self.path)
+            .map_err(|e| format!("integrity check: cannot read {path}: {e}"))?;
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = file
+                .read(&mut buf)
+                .map_err(|e| format!("integrity check: cannot read {path}: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            ctx.update(&buf[..n]);
+        }
+        if ctx.finish().as_ref() == self.sha256 {
+            Ok(())
+        } else {
+            Err(format!(
+                "integrity check failed: {path} changed since it was verified (its SHA-256 no longer matches); refusing to start it"
+            ))
+        }
+    }
 }
 
 /// How long each polite shutdown step waits before the next, firmer one.
@@ -82,7 +131,13 @@ pub(crate) struct Child {
 
 pub(crate) fn start(spec: &StdioSpec, link: Link) -> Result<StdioTransport, UpstreamError> {
     let name = link.name.clone();
+    if let Some(integrity) = &spec.integrity {
+        integrity.check().map_err(UpstreamError::Unavailable)?;
+    }
     let mut cmd = Command::new(&spec.command);
+    if spec.env_clear {
+        cmd.env_clear();
+    }
     cmd.args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
@@ -305,6 +360,36 @@ pub fn group_alive(pgid: i32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integrity_refuses_a_changed_file_and_a_link() {
+        let dir = std::env::temp_dir().join(format!("sb-integrity-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("server");
+        std::fs::write(&file, b"#!/bin/sh\n").unwrap();
+        let digest = ring::digest::digest(&ring::digest::SHA256, b"#!/bin/sh\n");
+        let mut sha256 = [0u8; 32];
+        sha256.copy_from_slice(digest.as_ref());
+        let check = Integrity {
+            path: file.clone(),
+            sha256,
+        };
+        assert_eq!(check.check(), Ok(()));
+        std::fs::write(&file, b"#!/bin/sh\nevil\n").unwrap();
+        let e = check.check().unwrap_err();
+        assert!(e.contains("integrity check failed"), "{e}");
+        // A link to a file with the right bytes is still refused: it is not the vetted file.
+        let real = dir.join("real");
+        std::fs::write(&real, b"#!/bin/sh\n").unwrap();
+        std::fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink(&real, &file).unwrap();
+        let e = check.check().unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        std::fs::remove_file(&file).unwrap();
+        let e = check.check().unwrap_err();
+        assert!(e.contains("cannot read"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn trim_line_drops_surrounding_blanks_and_the_line_ending() {

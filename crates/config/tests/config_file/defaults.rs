@@ -72,6 +72,8 @@ fn upstream_defaults() {
             args: vec![],
             env: vec![],
             cwd: None,
+            env_clear: false,
+            integrity: None,
         },
         session: SessionMode::Shared,
         timeout: Duration::from_secs(30),

@@ -52,6 +52,8 @@ fn expands_in_every_string_value() {
                 ("LITERAL".to_owned(), "${NOT_EXPANDED}".to_owned()),
             ],
             cwd: None,
+            env_clear: false,
+            integrity: None,
         }
     );
     assert_eq!(config.products[0].name, "Support");

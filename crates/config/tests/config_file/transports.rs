@@ -48,6 +48,8 @@ fn stdio_transport() {
                 ("LANG".to_owned(), "C".to_owned())
             ],
             cwd: Some(PathBuf::from("/srv/time")),
+            env_clear: false,
+            integrity: None,
         }
     );
 }

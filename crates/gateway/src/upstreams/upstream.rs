@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use switchboard_config::{Transport, UpstreamConfig};
 use switchboard_protocol::Revision;
 use switchboard_upstream::http::HttpSpec;
-use switchboard_upstream::stdio::StdioSpec;
+use switchboard_upstream::stdio::{Integrity, StdioSpec};
 use switchboard_upstream::{ConnectOptions, Connection, Era, Replay, Target, reaper::Reaper};
 use tokio_util::sync::CancellationToken;
 
@@ -307,11 +307,18 @@ impl Upstream {
                 args,
                 env,
                 cwd,
+                env_clear,
+                integrity,
             } => Target::Stdio(StdioSpec {
                 command: command.clone(),
                 args: args.clone(),
                 env: env.clone(),
                 cwd: cwd.clone(),
+                env_clear: *env_clear,
+                integrity: integrity.as_ref().map(|i| Integrity {
+                    path: i.path.clone(),
+                    sha256: i.sha256,
+                }),
             }),
             Transport::Http { url, headers } => Target::Http(HttpSpec {
                 url: url.clone(),

@@ -19,6 +19,7 @@ mod guard;
 mod inputs;
 mod mcp;
 mod modern;
+mod plugins;
 mod rejection;
 
 use std::convert::Infallible;
@@ -275,6 +276,10 @@ async fn route(
         };
     }
     match path {
+        "/api/plugins" => match head.method {
+            Method::POST => plugins::post(srv, rid, &head.headers, body).await,
+            _ => method_not_allowed("POST"),
+        },
         "/healthz" | "/readyz" | "/status" | "/metrics" | "/api/conformance"
             if !(get || head_only) =>
         {

@@ -23,6 +23,7 @@ pub(crate) struct Document {
     pub namespace_separator: Option<Scalar>,
     pub http: Option<HttpDoc>,
     pub allow_private_upstreams: Option<Scalar>,
+    pub outbound: Option<crate::outbound::OutboundDoc>,
     pub sessions: Option<SessionsDoc>,
     #[serde(default)]
     pub roots: Vec<RootDoc>,
@@ -109,6 +110,8 @@ pub(crate) struct UpstreamDoc {
     pub max_timeout: Option<Scalar>,
     pub required: Option<Scalar>,
     pub group: Option<crate::limits::GroupDoc>,
+    pub outbound: Option<crate::outbound::OutboundDoc>,
+    pub credentials: Option<crate::outbound::CredentialsDoc>,
 }
 
 #[derive(Debug, Deserialize)]

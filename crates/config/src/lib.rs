@@ -6,7 +6,8 @@
 //! Code map: `model` is the result; `document` is the file's shape as written (located,
 //! unexpanded scalars); `resolve` expands (`expand`), parses (`duration`) and checks
 //! (`validate`) every value; `federation` adds `SWITCHBOARD_UPSTREAMS`; `listen` holds the
-//! listen-address overrides; `load` runs the pipeline; `error` is the one error type.
+//! listen-address overrides; `outbound` SSRF strict mode, proxies, outbound TLS and upstream
+//! credentials; `load` runs the pipeline; `error` is the one error type.
 
 mod auth;
 mod document;
@@ -21,6 +22,7 @@ mod listen;
 mod load;
 mod model;
 mod ordered_map;
+mod outbound;
 mod resolve;
 mod validate;
 
@@ -29,9 +31,11 @@ pub use error::ConfigError;
 pub use federation::{TOKEN_ENV_PREFIX, UPSTREAMS_ENV, token_env_name};
 pub use glob::glob_match;
 pub use listen::LISTEN_ENV;
+pub use outbound::ALLOW_PRIVATE_ENV;
 pub use load::{load, parse};
 pub use model::{
-    Anonymous, ApiKey, AuthConfig, BreakerConfig, CacheScope, Config, DEFAULT_BREAKER_FAILURES,
+    Anonymous, ApiKey, AuthConfig, BreakerConfig, CacheScope, Config, Credentials, IpNet, Outbound,
+    OutboundTls, ProxySetting, Secret, DEFAULT_BREAKER_FAILURES,
     DEFAULT_BREAKER_OPEN_FOR, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER, DEFAULT_IDLE_TTL,
     DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_HELD, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_QUEUE, DEFAULT_MAX_ROUNDS,

@@ -55,8 +55,13 @@ pub struct Config {
     /// Joins prefix and name in the catalog; 1–4 characters out of `_`, `-`, `.`.
     pub namespace_separator: String,
     pub http: HttpConfig,
-    /// Permits upstream URLs that resolve to private addresses (accepted here, enforced later).
-    pub allow_private_upstreams: bool,
+    /// SSRF strict mode's switch: `Some(true)` permits upstream addresses in private space
+    /// (never cloud metadata); `Some(false)` refuses them all, loopback included; `None` (not
+    /// configured) refuses them except loopback while the gateway itself listens on loopback.
+    /// `SWITCHBOARD_ALLOW_PRIVATE_UPSTREAMS` overrides the file.
+    pub allow_private_upstreams: Option<bool>,
+    /// `outbound: { proxy }`: the proxy of every upstream that names none itself.
+    pub outbound_proxy: ProxySetting,
     pub sessions: SessionsConfig,
     /// Roots answered to an upstream's `roots/list` when no client session can be named.
     pub roots: Vec<Root>,
@@ -80,7 +85,8 @@ impl Default for Config {
             listen: DEFAULT_LISTEN.to_owned(),
             namespace_separator: DEFAULT_NAMESPACE_SEPARATOR.to_owned(),
             http: HttpConfig::default(),
-            allow_private_upstreams: false,
+            allow_private_upstreams: None,
+            outbound_proxy: ProxySetting::default(),
             sessions: SessionsConfig::default(),
             roots: Vec::new(),
             upstreams: Vec::new(),
@@ -185,6 +191,91 @@ pub struct UpstreamConfig {
     pub max_timeout: Option<Duration>,
     /// `/readyz` answers 503 while this upstream is not serving.
     pub required: bool,
+    /// Where an `http`/`sse` upstream may connect, through which proxy, with which TLS.
+    pub outbound: Outbound,
+    /// What an `http`/`sse` upstream is sent to authenticate the gateway.
+    pub credentials: Credentials,
+}
+
+impl Config {
+    /// Whether loopback upstream addresses are allowed: `allow_private_upstreams` not
+    /// configured and the gateway listening on loopback (the quick start), or allowed outright.
+    pub fn loopback_upstreams_allowed(&self) -> bool {
+        match self.allow_private_upstreams {
+            Some(allowed) => allowed,
+            None => self.listen_is_loopback(),
+        }
+    }
+}
+
+/// One network of an `outbound.allow` list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+/// `outbound.proxy`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ProxySetting {
+    /// `none`: connect directly, whatever the environment says.
+    #[default]
+    Direct,
+    /// `env`: `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and `NO_PROXY`.
+    Env,
+    Url(String),
+}
+
+/// An upstream's `outbound:` block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outbound {
+    /// Networks this upstream may reach although SSRF strict mode refuses them (never cloud
+    /// metadata).
+    pub allow: Vec<IpNet>,
+    /// `None`: the gateway-wide `outbound.proxy`.
+    pub proxy: Option<ProxySetting>,
+    pub tls: OutboundTls,
+}
+
+/// An upstream's `outbound.tls`. Paths are absolute or relative to the config file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboundTls {
+    pub ca: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub insecure_skip_verify: bool,
+}
+
+/// A secret from the config (usually `${VAR}`): its `Debug` shows no part of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    /// The value, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// What an HTTP upstream is sent to authenticate the gateway (never anything of the caller's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Credentials {
+    #[default]
+    None,
+    /// `Authorization: Bearer <token>`.
+    Bearer(Secret),
+    /// `Authorization: Basic base64(username:password)`.
+    Basic { username: String, password: Secret },
 }
 
 /// When an upstream's shared connection starts.
@@ -224,6 +315,8 @@ impl UpstreamConfig {
             idle_timeout: None,
             max_timeout: None,
             required: false,
+            outbound: Outbound::default(),
+            credentials: Credentials::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ mod federation;
 mod files;
 mod listen;
 mod modern;
+mod outbound;
 mod products;
 mod shape_errors;
 mod transports;

@@ -297,6 +297,7 @@ impl Upstream {
     /// tells a re-created upstream session again.
     pub(crate) fn connect_options(
         &self,
+        global: &switchboard_config::Config,
         capabilities: String,
         reaper: Option<Reaper>,
         replay: Replay,
@@ -315,11 +316,13 @@ impl Upstream {
             }),
             Transport::Http { url, headers } => Target::Http(HttpSpec {
                 url: url.clone(),
-                headers: headers.clone(),
+                headers: super::outbound::headers_with_credentials(headers, &self.cfg.credentials),
+                egress: super::outbound::egress_policy(global, &self.cfg),
             }),
             Transport::Sse { url, headers } => Target::Sse(HttpSpec {
                 url: url.clone(),
-                headers: headers.clone(),
+                headers: super::outbound::headers_with_credentials(headers, &self.cfg.credentials),
+                egress: super::outbound::egress_policy(global, &self.cfg),
             }),
             // A group is reached through its members.
             Transport::Group { .. } => return None,

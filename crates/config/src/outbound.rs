@@ -113,8 +113,16 @@ impl Resolver<'_> {
             Some(t) => {
                 let tls = OutboundTls {
                     ca: t.ca.as_ref().map(|s| self.file_path(s)).transpose()?,
-                    client_cert: t.client_cert.as_ref().map(|s| self.file_path(s)).transpose()?,
-                    client_key: t.client_key.as_ref().map(|s| self.file_path(s)).transpose()?,
+                    client_cert: t
+                        .client_cert
+                        .as_ref()
+                        .map(|s| self.file_path(s))
+                        .transpose()?,
+                    client_key: t
+                        .client_key
+                        .as_ref()
+                        .map(|s| self.file_path(s))
+                        .transpose()?,
                     insecure_skip_verify: match &t.insecure_skip_verify {
                         Some(s) => self.boolean("insecure_skip_verify", s)?,
                         None => false,
@@ -162,7 +170,10 @@ impl Resolver<'_> {
 
     /// An upstream's `credentials:` block. Values are expanded (`${VAR}`) and kept as
     /// [`Secret`]s; no error message ever quotes them.
-    pub(crate) fn credentials(&self, doc: Option<CredentialsDoc>) -> Result<Credentials, ConfigError> {
+    pub(crate) fn credentials(
+        &self,
+        doc: Option<CredentialsDoc>,
+    ) -> Result<Credentials, ConfigError> {
         let Some(doc) = doc else {
             return Ok(Credentials::None);
         };

@@ -322,7 +322,10 @@ impl Resolver<'_> {
         let outbound = self.outbound(doc.outbound)?;
         let credentials = self.credentials(doc.credentials)?;
         if credentials != crate::model::Credentials::None
-            && remote.is_some_and(|h| h.iter().any(|(n, _)| n.eq_ignore_ascii_case("authorization")))
+            && remote.is_some_and(|h| {
+                h.iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+            })
         {
             return Err(self.error(
                 key,

@@ -91,8 +91,9 @@ fn plan(c: &Config, file: &str) -> (String, bool) {
             let policy = egress_policy(c, u);
             let route = match policy.proxy_setting() {
                 Proxy::Direct => "direct".to_owned(),
-                Proxy::Env => "through the proxy in HTTPS_PROXY/HTTP_PROXY (NO_PROXY honoured)"
-                    .to_owned(),
+                Proxy::Env => {
+                    "through the proxy in HTTPS_PROXY/HTTP_PROXY (NO_PROXY honoured)".to_owned()
+                }
                 Proxy::Url(p) => format!("through proxy {}", display_url_str(p)),
             };
             let _ = writeln!(s, "  {:<16} outbound: {route}", "");

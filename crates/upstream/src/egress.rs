@@ -217,7 +217,9 @@ impl Net {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip.to_canonical()) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
@@ -292,7 +294,9 @@ pub enum EgressError {
 fn hint(rule: Rule) -> &'static str {
     match rule {
         Rule::Metadata => " (cloud-metadata addresses are refused always)",
-        _ => " (allow it with `allow_private_upstreams: true` or the upstream's `outbound: { allow: [CIDR] }`)",
+        _ => {
+            " (allow it with `allow_private_upstreams: true` or the upstream's `outbound: { allow: [CIDR] }`)"
+        }
     }
 }
 
@@ -496,7 +500,10 @@ impl EgressPolicy {
                 self.check_ip(host, *ip)?;
             }
         }
-        Ok(ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect())
+        Ok(ips
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect())
     }
 
     /// A reqwest client builder that obeys this policy: names resolve through
@@ -544,9 +551,8 @@ impl EgressPolicy {
                 let mut pem = read(cert, "tls.client_cert")?;
                 pem.push(b'\n');
                 pem.extend(read(key, "tls.client_key")?);
-                let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
-                    EgressError::Client(format!("tls.client_cert/client_key: {e}"))
-                })?;
+                let id = reqwest::Identity::from_pem(&pem)
+                    .map_err(|e| EgressError::Client(format!("tls.client_cert/client_key: {e}")))?;
                 builder = builder.identity(id);
             }
             (None, None) => {}
@@ -793,7 +799,10 @@ mod tests {
     #[tokio::test]
     async fn a_name_is_refused_when_any_of_its_addresses_is() {
         let policy = EgressPolicy::strict().with_lookup(|name| match name {
-            "mixed.test" => Ok(vec!["8.8.8.8".parse().unwrap(), "10.0.0.1".parse().unwrap()]),
+            "mixed.test" => Ok(vec![
+                "8.8.8.8".parse().unwrap(),
+                "10.0.0.1".parse().unwrap(),
+            ]),
             "public.test" => Ok(vec!["8.8.8.8".parse().unwrap()]),
             _ => Err(std::io::Error::other("no such name")),
         });

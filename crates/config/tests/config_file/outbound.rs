@@ -17,7 +17,10 @@ fn allow_private_upstreams_is_unset_by_default_and_the_environment_overrides_the
     assert_eq!(ok_with("{}\n", &env).allow_private_upstreams, Some(false));
     let env = env_of(&[("SWITCHBOARD_ALLOW_PRIVATE_UPSTREAMS", "maybe")]);
     let e = err_with("{}\n", &env).to_string();
-    assert!(e.contains("SWITCHBOARD_ALLOW_PRIVATE_UPSTREAMS must be `true` or `false`"), "{e}");
+    assert!(
+        e.contains("SWITCHBOARD_ALLOW_PRIVATE_UPSTREAMS must be `true` or `false`"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -35,7 +38,9 @@ fn loopback_upstreams_follow_the_listener_unless_configured() {
 
 #[test]
 fn outbound_blocks() {
-    let c = ok("outbound: { proxy: env }\nupstreams:\n  a:\n    http: { url: 'https://a.example/mcp' }\n    outbound:\n      allow: [10.1.0.0/16, 'fd00::/8', 192.168.1.7]\n      proxy: 'http://proxy.internal:3128'\n      tls: { ca: ca.pem, client_cert: /etc/c.pem, client_key: /etc/k.pem, insecure_skip_verify: true }\n");
+    let c = ok(
+        "outbound: { proxy: env }\nupstreams:\n  a:\n    http: { url: 'https://a.example/mcp' }\n    outbound:\n      allow: [10.1.0.0/16, 'fd00::/8', 192.168.1.7]\n      proxy: 'http://proxy.internal:3128'\n      tls: { ca: ca.pem, client_cert: /etc/c.pem, client_key: /etc/k.pem, insecure_skip_verify: true }\n",
+    );
     assert_eq!(c.outbound_proxy, ProxySetting::Env);
     let o = &c.upstreams[0].outbound;
     assert_eq!(o.allow.len(), 3);
@@ -103,7 +108,10 @@ fn credentials_resolve_from_the_environment_and_never_show() {
         other => panic!("{other:?}"),
     }
     let shown = format!("{c:?}");
-    assert!(!shown.contains("s3cr3t-token") && !shown.contains("hunter2"), "{shown}");
+    assert!(
+        !shown.contains("s3cr3t-token") && !shown.contains("hunter2"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -127,5 +135,8 @@ fn credentials_mistakes() {
         &env,
     )
     .to_string();
-    assert!(e.contains("control character") && !e.contains("secret"), "{e}");
+    assert!(
+        e.contains("control character") && !e.contains("secret"),
+        "{e}"
+    );
 }

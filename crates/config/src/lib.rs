@@ -33,14 +33,15 @@ pub use glob::glob_match;
 pub use listen::LISTEN_ENV;
 pub use load::{load, parse};
 pub use model::{
-    Anonymous, ApiKey, AuthConfig, BreakerConfig, CacheScope, Config, Credentials,
-    DEFAULT_BREAKER_FAILURES, DEFAULT_BREAKER_OPEN_FOR, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER,
-    DEFAULT_IDLE_TTL, DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL, DEFAULT_LISTEN,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HELD, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_QUEUE,
-    DEFAULT_MAX_ROUNDS, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WAIT, DEFAULT_NAMESPACE_SEPARATOR,
-    DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT, Era, GroupStrategy, HealthConfig, HttpConfig,
-    IdempotencyConfig, IpNet, ItemFilter, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig, Outbound,
-    OutboundTls, ProductConfig, ProductStatus, ProxySetting, Rate, Root, Secret, SessionMode,
-    SessionsConfig, StartMode, StateKey, Transport, UpstreamConfig,
+    Anonymous, ApiKey, AuthConfig, BreakerConfig, CacheScope, ClientCredentials, Config,
+    Credentials, DEFAULT_BREAKER_FAILURES, DEFAULT_BREAKER_OPEN_FOR, DEFAULT_EVENT_BUFFER,
+    DEFAULT_GATHER, DEFAULT_IDLE_TTL, DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL,
+    DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HELD, DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_MAX_QUEUE, DEFAULT_MAX_ROUNDS, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WAIT,
+    DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT, Era,
+    GroupStrategy, HealthConfig, HttpConfig, IdempotencyConfig, IpNet, ItemFilter, LimitsConfig,
+    MAX_REPLICA_ID_LEN, ModernConfig, Outbound, OutboundTls, ProductConfig, ProductStatus,
+    ProxySetting, Rate, Root, Secret, SessionMode, SessionsConfig, StartMode, StateKey, Transport,
+    UpstreamConfig,
 };
 pub use outbound::ALLOW_PRIVATE_ENV;

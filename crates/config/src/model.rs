@@ -276,6 +276,19 @@ pub enum Credentials {
     Bearer(Secret),
     /// `Authorization: Basic base64(username:password)`.
     Basic { username: String, password: Secret },
+    /// A bearer token fetched from `token_url` with the OAuth 2 client-credentials grant, cached
+    /// until shortly before it expires.
+    ClientCredentials(ClientCredentials),
+}
+
+/// `credentials.client_credentials`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCredentials {
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub scopes: Vec<String>,
+    pub audience: Option<String>,
 }
 
 /// When an upstream's shared connection starts.

@@ -41,6 +41,18 @@ pub(crate) struct TlsDoc {
 pub(crate) struct CredentialsDoc {
     pub bearer: Option<Scalar>,
     pub basic: Option<BasicDoc>,
+    pub client_credentials: Option<ClientCredentialsDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClientCredentialsDoc {
+    pub token_url: Scalar,
+    pub client_id: Scalar,
+    pub client_secret: Scalar,
+    #[serde(default)]
+    pub scopes: Vec<Scalar>,
+    pub audience: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,6 +199,36 @@ impl Resolver<'_> {
             }
             Ok(Secret::new(text))
         };
+        let given = [
+            doc.bearer.is_some(),
+            doc.basic.is_some(),
+            doc.client_credentials.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() > 1 {
+            return Err(ConfigError::whole(
+                self.file,
+                "`credentials` takes one of `bearer`, `basic` or `client_credentials`",
+            ));
+        }
+        if let Some(cc) = doc.client_credentials {
+            let token_url = self.checked(&cc.token_url, validate::check_http_url)?;
+            let client_id = self.text(&cc.client_id)?;
+            if client_id.is_empty() || client_id.chars().any(|c| c.is_control()) {
+                return Err(self.error(
+                    &cc.client_id,
+                    "`client_id` must be non-empty, without control characters",
+                ));
+            }
+            return Ok(Credentials::ClientCredentials(
+                crate::model::ClientCredentials {
+                    token_url,
+                    client_id,
+                    client_secret: secret(&cc.client_secret, "client_secret")?,
+                    scopes: self.plain_list("a scope", &cc.scopes)?,
+                    audience: cc.audience.as_ref().map(|s| self.text(s)).transpose()?,
+                },
+            ));
+        }
         match (doc.bearer, doc.basic) {
             (Some(b), None) => Ok(Credentials::Bearer(secret(&b, "bearer")?)),
             (None, Some(basic)) => {
@@ -202,11 +244,7 @@ impl Resolver<'_> {
                     password: secret(&basic.password, "password")?,
                 })
             }
-            (None, None) => Ok(Credentials::None),
-            (Some(b), Some(_)) => Err(self.error(
-                &b,
-                "`credentials` takes one of `bearer` or `basic`, not both",
-            )),
+            _ => Ok(Credentials::None),
         }
     }
 }

@@ -142,6 +142,7 @@ fn target(args: &ProbeArgs) -> anyhow::Result<Target> {
         url: url.to_owned(),
         headers: Vec::new(),
         egress: switchboard_upstream::egress::EgressPolicy::strict().allow_private(true),
+        token: None,
     };
     Ok(if args.sse {
         Target::Sse(spec)

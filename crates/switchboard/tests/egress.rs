@@ -373,3 +373,127 @@ fn base64_of(s: &str) -> String {
     }
     out
 }
+
+/// A stand-in OAuth token endpoint (no authorization server runs offline): every request is kept
+/// (head and body), and each is answered with a new token `tok-N` that lives `lifetime` seconds.
+async fn token_endpoint(lifetime: u64) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/oauth/token", listener.local_addr().unwrap());
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        let mut chunk = [0u8; 4096];
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    while buf.len() < head_end + len {
+                        let mut chunk = [0u8; 4096];
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body = String::from_utf8_lossy(&buf[head_end..head_end + len]).into_owned();
+                    buf.drain(..head_end + len);
+                    let n = {
+                        let mut s = seen.lock().unwrap();
+                        s.push(format!("{head}{body}"));
+                        s.len()
+                    };
+                    let json = format!(
+                        r#"{{"access_token":"tok-{n}","token_type":"Bearer","expires_in":{lifetime}}}"#
+                    );
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{json}",
+                        json.len()
+                    );
+                    if sock.write_all(resp.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, requests)
+}
+
+#[tokio::test]
+async fn client_credentials_tokens_are_fetched_once_cached_and_refreshed_before_expiry() {
+    const SECRET: &str = "cc-s3cret-91b";
+    let (token_url, token_requests) = token_endpoint(2).await;
+    let (url, heads) = recording_upstream().await;
+    let gw = Config::new()
+        .upstream(
+            Upstream::http("rec", &url)
+                .setting(&format!(
+                    "credentials: {{ client_credentials: {{ token_url: \"{token_url}\", client_id: gw, client_secret: \"{SECRET}\", scopes: [mcp.read, mcp.write], audience: rec }} }}"
+                ))
+                .setting("era: legacy"),
+        )
+        .start()
+        .await;
+    let s = gw.initialize().await;
+    for _ in 0..3 {
+        let r = s.call_tool("rec__whoami", "{}").await;
+        assert_eq!(r.result()["content"][0]["text"], "done", "{}", r.text);
+    }
+    {
+        let tokens = token_requests.lock().unwrap().clone();
+        assert_eq!(
+            tokens.len(),
+            1,
+            "one fetch serves every request: {tokens:?}"
+        );
+        let t = &tokens[0];
+        assert!(t.starts_with("post /oauth/token"), "{t}");
+        assert!(t.contains("grant_type=client_credentials"), "{t}");
+        assert!(
+            t.contains("scope=mcp.read+mcp.write") && t.contains("audience=rec"),
+            "{t}"
+        );
+        let basic = base64_of(&format!("gw:{SECRET}")).to_lowercase();
+        assert!(t.contains(&format!("authorization: basic {basic}")), "{t}");
+        let seen = heads.lock().unwrap().clone();
+        assert!(seen.len() >= 4, "{seen:?}");
+        for h in &seen {
+            assert!(
+                h.to_lowercase().contains("authorization: bearer tok-1"),
+                "{h}"
+            );
+        }
+    }
+
+    // The token lives 2 s and is refreshed at half its life: a call after that carries a new one.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let r = s.call_tool("rec__whoami", "{}").await;
+    assert_eq!(r.result()["content"][0]["text"], "done", "{}", r.text);
+    assert_eq!(token_requests.lock().unwrap().len(), 2);
+    let last = heads.lock().unwrap().last().cloned().unwrap_or_default();
+    assert!(
+        last.to_lowercase().contains("authorization: bearer tok-2"),
+        "{last}"
+    );
+
+    let shown = format!("{}{}", gw.status().await, gw.stderr());
+    assert!(
+        !shown.contains(SECRET) && !shown.contains("tok-"),
+        "{shown}"
+    );
+}

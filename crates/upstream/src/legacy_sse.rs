@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use switchboard_protocol::Message;
 use switchboard_protocol::sse::{Event, Parser};
 use tokio::sync::mpsc;
@@ -61,14 +61,19 @@ pub(crate) async fn start(spec: &HttpSpec, link: Link) -> Result<SseTransport, U
         .check_url(&base)
         .map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
     let shown = crate::egress::display_url(&base);
-    let resp = client
-        .get(base.clone())
-        .header(ACCEPT, "text/event-stream")
-        .send()
-        .await
-        .map_err(|e| {
-            UpstreamError::Unavailable(format!("GET {shown}: {}", error_chain(&e.without_url())))
-        })?;
+    let token = spec.token.clone();
+    let mut get = client.get(base.clone()).header(ACCEPT, "text/event-stream");
+    if let Some(t) = &token {
+        get = get.header(
+            AUTHORIZATION,
+            t.authorization()
+                .await
+                .map_err(UpstreamError::Unavailable)?,
+        );
+    }
+    let resp = get.send().await.map_err(|e| {
+        UpstreamError::Unavailable(format!("GET {shown}: {}", error_chain(&e.without_url())))
+    })?;
     if !resp.status().is_success() {
         return Err(UpstreamError::Unavailable(format!(
             "GET {shown}: HTTP {}",
@@ -112,13 +117,24 @@ pub(crate) async fn start(spec: &HttpSpec, link: Link) -> Result<SseTransport, U
     let shown_endpoint = crate::egress::display_url(&endpoint);
     let writer = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
-            let r = client
+            let mut post = client
                 .post(endpoint.clone())
                 .header(CONTENT_TYPE, "application/json")
                 .body(msg)
-                .timeout(Duration::from_secs(30))
-                .send()
-                .await;
+                .timeout(Duration::from_secs(30));
+            if let Some(t) = &token {
+                match t.authorization().await {
+                    Ok(v) => post = post.header(AUTHORIZATION, v),
+                    Err(reason) => {
+                        tracing::warn!(upstream = %name, "{reason}");
+                        if let Some(sink) = writer_link.sink() {
+                            sink.transport_closed(reason);
+                        }
+                        return;
+                    }
+                }
+            }
+            let r = post.send().await;
             let failed = match r {
                 Ok(resp) if resp.status().is_success() => None,
                 Ok(resp) => Some(format!("POST {shown_endpoint}: HTTP {}", resp.status())),

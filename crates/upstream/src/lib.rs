@@ -23,6 +23,7 @@ pub mod egress;
 mod error;
 pub mod http;
 pub mod legacy_sse;
+pub mod oauth;
 pub mod reaper;
 pub mod related;
 pub mod stdio;

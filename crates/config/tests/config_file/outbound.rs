@@ -140,3 +140,29 @@ fn credentials_mistakes() {
         "{e}"
     );
 }
+
+#[test]
+fn client_credentials() {
+    let env = env_of(&[("CS", "cc-secret-value")]);
+    let c = ok_with(
+        "upstreams:\n  a:\n    http: { url: 'https://a.example/mcp' }\n    credentials:\n      client_credentials: { token_url: 'https://idp.example/token', client_id: gw, client_secret: '${CS}', scopes: [a.read, a.write], audience: a }\n",
+        &env,
+    );
+    match &c.upstreams[0].credentials {
+        Credentials::ClientCredentials(cc) => {
+            assert_eq!(cc.token_url, "https://idp.example/token");
+            assert_eq!(cc.client_id, "gw");
+            assert_eq!(cc.client_secret.expose(), "cc-secret-value");
+            assert_eq!(cc.scopes, ["a.read", "a.write"]);
+            assert_eq!(cc.audience.as_deref(), Some("a"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!format!("{c:?}").contains("cc-secret-value"));
+    let e = err_with(
+        "upstreams:\n  a:\n    http: { url: 'https://a.example/mcp' }\n    credentials: { bearer: t, client_credentials: { token_url: 'https://i/t', client_id: x, client_secret: y } }\n",
+        &no_env,
+    )
+    .to_string();
+    assert!(e.contains("takes one of"), "{e}");
+}

@@ -45,7 +45,8 @@ pub fn headers_with_credentials(
 ) -> Vec<(String, String)> {
     let mut all = headers.to_vec();
     match credentials {
-        Credentials::None => {}
+        // Fetched per request by the upstream's token source.
+        Credentials::None | Credentials::ClientCredentials(_) => {}
         Credentials::Bearer(token) => {
             all.push((
                 "Authorization".to_owned(),
@@ -75,4 +76,26 @@ pub(crate) fn warn_at_start(up: &UpstreamConfig) {
             "outbound.tls.insecure_skip_verify is on: this upstream's TLS certificate is not verified, so anyone on the path can impersonate it and read its credentials"
         );
     }
+}
+
+/// The token source of an upstream with `credentials: { client_credentials }`.
+pub fn token_source(
+    global: &Config,
+    up: &UpstreamConfig,
+) -> Option<std::sync::Arc<switchboard_upstream::oauth::TokenSource>> {
+    let Credentials::ClientCredentials(cc) = &up.credentials else {
+        return None;
+    };
+    Some(std::sync::Arc::new(
+        switchboard_upstream::oauth::TokenSource::new(
+            switchboard_upstream::oauth::ClientCredentials {
+                token_url: cc.token_url.clone(),
+                client_id: cc.client_id.clone(),
+                client_secret: cc.client_secret.expose().to_owned(),
+                scopes: cc.scopes.clone(),
+                audience: cc.audience.clone(),
+            },
+            egress_policy(global, up),
+        ),
+    ))
 }

@@ -11,15 +11,24 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
+use std::sync::Arc;
+
+use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 
 use super::error_chain;
 use super::pool::{self, Pool};
 use crate::egress::{EgressPolicy, Proxy};
 use crate::error::UpstreamError;
+use crate::oauth::TokenSource;
 
-pub(crate) enum Client {
+pub(crate) struct Client {
+    kind: Kind,
+    /// Adds a fetched bearer token to each request (OAuth client credentials).
+    token: Option<Arc<TokenSource>>,
+}
+
+enum Kind {
     Lean(Pool),
     Reqwest {
         client: reqwest::Client,
@@ -34,17 +43,19 @@ impl Client {
         url: &reqwest::Url,
         headers: &[(String, String)],
         egress: &EgressPolicy,
+        token: Option<Arc<TokenSource>>,
     ) -> Result<Client, UpstreamError> {
         egress
             .check_url(url)
             .map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
-        if let Some(pool) = lean(url, headers, egress)? {
-            return Ok(Client::Lean(pool));
-        }
-        Ok(Client::Reqwest {
-            client: reqwest_client(headers, egress)?,
-            url: url.clone(),
-        })
+        let kind = match lean(url, headers, egress)? {
+            Some(pool) => Kind::Lean(pool),
+            None => Kind::Reqwest {
+                client: reqwest_client(headers, egress)?,
+                url: url.clone(),
+            },
+        };
+        Ok(Client { kind, token })
     }
 
     /// Sends one request; the answer's body is read through [`Answer::chunk`]. An error is the
@@ -52,11 +63,30 @@ impl Client {
     pub(crate) async fn send(
         &self,
         method: Method,
+        mut headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Answer, String> {
+        if let Some(token) = &self.token {
+            headers.insert(AUTHORIZATION, token.authorization().await?);
+        }
+        let answer = self.send_as_is(method, headers, body).await?;
+        if answer.status == StatusCode::UNAUTHORIZED
+            && let Some(token) = &self.token
+        {
+            // Revoked or rotated early: the next request fetches a new one.
+            token.invalidate();
+        }
+        Ok(answer)
+    }
+
+    async fn send_as_is(
+        &self,
+        method: Method,
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<Answer, String> {
-        match self {
-            Client::Lean(pool) => {
+        match &self.kind {
+            Kind::Lean(pool) => {
                 let (head, body) = pool.send(method, headers, body).await?;
                 let (parts, ()) = head.into_parts();
                 Ok(Answer {
@@ -65,7 +95,7 @@ impl Client {
                     body: AnswerBody::Lean(body),
                 })
             }
-            Client::Reqwest { client, url } => {
+            Kind::Reqwest { client, url } => {
                 let resp = client
                     .request(method, url.clone())
                     .headers(headers)

@@ -47,6 +47,9 @@ pub struct HttpSpec {
     pub headers: Vec<(String, String)>,
     /// What the upstream may be connected to, through which proxy, with which TLS.
     pub egress: EgressPolicy,
+    /// Where a bearer token for every request comes from (OAuth client credentials), shared by
+    /// all connections to the upstream so the token outlives reconnects.
+    pub token: Option<Arc<crate::oauth::TokenSource>>,
 }
 
 impl std::fmt::Debug for HttpSpec {
@@ -167,7 +170,7 @@ pub(crate) fn start(spec: &HttpSpec, link: Link) -> Result<Arc<HttpWire>, Upstre
             crate::egress::display_url_str(&spec.url)
         ))
     })?;
-    let client = Client::new(&url, &spec.headers, &spec.egress)?;
+    let client = Client::new(&url, &spec.headers, &spec.egress, spec.token.clone())?;
     let url = crate::egress::display_url(&url);
     let wire = Arc::new(HttpWire {
         client,

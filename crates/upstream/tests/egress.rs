@@ -124,3 +124,44 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+#[tokio::test]
+async fn a_configured_proxy_carries_the_request_and_the_target_is_not_resolved_here() {
+    // A stand-in forward proxy: it records the request line it gets and answers 200.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let n = sock.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let _ = tx.send(head.lines().next().unwrap_or_default().to_owned());
+                let _ = sock.write_all(OK.as_bytes()).await;
+            });
+        }
+    });
+    let policy = EgressPolicy::strict()
+        .proxy(switchboard_upstream::egress::Proxy::Url(proxy))
+        .with_lookup(|_| {
+            Err(std::io::Error::other(
+                "the gateway must not resolve the target",
+            ))
+        });
+    let client = policy.client_builder().unwrap().build().unwrap();
+    let resp = client.get("http://upstream.test/mcp").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        rx.recv().await.as_deref(),
+        Some("GET http://upstream.test/mcp HTTP/1.1")
+    );
+
+    // Through a proxy the target's literal address is still checked before anything is sent.
+    assert!(
+        policy
+            .check_url_str("http://169.254.169.254/latest/meta-data/")
+            .is_err()
+    );
+}

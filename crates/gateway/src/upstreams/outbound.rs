@@ -11,18 +11,33 @@
 use switchboard_config::{Config, Credentials, ProxySetting, UpstreamConfig};
 use switchboard_upstream::egress::{EgressPolicy, Net, Proxy, Tls};
 
-/// The egress policy of upstream `up` under the gateway-wide `global` config.
-pub fn egress_policy(global: &Config, up: &UpstreamConfig) -> EgressPolicy {
-    let proxy = match up.outbound.proxy.as_ref().unwrap_or(&global.outbound_proxy) {
+/// The gateway-wide egress policy: `allow_private_upstreams`, the loopback quick-start rule and
+/// `outbound.proxy`. For outbound clients that are not an upstream of their own (connectors,
+/// JWKS and token endpoints, webhooks): build with `policy.client_builder()` and check each URL
+/// with `policy.check_url`.
+pub fn gateway_policy(global: &Config) -> EgressPolicy {
+    EgressPolicy::strict()
+        .allow_private(global.allow_private_upstreams == Some(true))
+        .allow_loopback(global.loopback_upstreams_allowed())
+        .proxy(proxy(&global.outbound_proxy))
+}
+
+fn proxy(setting: &ProxySetting) -> Proxy {
+    match setting {
         ProxySetting::Direct => Proxy::Direct,
         ProxySetting::Env => Proxy::Env,
         ProxySetting::Url(u) => Proxy::Url(u.clone()),
-    };
+    }
+}
+
+/// The egress policy of upstream `up` under the gateway-wide `global` config: the gateway's,
+/// plus its own `outbound` (allowed networks, proxy, TLS).
+pub fn egress_policy(global: &Config, up: &UpstreamConfig) -> EgressPolicy {
     let tls = &up.outbound.tls;
-    let mut policy = EgressPolicy::strict()
-        .allow_private(global.allow_private_upstreams == Some(true))
-        .allow_loopback(global.loopback_upstreams_allowed())
-        .proxy(proxy)
+    let mut policy = gateway_policy(global)
+        .proxy(proxy(
+            up.outbound.proxy.as_ref().unwrap_or(&global.outbound_proxy),
+        ))
         .tls(Tls {
             ca: tls.ca.clone(),
             client_cert: tls.client_cert.clone(),

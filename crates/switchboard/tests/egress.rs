@@ -497,3 +497,65 @@ async fn client_credentials_tokens_are_fetched_once_cached_and_refreshed_before_
         "{shown}"
     );
 }
+
+/// A stand-in server that answers every request with a redirect to the metadata service: no
+/// real MCP server redirects, and the point is what the gateway does with one.
+async fn redirecting_server() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let seen = lines.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                let n = sock.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                seen.lock()
+                    .unwrap()
+                    .push(head.lines().next().unwrap_or_default().to_owned());
+                let _ = sock
+                    .write_all(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: http://169.254.169.254/latest/meta-data/iam/\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (port, lines)
+}
+
+#[tokio::test]
+async fn a_redirect_to_metadata_is_not_followed_and_insecure_tls_is_warned_about() {
+    let (port, lines) = redirecting_server().await;
+    let gw = Config::new()
+        .upstream(Upstream::http(
+            "post",
+            &format!("http://127.0.0.1:{port}/mcp"),
+        ))
+        .upstream(
+            Upstream::command("old", "", &[])
+                .setting(&format!("sse: {{ url: \"http://127.0.0.1:{port}/sse\" }}")),
+        )
+        .upstream(
+            Upstream::http("lax", "https://127.0.0.1:1/mcp")
+                .setting("outbound: { tls: { insecure_skip_verify: true } }"),
+        )
+        .start()
+        .await;
+    let errors = failed(&gw, &["post", "old"]).await;
+    for e in &errors {
+        assert!(e.contains("307"), "the redirect is the answer: {e}");
+    }
+    // Only the two first requests were made: the redirect target was never asked for.
+    let seen = lines.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .all(|l| l.starts_with("POST /mcp") || l.starts_with("GET /sse")),
+        "{seen:?}"
+    );
+    let log = gw.stderr();
+    assert!(
+        log.contains("insecure_skip_verify") && log.contains("lax"),
+        "a warning names the upstream: {log}"
+    );
+}

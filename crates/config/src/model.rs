@@ -334,8 +334,9 @@ impl UpstreamConfig {
     }
 }
 
-/// How an upstream is reached.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How an upstream is reached. `Debug` shows header names and the URL without user-info or
+/// query, never header values (they are often credentials).
+#[derive(Clone, PartialEq, Eq)]
 pub enum Transport {
     /// A child process speaking newline-delimited JSON-RPC on stdin/stdout.
     Stdio {
@@ -362,6 +363,53 @@ pub enum Transport {
         members: Vec<String>,
         strategy: GroupStrategy,
     },
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |h: &[(String, String)]| h.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        match self {
+            Transport::Stdio {
+                command,
+                args,
+                env,
+                cwd,
+            } => f
+                .debug_struct("Stdio")
+                .field("command", command)
+                .field("args", args)
+                .field("env", &names(env))
+                .field("cwd", cwd)
+                .finish(),
+            Transport::Http { url, headers } => f
+                .debug_struct("Http")
+                .field("url", &shown_url(url))
+                .field("headers", &names(headers))
+                .finish(),
+            Transport::Sse { url, headers } => f
+                .debug_struct("Sse")
+                .field("url", &shown_url(url))
+                .field("headers", &names(headers))
+                .finish(),
+            Transport::Group { members, strategy } => f
+                .debug_struct("Group")
+                .field("members", members)
+                .field("strategy", strategy)
+                .finish(),
+        }
+    }
+}
+
+/// A URL up to its host part and path, without `user:password@` or `?query`.
+fn shown_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!("{scheme}://{host}{path}")
 }
 
 /// How a group picks the member for a call.

@@ -166,3 +166,20 @@ fn client_credentials() {
     .to_string();
     assert!(e.contains("takes one of"), "{e}");
 }
+
+#[test]
+fn debug_output_shows_no_header_values_or_url_credentials() {
+    let env = env_of(&[("TOK", "hdr-secret-1")]);
+    let c = ok_with(
+        "upstreams:\n  a:\n    http: { url: 'https://user:pw-secret@a.example/mcp?key=q-secret', headers: { Authorization: 'Bearer ${TOK}' } }\n  b:\n    stdio: { command: x, env: { API_KEY: env-secret } }\n",
+        &env,
+    );
+    let shown = format!("{c:?}");
+    for secret in ["hdr-secret-1", "pw-secret", "q-secret", "env-secret"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    assert!(
+        shown.contains("https://a.example/mcp") && shown.contains("Authorization"),
+        "{shown}"
+    );
+}

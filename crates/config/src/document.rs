@@ -23,6 +23,7 @@ pub(crate) struct Document {
     pub namespace_separator: Option<Scalar>,
     pub http: Option<HttpDoc>,
     pub allow_private_upstreams: Option<Scalar>,
+    pub outbound: Option<crate::outbound::OutboundDoc>,
     pub sessions: Option<SessionsDoc>,
     #[serde(default)]
     pub roots: Vec<RootDoc>,
@@ -158,6 +159,8 @@ pub(crate) struct UpstreamDoc {
     #[serde(default)]
     pub scopes: Vec<Scalar>,
     pub tool_scopes: Option<crate::policy::ToolScopesDoc>,
+    pub outbound: Option<crate::outbound::OutboundDoc>,
+    pub credentials: Option<crate::outbound::CredentialsDoc>,
 }
 
 #[derive(Debug, Deserialize)]

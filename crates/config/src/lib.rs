@@ -6,7 +6,8 @@
 //! Code map: `model` is the result; `document` is the file's shape as written (located,
 //! unexpanded scalars); `resolve` expands (`expand`), parses (`duration`, `size`) and checks
 //! (`validate`) every value; `federation` adds `SWITCHBOARD_UPSTREAMS`; `listen` holds the
-//! listen-address overrides; `load` runs the pipeline; `error` is the one error type.
+//! listen-address overrides; `outbound` SSRF strict mode, proxies, outbound TLS and upstream
+//! credentials; `load` runs the pipeline; `error` is the one error type.
 
 mod auth;
 mod document;
@@ -21,6 +22,7 @@ mod listen;
 mod load;
 mod model;
 mod ordered_map;
+mod outbound;
 mod plugins;
 mod policy;
 mod resolve;
@@ -35,16 +37,18 @@ pub use listen::LISTEN_ENV;
 pub use load::{load, parse};
 pub use model::{
     Anonymous, ApiKey, AuditConfig, AuditFileConfig, AuthConfig, BreakerConfig, CacheScope,
-    CheckpointConfig, Config, DEFAULT_AUDIT_CHECKPOINT_EVERY, DEFAULT_AUDIT_FSYNC,
-    DEFAULT_AUDIT_PATH, DEFAULT_AUDIT_QUEUE, DEFAULT_AUDIT_ROTATE_BYTES, DEFAULT_BREAKER_FAILURES,
-    DEFAULT_BREAKER_OPEN_FOR, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER, DEFAULT_IDLE_TTL,
-    DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_HELD, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_QUEUE, DEFAULT_MAX_ROUNDS,
-    DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WAIT, DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT,
-    DEFAULT_UPSTREAM_TIMEOUT, Era, FileIntegrity, Fsync, GroupStrategy, HealthConfig, HttpConfig,
-    IdempotencyConfig, ItemFilter, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig, OnFull,
-    PluginSettings, PluginsConfig, ProductConfig, ProductStatus, Rate, Root, SessionMode,
-    SessionsConfig, StartMode, StateKey, Transport, UpstreamConfig, WebhookConfig,
+    CheckpointConfig, ClientCredentials, Config, Credentials, DEFAULT_AUDIT_CHECKPOINT_EVERY,
+    DEFAULT_AUDIT_FSYNC, DEFAULT_AUDIT_PATH, DEFAULT_AUDIT_QUEUE, DEFAULT_AUDIT_ROTATE_BYTES,
+    DEFAULT_BREAKER_FAILURES, DEFAULT_BREAKER_OPEN_FOR, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER,
+    DEFAULT_IDLE_TTL, DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL, DEFAULT_LISTEN,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HELD, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_QUEUE,
+    DEFAULT_MAX_ROUNDS, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WAIT, DEFAULT_NAMESPACE_SEPARATOR,
+    DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT, Era, FileIntegrity, Fsync, GroupStrategy,
+    HealthConfig, HttpConfig, IdempotencyConfig, IpNet, ItemFilter, LimitsConfig,
+    MAX_REPLICA_ID_LEN, ModernConfig, OnFull, Outbound, OutboundTls, PluginSettings, PluginsConfig,
+    ProductConfig, ProductStatus, ProxySetting, Rate, Root, Secret, SessionMode, SessionsConfig,
+    StartMode, StateKey, Transport, UpstreamConfig, WebhookConfig,
 };
+pub use outbound::ALLOW_PRIVATE_ENV;
 pub use plugins::PLUGINS_DISABLED_ENV;
 pub use policy::MAX_VISIBILITY_SCOPES;

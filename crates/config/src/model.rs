@@ -82,8 +82,13 @@ pub struct Config {
     /// Joins prefix and name in the catalog; 1–4 characters out of `_`, `-`, `.`.
     pub namespace_separator: String,
     pub http: HttpConfig,
-    /// Permits upstream URLs that resolve to private addresses (accepted here, enforced later).
-    pub allow_private_upstreams: bool,
+    /// SSRF strict mode's switch: `Some(true)` permits upstream addresses in private space
+    /// (never cloud metadata); `Some(false)` refuses them all, loopback included; `None` (not
+    /// configured) refuses them except loopback while the gateway itself listens on loopback.
+    /// `SWITCHBOARD_ALLOW_PRIVATE_UPSTREAMS` overrides the file.
+    pub allow_private_upstreams: Option<bool>,
+    /// `outbound: { proxy }`: the proxy of every upstream that names none itself.
+    pub outbound_proxy: ProxySetting,
     pub sessions: SessionsConfig,
     /// Roots answered to an upstream's `roots/list` when no client session can be named.
     pub roots: Vec<Root>,
@@ -111,7 +116,8 @@ impl Default for Config {
             listen: DEFAULT_LISTEN.to_owned(),
             namespace_separator: DEFAULT_NAMESPACE_SEPARATOR.to_owned(),
             http: HttpConfig::default(),
-            allow_private_upstreams: false,
+            allow_private_upstreams: None,
+            outbound_proxy: ProxySetting::default(),
             sessions: SessionsConfig::default(),
             roots: Vec::new(),
             upstreams: Vec::new(),
@@ -230,6 +236,104 @@ pub struct UpstreamConfig {
     /// More scopes for the tools whose own names match a glob, in file order (every matching
     /// entry applies).
     pub tool_scopes: Vec<(String, Vec<String>)>,
+    /// Where an `http`/`sse` upstream may connect, through which proxy, with which TLS.
+    pub outbound: Outbound,
+    /// What an `http`/`sse` upstream is sent to authenticate the gateway.
+    pub credentials: Credentials,
+}
+
+impl Config {
+    /// Whether loopback upstream addresses are allowed: `allow_private_upstreams` not
+    /// configured and the gateway listening on loopback (the quick start), or allowed outright.
+    pub fn loopback_upstreams_allowed(&self) -> bool {
+        match self.allow_private_upstreams {
+            Some(allowed) => allowed,
+            None => self.listen_is_loopback(),
+        }
+    }
+}
+
+/// One network of an `outbound.allow` list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+/// `outbound.proxy`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ProxySetting {
+    /// `none`: connect directly, whatever the environment says.
+    #[default]
+    Direct,
+    /// `env`: `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and `NO_PROXY`.
+    Env,
+    Url(String),
+}
+
+/// An upstream's `outbound:` block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outbound {
+    /// Networks this upstream may reach although SSRF strict mode refuses them (never cloud
+    /// metadata).
+    pub allow: Vec<IpNet>,
+    /// `None`: the gateway-wide `outbound.proxy`.
+    pub proxy: Option<ProxySetting>,
+    pub tls: OutboundTls,
+}
+
+/// An upstream's `outbound.tls`. Paths are absolute or relative to the config file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboundTls {
+    pub ca: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub insecure_skip_verify: bool,
+}
+
+/// A secret from the config (usually `${VAR}`): its `Debug` shows no part of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    /// The value, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// What an HTTP upstream is sent to authenticate the gateway (never anything of the caller's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Credentials {
+    #[default]
+    None,
+    /// `Authorization: Bearer <token>`.
+    Bearer(Secret),
+    /// `Authorization: Basic base64(username:password)`.
+    Basic { username: String, password: Secret },
+    /// A bearer token fetched from `token_url` with the OAuth 2 client-credentials grant, cached
+    /// until shortly before it expires.
+    ClientCredentials(ClientCredentials),
+}
+
+/// `credentials.client_credentials`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCredentials {
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub scopes: Vec<String>,
+    pub audience: Option<String>,
 }
 
 /// When an upstream's shared connection starts.
@@ -271,12 +375,15 @@ impl UpstreamConfig {
             required: false,
             scopes: Vec::new(),
             tool_scopes: Vec::new(),
+            outbound: Outbound::default(),
+            credentials: Credentials::default(),
         }
     }
 }
 
-/// How an upstream is reached.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How an upstream is reached. `Debug` shows header names and the URL without user-info or
+/// query, never header values (they are often credentials).
+#[derive(Clone, PartialEq, Eq)]
 pub enum Transport {
     /// A child process speaking newline-delimited JSON-RPC on stdin/stdout.
     Stdio {
@@ -348,12 +455,63 @@ impl Default for PluginsConfig {
     }
 }
 
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |h: &[(String, String)]| h.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        match self {
+            Transport::Stdio {
+                command,
+                args,
+                env,
+                cwd,
+                env_clear,
+                integrity,
+            } => f
+                .debug_struct("Stdio")
+                .field("command", command)
+                .field("args", args)
+                .field("env", &names(env))
+                .field("cwd", cwd)
+                .field("env_clear", env_clear)
+                .field("integrity", &integrity.as_ref().map(|i| &i.path))
+                .finish(),
+            Transport::Http { url, headers } => f
+                .debug_struct("Http")
+                .field("url", &shown_url(url))
+                .field("headers", &names(headers))
+                .finish(),
+            Transport::Sse { url, headers } => f
+                .debug_struct("Sse")
+                .field("url", &shown_url(url))
+                .field("headers", &names(headers))
+                .finish(),
+            Transport::Group { members, strategy } => f
+                .debug_struct("Group")
+                .field("members", members)
+                .field("strategy", strategy)
+                .finish(),
+        }
+    }
+}
+
 /// What one plugin's process is given.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PluginSettings {
     pub name: String,
     /// The child's whole environment (it inherits nothing), in file order.
     pub env: Vec<(String, String)>,
+}
+
+/// A URL up to its host part and path, without `user:password@` or `?query`.
+fn shown_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!("{scheme}://{host}{path}")
 }
 
 /// How a group picks the member for a call.

@@ -74,10 +74,8 @@ impl Resolver<'_> {
             Some(http) => self.http(http)?,
             None => HttpConfig::default(),
         };
-        let allow_private_upstreams = match &doc.allow_private_upstreams {
-            Some(s) => self.boolean("allow_private_upstreams", s)?,
-            None => false,
-        };
+        let allow_private_upstreams = self.allow_private(doc.allow_private_upstreams.as_ref())?;
+        let outbound_proxy = self.global_outbound(doc.outbound)?.unwrap_or_default();
         let sessions = match doc.sessions {
             Some(sessions) => self.sessions(sessions)?,
             None => SessionsConfig::default(),
@@ -150,6 +148,7 @@ impl Resolver<'_> {
             namespace_separator,
             http,
             allow_private_upstreams,
+            outbound_proxy,
             sessions,
             roots,
             upstreams,
@@ -473,7 +472,32 @@ impl Resolver<'_> {
             )?,
             None => Era::default(),
         };
+        let remote = match &transport {
+            Transport::Http { headers, .. } | Transport::Sse { headers, .. } => Some(headers),
+            _ => None,
+        };
+        if remote.is_none() && (doc.outbound.is_some() || doc.credentials.is_some()) {
+            return Err(self.error(
+                key,
+                format!("upstream `{name}`: `outbound` and `credentials` apply to `http` and `sse` upstreams only"),
+            ));
+        }
+        let outbound = self.outbound(doc.outbound)?;
+        let credentials = self.credentials(doc.credentials)?;
+        if credentials != crate::model::Credentials::None
+            && remote.is_some_and(|h| {
+                h.iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+            })
+        {
+            return Err(self.error(
+                key,
+                format!("upstream `{name}` sets both `credentials` and an `Authorization` header: give one"),
+            ));
+        }
         let upstream = UpstreamConfig {
+            outbound,
+            credentials,
             timeout: self.duration_or("timeout", &doc.timeout, DEFAULT_UPSTREAM_TIMEOUT)?,
             max_message_bytes: self.count_or(
                 "max_message_bytes",

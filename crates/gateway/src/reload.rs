@@ -133,6 +133,7 @@ fn fixed_settings_changed(running: &Config, new: &Config) -> Vec<&'static str> {
         "allow_private_upstreams",
         running.allow_private_upstreams != new.allow_private_upstreams,
     );
+    check("outbound", running.outbound_proxy != new.outbound_proxy);
     check("sessions", running.sessions != new.sessions);
     check("roots", running.roots != new.roots);
     check("products", running.products != new.products);

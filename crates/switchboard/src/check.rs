@@ -1,6 +1,8 @@
 //! `switchboard check`: validate a config and print the plan. Offline by default (spawns nothing,
 //! connects nowhere); `--connect` starts every upstream and prints the real catalog, with the items
-//! withheld by name collisions.
+//! withheld by name collisions. The plan shows each HTTP upstream's outbound route (direct or
+//! through which proxy) and flags a URL the egress policy refuses without a lookup (a literal
+//! private or metadata address, a metadata host name): then `check` exits 1.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -8,6 +10,8 @@ use std::process::ExitCode;
 use switchboard_config::{Config, SessionMode, Transport};
 use switchboard_gateway::Gateway;
 use switchboard_gateway::catalog::ListKind;
+use switchboard_gateway::upstreams::outbound::egress_policy;
+use switchboard_upstream::egress::{Proxy, display_url_str};
 
 use crate::cli::CheckArgs;
 use crate::output::out;
@@ -18,12 +22,14 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    out!(
-        "{}",
-        plan(&config, &args.config.config.display().to_string())
-    )?;
+    let (plan, refused) = plan(&config, &args.config.config.display().to_string());
+    out!("{plan}")?;
     if !args.connect {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(if refused {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
     }
     if std::env::var_os("SWITCHBOARD_LOG").is_some()
         && let Err(code) = setup::init_logging()
@@ -45,8 +51,10 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The offline plan: what would be started and how it would be named.
-fn plan(c: &Config, file: &str) -> String {
+/// The offline plan: what would be started and how it would be named; true when an upstream's
+/// URL is refused by the egress policy.
+fn plan(c: &Config, file: &str) -> (String, bool) {
+    let mut refused = false;
     let mut s = String::new();
     let _ = writeln!(s, "config {file}: ok");
     let _ = writeln!(s, "listen: {}", c.listen);
@@ -57,8 +65,8 @@ fn plan(c: &Config, file: &str) -> String {
             Transport::Stdio { command, args, .. } => {
                 format!("stdio  {} {}", command, args.join(" "))
             }
-            Transport::Http { url, .. } => format!("http   {url}"),
-            Transport::Sse { url, .. } => format!("sse    {url}"),
+            Transport::Http { url, .. } => format!("http   {}", display_url_str(url)),
+            Transport::Sse { url, .. } => format!("sse    {}", display_url_str(url)),
             Transport::Group { members, strategy } => {
                 format!("group  {} ({strategy:?})", members.join(", "))
             }
@@ -79,6 +87,21 @@ fn plan(c: &Config, file: &str) -> String {
             what.trim_end(),
             u.timeout.as_secs()
         );
+        if let Transport::Http { url, .. } | Transport::Sse { url, .. } = &u.transport {
+            let policy = egress_policy(c, u);
+            let route = match policy.proxy_setting() {
+                Proxy::Direct => "direct".to_owned(),
+                Proxy::Env => {
+                    "through the proxy in HTTPS_PROXY/HTTP_PROXY (NO_PROXY honoured)".to_owned()
+                }
+                Proxy::Url(p) => format!("through proxy {}", display_url_str(p)),
+            };
+            let _ = writeln!(s, "  {:<16} outbound: {route}", "");
+            if let Err(e) = policy.check_url_str(url) {
+                refused = true;
+                let _ = writeln!(s, "  {:<16} refused: {e}", "");
+            }
+        }
     }
     if !c.products.is_empty() {
         let _ = writeln!(s, "products: {}", c.products.len());
@@ -87,7 +110,7 @@ fn plan(c: &Config, file: &str) -> String {
         }
     }
     s.push_str(&crate::plugin::plan(c));
-    s
+    (s, refused)
 }
 
 /// The live catalog after connecting; false when an upstream failed.

@@ -139,9 +139,12 @@ fn target(args: &ProbeArgs) -> anyhow::Result<Target> {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         bail!("expected a URL (http:// or https://) or `-- COMMAND ARGS…`, got {url:?}");
     }
+    // The operator typed this URL: private addresses are allowed; cloud metadata never is.
     let spec = HttpSpec {
         url: url.to_owned(),
         headers: Vec::new(),
+        egress: switchboard_upstream::egress::EgressPolicy::strict().allow_private(true),
+        token: None,
     };
     Ok(if args.sse {
         Target::Sse(spec)

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use switchboard_protocol::Message;
 use switchboard_protocol::sse::{Event, Parser};
 use tokio::sync::mpsc;
@@ -50,18 +50,33 @@ impl Transport for SseTransport {
 }
 
 pub(crate) async fn start(spec: &HttpSpec, link: Link) -> Result<SseTransport, UpstreamError> {
-    let client = reqwest_client(&spec.headers)?;
-    let base = reqwest::Url::parse(&spec.url)
-        .map_err(|e| UpstreamError::Unavailable(format!("bad url {}: {e}", spec.url)))?;
-    let resp = client
-        .get(base.clone())
-        .header(ACCEPT, "text/event-stream")
-        .send()
-        .await
-        .map_err(|e| UpstreamError::Unavailable(format!("GET {base}: {}", error_chain(&e))))?;
+    let client = reqwest_client(&spec.headers, &spec.egress)?;
+    let base = reqwest::Url::parse(&spec.url).map_err(|e| {
+        UpstreamError::Unavailable(format!(
+            "bad url {}: {e}",
+            crate::egress::display_url_str(&spec.url)
+        ))
+    })?;
+    spec.egress
+        .check_url(&base)
+        .map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
+    let shown = crate::egress::display_url(&base);
+    let token = spec.token.clone();
+    let mut get = client.get(base.clone()).header(ACCEPT, "text/event-stream");
+    if let Some(t) = &token {
+        get = get.header(
+            AUTHORIZATION,
+            t.authorization()
+                .await
+                .map_err(UpstreamError::Unavailable)?,
+        );
+    }
+    let resp = get.send().await.map_err(|e| {
+        UpstreamError::Unavailable(format!("GET {shown}: {}", error_chain(&e.without_url())))
+    })?;
     if !resp.status().is_success() {
         return Err(UpstreamError::Unavailable(format!(
-            "GET {base}: HTTP {}",
+            "GET {shown}: HTTP {}",
             resp.status()
         )));
     }
@@ -91,26 +106,42 @@ pub(crate) async fn start(spec: &HttpSpec, link: Link) -> Result<SseTransport, U
     .map_err(|_| UpstreamError::Unavailable("no endpoint event within the timeout".into()))??;
     if endpoint.origin() != base.origin() {
         return Err(UpstreamError::Protocol(format!(
-            "endpoint {endpoint} is on another origin than {base}; refused"
+            "endpoint {} is on another origin than {shown}; refused",
+            crate::egress::display_url(&endpoint)
         )));
     }
 
     let (tx, mut rx) = mpsc::channel::<Bytes>(256);
     let name = link.name.clone();
     let writer_link = link.clone();
+    let shown_endpoint = crate::egress::display_url(&endpoint);
     let writer = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
-            let r = client
+            let mut post = client
                 .post(endpoint.clone())
                 .header(CONTENT_TYPE, "application/json")
                 .body(msg)
-                .timeout(Duration::from_secs(30))
-                .send()
-                .await;
+                .timeout(Duration::from_secs(30));
+            if let Some(t) = &token {
+                match t.authorization().await {
+                    Ok(v) => post = post.header(AUTHORIZATION, v),
+                    Err(reason) => {
+                        tracing::warn!(upstream = %name, "{reason}");
+                        if let Some(sink) = writer_link.sink() {
+                            sink.transport_closed(reason);
+                        }
+                        return;
+                    }
+                }
+            }
+            let r = post.send().await;
             let failed = match r {
                 Ok(resp) if resp.status().is_success() => None,
-                Ok(resp) => Some(format!("POST {endpoint}: HTTP {}", resp.status())),
-                Err(e) => Some(format!("POST {endpoint}: {}", error_chain(&e))),
+                Ok(resp) => Some(format!("POST {shown_endpoint}: HTTP {}", resp.status())),
+                Err(e) => Some(format!(
+                    "POST {shown_endpoint}: {}",
+                    error_chain(&e.without_url())
+                )),
             };
             if let Some(reason) = failed {
                 tracing::warn!(upstream = %name, "{reason}");

@@ -8,7 +8,9 @@
 //! killed gateway), [`http`] speaks Streamable HTTP with resumption and transparent
 //! re-initialisation, and [`legacy_sse`] speaks the 2024-11-05 HTTP+SSE transport. Transports in
 //! turn know nothing of the connection: they deliver what they read into a sink. [`backoff`] is
-//! the one retry policy, shared with the gateway's reconnects.
+//! the one retry policy, shared with the gateway's reconnects. [`egress`] is the outbound policy
+//! (SSRF strict mode, proxies, outbound TLS) every HTTP client here is built with, and that other
+//! crates' outbound clients use too.
 //!
 //! This crate knows nothing of downstream clients: what to do with a notification or a
 //! server-to-client request is the caller's business, delivered through [`Inbound`] channels; so
@@ -17,9 +19,11 @@
 
 pub mod backoff;
 mod connection;
+pub mod egress;
 mod error;
 pub mod http;
 pub mod legacy_sse;
+pub mod oauth;
 pub mod reaper;
 pub mod related;
 pub mod stdio;

@@ -123,6 +123,8 @@ async fn an_expired_session_is_recreated_and_the_callers_replay_sent_again() {
         target: Target::Http(HttpSpec {
             url,
             headers: Vec::new(),
+            egress: switchboard_upstream::egress::EgressPolicy::strict().allow_loopback(true),
+            token: None,
         }),
         timeout: Duration::from_secs(5),
         max_message_bytes: 1 << 20,

@@ -15,7 +15,7 @@ fn an_empty_file_is_a_valid_config_with_every_default() {
     assert_eq!(config, Config::default());
     assert_eq!(config.listen, "127.0.0.1:8080");
     assert_eq!(config.namespace_separator, "__");
-    assert!(!config.allow_private_upstreams);
+    assert_eq!(config.allow_private_upstreams, None);
     assert!(config.roots.is_empty());
     assert!(config.upstreams.is_empty());
     assert!(config.products.is_empty());
@@ -93,6 +93,8 @@ fn upstream_defaults() {
         required: false,
         scopes: Vec::new(),
         tool_scopes: Vec::new(),
+        outbound: Default::default(),
+        credentials: Default::default(),
         health: HealthConfig {
             interval: Duration::from_secs(15),
             timeout: Duration::from_secs(15),
@@ -166,7 +168,7 @@ roots: [ { uri: "file:///work", name: work }, { uri: "file:///tmp" } ]
     assert_eq!(config.http.max_body_bytes, 1024);
     assert_eq!(config.http.header_read_timeout, Duration::from_secs(5));
     assert_eq!(config.http.body_read_timeout, Duration::from_secs(60));
-    assert!(config.allow_private_upstreams);
+    assert_eq!(config.allow_private_upstreams, Some(true));
     assert_eq!(
         config.sessions,
         SessionsConfig {

@@ -139,7 +139,7 @@ fn typed_values_expand_before_parsing() {
         "allow_private_upstreams: ${PRIVATE}\nhttp: { max_body_bytes: \"${BODY}\" }\nsessions: { idle_ttl: \"${TTL:-1h30m}\" }\nupstreams:\n  a:\n    sse: { url: http://x }\n    timeout: ${TIMEOUT}\n    session: ${MODE}\nproducts:\n  p: { status: '${STATUS}' }\n",
         &env,
     );
-    assert!(config.allow_private_upstreams);
+    assert_eq!(config.allow_private_upstreams, Some(true));
     assert_eq!(config.http.max_body_bytes, 2048);
     assert_eq!(config.sessions.idle_ttl, Duration::from_secs(5400));
     assert_eq!(config.upstreams[0].timeout, Duration::from_secs(90));

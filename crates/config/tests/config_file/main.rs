@@ -9,6 +9,7 @@ mod federation;
 mod files;
 mod listen;
 mod modern;
+mod outbound;
 mod plugins;
 mod products;
 mod scopes;

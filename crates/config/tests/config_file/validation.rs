@@ -184,8 +184,14 @@ fn counts_must_be_positive_whole_numbers() {
 
 #[test]
 fn booleans() {
-    assert!(ok("allow_private_upstreams: true\n").allow_private_upstreams);
-    assert!(!ok("allow_private_upstreams: False\n").allow_private_upstreams);
+    assert_eq!(
+        ok("allow_private_upstreams: true\n").allow_private_upstreams,
+        Some(true)
+    );
+    assert_eq!(
+        ok("allow_private_upstreams: False\n").allow_private_upstreams,
+        Some(false)
+    );
     assert_error_at(
         "allow_private_upstreams: yes\n",
         1,

@@ -55,6 +55,7 @@ impl Gateway {
         let (tx, mut rx) = mpsc::channel(256);
         let opts = up
             .connect_options(
+                &self.state.config,
                 relay::declared_capabilities(session),
                 self.state.reaper.clone(),
                 self.replay(up, Some(session)),

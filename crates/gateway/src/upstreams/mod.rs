@@ -11,12 +11,14 @@
 //! with backoff, keep-alive pings, replaying shared state), [`lists`] (fetching an upstream's
 //! lists), [`publish`] (rebuilding the catalog), [`messages`] (what to do with an upstream message no request claimed), [`shared`]
 //! (the state many clients share on one upstream session: log level and subscriptions) and
-//! [`isolated`] (the per-session connections of `session: isolated` upstreams).
+//! [`isolated`] (the per-session connections of `session: isolated` upstreams); [`outbound`] turns config
+//! into an HTTP upstream's egress policy and credential headers.
 
 pub mod group;
 pub mod isolated;
 pub mod lists;
 pub mod messages;
+pub mod outbound;
 pub mod publish;
 pub mod shared;
 pub mod supervisor;

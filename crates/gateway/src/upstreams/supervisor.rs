@@ -33,6 +33,7 @@ impl Gateway {
             self.first_attempt_over(&up);
             return;
         }
+        super::outbound::warn_at_start(&up.cfg);
         let gw = self.clone();
         tokio::spawn(async move { gw.supervise(up).await });
     }
@@ -92,6 +93,7 @@ impl Gateway {
             up.set_health(Health::Starting, None);
             let (tx, mut rx) = mpsc::channel(1024);
             let Some(opts) = up.connect_options(
+                &self.state.config,
                 SHARED_CAPABILITIES.to_owned(),
                 self.state.reaper.clone(),
                 self.replay(&up, None),

@@ -112,6 +112,9 @@ pub struct Upstream {
     attempted: AtomicBool,
     /// Its metric series (state, restarts, health checks, in-flight calls, tools).
     pub(crate) metrics: switchboard_telemetry::UpstreamMetrics,
+    /// Its OAuth token source (`credentials: { client_credentials }`), made on first connect
+    /// and shared by every connection, so a token outlives reconnects.
+    token: std::sync::OnceLock<Option<Arc<switchboard_upstream::oauth::TokenSource>>>,
 }
 
 impl Upstream {
@@ -151,6 +154,7 @@ impl Upstream {
             calls: AtomicU64::new(0),
             attempted: AtomicBool::new(false),
             metrics,
+            token: std::sync::OnceLock::new(),
         }
     }
 
@@ -293,10 +297,20 @@ impl Upstream {
         });
     }
 
+    fn token(
+        &self,
+        global: &switchboard_config::Config,
+    ) -> Option<Arc<switchboard_upstream::oauth::TokenSource>> {
+        self.token
+            .get_or_init(|| super::outbound::token_source(global, &self.cfg))
+            .clone()
+    }
+
     /// Options for a new connection declaring `capabilities` (raw JSON); `replay` is what it
     /// tells a re-created upstream session again.
     pub(crate) fn connect_options(
         &self,
+        global: &switchboard_config::Config,
         capabilities: String,
         reaper: Option<Reaper>,
         replay: Replay,
@@ -322,11 +336,15 @@ impl Upstream {
             }),
             Transport::Http { url, headers } => Target::Http(HttpSpec {
                 url: url.clone(),
-                headers: headers.clone(),
+                headers: super::outbound::headers_with_credentials(headers, &self.cfg.credentials),
+                egress: super::outbound::egress_policy(global, &self.cfg),
+                token: self.token(global),
             }),
             Transport::Sse { url, headers } => Target::Sse(HttpSpec {
                 url: url.clone(),
-                headers: headers.clone(),
+                headers: super::outbound::headers_with_credentials(headers, &self.cfg.credentials),
+                egress: super::outbound::egress_policy(global, &self.cfg),
+                token: self.token(global),
             }),
             // A group is reached through its members.
             Transport::Group { .. } => return None,

@@ -2,22 +2,33 @@
 //!
 //! Plain `http://` URLs go through [`pool`](super::pool), the lean keep-alive client built for
 //! the per-call POST. Everything hyper alone cannot do the way the gateway always has goes
-//! through reqwest: TLS (`https://`), credentials in the URL, and HTTP proxies named by the
-//! `HTTP_PROXY`/`ALL_PROXY` environment variables (whose `NO_PROXY` rules reqwest knows). Both
+//! through reqwest: TLS (`https://`), credentials in the URL, and a configured proxy. Both
 //! sides take the same request (method, per-request headers, body) and give the same [`Answer`],
-//! so the transport in `mod.rs` does not know which one it talks to.
+//! so the transport in `mod.rs` does not know which one it talks to. Both obey the upstream's
+//! [`EgressPolicy`]: the URL is checked once here, and every address a name resolves to is
+//! checked when a connection opens (the pool asks the policy; reqwest resolves through it).
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
+use std::sync::Arc;
+
+use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 
+use super::error_chain;
 use super::pool::{self, Pool};
-use super::{ensure_crypto_provider, error_chain};
+use crate::egress::{EgressPolicy, Proxy};
 use crate::error::UpstreamError;
+use crate::oauth::TokenSource;
 
-pub(crate) enum Client {
+pub(crate) struct Client {
+    kind: Kind,
+    /// Adds a fetched bearer token to each request (OAuth client credentials).
+    token: Option<Arc<TokenSource>>,
+}
+
+enum Kind {
     Lean(Pool),
     Reqwest {
         client: reqwest::Client,
@@ -26,18 +37,25 @@ pub(crate) enum Client {
 }
 
 impl Client {
-    /// A client for `url` that adds the configured `headers` to every request.
+    /// A client for `url` that adds the configured `headers` to every request, refused when
+    /// `egress` refuses the URL.
     pub(crate) fn new(
         url: &reqwest::Url,
         headers: &[(String, String)],
+        egress: &EgressPolicy,
+        token: Option<Arc<TokenSource>>,
     ) -> Result<Client, UpstreamError> {
-        if let Some(pool) = lean(url, headers)? {
-            return Ok(Client::Lean(pool));
-        }
-        Ok(Client::Reqwest {
-            client: reqwest_client(headers)?,
-            url: url.clone(),
-        })
+        egress
+            .check_url(url)
+            .map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
+        let kind = match lean(url, headers, egress)? {
+            Some(pool) => Kind::Lean(pool),
+            None => Kind::Reqwest {
+                client: reqwest_client(headers, egress)?,
+                url: url.clone(),
+            },
+        };
+        Ok(Client { kind, token })
     }
 
     /// Sends one request; the answer's body is read through [`Answer::chunk`]. An error is the
@@ -45,11 +63,30 @@ impl Client {
     pub(crate) async fn send(
         &self,
         method: Method,
+        mut headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Answer, String> {
+        if let Some(token) = &self.token {
+            headers.insert(AUTHORIZATION, token.authorization().await?);
+        }
+        let answer = self.send_as_is(method, headers, body).await?;
+        if answer.status == StatusCode::UNAUTHORIZED
+            && let Some(token) = &self.token
+        {
+            // Revoked or rotated early: the next request fetches a new one.
+            token.invalidate();
+        }
+        Ok(answer)
+    }
+
+    async fn send_as_is(
+        &self,
+        method: Method,
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<Answer, String> {
-        match self {
-            Client::Lean(pool) => {
+        match &self.kind {
+            Kind::Lean(pool) => {
                 let (head, body) = pool.send(method, headers, body).await?;
                 let (parts, ()) = head.into_parts();
                 Ok(Answer {
@@ -58,14 +95,15 @@ impl Client {
                     body: AnswerBody::Lean(body),
                 })
             }
-            Client::Reqwest { client, url } => {
+            Kind::Reqwest { client, url } => {
                 let resp = client
                     .request(method, url.clone())
                     .headers(headers)
                     .body(body)
                     .send()
                     .await
-                    .map_err(|e| error_chain(&e))?;
+                    // The URL (it may carry credentials) is the transport's to name, redacted.
+                    .map_err(|e| error_chain(&e.without_url()))?;
                 Ok(Answer {
                     status: resp.status(),
                     headers: resp.headers().clone(),
@@ -78,10 +116,12 @@ impl Client {
 
 /// The lean pool for a plain `http://` URL that needs nothing else; `None` when reqwest must
 /// serve it.
-fn lean(url: &reqwest::Url, headers: &[(String, String)]) -> Result<Option<Pool>, UpstreamError> {
-    let proxied = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+fn lean(
+    url: &reqwest::Url,
+    headers: &[(String, String)],
+    egress: &EgressPolicy,
+) -> Result<Option<Pool>, UpstreamError> {
+    let proxied = *egress.proxy_setting() != Proxy::Direct;
     if url.scheme() != "http" || proxied || !url.username().is_empty() || url.password().is_some() {
         return Ok(None);
     }
@@ -104,23 +144,25 @@ fn lean(url: &reqwest::Url, headers: &[(String, String)]) -> Result<Option<Pool>
         let (name, value) = header(k, v)?;
         map.insert(name, value);
     }
-    Pool::new(connect_host, port, &authority, &target, map).map(Some)
+    Pool::new(connect_host, port, &authority, &target, map, egress.clone()).map(Some)
 }
 
-/// The reqwest client: connections are pooled, and the configured headers are its defaults, so
-/// no request copies them.
+/// The reqwest client, built by the egress policy (checked resolver, no redirects, only the
+/// configured proxy and TLS): connections are pooled, and the configured headers are its
+/// defaults, so no request copies them.
 pub(crate) fn reqwest_client(
     spec_headers: &[(String, String)],
+    egress: &EgressPolicy,
 ) -> Result<reqwest::Client, UpstreamError> {
-    ensure_crypto_provider();
     let mut headers = HeaderMap::new();
     for (k, v) in spec_headers {
         let (name, value) = header(k, v)?;
         headers.insert(name, value);
     }
-    reqwest::Client::builder()
+    egress
+        .client_builder()
+        .map_err(|e| UpstreamError::Unavailable(e.to_string()))?
         .default_headers(headers)
-        .connect_timeout(Duration::from_secs(10))
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(90))
         .build()

@@ -31,6 +31,7 @@ use switchboard_protocol::sse::Parser;
 use switchboard_protocol::{ErrorCode, Id, Kind, Message, Revision, RpcError};
 
 use crate::backoff::Backoff;
+use crate::egress::EgressPolicy;
 use crate::error::UpstreamError;
 use crate::transport::{Link, SendError, Transport};
 pub(crate) use client::reqwest_client;
@@ -38,11 +39,28 @@ use client::{Answer, Client};
 use switchboard_protocol::lock;
 
 /// Where a Streamable HTTP (or legacy SSE) upstream lives.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpSpec {
     pub url: String,
-    /// Extra headers sent with every request (e.g. `Authorization`).
+    /// Extra headers sent with every request (e.g. `Authorization`). Values are secrets: never
+    /// shown by `Debug`, and marked sensitive on the wire.
     pub headers: Vec<(String, String)>,
+    /// What the upstream may be connected to, through which proxy, with which TLS.
+    pub egress: EgressPolicy,
+    /// Where a bearer token for every request comes from (OAuth client credentials), shared by
+    /// all connections to the upstream so the token outlives reconnects.
+    pub token: Option<Arc<crate::oauth::TokenSource>>,
+}
+
+impl std::fmt::Debug for HttpSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("HttpSpec")
+            .field("url", &crate::egress::display_url_str(&self.url))
+            .field("headers", &names)
+            .field("egress", &self.egress)
+            .finish()
+    }
 }
 
 const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
@@ -130,8 +148,8 @@ pub fn ensure_crypto_provider() {
 
 pub(crate) struct HttpWire {
     client: Client,
-    /// For error messages; the client has its own parsed copy.
-    url: reqwest::Url,
+    /// For error messages, without credentials or query; the client has its own parsed copy.
+    url: String,
     session: Mutex<Option<HeaderValue>>,
     revision: Mutex<Option<Revision>>,
     /// The connection's sink, its settings, and what to replay after re-initialising.
@@ -146,9 +164,14 @@ pub(crate) struct HttpWire {
 }
 
 pub(crate) fn start(spec: &HttpSpec, link: Link) -> Result<Arc<HttpWire>, UpstreamError> {
-    let url = reqwest::Url::parse(&spec.url)
-        .map_err(|e| UpstreamError::Unavailable(format!("bad url {}: {e}", spec.url)))?;
-    let client = Client::new(&url, &spec.headers)?;
+    let url = reqwest::Url::parse(&spec.url).map_err(|e| {
+        UpstreamError::Unavailable(format!(
+            "bad url {}: {e}",
+            crate::egress::display_url_str(&spec.url)
+        ))
+    })?;
+    let client = Client::new(&url, &spec.headers, &spec.egress, spec.token.clone())?;
+    let url = crate::egress::display_url(&url);
     let wire = Arc::new(HttpWire {
         client,
         url,

@@ -30,6 +30,7 @@ use hyper::{Method, Request, Response, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use crate::egress::EgressPolicy;
 use crate::error::UpstreamError;
 use switchboard_protocol::lock;
 
@@ -64,6 +65,8 @@ struct Shared {
     base: HeaderMap,
     builder: http1::Builder,
     idle: Mutex<Vec<Idle>>,
+    /// Checks every address the host resolves to, at every new connection.
+    egress: EgressPolicy,
 }
 
 struct Idle {
@@ -79,6 +82,7 @@ impl Pool {
         authority: &str,
         target: &str,
         headers: HeaderMap,
+        egress: EgressPolicy,
     ) -> Result<Pool, UpstreamError> {
         let target = Uri::try_from(target)
             .map_err(|e| UpstreamError::Unavailable(format!("bad request target {target}: {e}")))?;
@@ -94,6 +98,7 @@ impl Pool {
                 base,
                 builder: http1::Builder::new(),
                 idle: Mutex::new(Vec::new()),
+                egress,
             }),
         })
     }
@@ -163,11 +168,16 @@ impl Pool {
 
     async fn connect(&self) -> Result<Conn, String> {
         let where_to = || format!("connect to {}:{}", self.shared.host, self.shared.port);
+        // Resolved (and every address checked) for each new connection, so a name re-pointed
+        // at a refused address after start is caught here.
         let connect = async {
-            match self.shared.host.parse::<std::net::IpAddr>() {
-                Ok(ip) => TcpStream::connect(SocketAddr::new(ip, self.shared.port)).await,
-                Err(_) => TcpStream::connect((&*self.shared.host, self.shared.port)).await,
-            }
+            let addrs: Vec<SocketAddr> = self
+                .shared
+                .egress
+                .resolve(&self.shared.host, self.shared.port)
+                .await
+                .map_err(std::io::Error::other)?;
+            TcpStream::connect(&addrs[..]).await
         };
         let stream = tokio::time::timeout(CONNECT_TIMEOUT, connect)
             .await
@@ -412,7 +422,15 @@ mod tests {
 
     fn pool(port: u16) -> Pool {
         let authority = format!("127.0.0.1:{port}");
-        Pool::new("127.0.0.1", port, &authority, "/mcp", HeaderMap::new()).unwrap()
+        Pool::new(
+            "127.0.0.1",
+            port,
+            &authority,
+            "/mcp",
+            HeaderMap::new(),
+            EgressPolicy::strict().allow_loopback(true),
+        )
+        .unwrap()
     }
 
     async fn post(pool: &Pool) -> Result<Bytes, String> {

@@ -24,7 +24,7 @@ mod ordered_map;
 mod resolve;
 mod validate;
 
-pub use auth::parse_time;
+pub use auth::{load_keys_file, parse_time};
 pub use error::ConfigError;
 pub use federation::{TOKEN_ENV_PREFIX, UPSTREAMS_ENV, token_env_name};
 pub use glob::glob_match;
@@ -32,11 +32,12 @@ pub use listen::LISTEN_ENV;
 pub use load::{load, parse};
 pub use model::{
     Anonymous, ApiKey, AuthConfig, BreakerConfig, CacheScope, Config, DEFAULT_BREAKER_FAILURES,
-    DEFAULT_BREAKER_OPEN_FOR, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER, DEFAULT_IDLE_TTL,
-    DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_HELD, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_QUEUE, DEFAULT_MAX_ROUNDS,
-    DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WAIT, DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT,
-    DEFAULT_UPSTREAM_TIMEOUT, Era, GroupStrategy, HealthConfig, HttpConfig, IdempotencyConfig,
-    ItemFilter, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig, ProductConfig, ProductStatus, Rate,
-    Root, SessionMode, SessionsConfig, StartMode, StateKey, Transport, UpstreamConfig,
+    DEFAULT_BREAKER_OPEN_FOR, DEFAULT_CLOCK_SKEW, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER,
+    DEFAULT_IDLE_TTL, DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL, DEFAULT_LISTEN,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HELD, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_QUEUE,
+    DEFAULT_MAX_ROUNDS, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WAIT, DEFAULT_NAMESPACE_SEPARATOR,
+    DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT, Era, GroupStrategy, HealthConfig, HttpConfig,
+    IdempotencyConfig, ItemFilter, JwtAlgorithm, JwtConfig, JwtKeys, LimitsConfig,
+    MAX_REPLICA_ID_LEN, ModernConfig, ProductConfig, ProductStatus, Rate, Root, SessionMode,
+    SessionsConfig, StartMode, StateKey, Transport, UpstreamConfig,
 };

@@ -75,7 +75,7 @@ impl Gateway {
             .sessions
             .store()
             .get(id)
-            .filter(|s| s.record.principal == *principal)?;
+            .filter(|s| s.record.principal.same_as(principal))?;
         s.touch();
         Some(s)
     }

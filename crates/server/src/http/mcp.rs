@@ -88,7 +88,7 @@ async fn handle_post(
         Route::Modern => return super::modern::post(srv, rid, headers, msg).await,
         Route::Refuse(r) => return Err(r.with_id(msg.id().cloned())),
     }
-    let principal = authenticate(srv, headers, &msg)?;
+    let principal = authenticate(srv, headers, &msg).await?;
     let session_id = header_str(headers, SESSION_HEADER);
     if msg.method() == Some("initialize") && msg.is_request() {
         if session_id.is_some_and(|id| srv.gw.session(id, &principal).is_some()) {
@@ -120,18 +120,21 @@ async fn handle_post(
             }
             Ok(StatusCode::ACCEPTED.into_response())
         }
-        Kind::Request => Ok(request(srv, rid, session, msg, Inputs::read(headers)).await),
+        Kind::Request => {
+            Ok(request(srv, rid, session, principal, msg, Inputs::read(headers)).await)
+        }
     }
 }
 
 /// Who the caller is (the same for every kind of message it sends).
-pub(super) fn authenticate(
+pub(super) async fn authenticate(
     srv: &Server,
     headers: &HeaderMap,
     msg: &Message,
 ) -> Result<Principal, Rejection> {
     srv.gw
         .authenticate(credentials(headers))
+        .await
         .map_err(|e| Rejection::from_error(e).with_id(msg.id().cloned()))
 }
 
@@ -175,6 +178,7 @@ async fn request(
     srv: &Arc<Server>,
     rid: &Arc<str>,
     session: Arc<Session>,
+    principal: Principal,
     msg: Message,
     inputs: Inputs,
 ) -> Response {
@@ -186,7 +190,7 @@ async fn request(
     // Polled here, not spawned: a plain JSON answer (the common case) costs no task hop. The
     // future moves to a task of its own only if the answer becomes a stream.
     let mut handler = RunToEnd::new(async move {
-        let req = inputs.apply(Request::new(&s2, &rid2, &tx));
+        let req = inputs.apply(Request::new(&s2, &rid2, &tx).with_principal(&principal));
         gw.request(&req, &msg).await
     });
     let (first, answer) = match start(&mut handler, &mut rx).await {
@@ -384,7 +388,7 @@ fn required_scopes(body: &Bytes) -> Option<String> {
 }
 
 /// GET: the standalone stream, or the resumption of any stream with `Last-Event-ID`.
-pub(super) fn get(srv: &Arc<Server>, rid: &str, headers: &HeaderMap) -> Response {
+pub(super) async fn get(srv: &Arc<Server>, rid: &str, headers: &HeaderMap) -> Response {
     let accept = header_str(headers, header::ACCEPT.as_str()).unwrap_or("");
     if !accepts(accept, "text/event-stream") {
         return Rejection::not_acceptable("text/event-stream").into_response_with(rid);
@@ -398,7 +402,7 @@ pub(super) fn get(srv: &Arc<Server>, rid: &str, headers: &HeaderMap) -> Response
     let Some(session_id) = header_str(headers, SESSION_HEADER) else {
         return Rejection::missing_session().into_response_with(rid);
     };
-    let principal = match srv.gw.authenticate(credentials(headers)) {
+    let principal = match srv.gw.authenticate(credentials(headers)).await {
         Ok(p) => p,
         Err(e) => return Rejection::from_error(e).into_response_with(rid),
     };
@@ -455,7 +459,7 @@ pub(super) async fn delete(srv: &Arc<Server>, rid: &str, headers: &HeaderMap) ->
     let Some(session_id) = header_str(headers, SESSION_HEADER) else {
         return Rejection::missing_session().into_response_with(rid);
     };
-    let principal = match srv.gw.authenticate(credentials(headers)) {
+    let principal = match srv.gw.authenticate(credentials(headers)).await {
         Ok(p) => p,
         Err(e) => return Rejection::from_error(e).into_response_with(rid),
     };

@@ -19,6 +19,7 @@ mod guard;
 mod inputs;
 mod mcp;
 mod modern;
+mod oauth;
 mod rejection;
 
 use std::convert::Infallible;
@@ -225,6 +226,7 @@ async fn dispatch(srv: &Arc<Server>, req: hyper::Request<Incoming>) -> Response 
         Some(refusal) => refusal,
         None => route(srv, &rid, &head, body).await,
     };
+    oauth::challenge(srv, &head, &mut resp);
     if let Ok(v) = HeaderValue::from_str(&rid) {
         resp.headers_mut().insert(REQUEST_ID, v);
     }
@@ -233,10 +235,15 @@ async fn dispatch(srv: &Arc<Server>, req: hyper::Request<Incoming>) -> Response 
 
 async fn route(srv: &Arc<Server>, rid: &Arc<str>, head: &Parts, body: Incoming) -> Response {
     let (get, head_only) = (head.method == Method::GET, head.method == Method::HEAD);
+    if head.uri.path() == "/mcp"
+        && let Some(refused) = oauth::token_in_query(head, rid)
+    {
+        return refused;
+    }
     match head.uri.path() {
         "/mcp" => match head.method {
             Method::POST => mcp::post(srv, rid, &head.headers, body).await,
-            Method::GET => mcp::get(srv, rid, &head.headers),
+            Method::GET => mcp::get(srv, rid, &head.headers).await,
             // Boxed: ending a session is a large future, and rare; every request's future
             // would otherwise carry room for it.
             Method::DELETE => Box::pin(mcp::delete(srv, rid, &head.headers)).await,
@@ -252,6 +259,9 @@ async fn route(srv: &Arc<Server>, rid: &Arc<str>, head: &Parts, body: Incoming) 
         "/status" => json_text(srv.gw.status_json()),
         "/metrics" => metrics(srv, head),
         "/api/conformance" => conformance(),
+        p if p.starts_with(oauth::METADATA_PATH) && (get || head_only) => {
+            oauth::metadata(srv, head, &p[oauth::METADATA_PATH.len()..])
+        }
         _ => (StatusCode::NOT_FOUND, "not found\n").into_response(),
     }
 }

@@ -60,7 +60,7 @@ pub(super) async fn post(
         return Ok(StatusCode::ACCEPTED.into_response());
     }
     let id = msg.id().cloned();
-    let principal = super::mcp::authenticate(srv, headers, &msg)?;
+    let principal = super::mcp::authenticate(srv, headers, &msg).await?;
     let meta = validate(headers, &msg).map_err(|r| r.with_id(id.clone()))?;
     if msg.method() == Some("tools/call") {
         validate_params(&srv.gw, headers, &msg).map_err(|r| r.with_id(id.clone()))?;

@@ -14,8 +14,11 @@ use crate::principal::Principal;
 
 const SHARDS: usize = 16;
 
+/// Token digest → who it vouched for, and until when.
+type Shard = Mutex<HashMap<[u8; 32], (Principal, Instant)>>;
+
 pub(crate) struct TokenCache {
-    shards: [Mutex<HashMap<[u8; 32], (Principal, Instant)>>; SHARDS],
+    shards: [Shard; SHARDS],
     per_shard: usize,
 }
 
@@ -34,7 +37,7 @@ impl TokenCache {
         out
     }
 
-    fn shard(&self, key: &[u8; 32]) -> &Mutex<HashMap<[u8; 32], (Principal, Instant)>> {
+    fn shard(&self, key: &[u8; 32]) -> &Shard {
         &self.shards[usize::from(key[0]) % SHARDS]
     }
 

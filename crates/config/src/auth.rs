@@ -394,7 +394,8 @@ mod tests {
             .map_err(|e| e.to_string())
     }
 
-    const HASH: &str = "sha256:0011223344556677:0000000000000000000000000000000000000000000000000000000000000000";
+    const HASH: &str =
+        "sha256:0011223344556677:0000000000000000000000000000000000000000000000000000000000000000";
 
     #[test]
     fn jwt_settings_and_their_defaults() {
@@ -405,7 +406,10 @@ mod tests {
         let j = a.jwt.unwrap();
         assert_eq!(j.audiences, ["https://gw.example.com/mcp"]);
         assert_eq!(j.algorithms, [JwtAlgorithm::Rs256, JwtAlgorithm::Es256]);
-        assert_eq!(j.keys, JwtKeys::JwksUrl("https://idp.example.com/jwks".into()));
+        assert_eq!(
+            j.keys,
+            JwtKeys::JwksUrl("https://idp.example.com/jwks".into())
+        );
         assert_eq!(j.roles_claim, "roles");
         assert_eq!(j.scopes_claim, None);
         // A JWT configured means callers must authenticate.
@@ -416,11 +420,23 @@ mod tests {
     fn unsafe_or_incomplete_jwt_settings_are_errors() {
         let base = "auth:\n  jwt: { issuer: \"https://idp.example.com\", audience: a, ";
         for (rest, says) in [
-            ("jwks_url: \"https://i/j\", algorithms: [none] }", "never accepted"),
-            ("jwks_url: \"https://i/j\", algorithms: [HS256] }", "asymmetric"),
-            ("jwks_url: \"https://i/j\", algorithms: [XX1] }", "unknown algorithm"),
+            (
+                "jwks_url: \"https://i/j\", algorithms: [none] }",
+                "never accepted",
+            ),
+            (
+                "jwks_url: \"https://i/j\", algorithms: [HS256] }",
+                "asymmetric",
+            ),
+            (
+                "jwks_url: \"https://i/j\", algorithms: [XX1] }",
+                "unknown algorithm",
+            ),
             ("algorithms: [RS256] }", "exactly one source"),
-            ("jwks_url: \"https://i/j\", discovery: true }", "exactly one source"),
+            (
+                "jwks_url: \"https://i/j\", discovery: true }",
+                "exactly one source",
+            ),
             ("jwks_url: \"ftp://i/j\" }", "http"),
         ] {
             let e = auth(&format!("{base}{rest}\n")).unwrap_err();
@@ -437,7 +453,10 @@ mod tests {
             "auth:\n  roles: {{ reader: {{ scopes: [mcp.tools.read] }} }}\n  api_keys:\n    - {{ name: k, hash: \"{HASH}\", roles: [reader] }}\n"
         ))
         .unwrap();
-        assert_eq!(ok.roles, [("reader".to_owned(), vec!["mcp.tools.read".to_owned()])]);
+        assert_eq!(
+            ok.roles,
+            [("reader".to_owned(), vec!["mcp.tools.read".to_owned()])]
+        );
         assert_eq!(ok.api_keys[0].roles, ["reader"]);
         let e = auth(&format!(
             "auth:\n  api_keys:\n    - {{ name: k, hash: \"{HASH}\", roles: [admin] }}\n"

@@ -161,10 +161,11 @@ pub fn is_floor(path: &str) -> bool {
 pub const TCP_FLOOR: &str = "tcp-floor";
 
 /// Every transport path: its id in the JSON and its name on the page, in the page's order.
-const PATHS: [(&str, &str); 9] = [
+const PATHS: [(&str, &str); 10] = [
     ("http", "HTTP"),
     ("http-off", "HTTP, features off"),
     ("http-on", "HTTP, features on"),
+    ("http-auth", "HTTP, features off, API key"),
     ("http-floor", "HTTP floor (bare proxy)"),
     (TCP_FLOOR, "TCP floor (splice)"),
     ("http-modern", "HTTP 2026-07-28"),

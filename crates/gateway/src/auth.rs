@@ -148,8 +148,10 @@ impl Auth {
             .split_once('_')
             .ok_or_else(|| invalid("invalid API key"))?;
         let keys = self.keys.load();
+        // Salts are written lower case; only an upper-cased key pays for the conversion.
         let key = keys
-            .get(&salt.to_ascii_lowercase())
+            .get(salt)
+            .or_else(|| keys.get(&salt.to_ascii_lowercase()))
             .ok_or_else(|| invalid("invalid API key"))?;
         let salt_bytes = unhex(salt).ok_or_else(|| invalid("invalid API key"))?;
         if !constant_time_eq(&digest(&salt_bytes, secret), &key.hash) {

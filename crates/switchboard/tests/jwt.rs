@@ -181,6 +181,8 @@ struct Idp {
     keys: Arc<Mutex<Vec<Value>>>,
     jwks_hits: Arc<AtomicUsize>,
     discovery_hits: Arc<AtomicUsize>,
+    /// While set, `/jwks` answers 500 (the provider is down).
+    failing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Idp {
@@ -196,12 +198,15 @@ impl Idp {
             discovery_hits.clone(),
             url.clone(),
         );
+        let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let f = failing.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((mut sock, _)) = listener.accept().await else {
                     continue;
                 };
                 let (k, j, d, issuer) = (k.clone(), j.clone(), d.clone(), issuer.clone());
+                let f = f.clone();
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 4096];
@@ -216,7 +221,11 @@ impl Idp {
                     let (status, body) = match path.as_str() {
                         "/jwks" => {
                             j.fetch_add(1, Ordering::SeqCst);
-                            (200, json!({"keys": *k.lock().unwrap()}).to_string())
+                            if f.load(Ordering::SeqCst) {
+                                (500, "{}".to_owned())
+                            } else {
+                                (200, json!({"keys": *k.lock().unwrap()}).to_string())
+                            }
                         }
                         "/.well-known/openid-configuration" => {
                             d.fetch_add(1, Ordering::SeqCst);
@@ -241,6 +250,7 @@ impl Idp {
             keys,
             jwks_hits,
             discovery_hits,
+            failing,
         }
     }
 
@@ -702,5 +712,83 @@ async fn protected_resource_metadata_is_served_and_named_by_401s() {
             "Bearer realm=\"switchboard\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\", scope=\"mcp.tools.read mcp.invoke mcp.prompts.read mcp.resources.read\"",
             gw.url("")
         ).as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_failed_refetch_keeps_the_keys_already_known() {
+    let rsa = Rsa::generate("r1");
+    let idp = Idp::start(vec![rsa.jwk()]).await;
+    let gw = gateway(
+        &idp,
+        &format!("{}    jwks_refetch_interval: 1s\n", jwks_url(&idp)),
+    )
+    .await;
+    let first = rsa.token(&claims(&idp, json!({"sub": "first"})));
+    assert!(
+        gw.try_initialize(&[("authorization", &format!("Bearer {first}"))])
+            .await
+            .is_ok()
+    );
+    assert_eq!(idp.jwks(), 1);
+    // The provider goes down; a token naming an unknown key makes the gateway try again.
+    idp.failing.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let unknown = rsa.sign(
+        &json!({"alg": "RS256", "kid": "r2"}),
+        &claims(&idp, json!({})),
+    );
+    assert_refused(&gw, &unknown, "unknown kid, provider down").await;
+    assert_eq!(idp.jwks(), 2, "the refetch was not attempted");
+    // A new token (not cached) signed by the known key still verifies: the stale set stayed.
+    let second = rsa.token(&claims(&idp, json!({"sub": "second"})));
+    assert!(
+        gw.try_initialize(&[("authorization", &format!("Bearer {second}"))])
+            .await
+            .is_ok()
+    );
+    assert!(gw.stderr().contains("JWKS fetch failed"), "{}", gw.stderr());
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_neither_blocks_start_nor_api_keys() {
+    // Nothing listens at this address; the gateway starts anyway and says why tokens fail.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let out = Command::new(support::gateway_bin())
+        .args(["keys", "create", "--name", "ci", "--scopes", "mcp.invoke"])
+        .output()
+        .unwrap();
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let entry = String::from_utf8(out.stderr)
+        .unwrap()
+        .lines()
+        .find(|l| l.trim_start().starts_with("- {"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let gw = Config::new()
+        .upstream(Upstream::fixture("fx"))
+        .extra(&format!(
+            "auth:\n  api_keys:\n    {entry}\n  jwt:\n    issuer: \"http://{dead}\"\n    audience: {AUDIENCE}\n    jwks_url: \"http://{dead}/jwks\"\n"
+        ))
+        .start()
+        .await;
+    assert!(
+        gw.try_initialize(&[("authorization", &format!("Bearer {key}"))])
+            .await
+            .is_ok()
+    );
+    let rsa = Rsa::generate("r1");
+    let t = rsa.sign(
+        &json!({"alg": "RS256", "kid": "r1"}),
+        &json!({"iss": format!("http://{dead}"), "sub": "a", "aud": AUDIENCE, "exp": now() + 60}),
+    );
+    assert!(
+        assert_refused(&gw, &t, "keys unavailable")
+            .await
+            .contains("signing keys are unavailable")
     );
 }

@@ -208,7 +208,9 @@ impl Resolver<'_> {
         }
         if audiences.is_empty() {
             match public_url {
-                Some(base) => audiences.push(format!("{base}/mcp")),
+                // The `/mcp` endpoint's canonical URL, and the gateway's own (the resource the
+                // root protected-resource metadata names).
+                Some(base) => audiences.extend([format!("{base}/mcp"), base.to_owned()]),
                 None => {
                     return Err(self.error(
                         &doc.issuer,
@@ -404,7 +406,10 @@ mod tests {
         )
         .unwrap();
         let j = a.jwt.unwrap();
-        assert_eq!(j.audiences, ["https://gw.example.com/mcp"]);
+        assert_eq!(
+            j.audiences,
+            ["https://gw.example.com/mcp", "https://gw.example.com"]
+        );
         assert_eq!(j.algorithms, [JwtAlgorithm::Rs256, JwtAlgorithm::Es256]);
         assert_eq!(
             j.keys,

@@ -576,7 +576,8 @@ pub const DEFAULT_TOKEN_CACHE_SIZE: usize = 10_000;
 pub struct JwtConfig {
     /// The `iss` every token must carry, exactly.
     pub issuer: String,
-    /// Accepted `aud` values (one must match); defaults to `<http.public_url>/mcp` (RFC 8707).
+    /// Accepted `aud` values (one must match); defaults to `<http.public_url>/mcp` (RFC 8707)
+    /// and `<http.public_url>`.
     pub audiences: Vec<String>,
     /// Accepted signature algorithms: asymmetric only.
     pub algorithms: Vec<JwtAlgorithm>,

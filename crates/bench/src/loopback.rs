@@ -10,6 +10,8 @@ pub struct HttpTarget {
     pub addr: SocketAddr,
     pub host: String,
     pub path: String,
+    /// The `Authorization` header every request carries (`Bearer <credential>`), if any.
+    pub authorization: Option<String>,
 }
 
 impl HttpTarget {
@@ -44,6 +46,7 @@ impl HttpTarget {
             addr,
             host: authority.to_owned(),
             path: path.to_owned(),
+            authorization: None,
         })
     }
 }

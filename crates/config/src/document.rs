@@ -111,6 +111,7 @@ pub(crate) struct HttpDoc {
     pub max_header_bytes: Option<Scalar>,
     pub header_read_timeout: Option<Scalar>,
     pub body_read_timeout: Option<Scalar>,
+    pub public_url: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -29,7 +29,7 @@ mod resolve;
 mod size;
 mod validate;
 
-pub use auth::parse_time;
+pub use auth::{load_keys_file, parse_time};
 pub use error::ConfigError;
 pub use federation::{TOKEN_ENV_PREFIX, UPSTREAMS_ENV, token_env_name};
 pub use glob::glob_match;
@@ -39,15 +39,16 @@ pub use model::{
     Anonymous, ApiKey, AuditConfig, AuditFileConfig, AuthConfig, BreakerConfig, CacheScope,
     CheckpointConfig, ClientCredentials, Config, Credentials, DEFAULT_AUDIT_CHECKPOINT_EVERY,
     DEFAULT_AUDIT_FSYNC, DEFAULT_AUDIT_PATH, DEFAULT_AUDIT_QUEUE, DEFAULT_AUDIT_ROTATE_BYTES,
-    DEFAULT_BREAKER_FAILURES, DEFAULT_BREAKER_OPEN_FOR, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER,
-    DEFAULT_IDLE_TTL, DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL, DEFAULT_LISTEN,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HELD, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_QUEUE,
-    DEFAULT_MAX_ROUNDS, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WAIT, DEFAULT_NAMESPACE_SEPARATOR,
-    DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT, Era, FileIntegrity, Fsync, GroupStrategy,
-    HealthConfig, HttpConfig, IdempotencyConfig, IpNet, ItemFilter, LimitsConfig,
-    MAX_REPLICA_ID_LEN, ModernConfig, OnFull, Outbound, OutboundTls, PluginSettings, PluginsConfig,
-    ProductConfig, ProductStatus, ProxySetting, Rate, Root, Secret, SessionMode, SessionsConfig,
-    StartMode, StateKey, Transport, UpstreamConfig, WebhookConfig,
+    DEFAULT_BREAKER_FAILURES, DEFAULT_BREAKER_OPEN_FOR, DEFAULT_CLOCK_SKEW, DEFAULT_EVENT_BUFFER,
+    DEFAULT_GATHER, DEFAULT_IDLE_TTL, DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL,
+    DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HELD, DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_MAX_QUEUE, DEFAULT_MAX_ROUNDS, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WAIT,
+    DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT, Era,
+    FileIntegrity, Fsync, GroupStrategy, HealthConfig, HttpConfig, IdempotencyConfig, IpNet,
+    ItemFilter, JwtAlgorithm, JwtConfig, JwtKeys, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig,
+    OnFull, Outbound, OutboundTls, PluginSettings, PluginsConfig, ProductConfig, ProductStatus,
+    ProxySetting, Rate, Root, Secret, SessionMode, SessionsConfig, StartMode, StateKey, Transport,
+    UpstreamConfig, WebhookConfig,
 };
 pub use outbound::ALLOW_PRIVATE_ENV;
 pub use plugins::PLUGINS_DISABLED_ENV;

@@ -145,6 +145,10 @@ pub struct HttpConfig {
     pub max_header_bytes: usize,
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
+    /// The URL clients reach the gateway at (`https://gw.example.com`, no trailing `/`): the
+    /// base of the canonical resource URLs (RFC 8707) in protected-resource metadata and the
+    /// default JWT audience (`<public_url>/mcp`). `None`: derived from each request's `Host`.
+    pub public_url: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -156,6 +160,7 @@ impl Default for HttpConfig {
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            public_url: None,
         }
     }
 }
@@ -870,7 +875,112 @@ impl Default for IdempotencyConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AuthConfig {
     pub anonymous: Anonymous,
+    /// Keys written in the config file itself.
     pub api_keys: Vec<ApiKey>,
+    /// `auth.keys_file`: more keys, in a file of their own that is re-read when it changes.
+    pub keys_file: Option<PathBuf>,
+    /// The keys `keys_file` held when the config was loaded.
+    pub file_keys: Vec<ApiKey>,
+    /// `auth.jwt`: bearer tokens from an identity provider.
+    pub jwt: Option<JwtConfig>,
+    /// `auth.roles`: role name → the scopes it grants, in file order.
+    pub roles: Vec<(String, Vec<String>)>,
+}
+
+/// How long a JWKS is trusted before it is fetched again (in the background of a request).
+pub const DEFAULT_JWKS_TTL: Duration = Duration::from_secs(10 * 60);
+/// The least time between two JWKS fetches caused by tokens naming an unknown key (`kid`): a
+/// flood of made-up key ids costs the identity provider one request per interval at most.
+pub const DEFAULT_JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// Default allowed clock difference for `exp` and `nbf`.
+pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(60);
+/// How long a verified token is remembered (never past its `exp`).
+pub const DEFAULT_TOKEN_CACHE_TTL: Duration = Duration::from_secs(5 * 60);
+/// Verified tokens remembered at most.
+pub const DEFAULT_TOKEN_CACHE_SIZE: usize = 10_000;
+
+/// `auth.jwt`: who issues the tokens, for whom, and where their keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtConfig {
+    /// The `iss` every token must carry, exactly.
+    pub issuer: String,
+    /// Accepted `aud` values (one must match); defaults to `<http.public_url>/mcp` (RFC 8707)
+    /// and `<http.public_url>`.
+    pub audiences: Vec<String>,
+    /// Accepted signature algorithms: asymmetric only.
+    pub algorithms: Vec<JwtAlgorithm>,
+    pub clock_skew: Duration,
+    pub keys: JwtKeys,
+    /// The claim that carries scopes; `None`: `scope` (space separated) or else `scp`.
+    pub scopes_claim: Option<String>,
+    /// The claim that carries role names (a list or a space-separated string).
+    pub roles_claim: String,
+    pub jwks_ttl: Duration,
+    pub jwks_refetch_interval: Duration,
+    pub cache_ttl: Duration,
+    pub cache_size: usize,
+}
+
+/// Where token signing keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwtKeys {
+    /// A JWKS document at this URL.
+    JwksUrl(String),
+    /// The `jwks_uri` of the issuer's metadata: OpenID Connect discovery
+    /// (`<issuer>/.well-known/openid-configuration`), else RFC 8414
+    /// (`/.well-known/oauth-authorization-server` on the issuer).
+    Discovery,
+    /// One public key in a PEM file (SPKI, `-----BEGIN PUBLIC KEY-----`), read at load.
+    Pem { path: PathBuf, text: String },
+}
+
+/// A JWS signature algorithm switchboard verifies. There is no `none` and no `HS*`: a shared
+/// secret would let anyone who can verify also sign, and accepting HS with a public key is the
+/// classic algorithm-confusion forgery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    Rs256,
+    Rs384,
+    Rs512,
+    Ps256,
+    Ps384,
+    Ps512,
+    Es256,
+    Es384,
+    EdDsa,
+}
+
+impl JwtAlgorithm {
+    pub const ALL: [JwtAlgorithm; 9] = [
+        JwtAlgorithm::Rs256,
+        JwtAlgorithm::Rs384,
+        JwtAlgorithm::Rs512,
+        JwtAlgorithm::Ps256,
+        JwtAlgorithm::Ps384,
+        JwtAlgorithm::Ps512,
+        JwtAlgorithm::Es256,
+        JwtAlgorithm::Es384,
+        JwtAlgorithm::EdDsa,
+    ];
+
+    /// Its `alg` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            JwtAlgorithm::Rs256 => "RS256",
+            JwtAlgorithm::Rs384 => "RS384",
+            JwtAlgorithm::Rs512 => "RS512",
+            JwtAlgorithm::Ps256 => "PS256",
+            JwtAlgorithm::Ps384 => "PS384",
+            JwtAlgorithm::Ps512 => "PS512",
+            JwtAlgorithm::Es256 => "ES256",
+            JwtAlgorithm::Es384 => "ES384",
+            JwtAlgorithm::EdDsa => "EdDSA",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<JwtAlgorithm> {
+        JwtAlgorithm::ALL.into_iter().find(|a| a.name() == name)
+    }
 }
 
 /// Whether callers without credentials are served (as `anonymous`).
@@ -892,6 +1002,8 @@ pub struct ApiKey {
     /// `sha256:<salt hex>:<hash hex>`.
     pub hash: String,
     pub scopes: Vec<String>,
+    /// Role names (`auth.roles`) whose scopes it also has.
+    pub roles: Vec<String>,
     /// Unix seconds after which it is refused.
     pub expires_unix: Option<u64>,
 }
@@ -902,6 +1014,7 @@ impl std::fmt::Debug for ApiKey {
             .field("name", &self.name)
             .field("hash", &"<redacted>")
             .field("scopes", &self.scopes)
+            .field("roles", &self.roles)
             .field("expires_unix", &self.expires_unix)
             .finish()
     }

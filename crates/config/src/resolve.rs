@@ -132,7 +132,7 @@ impl Resolver<'_> {
             None => true,
         };
         let auth = match doc.auth {
-            Some(a) => self.auth(a)?,
+            Some(a) => self.auth(a, http.public_url.as_deref())?,
             None => crate::model::AuthConfig::default(),
         };
         let idempotency = match doc.idempotency {
@@ -193,6 +193,14 @@ impl Resolver<'_> {
                 &doc.body_read_timeout,
                 DEFAULT_BODY_READ_TIMEOUT,
             )?,
+            public_url: match &doc.public_url {
+                Some(s) => Some(
+                    self.checked(s, validate::check_public_url)?
+                        .trim_end_matches('/')
+                        .to_owned(),
+                ),
+                None => None,
+            },
         })
     }
 

@@ -109,6 +109,18 @@ pub(crate) fn check_http_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `http.public_url`: an http(s) URL with no query or fragment (paths are appended to it).
+pub(crate) fn check_public_url(url: &str) -> Result<(), String> {
+    check_http_url(url)?;
+    if url.contains(['?', '#']) {
+        return Err(format!(
+            "`public_url` must not have a query or fragment: `{}`",
+            url.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
 fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
     text.get(..prefix.len())
         .is_some_and(|head| head.eq_ignore_ascii_case(prefix))

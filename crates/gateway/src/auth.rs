@@ -11,12 +11,15 @@
 //! start; `switchboard serve` refuses a public listener without `force`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use arc_swap::ArcSwap;
 use ring::rand::{SecureRandom, SystemRandom};
-use switchboard_config::{Anonymous, AuthConfig};
+use switchboard_config::{Anonymous, ApiKey, AuthConfig};
 use switchboard_protocol::{ErrorCode, RpcError};
 
+use crate::jwt::Verifier;
 use crate::principal::{Credentials, Principal};
 
 /// Prefix of every switchboard API key.
@@ -27,29 +30,75 @@ pub const UNAUTHENTICATED: ErrorCode = ErrorCode(-31040);
 /// The caller lacks a scope the request needs (HTTP 403, `X-Required-Scopes`).
 pub const FORBIDDEN: ErrorCode = ErrorCode(-31041);
 
+/// The scopes the gateway itself asks for, one per method family (RFC 9728 `scopes_supported`).
+pub const METHOD_SCOPES: [&str; 4] = [
+    "mcp.tools.read",
+    "mcp.invoke",
+    "mcp.prompts.read",
+    "mcp.resources.read",
+];
+
+/// `error.data.reason` of a 401 whose credential was presented and refused (RFC 6750
+/// `invalid_token`), as opposed to one with no credential at all.
+pub const INVALID_TOKEN: &str = "invalid_token";
+
 struct Key {
     principal: Principal,
     hash: [u8; 32],
     expires_unix: Option<u64>,
 }
 
+type Roles = HashMap<String, Vec<String>>;
+
 /// The configured ways in.
 pub struct Auth {
     anonymous: bool,
-    /// By salt (hex).
-    keys: HashMap<String, Key>,
+    /// `auth.api_keys`, kept to rebuild the table when the keys file changes.
+    inline: Vec<ApiKey>,
+    /// By salt (hex): the inline keys and the keys file's, swapped whole when the file changes.
+    keys: ArcSwap<HashMap<String, Key>>,
+    roles: Arc<Roles>,
+    jwt: Option<Verifier>,
 }
 
 impl Auth {
     pub fn new(cfg: &AuthConfig) -> Auth {
-        let keys = cfg
-            .api_keys
+        let roles: Arc<Roles> = Arc::new(cfg.roles.iter().cloned().collect());
+        let jwt = cfg
+            .jwt
+            .as_ref()
+            .and_then(|j| match Verifier::new(j, roles.clone()) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    // The config loader read the PEM already; failing here means it holds no usable
+                    // key. Fail closed: no token is accepted.
+                    tracing::error!("auth.jwt: {e}; no JWT will be accepted");
+                    None
+                }
+            });
+        let auth = Auth {
+            anonymous: cfg.anonymous != Anonymous::Off,
+            inline: cfg.api_keys.clone(),
+            keys: ArcSwap::from_pointee(HashMap::new()),
+            roles,
+            jwt,
+        };
+        auth.replace_file_keys(&cfg.file_keys);
+        auth
+    }
+
+    /// The key table becomes the inline keys plus `file_keys`.
+    pub fn replace_file_keys(&self, file_keys: &[ApiKey]) {
+        let table = self
+            .inline
             .iter()
+            .chain(file_keys)
             .filter_map(|k| {
                 let mut parts = k.hash.split(':').skip(1);
                 let salt = parts.next()?.to_ascii_lowercase();
                 let hash = unhex32(parts.next()?)?;
-                let principal = Principal::key(&k.name, &k.scopes);
+                let principal =
+                    Principal::key(&k.name, &with_roles(&k.scopes, &k.roles, &self.roles));
                 Some((
                     salt,
                     Key {
@@ -60,49 +109,72 @@ impl Auth {
                 ))
             })
             .collect();
-        Auth {
-            anonymous: cfg.anonymous != Anonymous::Off,
-            keys,
-        }
+        self.keys.store(Arc::new(table));
     }
 
-    pub fn authenticate(&self, credentials: Credentials<'_>) -> Result<Principal, RpcError> {
+    pub fn jwt_issuer(&self) -> Option<&str> {
+        self.jwt.as_ref().map(Verifier::issuer)
+    }
+
+    pub async fn authenticate(&self, credentials: Credentials<'_>) -> Result<Principal, RpcError> {
         let Some(auth) = credentials.authorization else {
             if self.anonymous {
                 return Ok(Principal::anonymous());
             }
-            return Err(unauthenticated(
-                "authentication required: send Authorization: Bearer <API key>",
-            ));
+            return Err(unauthenticated(if self.jwt.is_some() {
+                "authentication required: send Authorization: Bearer <API key or access token>"
+            } else {
+                "authentication required: send Authorization: Bearer <API key>"
+            }));
         };
         let token = auth
             .strip_prefix("Bearer ")
             .or_else(|| auth.strip_prefix("bearer "))
             .map(str::trim)
-            .ok_or_else(|| {
-                unauthenticated("the Authorization header must be `Bearer <API key>`")
-            })?;
-        let Some(rest) = token.strip_prefix(KEY_PREFIX) else {
-            return Err(unauthenticated(
+            .ok_or_else(|| invalid("the Authorization header must be `Bearer <credential>`"))?;
+        if let Some(rest) = token.strip_prefix(KEY_PREFIX) {
+            return self.api_key(rest);
+        }
+        match &self.jwt {
+            Some(v) => v.verify(token).await.map_err(|r| invalid(&r.to_string())),
+            None => Err(invalid(
                 "the bearer credential is not a switchboard API key",
-            ));
-        };
+            )),
+        }
+    }
+
+    fn api_key(&self, rest: &str) -> Result<Principal, RpcError> {
         let (salt, secret) = rest
             .split_once('_')
-            .ok_or_else(|| unauthenticated("invalid API key"))?;
-        let key = self
-            .keys
-            .get(&salt.to_ascii_lowercase())
-            .ok_or_else(|| unauthenticated("invalid API key"))?;
-        let salt_bytes = unhex(salt).ok_or_else(|| unauthenticated("invalid API key"))?;
+            .ok_or_else(|| invalid("invalid API key"))?;
+        let keys = self.keys.load();
+        // Salts are written lower case; only an upper-cased key pays for the conversion.
+        let key = keys
+            .get(salt)
+            .or_else(|| keys.get(&salt.to_ascii_lowercase()))
+            .ok_or_else(|| invalid("invalid API key"))?;
+        let salt_bytes = unhex(salt).ok_or_else(|| invalid("invalid API key"))?;
         if !constant_time_eq(&digest(&salt_bytes, secret), &key.hash) {
-            return Err(unauthenticated("invalid API key"));
+            return Err(invalid("invalid API key"));
         }
         if key.expires_unix.is_some_and(|at| now_unix() >= at) {
-            return Err(unauthenticated("the API key has expired"));
+            return Err(invalid("the API key has expired"));
         }
         Ok(key.principal.clone())
     }
+}
+
+/// A key's own scopes and those of its roles, each once.
+fn with_roles(scopes: &[String], roles: &[String], table: &Roles) -> Vec<String> {
+    let mut out = scopes.to_vec();
+    for r in roles {
+        for s in table.get(r).into_iter().flatten() {
+            if !out.contains(s) {
+                out.push(s.clone());
+            }
+        }
+    }
+    out
 }
 
 /// A new key and the `hash` entry that admits it (for `switchboard keys create`).
@@ -122,6 +194,11 @@ pub fn create_key() -> Result<(String, String), String> {
 
 fn unauthenticated(message: &str) -> RpcError {
     RpcError::new(UNAUTHENTICATED, message).with_str("category", "unauthenticated")
+}
+
+/// A credential was presented and refused.
+fn invalid(message: &str) -> RpcError {
+    unauthenticated(message).with_str("reason", INVALID_TOKEN)
 }
 
 fn digest(salt: &[u8], secret: &str) -> [u8; 32] {
@@ -178,10 +255,19 @@ mod tests {
                 name: "ci".into(),
                 hash,
                 scopes: vec!["mcp.invoke".into()],
+                roles: vec!["reader".into()],
                 expires_unix: expires,
             }],
+            roles: vec![("reader".into(), vec!["mcp.tools.read".into()])],
+            ..AuthConfig::default()
         };
         (Auth::new(&cfg), key)
+    }
+
+    impl Auth {
+        fn authenticate_now(&self, c: Credentials<'_>) -> Result<Principal, RpcError> {
+            futures::executor::block_on(self.authenticate(c))
+        }
     }
 
     fn bearer(v: &str) -> String {
@@ -197,12 +283,16 @@ mod tests {
         );
         let b = bearer(&key);
         let p = a
-            .authenticate(Credentials {
+            .authenticate_now(Credentials {
                 authorization: Some(&b),
             })
             .unwrap();
         assert_eq!(p.id(), "key:ci");
-        assert_eq!(p.scopes(), ["mcp.invoke".to_owned()]);
+        // Its own scopes and its role's.
+        assert_eq!(
+            p.scopes(),
+            ["mcp.invoke".to_owned(), "mcp.tools.read".to_owned()]
+        );
         // One character off, another key, no key, not a key.
         let mut wrong = key.clone();
         wrong.pop();
@@ -216,11 +306,19 @@ mod tests {
             Some(bearer("eyJhbGciOi.x.y")),
         ] {
             let e = a
-                .authenticate(Credentials {
+                .authenticate_now(Credentials {
                     authorization: cred.as_deref(),
                 })
                 .unwrap_err();
             assert_eq!(e.code, UNAUTHENTICATED, "{cred:?}");
+            let presented = cred.is_some();
+            assert_eq!(
+                e.data()
+                    .iter()
+                    .any(|(k, v)| k == "reason" && v.contains(INVALID_TOKEN)),
+                presented,
+                "{cred:?}"
+            );
         }
     }
 
@@ -228,13 +326,13 @@ mod tests {
     fn anonymous_only_when_allowed_and_expired_keys_fail() {
         let (a, _) = auth(Anonymous::Loopback, None);
         assert_eq!(
-            a.authenticate(Credentials::default()).unwrap().id(),
+            a.authenticate_now(Credentials::default()).unwrap().id(),
             "anonymous"
         );
         let (a, key) = auth(Anonymous::Off, Some(1));
         let b = bearer(&key);
         let e = a
-            .authenticate(Credentials {
+            .authenticate_now(Credentials {
                 authorization: Some(&b),
             })
             .unwrap_err();

@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod error;
 pub mod hints;
 pub mod idempotency;
+pub mod jwt;
 pub mod level;
 pub mod listen;
 pub mod modern;

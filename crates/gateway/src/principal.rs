@@ -35,9 +35,14 @@ impl Principal {
 
     /// The holder of the API key named `name`: `key:<name>`.
     pub fn key(name: &str, scopes: &[String]) -> Principal {
+        Principal::vouched(format!("key:{name}"), scopes.to_vec())
+    }
+
+    /// A caller a credential vouched for (`key:<name>`, `jwt:<iss>#<sub>`), held to `scopes`.
+    pub fn vouched(id: String, scopes: Vec<String>) -> Principal {
         Principal {
-            id: Arc::from(format!("key:{name}")),
-            scopes: Arc::from(scopes.to_vec()),
+            id: Arc::from(id),
+            scopes: Arc::from(scopes),
             vouched: true,
         }
     }
@@ -58,7 +63,7 @@ impl Principal {
         &self.scopes
     }
 
-    /// The principal's stable name (`anonymous`, a key's name, a token's subject).
+    /// The principal's stable name: `anonymous`, `key:<name>`, or `jwt:<iss>#<sub>`.
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -66,6 +71,12 @@ impl Principal {
     /// The name, shared (what the audit record takes without copying it).
     pub fn shared_id(&self) -> &Arc<str> {
         &self.id
+    }
+
+    /// Whether `other` is the same caller (whatever scopes each credential carried): what
+    /// owning a session means.
+    pub fn same_as(&self, other: &Principal) -> bool {
+        self.id == other.id
     }
 }
 
@@ -77,8 +88,20 @@ pub struct Credentials<'a> {
 }
 
 impl Gateway {
-    /// Decides who a caller is, or refuses it (-31040, HTTP 401).
-    pub fn authenticate(&self, credentials: Credentials<'_>) -> Result<Principal, RpcError> {
-        self.state.auth.authenticate(credentials)
+    /// Decides who a caller is, or refuses it (-31040, HTTP 401). Asynchronous only for a JWT
+    /// whose signing keys are not fetched yet; an API key or a cached token never waits.
+    pub async fn authenticate(&self, credentials: Credentials<'_>) -> Result<Principal, RpcError> {
+        self.state.auth.authenticate(credentials).await
+    }
+
+    /// Replaces the keys of `auth.keys_file` (the file changed): revoked keys stop working at
+    /// once, new ones start.
+    pub fn replace_file_keys(&self, keys: &[switchboard_config::ApiKey]) {
+        self.state.auth.replace_file_keys(keys);
+    }
+
+    /// The issuer of accepted JWTs, when `auth.jwt` is configured (RFC 9728 metadata names it).
+    pub fn jwt_issuer(&self) -> Option<&str> {
+        self.state.auth.jwt_issuer()
     }
 }

@@ -93,6 +93,10 @@ impl Gateway {
             self.upsert_upstream(cfg.clone()).await;
         }
         r.needs_restart = fixed_settings_changed(&self.state.config, new);
+        // The keys file was read again with the config: its keys apply now.
+        if new.auth.keys_file == self.state.config.auth.keys_file {
+            self.replace_file_keys(&new.auth.file_keys);
+        }
         r
     }
 
@@ -140,7 +144,12 @@ fn fixed_settings_changed(running: &Config, new: &Config) -> Vec<&'static str> {
     check("modern", running.modern != new.modern);
     check("limits", running.limits != new.limits);
     check("idempotency", running.idempotency != new.idempotency);
-    check("auth", running.auth != new.auth);
+    // The keys file's contents change live (`replace_file_keys`); the rest of `auth` does not.
+    let fixed_auth = |a: &switchboard_config::AuthConfig| switchboard_config::AuthConfig {
+        file_keys: Vec::new(),
+        ..a.clone()
+    };
+    check("auth", fixed_auth(&running.auth) != fixed_auth(&new.auth));
     check("metrics", running.metrics_enabled != new.metrics_enabled);
     // Loading follows the new block at once; runtime install keeps the start settings.
     check(

@@ -74,6 +74,14 @@ impl<'a> Request<'a> {
         self
     }
 
+    /// Served for `principal` (the same caller as the session's, by id — `Gateway::session`
+    /// checked that — with the scopes its credential carries now: a refreshed token or an
+    /// edited keys file takes effect on the next request, not the next session).
+    pub fn with_principal(mut self, principal: &'a Principal) -> Request<'a> {
+        self.principal = principal;
+        self
+    }
+
     pub fn with_trace(mut self, trace: Option<TraceContext<'a>>) -> Request<'a> {
         self.trace = trace;
         self

@@ -59,7 +59,7 @@ where
     let max = gw.config().http.max_body_bytes;
     // The process that started `switchboard stdio` is its one caller; it has no headers to
     // show, so it is whoever the gateway takes a caller without credentials to be.
-    let principal = match gw.authenticate(Credentials::default()) {
+    let principal = match gw.authenticate(Credentials::default()).await {
         Ok(p) => p,
         Err(e) => {
             let _ = out_tx.send(refusal(None, e)).await;

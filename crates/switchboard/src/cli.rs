@@ -105,6 +105,9 @@ pub enum KeysCommand {
         /// Scopes granted (repeat, or comma-separate).
         #[arg(long)]
         scopes: Vec<String>,
+        /// Roles (`auth.roles`) whose scopes it also has (repeat, or comma-separate).
+        #[arg(long)]
+        roles: Vec<String>,
         /// When it stops working: Unix seconds or an RFC 3339 UTC time.
         #[arg(long)]
         expires: Option<String>,

@@ -11,6 +11,7 @@ pub fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
         KeysCommand::Create {
             name,
             scopes,
+            roles,
             expires,
         } => {
             if name.is_empty()
@@ -36,20 +37,28 @@ pub fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(1));
                 }
             };
-            let scopes: Vec<String> = scopes
-                .iter()
-                .flat_map(|s| s.split(','))
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| format!("{s:?}"))
-                .collect();
+            let list = |v: &[String]| -> Vec<String> {
+                v.iter()
+                    .flat_map(|s| s.split(','))
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| format!("{s:?}"))
+                    .collect()
+            };
+            let scopes = list(&scopes);
+            let roles = list(&roles);
             outln!("{key}")?;
             errln!(
                 "switchboard: the key above is shown once; store it now. Add this entry under auth.api_keys:"
             );
             let expires = expires.map_or(String::new(), |e| format!(", expires: {e:?}"));
+            let roles = if roles.is_empty() {
+                String::new()
+            } else {
+                format!(", roles: [{}]", roles.join(", "))
+            };
             errln!(
-                "  - {{ name: {name}, hash: \"{hash}\", scopes: [{}]{expires} }}",
+                "  - {{ name: {name}, hash: \"{hash}\", scopes: [{}]{roles}{expires} }}",
                 scopes.join(", ")
             );
             Ok(ExitCode::SUCCESS)

@@ -2,6 +2,10 @@
 //! on disk (watched through its directory, so editors that replace the file by renaming are
 //! seen too; changes are debounced). A file that does not load keeps the running config: the
 //! error is logged with its line and column and nothing changes.
+//!
+//! `auth.keys_file` is watched the same way on its own: when it changes, its keys replace the
+//! previous ones at once (a revoked key is refused on its next request); a file that does not
+//! load keeps the keys already in force.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,12 +27,50 @@ pub struct Source {
 
 /// Starts watching; runs until the process ends.
 pub fn spawn(gw: Gateway, source: Source) {
+    if let Some(path) = gw.config().auth.keys_file.clone() {
+        spawn_keys_file(gw.clone(), path);
+    }
     let (tx, rx) = mpsc::channel::<()>(1);
     let watcher = watch(&source.path, tx.clone());
     tokio::spawn(async move {
         // Kept alive as long as the task: dropping the watcher stops it.
         let _watcher = watcher;
         run(gw, source, tx, rx).await;
+    });
+}
+
+/// Watches `auth.keys_file` and swaps its keys in whenever it changes.
+fn spawn_keys_file(gw: Gateway, path: PathBuf) {
+    let (tx, mut rx) = mpsc::channel::<()>(1);
+    let watcher = watch(&path, tx);
+    tokio::spawn(async move {
+        let _watcher = watcher;
+        while rx.recv().await.is_some() {
+            loop {
+                match tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+                    Ok(Some(())) => continue,
+                    Ok(None) => return,
+                    Err(_) => break,
+                }
+            }
+            let roles: Vec<&str> = gw
+                .config()
+                .auth
+                .roles
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect();
+            let env = |k: &str| std::env::var(k).ok();
+            match switchboard_config::load_keys_file(&path, &env, &roles) {
+                Ok(keys) => {
+                    gw.replace_file_keys(&keys);
+                    tracing::info!(keys = keys.len(), file = %path.display(), "keys file reloaded");
+                }
+                Err(e) => {
+                    tracing::error!("keys file reload failed; the keys already in force stay: {e}")
+                }
+            }
+        }
     });
 }
 

@@ -38,6 +38,7 @@ pub struct Answer {
 pub struct HttpClient {
     target: Arc<HttpTarget>,
     host: HeaderValue,
+    authorization: Option<HeaderValue>,
     sender: Option<SendRequest<Full<Bytes>>>,
     session: Option<HeaderValue>,
     next_id: u64,
@@ -50,9 +51,14 @@ impl HttpClient {
     /// Opens the connection.
     pub async fn connect(target: Arc<HttpTarget>, timeout: Duration) -> Result<HttpClient, String> {
         let host = HeaderValue::from_str(&target.host).map_err(|e| e.to_string())?;
+        let authorization = match &target.authorization {
+            Some(a) => Some(HeaderValue::from_str(a).map_err(|e| e.to_string())?),
+            None => None,
+        };
         let mut c = HttpClient {
             target,
             host,
+            authorization,
             sender: None,
             session: None,
             next_id: 1,
@@ -120,6 +126,9 @@ impl HttpClient {
             .header(CONTENT_TYPE, "application/json");
         if let Some(s) = session {
             req = req.header(SESSION_HEADER, s.clone());
+        }
+        if let Some(a) = &self.authorization {
+            req = req.header(hyper::header::AUTHORIZATION, a.clone());
         }
         if let Some((mcp_method, name)) = mirrored {
             req = req

@@ -105,6 +105,9 @@ pub struct Args {
     /// and mirrored headers on every request, no sessions).
     #[arg(long, default_value = "2025-11-25", value_parser = ["2025-11-25", "2026-07-28"])]
     pub revision: String,
+    /// HTTP: send `Authorization: Bearer <CREDENTIAL>` on every request (an API key or a JWT).
+    #[arg(long, value_name = "CREDENTIAL")]
+    pub bearer: Option<String>,
     /// Hard cap on each phase.
     #[arg(long, default_value = DEFAULT_MAX_DURATION, value_parser = parse_duration)]
     pub max_duration: Duration,
@@ -140,7 +143,11 @@ impl Args {
             bail!("--concurrency must be 1..=100000");
         }
         let target = match (&self.http, self.stdio) {
-            (Some(url), false) => Target::Http(HttpTarget::parse(url)?),
+            (Some(url), false) => {
+                let mut t = HttpTarget::parse(url)?;
+                t.authorization = self.bearer.as_ref().map(|b| format!("Bearer {b}"));
+                Target::Http(t)
+            }
             (None, true) => {
                 if self.command.is_empty() {
                     bail!("--stdio needs the server's command after --");

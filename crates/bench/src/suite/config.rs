@@ -51,6 +51,30 @@ pub const FEATURES_AUDIT: Features = Features {
     upstream: &["breaker: { enabled: false }"],
 };
 
+/// An API key for the authenticated case, made by the gateway binary itself
+/// (`switchboard keys create`): the key to send, and the `auth:` block that admits it (with the
+/// scopes a `tools/call` needs, so the scope check runs and passes).
+pub fn api_key(gateway: &Path) -> anyhow::Result<(String, String)> {
+    let out = std::process::Command::new(gateway)
+        .args([
+            "keys",
+            "create",
+            "--name",
+            "bench",
+            "--scopes",
+            "mcp.tools.read,mcp.invoke",
+        ])
+        .output()?;
+    anyhow::ensure!(out.status.success(), "switchboard keys create failed");
+    let key = String::from_utf8(out.stdout)?.trim().to_owned();
+    let entry = String::from_utf8(out.stderr)?
+        .lines()
+        .find(|l| l.trim_start().starts_with("- {"))
+        .map(|l| l.trim().to_owned())
+        .ok_or_else(|| anyhow::anyhow!("switchboard keys create printed no entry"))?;
+    Ok((key, format!("auth:\n  api_keys:\n    {entry}\n")))
+}
+
 /// [`write`], with `features` added.
 pub fn write_with(
     dir: &Path,

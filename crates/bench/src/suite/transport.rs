@@ -58,6 +58,21 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
             ))
         });
         let mut featured = featured.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+        // Features off plus an API key that every call presents: the gap to `http-off` is
+        // what authenticating and the scope check cost per call.
+        let (key, auth) = config::api_key(&layout.gateway())?;
+        let cfg = config::write_with(
+            &layout.run_dir,
+            "transport-http-auth",
+            &up,
+            &config::FEATURES_OFF,
+        )?;
+        std::fs::write(&cfg, format!("{}{auth}", std::fs::read_to_string(&cfg)?))?;
+        featured.push((
+            "http-auth",
+            start_gateway(layout, "gateway-http-auth", &cfg)?,
+            Vec::new(),
+        ));
         let feature_c = plan.concurrency.iter().copied().filter(|&c| c <= 32).max();
         // Both floors, measured against the same direct runs: the bare proxy and the splice.
         // Each with its runs at the concurrency being measured.
@@ -99,16 +114,15 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
                 );
                 if Some(c) == feature_c {
                     for (path, (gw, gw_url), runs) in &mut featured {
-                        runs.push(
-                            plan.standard(Load::http(
-                                &format!("{path}-c{c}-gateway-{round}"),
-                                gw_url,
-                            ))
+                        let mut load = plan
+                            .standard(Load::http(&format!("{path}-c{c}-gateway-{round}"), gw_url))
                             .tool("up__echo")
                             .concurrency(c)
-                            .watch(gw.pid())
-                            .run(layout)?,
-                        );
+                            .watch(gw.pid());
+                        if *path == "http-auth" {
+                            load = load.arg("bearer", &key);
+                        }
+                        runs.push(load.run(layout)?);
                     }
                 }
                 modern.push(

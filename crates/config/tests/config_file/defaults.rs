@@ -35,6 +35,7 @@ fn http_defaults() {
         max_header_bytes: 64 * 1024,
         header_read_timeout: Duration::from_secs(75),
         body_read_timeout: Duration::from_secs(30),
+        public_url: None,
     };
     assert_eq!(ok("").http, expected);
     assert_eq!(ok("http: {}\n").http, expected);

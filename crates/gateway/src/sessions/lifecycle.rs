@@ -93,10 +93,9 @@ impl Gateway {
         principal: &Principal,
         endpoint: Endpoint,
     ) -> Option<Arc<Session>> {
-        let s =
-            self.state.sessions.store().get(id).filter(|s| {
-                s.record.principal == *principal && s.record.view.endpoint() == endpoint
-            })?;
+        let s = self.state.sessions.store().get(id).filter(|s| {
+            s.record.principal.same_as(principal) && s.record.view.endpoint() == endpoint
+        })?;
         s.touch();
         Some(s)
     }

@@ -133,7 +133,10 @@ async fn handle_post(
             }
             Ok(StatusCode::ACCEPTED.into_response())
         }
-        Kind::Request => Ok(request(srv, rid, session, msg, Inputs::read(headers, client)).await),
+        Kind::Request => {
+            let inputs = Inputs::read(headers, client);
+            Ok(request(srv, rid, session, principal, msg, inputs).await)
+        }
     }
 }
 
@@ -147,7 +150,7 @@ pub(super) async fn authenticate(
     verb: &str,
     client: Option<SocketAddr>,
 ) -> Result<Principal, Rejection> {
-    match srv.gw.authenticate(credentials(headers)) {
+    match srv.gw.authenticate(credentials(headers)).await {
         Ok(p) => Ok(p),
         Err(e) => {
             if srv.gw.audit().is_some() {
@@ -206,6 +209,7 @@ async fn request(
     srv: &Arc<Server>,
     rid: &Arc<str>,
     session: Arc<Session>,
+    principal: Principal,
     msg: Message,
     inputs: Inputs,
 ) -> Response {
@@ -217,7 +221,7 @@ async fn request(
     // Polled here, not spawned: a plain JSON answer (the common case) costs no task hop. The
     // future moves to a task of its own only if the answer becomes a stream.
     let mut handler = RunToEnd::new(async move {
-        let req = inputs.apply(Request::new(&s2, &rid2, &tx));
+        let req = inputs.apply(Request::new(&s2, &rid2, &tx).with_principal(&principal));
         gw.request(&req, &msg).await
     });
     let (first, answer) = match start(&mut handler, &mut rx).await {

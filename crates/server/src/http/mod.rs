@@ -19,6 +19,7 @@ mod guard;
 mod inputs;
 mod mcp;
 mod modern;
+mod oauth;
 mod plugins;
 mod rejection;
 
@@ -240,6 +241,7 @@ async fn dispatch(
         Some(refusal) => refusal,
         None => route(srv, &rid, &head, body, client).await,
     };
+    oauth::challenge(srv, &head, &mut resp);
     if let Ok(v) = HeaderValue::from_str(&rid) {
         resp.headers_mut().insert(REQUEST_ID, v);
     }
@@ -265,6 +267,9 @@ async fn route(
         },
     };
     if let Some(endpoint) = endpoint {
+        if let Some(refused) = oauth::token_in_query(head, rid) {
+            return refused;
+        }
         let at = mcp::At { client, endpoint };
         return match head.method {
             Method::POST => mcp::post(srv, rid, &head.headers, body, at).await,
@@ -290,6 +295,9 @@ async fn route(
         "/status" => json_text(srv.gw.status_json()),
         "/metrics" => metrics(srv, head),
         "/api/conformance" => conformance(),
+        p if p.starts_with(oauth::METADATA_PATH) && (get || head_only) => {
+            oauth::metadata(srv, head, &p[oauth::METADATA_PATH.len()..])
+        }
         _ => (StatusCode::NOT_FOUND, "not found\n").into_response(),
     }
 }

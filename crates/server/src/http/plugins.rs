@@ -32,6 +32,7 @@ async fn install(srv: &Server, headers: &HeaderMap, body: Incoming) -> Result<Re
     let principal = srv
         .gw
         .authenticate(credentials(headers))
+        .await
         .map_err(Rejection::from_error)?;
     srv.gw
         .may_install_plugins(&principal)

@@ -168,6 +168,10 @@ impl Rejection {
 
     /// The response, with `data.request_id`.
     pub fn into_response_with(self, request_id: &str) -> Response {
+        let invalid_token = self
+            .data
+            .iter()
+            .any(|(k, v)| k == "reason" && v.contains(switchboard_gateway::auth::INVALID_TOKEN));
         let mut err = RpcError::new(self.code, self.message);
         for (k, raw) in self.data {
             err = err.with_raw(&k, raw);
@@ -180,10 +184,15 @@ impl Rejection {
             HeaderValue::from_static("application/json"),
         );
         if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"switchboard\""),
-            );
+            // RFC 6750 §3.1: `invalid_token` when a credential was presented and refused; no
+            // error code when none was (the server adds `resource_metadata` and `scope`).
+            let value = if invalid_token {
+                "Bearer realm=\"switchboard\", error=\"invalid_token\""
+            } else {
+                "Bearer realm=\"switchboard\""
+            };
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(value));
         }
         resp
     }

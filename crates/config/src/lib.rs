@@ -29,7 +29,7 @@ pub use error::ConfigError;
 pub use federation::{TOKEN_ENV_PREFIX, UPSTREAMS_ENV, token_env_name};
 pub use glob::glob_match;
 pub use listen::LISTEN_ENV;
-pub use load::{load, parse};
+pub use load::{load, load_with, parse, parse_with};
 pub use model::{
     Anonymous, ApiKey, AuthConfig, BreakerConfig, CacheScope, Config, DEFAULT_BREAKER_FAILURES,
     DEFAULT_BREAKER_OPEN_FOR, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER, DEFAULT_IDLE_TTL,
@@ -40,3 +40,4 @@ pub use model::{
     ItemFilter, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig, ProductConfig, ProductStatus, Rate,
     Root, SessionMode, SessionsConfig, StartMode, StateKey, Transport, UpstreamConfig,
 };
+pub use resolve::BuiltinCheck;

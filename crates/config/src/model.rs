@@ -229,7 +229,7 @@ impl UpstreamConfig {
 }
 
 /// How an upstream is reached.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Transport {
     /// A child process speaking newline-delimited JSON-RPC on stdin/stdout.
     Stdio {
@@ -250,6 +250,13 @@ pub enum Transport {
         url: String,
         headers: Vec<(String, String)>,
     },
+    /// A built-in connector served inside the gateway (`prometheus`, `loki`, `kubernetes`,
+    /// `management`). `settings` is its block as written, strings `${VAR}`-expanded; the
+    /// connector reads it (and the loader's `builtins` check has refused what it would not).
+    Builtin {
+        kind: String,
+        settings: serde_json::Value,
+    },
     /// No transport of its own: calls go to one of `members` (other upstreams serving the same
     /// tools), chosen by `strategy`. Members are served only through their group.
     Group {
@@ -257,6 +264,9 @@ pub enum Transport {
         strategy: GroupStrategy,
     },
 }
+
+// A built-in's settings come from YAML, which yields no NaN, so `==` on them is an equivalence.
+impl Eq for Transport {}
 
 /// How a group picks the member for a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod level;
 pub mod listen;
 pub mod modern;
+mod operations;
 pub mod pipeline;
 pub mod principal;
 pub mod reload;

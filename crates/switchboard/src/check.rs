@@ -59,6 +59,12 @@ fn plan(c: &Config, file: &str) -> String {
             }
             Transport::Http { url, .. } => format!("http   {url}"),
             Transport::Sse { url, .. } => format!("sse    {url}"),
+            Transport::Builtin { kind, settings } => {
+                match settings.get("url").and_then(|u| u.as_str()) {
+                    Some(url) => format!("{kind} (built in) {url}"),
+                    None => format!("{kind} (built in)"),
+                }
+            }
             Transport::Group { members, strategy } => {
                 format!("group  {} ({strategy:?})", members.join(", "))
             }

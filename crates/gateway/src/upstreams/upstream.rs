@@ -112,6 +112,11 @@ pub struct Upstream {
     attempted: AtomicBool,
     /// Its metric series (state, restarts, health checks, in-flight calls, tools).
     pub(crate) metrics: switchboard_telemetry::UpstreamMetrics,
+    /// A built-in connector's server, made once (before its supervisor starts) and shared by
+    /// its connections.
+    pub(crate) builtin: std::sync::OnceLock<Arc<dyn switchboard_upstream::InProcessServer>>,
+    /// Stopped by an operator (the management `stop` tool): no supervisor runs until `start`.
+    pub(crate) stopped: AtomicBool,
 }
 
 impl Upstream {
@@ -151,6 +156,8 @@ impl Upstream {
             calls: AtomicU64::new(0),
             attempted: AtomicBool::new(false),
             metrics,
+            builtin: std::sync::OnceLock::new(),
+            stopped: AtomicBool::new(false),
         }
     }
 
@@ -276,11 +283,18 @@ impl Upstream {
 
     /// The kind of transport, for status pages.
     pub fn kind(&self) -> &'static str {
-        match self.cfg.transport {
+        match &self.cfg.transport {
             Transport::Stdio { .. } => "stdio",
             Transport::Http { .. } => "http",
             Transport::Sse { .. } => "sse",
             Transport::Group { .. } => "group",
+            Transport::Builtin { kind, .. } => match kind.as_str() {
+                "prometheus" => "prometheus",
+                "loki" => "loki",
+                "kubernetes" => "kubernetes",
+                "management" => "management",
+                _ => "builtin",
+            },
         }
     }
 
@@ -321,6 +335,8 @@ impl Upstream {
                 url: url.clone(),
                 headers: headers.clone(),
             }),
+            // Made before its supervisor starts (`Gateway::spawn_supervisor`).
+            Transport::Builtin { .. } => Target::InProcess(self.builtin.get()?.clone()),
             // A group is reached through its members.
             Transport::Group { .. } => return None,
         };
@@ -345,6 +361,11 @@ impl Upstream {
             probe_timeout: self.cfg.probe_timeout,
             replay: Some(replay),
         })
+    }
+
+    /// Whether it is the `management` connector: calling it needs the `admin` scope.
+    pub(crate) fn is_management(&self) -> bool {
+        matches!(&self.cfg.transport, Transport::Builtin { kind, .. } if kind == "management")
     }
 
     /// A group's members and how it picks among them; `None` for an upstream with a transport.

@@ -347,7 +347,7 @@ fn render(q: &str, data: &Value, limit: u64, direction: &str, range: Option<(f64
         }
     }
     // Newest first, whichever way Loki read them.
-    lines.sort_by(|a, b| b.0.cmp(&a.0));
+    lines.sort_by_key(|l| std::cmp::Reverse(l.0));
     let total = lines.len();
     let streams = data
         .get("result")

@@ -198,7 +198,6 @@ async fn management_tools_need_the_admin_scope() {
     let s = gw
         .try_initialize(&[("authorization", &format!("Bearer {user}"))])
         .await
-        .ok()
         .expect("user session");
     let r = s.call_tool("ops__list_upstreams", "{}").await;
     let e = r.assert_error(403, -31041);
@@ -215,7 +214,6 @@ async fn management_tools_need_the_admin_scope() {
     let s = gw
         .try_initialize(&[("authorization", &format!("Bearer {admin}"))])
         .await
-        .ok()
         .expect("admin session");
     let r = s.call_tool("ops__health", "{}").await;
     assert_eq!(r.result()["structuredContent"]["ready"], true, "{}", r.text);

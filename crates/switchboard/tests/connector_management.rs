@@ -331,3 +331,50 @@ async fn upstream_options_apply_to_built_ins() {
     let r = s.call_tool("admin__stop", r#"{"name":"ops"}"#).await;
     r.assert_error(200, -32602);
 }
+
+#[tokio::test]
+async fn a_reload_checks_built_in_settings_and_adds_a_built_in_live() {
+    let mut gw = Config::new().upstream(ops()).start().await;
+    let path = gw.config.path("switchboard.yaml");
+
+    // A misspelt field: the reload is refused, the running config keeps serving.
+    gw.config.upstreams.push(
+        Upstream::command("prom", "", &[])
+            .setting("prometheus: { url: \"http://127.0.0.1:9\", tiemout: 1s }"),
+    );
+    std::fs::write(&path, gw.config.yaml()).unwrap();
+    gw.signal("HUP");
+    let st = gw
+        .wait_status("the refused reload", |st| {
+            st["config_reloads"]["error"] == 1
+        })
+        .await;
+    assert_eq!(st["upstreams"].as_array().unwrap().len(), 1, "{st}");
+    assert!(
+        gw.stderr().contains("unknown field `tiemout`"),
+        "{}",
+        gw.stderr()
+    );
+
+    // Fixed: the built-in joins the running gateway without a restart.
+    gw.config.upstreams[1].settings =
+        vec!["prometheus: { url: \"http://127.0.0.1:9\", timeout: 1s }".to_owned()];
+    std::fs::write(&path, gw.config.yaml()).unwrap();
+    gw.signal("HUP");
+    let st = gw
+        .wait_status("prom to join", |st| {
+            st["upstreams"].as_array().is_some_and(|u| {
+                u.iter()
+                    .any(|u| u["name"] == "prom" && u["state"] == "ready")
+            })
+        })
+        .await;
+    let prom = st["upstreams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "prom")
+        .unwrap();
+    assert_eq!(prom["kind"], "prometheus", "{st}");
+    assert_eq!(prom["tools"], 9, "{st}");
+}

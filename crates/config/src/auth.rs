@@ -333,6 +333,8 @@ pub fn load_keys_file(
         file: &file,
         env,
         base_dir: &base,
+        // A keys file has no upstreams.
+        builtins: &|_, _| Ok(()),
     };
     resolver.api_keys(&doc.api_keys, roles)
 }

@@ -137,6 +137,16 @@ pub(crate) struct UpstreamDoc {
     pub stdio: Option<StdioDoc>,
     pub http: Option<RemoteDoc>,
     pub sse: Option<RemoteDoc>,
+    /// Built-in connectors: each block is kept as written (its strings expanded later) and read
+    /// by the connector itself, which refuses fields it does not know.
+    #[serde(default, deserialize_with = "present")]
+    pub prometheus: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub loki: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub kubernetes: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub management: Option<serde_json::Value>,
     pub prefix: Option<Scalar>,
     pub session: Option<Scalar>,
     pub timeout: Option<Scalar>,
@@ -162,6 +172,16 @@ pub(crate) struct UpstreamDoc {
     pub tool_scopes: Option<crate::policy::ToolScopesDoc>,
     pub outbound: Option<crate::outbound::OutboundDoc>,
     pub credentials: Option<crate::outbound::CredentialsDoc>,
+}
+
+/// A key that is present, even with nothing after it (`management:` is `management: {}`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(Some(if v.is_null() {
+        serde_json::Value::Object(serde_json::Map::new())
+    } else {
+        v
+    }))
 }
 
 #[derive(Debug, Deserialize)]

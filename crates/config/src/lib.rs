@@ -34,7 +34,7 @@ pub use error::ConfigError;
 pub use federation::{TOKEN_ENV_PREFIX, UPSTREAMS_ENV, token_env_name};
 pub use glob::glob_match;
 pub use listen::LISTEN_ENV;
-pub use load::{load, parse};
+pub use load::{load, load_with, parse, parse_with};
 pub use model::{
     Anonymous, ApiKey, AuditConfig, AuditFileConfig, AuthConfig, BreakerConfig, CacheScope,
     CheckpointConfig, ClientCredentials, Config, Credentials, DEFAULT_AUDIT_CHECKPOINT_EVERY,
@@ -53,3 +53,4 @@ pub use model::{
 pub use outbound::ALLOW_PRIVATE_ENV;
 pub use plugins::PLUGINS_DISABLED_ENV;
 pub use policy::MAX_VISIBILITY_SCOPES;
+pub use resolve::BuiltinCheck;

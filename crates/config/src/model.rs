@@ -388,7 +388,7 @@ impl UpstreamConfig {
 
 /// How an upstream is reached. `Debug` shows header names and the URL without user-info or
 /// query, never header values (they are often credentials).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub enum Transport {
     /// A child process speaking newline-delimited JSON-RPC on stdin/stdout.
     Stdio {
@@ -414,6 +414,13 @@ pub enum Transport {
     Sse {
         url: String,
         headers: Vec<(String, String)>,
+    },
+    /// A built-in connector served inside the gateway (`prometheus`, `loki`, `kubernetes`,
+    /// `management`). `settings` is its block as written, strings `${VAR}`-expanded; the
+    /// connector reads it (and the loader's `builtins` check has refused what it would not).
+    Builtin {
+        kind: String,
+        settings: serde_json::Value,
     },
     /// No transport of its own: calls go to one of `members` (other upstreams serving the same
     /// tools), chosen by `strategy`. Members are served only through their group.
@@ -495,6 +502,18 @@ impl std::fmt::Debug for Transport {
                 .field("members", members)
                 .field("strategy", strategy)
                 .finish(),
+            // Settings may hold credentials (a bearer token, a password): only their keys show.
+            Transport::Builtin { kind, settings } => f
+                .debug_struct("Builtin")
+                .field("kind", kind)
+                .field(
+                    "settings",
+                    &settings
+                        .as_object()
+                        .map(|o| o.keys().cloned().collect::<Vec<_>>())
+                        .unwrap_or_default(),
+                )
+                .finish(),
         }
     }
 }
@@ -518,6 +537,9 @@ fn shown_url(url: &str) -> String {
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     format!("{scheme}://{host}{path}")
 }
+
+// A built-in's settings come from YAML, which yields no NaN, so `==` on them is an equivalence.
+impl Eq for Transport {}
 
 /// How a group picks the member for a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

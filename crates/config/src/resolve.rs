@@ -49,6 +49,13 @@ pub(crate) struct UpstreamSite {
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// Checks a built-in connector's settings: `(kind, settings)` → why they are refused.
+pub type BuiltinCheck<'a> = &'a dyn Fn(&str, &serde_json::Value) -> Result<(), String>;
+
+/// The transport keys an upstream may have, for error messages.
+const TRANSPORTS: &str =
+    "`stdio`, `http`, `sse`, `prometheus`, `loki`, `kubernetes` or `management`";
+
 /// The context every scalar is resolved in.
 pub(crate) struct Resolver<'a> {
     /// File name for error messages.
@@ -57,6 +64,8 @@ pub(crate) struct Resolver<'a> {
     /// Directory relative `cwd`s resolve against; itself relative to the current directory
     /// when not absolute (empty for text that did not come from a file).
     pub base_dir: &'a Path,
+    /// Checks each built-in connector's settings.
+    pub builtins: BuiltinCheck<'a>,
 }
 
 impl Resolver<'_> {
@@ -413,12 +422,37 @@ impl Resolver<'_> {
             ("stdio", doc.stdio.is_some()),
             ("http", doc.http.is_some()),
             ("sse", doc.sse.is_some()),
+            ("prometheus", doc.prometheus.is_some()),
+            ("loki", doc.loki.is_some()),
+            ("kubernetes", doc.kubernetes.is_some()),
+            ("management", doc.management.is_some()),
         ]
         .into_iter()
         .filter_map(|(kind, present)| present.then_some(kind))
         .collect();
+        let builtin = [
+            ("prometheus", doc.prometheus),
+            ("loki", doc.loki),
+            ("kubernetes", doc.kubernetes),
+            ("management", doc.management),
+        ]
+        .into_iter()
+        .find_map(|(kind, settings)| settings.map(|s| (kind, s)));
         let transport = match (doc.stdio, doc.http, doc.sse) {
-            (None, None, None) if doc.group.is_some() => {
+            (None, None, None) if given.len() == 1 && doc.group.is_none() && builtin.is_some() => {
+                let (kind, settings) = builtin.expect("checked");
+                self.builtin(key, kind, settings)?
+            }
+            _ if given.len() > 1 => {
+                return Err(self.error(
+                    key,
+                    format!(
+                        "upstream `{name}` has more than one transport (`{}`): give exactly one of {TRANSPORTS}",
+                        given.join("` and `")
+                    ),
+                ));
+            }
+            (None, None, None) if doc.group.is_some() && given.is_empty() => {
                 self.group(key, doc.group.expect("checked"))?
             }
             _ if doc.group.is_some() => {
@@ -439,14 +473,14 @@ impl Resolver<'_> {
             (None, None, None) => {
                 return Err(self.error(
                     key,
-                    format!("upstream `{name}` has no transport: give exactly one of `stdio`, `http` or `sse`"),
+                    format!("upstream `{name}` has no transport: give exactly one of {TRANSPORTS}"),
                 ));
             }
             _ => {
                 return Err(self.error(
                     key,
                     format!(
-                        "upstream `{name}` has more than one transport (`{}`): give exactly one of `stdio`, `http` or `sse`",
+                        "upstream `{name}` has more than one transport (`{}`): give exactly one of {TRANSPORTS}",
                         given.join("` and `")
                     ),
                 ));
@@ -594,6 +628,45 @@ impl Resolver<'_> {
             prefix: doc.prefix.map(|s| s.referenced),
         };
         Ok((upstream, site))
+    }
+
+    /// A built-in connector's block: every string `${VAR}`-expanded, then checked by the
+    /// loader's `builtins` (the connectors crate, in the binary), which names the field at fault.
+    fn builtin(
+        &self,
+        key: &Scalar,
+        kind: &str,
+        mut settings: serde_json::Value,
+    ) -> Result<Transport, ConfigError> {
+        let name = &key.value;
+        self.expand_json(&mut settings)
+            .map_err(|m| self.error(key, format!("upstream `{name}`: {kind}: {m}")))?;
+        (self.builtins)(kind, &settings)
+            .map_err(|m| self.error(key, format!("upstream `{name}`: {kind}: {m}")))?;
+        Ok(Transport::Builtin {
+            kind: kind.to_owned(),
+            settings,
+        })
+    }
+
+    fn expand_json(&self, v: &mut serde_json::Value) -> Result<(), String> {
+        match v {
+            serde_json::Value::String(s) => {
+                *s = expand(s, self.env).map_err(|e| e.to_string())?;
+            }
+            serde_json::Value::Array(items) => {
+                for i in items {
+                    self.expand_json(i)?;
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (_, i) in map.iter_mut() {
+                    self.expand_json(i)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     fn stdio(&self, doc: StdioDoc) -> Result<Transport, ConfigError> {

@@ -39,3 +39,95 @@ pub enum CallError {
     #[error("invalid arguments: {0}")]
     InvalidArguments(String),
 }
+
+mod args;
+pub mod http;
+pub mod loki;
+pub mod management;
+pub mod prometheus;
+pub mod server;
+pub mod settings;
+pub mod time;
+
+use std::sync::Arc;
+
+pub use management::Operations;
+pub use server::McpServer;
+
+/// Every kind of built-in connector, as its key under an upstream in the config.
+pub const KINDS: &[&str] = &["prometheus", "loki", "kubernetes", "management"];
+
+/// What building a connector may need beyond its settings.
+#[derive(Clone, Default)]
+pub struct Context {
+    /// The upstream's configured name (for messages, and so `management` knows itself).
+    pub upstream: String,
+    /// The gateway's own operations, for `management`.
+    pub operations: Option<Arc<dyn Operations>>,
+}
+
+/// Checks `settings` for connector `kind` without building anything: what the config loader
+/// runs, so `switchboard check` and a reload refuse what `serve` would. The error names the field.
+pub fn check(kind: &str, settings: &serde_json::Value) -> Result<(), String> {
+    match kind {
+        "prometheus" => prometheus::Settings::parse(settings).map(drop),
+        "loki" => loki::Settings::parse(settings).map(drop),
+        "management" => management::Settings::parse(settings).map(drop),
+        // Fields only: a kubeconfig that cannot be read fails the upstream, not the config.
+        "kubernetes" => kubernetes::Kubernetes::check_settings(settings),
+        other => Err(format!("no built-in connector `{other}`")),
+    }
+}
+
+/// Builds connector `kind` from its settings.
+pub fn build(
+    kind: &str,
+    settings: &serde_json::Value,
+    cx: &Context,
+) -> Result<Arc<dyn Connector>, String> {
+    Ok(match kind {
+        "prometheus" => Arc::new(prometheus::Prometheus::new(prometheus::Settings::parse(
+            settings,
+        )?)?),
+        "loki" => Arc::new(loki::Loki::new(loki::Settings::parse(settings)?)?),
+        "management" => {
+            management::Settings::parse(settings)?;
+            let ops = cx
+                .operations
+                .clone()
+                .ok_or("the management connector runs only inside the gateway")?;
+            Arc::new(management::Management::new(ops, cx.upstream.clone()))
+        }
+        "kubernetes" => Arc::new(kubernetes::Kubernetes::from_settings(settings)?),
+        other => return Err(format!("no built-in connector `{other}`")),
+    })
+}
+
+/// The in-process MCP server for connector `kind`: what the upstream layer runs. A connector that
+/// cannot be built becomes a server that refuses `initialize` with the reason, so the upstream
+/// shows as failed with it (in logs and `/status`) and every other upstream is unaffected.
+pub fn server(
+    kind: &str,
+    settings: &serde_json::Value,
+    cx: &Context,
+) -> Arc<dyn switchboard_upstream::InProcessServer> {
+    Arc::new(McpServer::new(kind, build(kind, settings, cx)))
+}
+
+/// A tool result: `text` for people and models, `structured` for programs (the tool's
+/// `outputSchema` describes it).
+pub fn result(text: String, structured: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "content": [{"type": "text", "text": text}],
+        "structuredContent": structured,
+        "isError": false,
+    })
+}
+
+/// A tool failure the caller should see (the backend's own message).
+pub fn failure(text: impl Into<String>) -> serde_json::Value {
+    serde_json::json!({
+        "content": [{"type": "text", "text": text.into()}],
+        "isError": true,
+    })
+}

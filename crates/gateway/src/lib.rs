@@ -18,6 +18,7 @@ pub mod jwt;
 pub mod level;
 pub mod listen;
 pub mod modern;
+mod operations;
 pub mod pipeline;
 pub mod plugins;
 pub mod policy;

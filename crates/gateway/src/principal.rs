@@ -58,6 +58,11 @@ impl Principal {
         self.vouched
     }
 
+    /// Whether nobody vouched for it (no credential; allowed by `auth.anonymous`).
+    pub fn is_anonymous(&self) -> bool {
+        !self.vouched
+    }
+
     /// What it was granted (a key's `scopes`).
     pub fn scopes(&self) -> &[String] {
         &self.scopes

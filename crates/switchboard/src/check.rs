@@ -67,6 +67,12 @@ fn plan(c: &Config, file: &str) -> (String, bool) {
             }
             Transport::Http { url, .. } => format!("http   {}", display_url_str(url)),
             Transport::Sse { url, .. } => format!("sse    {}", display_url_str(url)),
+            Transport::Builtin { kind, settings } => {
+                match settings.get("url").and_then(|u| u.as_str()) {
+                    Some(url) => format!("{kind} (built in) {}", display_url_str(url)),
+                    None => format!("{kind} (built in)"),
+                }
+            }
             Transport::Group { members, strategy } => {
                 format!("group  {} ({strategy:?})", members.join(", "))
             }

@@ -134,14 +134,15 @@ async fn run(gw: Gateway, source: Source, tx: mpsc::Sender<()>, mut rx: mpsc::Re
 
 async fn reload_once(gw: &Gateway, source: &Source) {
     let env = |k: &str| std::env::var(k).ok();
-    let mut config = match switchboard_config::load(&source.path, &env) {
-        Ok(c) => c,
-        Err(e) => {
-            gw.record_reload(false);
-            tracing::error!("config reload failed; still serving the previous config: {e}");
-            return;
-        }
-    };
+    let mut config =
+        match switchboard_config::load_with(&source.path, &env, &switchboard_connectors::check) {
+            Ok(c) => c,
+            Err(e) => {
+                gw.record_reload(false);
+                tracing::error!("config reload failed; still serving the previous config: {e}");
+                return;
+            }
+        };
     config.apply_listen_override(source.listen_override.as_deref(), &env);
     let done = gw.reload(&config).await;
     gw.record_reload(true);

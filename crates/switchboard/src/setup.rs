@@ -52,7 +52,7 @@ fn colour_stderr() -> bool {
 /// Loads the config, printing a located error and returning exit code 2 when it fails.
 pub fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
     let env = |k: &str| std::env::var(k).ok();
-    switchboard_config::load(path, &env).map_err(|e| {
+    switchboard_config::load_with(path, &env, &switchboard_connectors::check).map_err(|e| {
         errln!("switchboard: {e}");
         ExitCode::from(CONFIG_ERROR)
     })

@@ -228,7 +228,9 @@ impl Connection {
             (Era::Modern, Target::Sse(_)) => Err(UpstreamError::Unavailable(
                 "sse: upstreams speak the 2024-11-05 transport, a handshake-era one; era: modern cannot apply (use http: for a 2026-07-28 server)".into(),
             )),
-            (Era::Legacy, _) | (Era::Auto, Target::Sse(_)) => {
+            // A built-in server speaks the handshake era, whatever `era` says: it has no process
+            // to probe and discard, and it is the gateway's own code.
+            (_, Target::InProcess(_)) | (Era::Legacy, _) | (Era::Auto, Target::Sse(_)) => {
                 Connection::open(opts, inbound, Opening::Handshake).await
             }
             (Era::Modern, _) => Connection::open(opts, inbound, Opening::Discover).await,

@@ -6,7 +6,8 @@
 //! through the `Transport` seam in [`transport`], which is all it knows of the transports below:
 //! [`stdio`] runs a child process in its own process group (with a [`reaper`] that outlives a
 //! killed gateway), [`http`] speaks Streamable HTTP with resumption and transparent
-//! re-initialisation, and [`legacy_sse`] speaks the 2024-11-05 HTTP+SSE transport. Transports in
+//! re-initialisation, [`legacy_sse`] speaks the 2024-11-05 HTTP+SSE transport, and [`in_process`] carries a server
+//! that lives inside the gateway (a built-in connector). Transports in
 //! turn know nothing of the connection: they deliver what they read into a sink. [`backoff`] is
 //! the one retry policy, shared with the gateway's reconnects. [`egress`] is the outbound policy
 //! (SSRF strict mode, proxies, outbound TLS) every HTTP client here is built with, and that other
@@ -22,6 +23,7 @@ mod connection;
 pub mod egress;
 mod error;
 pub mod http;
+pub mod in_process;
 pub mod legacy_sse;
 pub mod oauth;
 pub mod reaper;
@@ -34,4 +36,5 @@ pub use connection::{
     ConnectOptions, Connection, Era, Inbound, ModernMeta, RequestCtx, ServerInfo,
 };
 pub use error::UpstreamError;
+pub use in_process::{InProcessError, InProcessServer};
 pub use transport::{Replay, Target};

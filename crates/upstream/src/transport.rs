@@ -24,7 +24,7 @@ use switchboard_protocol::{Message, Revision};
 
 use crate::error::UpstreamError;
 use crate::reaper::Reaper;
-use crate::{http, legacy_sse, stdio};
+use crate::{http, in_process, legacy_sse, stdio};
 
 /// How to reach an upstream.
 #[derive(Debug, Clone)]
@@ -32,6 +32,14 @@ pub enum Target {
     Stdio(stdio::StdioSpec),
     Http(http::HttpSpec),
     Sse(http::HttpSpec),
+    /// A server inside the gateway (a built-in connector): no process, no socket.
+    InProcess(Arc<dyn in_process::InProcessServer>),
+}
+
+impl std::fmt::Debug for dyn in_process::InProcessServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InProcessServer(..)")
+    }
 }
 
 /// What a transport that re-creates an expired upstream session on its own (Streamable HTTP) sends
@@ -151,6 +159,7 @@ pub(crate) enum Builtin {
     Stdio(stdio::StdioTransport),
     Http(Arc<http::HttpWire>),
     Sse(legacy_sse::SseTransport),
+    InProcess(in_process::InProcessTransport),
 }
 
 /// Starts the transport `target` names. The one place that knows every kind of transport.
@@ -159,6 +168,7 @@ pub(crate) async fn start(target: &Target, link: Link) -> Result<Builtin, Upstre
         Target::Stdio(spec) => Builtin::Stdio(stdio::start(spec, link)?),
         Target::Http(spec) => Builtin::Http(http::start(spec, link)?),
         Target::Sse(spec) => Builtin::Sse(legacy_sse::start(spec, link).await?),
+        Target::InProcess(server) => Builtin::InProcess(in_process::start(server, link)),
     })
 }
 
@@ -173,6 +183,7 @@ impl Transport for Builtin {
             Builtin::Stdio(t) => t.send_request(id, body, request_id).await,
             Builtin::Http(t) => t.send_request(id, body, request_id).await,
             Builtin::Sse(t) => t.send_request(id, body, request_id).await,
+            Builtin::InProcess(t) => t.send_request(id, body, request_id).await,
         }
     }
 
@@ -181,6 +192,7 @@ impl Transport for Builtin {
             Builtin::Stdio(t) => t.send(body).await,
             Builtin::Http(t) => t.send(body).await,
             Builtin::Sse(t) => t.send(body).await,
+            Builtin::InProcess(t) => t.send(body).await,
         }
     }
 
@@ -189,6 +201,7 @@ impl Transport for Builtin {
             Builtin::Stdio(t) => t.opened(revision),
             Builtin::Http(t) => t.opened(revision),
             Builtin::Sse(t) => t.opened(revision),
+            Builtin::InProcess(t) => t.opened(revision),
         }
     }
 
@@ -197,6 +210,7 @@ impl Transport for Builtin {
             Builtin::Stdio(t) => t.set_param_headers(headers),
             Builtin::Http(t) => t.set_param_headers(headers),
             Builtin::Sse(t) => t.set_param_headers(headers),
+            Builtin::InProcess(t) => t.set_param_headers(headers),
         }
     }
 
@@ -205,6 +219,7 @@ impl Transport for Builtin {
             Builtin::Stdio(t) => t.shared_pipe(),
             Builtin::Http(t) => t.shared_pipe(),
             Builtin::Sse(t) => t.shared_pipe(),
+            Builtin::InProcess(t) => t.shared_pipe(),
         }
     }
 
@@ -213,6 +228,7 @@ impl Transport for Builtin {
             Builtin::Stdio(t) => t.close().await,
             Builtin::Http(t) => t.close().await,
             Builtin::Sse(t) => t.close().await,
+            Builtin::InProcess(t) => t.close().await,
         }
     }
 }

@@ -150,7 +150,7 @@ fn no_transport_is_an_error_at_the_upstream() {
         3,
         &[
             "upstream `lonely` has no transport",
-            "`stdio`, `http` or `sse`",
+            "`stdio`, `http`, `sse`, `prometheus`, `loki`, `kubernetes` or `management`",
         ],
     );
     assert_error_at(
@@ -174,5 +174,67 @@ fn two_transports_is_an_error_at_the_upstream() {
         2,
         3,
         &["(`stdio` and `http` and `sse`)"],
+    );
+}
+
+#[test]
+fn built_in_connectors_carry_their_settings_expanded_and_checked() {
+    let yaml = "upstreams:\n  prom:\n    prometheus: { url: \"${PROM:-http://p:9090}\", timeout: 5s, headers: { X-A: \"${A}\" } }\n    tool_timeouts: { query_range: 1m }\n  ops:\n    management:\n";
+    let env = crate::env_of(&[("A", "b")]);
+    let seen = std::cell::RefCell::new(Vec::new());
+    let check = |kind: &str, settings: &serde_json::Value| {
+        seen.borrow_mut().push((kind.to_owned(), settings.clone()));
+        Ok(())
+    };
+    let c = switchboard_config::parse_with(yaml, "test.yaml", &env, &check).unwrap();
+    let Transport::Builtin { kind, settings } = &c.upstreams[0].transport else {
+        panic!("{:?}", c.upstreams[0].transport)
+    };
+    assert_eq!(kind, "prometheus");
+    assert_eq!(
+        settings,
+        &serde_json::json!({"url": "http://p:9090", "timeout": "5s", "headers": {"X-A": "b"}})
+    );
+    assert_eq!(
+        c.upstreams[0].tool_timeouts,
+        [("query_range".to_owned(), Duration::from_secs(60))]
+    );
+    // `management:` with nothing after it is an empty block.
+    assert_eq!(
+        c.upstreams[1].transport,
+        Transport::Builtin {
+            kind: "management".into(),
+            settings: serde_json::json!({})
+        }
+    );
+    assert_eq!(seen.borrow().len(), 2);
+
+    // The check's refusal is reported at the upstream, naming it and the kind.
+    let refuse = |_: &str, _: &serde_json::Value| Err("unknown field `urll`".to_owned());
+    let e = switchboard_config::parse_with(yaml, "test.yaml", &env, &refuse).unwrap_err();
+    assert_eq!(e.location(), Some((2, 3)));
+    assert_eq!(
+        e.message(),
+        "upstream `prom`: prometheus: unknown field `urll`"
+    );
+
+    // Two transports, a built-in and a group, or a missing variable: errors at the upstream.
+    assert_error_at(
+        "upstreams:\n  a:\n    loki: { url: http://l }\n    http: { url: http://x }\n",
+        2,
+        3,
+        &["more than one transport (`http` and `loki`)"],
+    );
+    assert_error_at(
+        "upstreams:\n  a:\n    management: {}\n    group: { members: [b] }\n  b:\n    management: {}\n",
+        2,
+        3,
+        &["is a `group` and has a transport too"],
+    );
+    assert_error_at(
+        "upstreams:\n  a:\n    loki: { url: \"${NOPE}\" }\n",
+        2,
+        3,
+        &["upstream `a`: loki: environment variable `NOPE` is not set"],
     );
 }

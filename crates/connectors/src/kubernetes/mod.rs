@@ -64,6 +64,12 @@ pub struct Kubernetes {
 }
 
 impl Kubernetes {
+    /// Checks the `kubernetes:` block's settings (fields and values) without reading any file:
+    /// what the config loader runs.
+    pub fn check_settings(settings: &Value) -> Result<(), String> {
+        Settings::parse(settings).map(drop)
+    }
+
     /// Reads the `kubernetes:` block and the kubeconfig or service account it names. Local files
     /// only; the cluster is first contacted by the first tool call.
     pub fn from_settings(settings: &Value) -> Result<Kubernetes, String> {

@@ -28,6 +28,15 @@ const SHARED_CAPABILITIES: &str =
 
 impl Gateway {
     pub(crate) fn spawn_supervisor(&self, up: Arc<Upstream>) {
+        if let switchboard_config::Transport::Builtin { kind, settings } = &up.cfg.transport {
+            up.builtin.get_or_init(|| {
+                let cx = switchboard_connectors::Context {
+                    upstream: up.cfg.name.clone(),
+                    operations: Some(Arc::new(crate::operations::Ops::new(self))),
+                };
+                switchboard_connectors::server(kind, settings, &cx)
+            });
+        }
         if up.group().is_some() {
             // Nothing to connect: it is as ready as its members, worked out with the catalog.
             self.first_attempt_over(&up);
@@ -53,6 +62,81 @@ impl Gateway {
         }
         self.rebuild_catalog();
         self.spawn_supervisor(up);
+    }
+
+    /// Stops upstream `name` until [`Gateway::start_upstream`]: its connection closes, its items
+    /// leave the catalog, and calls to it fail at once (its last error says it was stopped).
+    pub async fn stop_upstream(&self, name: &str) -> Result<String, String> {
+        let old = self.known_upstream(name)?;
+        if old.stopped.load(std::sync::atomic::Ordering::Acquire) {
+            return Ok(format!("upstream `{name}` was already stopped"));
+        }
+        let up = Arc::new(Upstream::new(
+            old.cfg.clone(),
+            &self.state.config.limits,
+            self.state.shutdown.child_token(),
+            self.state.metrics.upstream(name),
+        ));
+        up.stopped.store(true, std::sync::atomic::Ordering::Release);
+        up.set_health(
+            Health::Failed,
+            Some("stopped by an operator (management stop); start it again with start".to_owned()),
+        );
+        up.mark_attempted();
+        if let Some(old) = self.state.upstreams.upsert(up) {
+            self.retire(&old).await;
+        }
+        self.rebuild_catalog();
+        Ok(format!("upstream `{name}` stopped"))
+    }
+
+    /// Starts an upstream that [`Gateway::stop_upstream`] stopped.
+    pub async fn start_upstream(&self, name: &str) -> Result<String, String> {
+        let old = self.known_upstream(name)?;
+        if !old.stopped.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(format!(
+                "upstream `{name}` is not stopped (it is {}); use restart to start it afresh",
+                old.health().as_str()
+            ));
+        }
+        self.upsert_upstream(old.cfg.clone()).await;
+        self.wait_attempt(name).await;
+        Ok(format!("upstream `{name}` started"))
+    }
+
+    /// Replaces upstream `name` with a fresh one of the same config (a new process or client).
+    pub async fn restart_upstream(&self, name: &str) -> Result<String, String> {
+        let old = self.known_upstream(name)?;
+        self.upsert_upstream(old.cfg.clone()).await;
+        self.wait_attempt(name).await;
+        Ok(format!("upstream `{name}` restarted"))
+    }
+
+    fn known_upstream(&self, name: &str) -> Result<Arc<Upstream>, String> {
+        let up = self
+            .state
+            .upstreams
+            .get(name)
+            .ok_or_else(|| format!("no upstream `{name}`"))?;
+        if up.group().is_some() {
+            return Err(format!(
+                "`{name}` is a group: it has no connection of its own; stop, start or restart its members"
+            ));
+        }
+        Ok(up)
+    }
+
+    /// Waits (up to the upstream's timeout) for the first attempt of the upstream now named
+    /// `name` to end, so the answer can say how it went.
+    async fn wait_attempt(&self, name: &str) {
+        let Some(up) = self.state.upstreams.get(name) else {
+            return;
+        };
+        let mut attempts = up.attempts.subscribe();
+        if *attempts.borrow_and_update() > 0 {
+            return;
+        }
+        let _ = tokio::time::timeout(up.cfg.timeout, attempts.changed()).await;
     }
 
     /// Removes an upstream at run time: its supervisor ends, its connection closes, its items
@@ -251,7 +335,7 @@ impl Gateway {
     /// Ends a removed or replaced upstream: its supervisor stops, its shared connection closes,
     /// and so do the sessions' own connections to it (`session: isolated`); a session that
     /// calls it again opens one to its replacement.
-    async fn retire(&self, up: &Upstream) {
+    pub(crate) async fn retire(&self, up: &Upstream) {
         up.stop.cancel();
         let conn = lock(&up.conn).take();
         lock(&up.lists).take();

@@ -115,6 +115,11 @@ pub struct Upstream {
     /// Its OAuth token source (`credentials: { client_credentials }`), made on first connect
     /// and shared by every connection, so a token outlives reconnects.
     token: std::sync::OnceLock<Option<Arc<switchboard_upstream::oauth::TokenSource>>>,
+    /// A built-in connector's server, made once (before its supervisor starts) and shared by
+    /// its connections.
+    pub(crate) builtin: std::sync::OnceLock<Arc<dyn switchboard_upstream::InProcessServer>>,
+    /// Stopped by an operator (the management `stop` tool): no supervisor runs until `start`.
+    pub(crate) stopped: AtomicBool,
 }
 
 impl Upstream {
@@ -155,6 +160,8 @@ impl Upstream {
             attempted: AtomicBool::new(false),
             metrics,
             token: std::sync::OnceLock::new(),
+            builtin: std::sync::OnceLock::new(),
+            stopped: AtomicBool::new(false),
         }
     }
 
@@ -280,11 +287,18 @@ impl Upstream {
 
     /// The kind of transport, for status pages.
     pub fn kind(&self) -> &'static str {
-        match self.cfg.transport {
+        match &self.cfg.transport {
             Transport::Stdio { .. } => "stdio",
             Transport::Http { .. } => "http",
             Transport::Sse { .. } => "sse",
             Transport::Group { .. } => "group",
+            Transport::Builtin { kind, .. } => match kind.as_str() {
+                "prometheus" => "prometheus",
+                "loki" => "loki",
+                "kubernetes" => "kubernetes",
+                "management" => "management",
+                _ => "builtin",
+            },
         }
     }
 
@@ -346,6 +360,8 @@ impl Upstream {
                 egress: super::outbound::egress_policy(global, &self.cfg),
                 token: self.token(global),
             }),
+            // Made before its supervisor starts (`Gateway::spawn_supervisor`).
+            Transport::Builtin { .. } => Target::InProcess(self.builtin.get()?.clone()),
             // A group is reached through its members.
             Transport::Group { .. } => return None,
         };
@@ -370,6 +386,11 @@ impl Upstream {
             probe_timeout: self.cfg.probe_timeout,
             replay: Some(replay),
         })
+    }
+
+    /// Whether it is the `management` connector: calling it needs the `admin` scope.
+    pub(crate) fn is_management(&self) -> bool {
+        matches!(&self.cfg.transport, Transport::Builtin { kind, .. } if kind == "management")
     }
 
     /// A group's members and how it picks among them; `None` for an upstream with a transport.

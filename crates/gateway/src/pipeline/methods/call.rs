@@ -71,6 +71,14 @@ pub(super) async fn call_named(
             _ => error::unknown_prompt(&name),
         });
     };
+    let up = gw
+        .upstreams()
+        .get(target.upstream.as_str())
+        .ok_or_else(|| error::upstream_down(target.upstream.as_str(), Some("removed")))?;
+    // The management tools need the `admin` scope (anonymous only on loopback).
+    if tools {
+        gw.may_manage(cx.req.principal, &up)?;
+    }
     // The (upstream, tool) series, resolved once per catalog entry and kept on it.
     let timer = tools.then(|| {
         view.tool_metrics(&name, || {
@@ -82,10 +90,6 @@ pub(super) async fn call_named(
         .start()
     });
     cx.routed_to(target.upstream);
-    let up = gw
-        .upstreams()
-        .get(target.upstream.as_str())
-        .ok_or_else(|| error::upstream_down(target.upstream.as_str(), Some("removed")))?;
     let forwarded;
     let params = if target.original == &*name {
         params

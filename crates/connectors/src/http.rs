@@ -117,7 +117,11 @@ impl Endpoint {
 /// The HTTP client for `endpoint`, with its headers and credentials as defaults (marked
 /// sensitive) and `extra` headers (a connector's own, such as Loki's tenant). The one place
 /// connectors make a client: outbound policy goes here.
-pub fn client(endpoint: &Endpoint, extra: &[(&str, &str)]) -> Result<reqwest::Client, String> {
+pub fn client(
+    endpoint: &Endpoint,
+    extra: &[(&str, &str)],
+    egress: Option<&switchboard_upstream::egress::EgressPolicy>,
+) -> Result<reqwest::Client, String> {
     switchboard_upstream::http::ensure_crypto_provider();
     let mut headers = HeaderMap::new();
     let pairs = endpoint
@@ -144,7 +148,18 @@ pub fn client(endpoint: &Endpoint, extra: &[(&str, &str)]) -> Result<reqwest::Cl
         value.set_sensitive(true);
         headers.insert(AUTHORIZATION, value);
     }
-    reqwest::Client::builder()
+    // Inside the gateway, the same outbound rules as every upstream: the URL is checked now,
+    // and every address it resolves to when each connection opens (SSRF strict mode).
+    let builder = match egress {
+        Some(policy) => {
+            policy
+                .check_url(&endpoint.base)
+                .map_err(|e| e.to_string())?;
+            policy.client_builder().map_err(|e| e.to_string())?
+        }
+        None => reqwest::Client::builder(),
+    };
+    builder
         .default_headers(headers)
         .timeout(endpoint.timeout)
         .connect_timeout(endpoint.timeout.min(Duration::from_secs(10)))

@@ -64,6 +64,9 @@ pub struct Context {
     pub upstream: String,
     /// The gateway's own operations, for `management`.
     pub operations: Option<Arc<dyn Operations>>,
+    /// The outbound rules (SSRF strict mode, proxy) for connectors that call out over HTTP;
+    /// `None` outside the gateway.
+    pub egress: Option<switchboard_upstream::egress::EgressPolicy>,
 }
 
 /// Checks `settings` for connector `kind` without building anything: what the config loader
@@ -86,10 +89,14 @@ pub fn build(
     cx: &Context,
 ) -> Result<Arc<dyn Connector>, String> {
     Ok(match kind {
-        "prometheus" => Arc::new(prometheus::Prometheus::new(prometheus::Settings::parse(
-            settings,
-        )?)?),
-        "loki" => Arc::new(loki::Loki::new(loki::Settings::parse(settings)?)?),
+        "prometheus" => Arc::new(prometheus::Prometheus::new(
+            prometheus::Settings::parse(settings)?,
+            cx.egress.as_ref(),
+        )?),
+        "loki" => Arc::new(loki::Loki::new(
+            loki::Settings::parse(settings)?,
+            cx.egress.as_ref(),
+        )?),
         "management" => {
             management::Settings::parse(settings)?;
             let ops = cx

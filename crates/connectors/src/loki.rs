@@ -56,14 +56,17 @@ pub struct Loki {
 }
 
 impl Loki {
-    pub fn new(settings: Settings) -> Result<Loki, String> {
+    pub fn new(
+        settings: Settings,
+        egress: Option<&switchboard_upstream::egress::EgressPolicy>,
+    ) -> Result<Loki, String> {
         let extra: Vec<(&str, &str)> = settings
             .tenant
             .as_deref()
             .map(|t| ("X-Scope-OrgID", t))
             .into_iter()
             .collect();
-        let client = http::client(&settings.endpoint, &extra)?;
+        let client = http::client(&settings.endpoint, &extra, egress)?;
         Ok(Loki {
             endpoint: settings.endpoint,
             client,

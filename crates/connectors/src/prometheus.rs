@@ -54,8 +54,11 @@ pub struct Prometheus {
 }
 
 impl Prometheus {
-    pub fn new(settings: Settings) -> Result<Prometheus, String> {
-        let client = http::client(&settings.endpoint, &[])?;
+    pub fn new(
+        settings: Settings,
+        egress: Option<&switchboard_upstream::egress::EgressPolicy>,
+    ) -> Result<Prometheus, String> {
+        let client = http::client(&settings.endpoint, &[], egress)?;
         Ok(Prometheus {
             endpoint: settings.endpoint,
             client,

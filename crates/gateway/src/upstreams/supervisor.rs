@@ -33,6 +33,7 @@ impl Gateway {
                 let cx = switchboard_connectors::Context {
                     upstream: up.cfg.name.clone(),
                     operations: Some(Arc::new(crate::operations::Ops::new(self))),
+                    egress: Some(super::outbound::egress_policy(&self.state.config, &up.cfg)),
                 };
                 switchboard_connectors::server(kind, settings, &cx)
             });

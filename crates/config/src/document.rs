@@ -34,6 +34,7 @@ pub(crate) struct Document {
     pub auth: Option<crate::auth::AuthDoc>,
     pub metrics: Option<MetricsDoc>,
     pub audit: Option<AuditDoc>,
+    pub telemetry: Option<crate::telemetry::TelemetryDoc>,
 }
 
 #[derive(Debug, Deserialize)]

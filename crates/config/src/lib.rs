@@ -23,6 +23,7 @@ mod model;
 mod ordered_map;
 mod resolve;
 mod size;
+mod telemetry;
 mod validate;
 
 pub use auth::parse_time;
@@ -43,4 +44,7 @@ pub use model::{
     IdempotencyConfig, ItemFilter, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig, OnFull,
     ProductConfig, ProductStatus, Rate, Root, SessionMode, SessionsConfig, StartMode, StateKey,
     Transport, UpstreamConfig,
+};
+pub use telemetry::{
+    DEFAULT_OTLP_TIMEOUT, DEFAULT_SERVICE_NAME, OtlpConfig, OtlpProtocol, Sampling, TelemetryConfig,
 };

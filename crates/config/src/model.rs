@@ -84,6 +84,9 @@ pub struct Config {
     pub metrics_enabled: bool,
     /// The audit log; `None` (off) when the file has no `audit:` section.
     pub audit: Option<AuditConfig>,
+    /// Tracing export; `None` (off) unless `telemetry.otlp` or an `OTEL_EXPORTER_OTLP_*ENDPOINT`
+    /// asks for it (`crate::telemetry`).
+    pub telemetry: Option<crate::telemetry::TelemetryConfig>,
 }
 
 impl Default for Config {
@@ -103,6 +106,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             metrics_enabled: true,
             audit: None,
+            telemetry: None,
         }
     }
 }

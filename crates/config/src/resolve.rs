@@ -121,6 +121,7 @@ impl Resolver<'_> {
             None => crate::model::IdempotencyConfig::default(),
         };
         let audit = doc.audit.map(|audit| self.audit(audit)).transpose()?;
+        let telemetry = self.telemetry(doc.telemetry)?;
 
         let config = Config {
             listen,
@@ -137,6 +138,7 @@ impl Resolver<'_> {
             auth,
             metrics_enabled,
             audit,
+            telemetry,
         };
         Ok((config, sites))
     }

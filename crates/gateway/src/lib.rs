@@ -23,6 +23,7 @@ pub mod reload;
 pub mod request;
 pub mod resilience;
 pub mod sessions;
+mod spans;
 mod status;
 pub mod tasks;
 pub mod token;
@@ -96,6 +97,9 @@ struct State {
     metrics: switchboard_telemetry::Metrics,
     /// The audit log, when configured (the binary starts it; see `pipeline/mod.rs` `record`).
     audit: Option<switchboard_audit::Audit>,
+    /// Tracing export, when `telemetry:` (or `OTEL_EXPORTER_OTLP_ENDPOINT`) asks for it; `None`
+    /// is the whole cost of tracing when it is off (`spans.rs`).
+    tracer: Option<switchboard_trace::Tracer>,
 }
 
 impl Gateway {
@@ -150,6 +154,24 @@ impl Gateway {
         } else {
             switchboard_telemetry::Metrics::disabled()
         };
+        let tracer =
+            config
+                .telemetry
+                .as_ref()
+                .and_then(|t| match switchboard_trace::Tracer::start(t) {
+                    Ok(tracer) => {
+                        tracing::info!(
+                            endpoint = %t.otlp.endpoint,
+                            ratio = t.sampling.ratio,
+                            "trace export on"
+                        );
+                        Some(tracer)
+                    }
+                    Err(e) => {
+                        tracing::error!("trace export cannot start ({e}); serving without it");
+                        None
+                    }
+                });
         let upstreams = config
             .upstreams
             .iter()
@@ -187,6 +209,7 @@ impl Gateway {
                 rates,
                 metrics,
                 audit,
+                tracer,
             }),
         }
     }
@@ -313,6 +336,9 @@ impl Gateway {
         // Last: every request has had its answer, so every record is queued.
         if let Some(audit) = &self.state.audit {
             audit.close().await;
+        }
+        if let Some(tracer) = &self.state.tracer {
+            tracer.flush(std::time::Duration::from_secs(5)).await;
         }
     }
 

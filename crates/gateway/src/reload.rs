@@ -123,5 +123,6 @@ fn fixed_settings_changed(running: &Config, new: &Config) -> Vec<&'static str> {
     check("idempotency", running.idempotency != new.idempotency);
     check("auth", running.auth != new.auth);
     check("metrics", running.metrics_enabled != new.metrics_enabled);
+    check("telemetry", running.telemetry != new.telemetry);
     changed
 }

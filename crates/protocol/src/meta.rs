@@ -131,6 +131,27 @@ pub fn stamp_modern(
     object::edit(params, &[("_meta", Edit::Set(&meta2))])
 }
 
+/// `params` (or `{}`) with the gateway's W3C trace context in `_meta` (`traceparent`, and
+/// `tracestate` when there is one), replacing what the caller put there: how trace context
+/// reaches an upstream without headers (stdio), per the MCP semantic conventions and the
+/// 2026-07-28 reserved keys. Every other member and byte stays.
+pub fn stamp_trace(
+    params: Option<&str>,
+    traceparent: &str,
+    tracestate: Option<&str>,
+) -> Option<String> {
+    let params = params.unwrap_or("{}");
+    let meta = object::get(params, "_meta").unwrap_or("{}");
+    let tp = object::json_string(traceparent);
+    let ts = tracestate.map(object::json_string);
+    let mut edits = vec![("traceparent", Edit::Set(&tp))];
+    if let Some(ts) = &ts {
+        edits.push(("tracestate", Edit::Set(ts)));
+    }
+    let meta2 = object::edit(meta, &edits)?;
+    object::edit(params, &[("_meta", Edit::Set(&meta2))])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

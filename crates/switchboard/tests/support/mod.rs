@@ -190,6 +190,8 @@ pub struct Config {
     pub extra: String,
     /// Where the gateway listens (`127.0.0.1:0`, a free port, unless set).
     pub listen: Option<SocketAddr>,
+    /// Extra environment for the gateway process (`SWITCHBOARD_LOG_FORMAT`, `OTEL_*`).
+    pub env: Vec<(String, String)>,
 }
 
 impl Config {
@@ -199,7 +201,14 @@ impl Config {
             upstreams: Vec::new(),
             extra: String::new(),
             listen: None,
+            env: Vec::new(),
         }
+    }
+
+    /// Sets an environment variable for the gateway process.
+    pub fn gateway_env(mut self, key: &str, value: &str) -> Config {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
     }
 
     /// A path inside the config's temporary directory.
@@ -304,6 +313,10 @@ impl Gateway {
             .env("SWITCHBOARD_LOG", "info")
             .env_remove("SWITCHBOARD_LISTEN")
             .env_remove("SWITCHBOARD_UPSTREAMS")
+            // Tracing is exported only where a test asks for it.
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            .envs(config.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

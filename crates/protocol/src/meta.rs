@@ -156,6 +156,24 @@ pub fn stamp_trace(
 mod tests {
     use super::*;
 
+    #[test]
+    fn trace_context_is_stamped_into_meta_keeping_everything_else() {
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(
+            stamp_trace(None, tp, None).as_deref(),
+            Some(
+                r#"{"_meta":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}"#
+            )
+        );
+        let p = r#"{"name":"t","_meta":{"progressToken":7,"traceparent":"00-ab-cd-01"}}"#;
+        assert_eq!(
+            stamp_trace(Some(p), tp, Some("v=1")).as_deref(),
+            Some(
+                r#"{"name":"t","_meta":{"progressToken":7,"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","tracestate":"v=1"}}"#
+            )
+        );
+    }
+
     const P: &str = r#"{"name":"t","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"elicitation":{}},"io.modelcontextprotocol/clientInfo":{"name":"c","version":"1"},"progressToken":7,"traceparent":"00-ab-cd-01"}}"#;
 
     #[test]

@@ -11,6 +11,7 @@ mod listen;
 mod modern;
 mod products;
 mod shape_errors;
+mod telemetry;
 mod transports;
 mod validation;
 

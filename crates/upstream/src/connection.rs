@@ -940,6 +940,13 @@ fn with_progress_token(params: &str, id: u64) -> Option<String> {
     object::edit(params, &[("_meta", Edit::Set(&meta2))])
 }
 
+/// Whether `params._meta` has a `traceparent` (then it is replaced by the gateway's own).
+fn has_meta_traceparent(params: Option<&str>) -> bool {
+    params
+        .and_then(|p| switchboard_protocol::object::get(p, "_meta"))
+        .is_some_and(|m| switchboard_protocol::object::get(m, "traceparent").is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -953,11 +960,4 @@ mod tests {
         );
         assert!(with_progress_token(r#"{"name":"x"}"#, 1).is_none());
     }
-}
-
-/// Whether `params._meta` has a `traceparent` (then it is replaced by the gateway's own).
-fn has_meta_traceparent(params: Option<&str>) -> bool {
-    params
-        .and_then(|p| switchboard_protocol::object::get(p, "_meta"))
-        .is_some_and(|m| switchboard_protocol::object::get(m, "traceparent").is_some())
 }

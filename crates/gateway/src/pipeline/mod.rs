@@ -145,14 +145,12 @@ fn mark(span: &mut Option<&mut Span>, stage: &str) {
 
 /// The `tracing` span every log line of the request is emitted in: its request id, and its
 /// trace id (the gateway's span's when tracing is on, else the caller's `traceparent` header's).
+///
+/// The span is at ERROR level so that whatever `SWITCHBOARD_LOG` lets through (`warn`, or
+/// `warn,switchboard_upstream=debug`) is inside it: a span's level only decides whether it exists.
 fn log_span(req: &Request<'_>, span: Option<&Span>) -> tracing::Span {
-    let log = tracing::info_span!(
-        "request",
-        request_id = &**req.request_id,
-        trace_id = tracing::field::Empty
-    );
-    if log.is_disabled() {
-        return log;
+    if !tracing::enabled!(tracing::Level::ERROR) {
+        return tracing::Span::none();
     }
     let cx = match span {
         Some(s) => Some(s.context()),
@@ -160,10 +158,13 @@ fn log_span(req: &Request<'_>, span: Option<&Span>) -> tracing::Span {
             .trace
             .and_then(|t| switchboard_trace::SpanContext::parse(t.traceparent)),
     };
-    if let Some(cx) = cx {
-        log.record("trace_id", cx.trace_id_hex().as_str());
-    }
-    log
+    // Both fields at creation: the formatter renders a span's fields once, not again on `record`.
+    let trace_id = cx.map(|c| c.trace_id_hex());
+    tracing::error_span!(
+        "request",
+        request_id = &**req.request_id,
+        trace_id = trace_id.as_ref().map(|t| t.as_str())
+    )
 }
 
 /// The methods audited whatever their verdict (refusals of any method are audited too).

@@ -171,9 +171,15 @@ async fn one_call_is_one_trace_across_the_gateway_an_http_upstream_and_a_stdio_o
 #[tokio::test]
 async fn a_call_without_a_caller_context_starts_a_trace_and_errors_are_marked() {
     let receiver = Receiver::start(Protocol::Http).await;
-    let gw = Config::new()
+    let cfg = Config::new();
+    let audit = cfg.path("audit.jsonl");
+    let gw = cfg
         .upstream(Upstream::fixture("fx"))
         .extra(&telemetry("gw", &receiver, "1.0"))
+        .extra(&format!(
+            "audit:\n  file: {{ path: {} }}\n",
+            audit.display()
+        ))
         .start()
         .await;
     let s = gw.initialize().await;
@@ -189,6 +195,15 @@ async fn a_call_without_a_caller_context_starts_a_trace_and_errors_are_marked() 
     let code = r.error_code().to_string();
     assert_eq!(server.attr("error.type"), Some(code.clone()));
     assert_eq!(server.attr("rpc.response.status_code"), Some(code));
+
+    // The audit record names the trace the gateway started, so the two can be joined.
+    let records = std::fs::read_to_string(&audit).unwrap();
+    let record: serde_json::Value = records
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["method"] == "tools/call")
+        .unwrap_or_else(|| panic!("no tools/call record in {records}"));
+    assert_eq!(record["trace_id"], server.trace_id(), "{record}");
 }
 
 /// Sampling at ratio 0, configured only through the standard variables: nothing of the

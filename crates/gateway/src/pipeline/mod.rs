@@ -126,6 +126,9 @@ struct Trail {
     started: Instant,
     time: SystemTime,
     upstream: OnceLock<Arc<str>>,
+    /// The request's trace id when tracing is on (the gateway's span's, so the record and the
+    /// exported spans name the same trace even when the caller sent no context).
+    trace_id: Option<[u8; 16]>,
 }
 
 /// The request's span and the caller's `tracestate`, handed down to the handler's [`Cx`].
@@ -228,6 +231,7 @@ impl Gateway {
             started: Instant::now(),
             time: SystemTime::now(),
             upstream: OnceLock::new(),
+            trace_id: span.as_ref().map(|s| s.context().trace_id),
         });
         let (verdict, answer, counted) = match self.admit(req, &id, method).await {
             Ok(cancel) => {
@@ -536,7 +540,9 @@ impl Gateway {
             verdict,
             http_status,
             client: req.client,
-            trace_id: req.trace.and_then(|t| trace_id(t.traceparent)),
+            trace_id: trail
+                .trace_id
+                .or_else(|| req.trace.and_then(|t| trace_id(t.traceparent))),
             replayed,
         };
         audit.record(event).await;

@@ -36,6 +36,7 @@ pub(crate) struct Document {
     pub metrics: Option<MetricsDoc>,
     pub audit: Option<AuditDoc>,
     pub plugins: Option<crate::plugins::PluginsDoc>,
+    pub telemetry: Option<crate::telemetry::TelemetryDoc>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -27,6 +27,7 @@ mod plugins;
 mod policy;
 mod resolve;
 mod size;
+mod telemetry;
 mod validate;
 
 pub use auth::{load_keys_file, parse_time};
@@ -54,3 +55,6 @@ pub use outbound::ALLOW_PRIVATE_ENV;
 pub use plugins::PLUGINS_DISABLED_ENV;
 pub use policy::MAX_VISIBILITY_SCOPES;
 pub use resolve::BuiltinCheck;
+pub use telemetry::{
+    DEFAULT_OTLP_TIMEOUT, DEFAULT_SERVICE_NAME, OtlpConfig, OtlpProtocol, Sampling, TelemetryConfig,
+};

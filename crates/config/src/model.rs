@@ -108,6 +108,9 @@ pub struct Config {
     pub audit: Option<AuditConfig>,
     /// Signed plugins: where they live, who must have signed them.
     pub plugins: PluginsConfig,
+    /// Tracing export; `None` (off) unless `telemetry.otlp` or an `OTEL_EXPORTER_OTLP_*ENDPOINT`
+    /// asks for it (`crate::telemetry`).
+    pub telemetry: Option<crate::telemetry::TelemetryConfig>,
 }
 
 impl Default for Config {
@@ -129,6 +132,7 @@ impl Default for Config {
             metrics_enabled: true,
             audit: None,
             plugins: PluginsConfig::default(),
+            telemetry: None,
         }
     }
 }

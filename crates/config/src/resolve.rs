@@ -149,6 +149,7 @@ impl Resolver<'_> {
             None => crate::model::IdempotencyConfig::default(),
         };
         let audit = doc.audit.map(|audit| self.audit(audit)).transpose()?;
+        let telemetry = self.telemetry(doc.telemetry)?;
 
         let plugins = self.plugins(doc.plugins)?;
 
@@ -169,6 +170,7 @@ impl Resolver<'_> {
             metrics_enabled,
             audit,
             plugins,
+            telemetry,
         };
         Ok((config, sites))
     }

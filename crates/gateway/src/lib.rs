@@ -27,6 +27,7 @@ pub mod reload;
 pub mod request;
 pub mod resilience;
 pub mod sessions;
+mod spans;
 mod status;
 pub mod tasks;
 pub mod token;
@@ -104,6 +105,9 @@ struct State {
     audit: Option<switchboard_audit::Audit>,
     /// What became of each plugin; one runtime install at a time.
     plugins: plugins::Plugins,
+    /// Tracing export, when `telemetry:` (or `OTEL_EXPORTER_OTLP_ENDPOINT`) asks for it; `None`
+    /// is the whole cost of tracing when it is off (`spans.rs`).
+    tracer: Option<switchboard_trace::Tracer>,
 }
 
 impl Gateway {
@@ -160,6 +164,24 @@ impl Gateway {
         };
         // Verified plugins run as upstreams after the configured ones.
         let (plugin_upstreams, plugin_report) = plugins::load(&config);
+        let tracer =
+            config
+                .telemetry
+                .as_ref()
+                .and_then(|t| match switchboard_trace::Tracer::start(t) {
+                    Ok(tracer) => {
+                        tracing::info!(
+                            endpoint = %t.otlp.endpoint,
+                            ratio = t.sampling.ratio,
+                            "trace export on"
+                        );
+                        Some(tracer)
+                    }
+                    Err(e) => {
+                        tracing::error!("trace export cannot start ({e}); serving without it");
+                        None
+                    }
+                });
         let upstreams = config
             .upstreams
             .iter()
@@ -201,6 +223,7 @@ impl Gateway {
                 metrics,
                 audit,
                 plugins: plugins::Plugins::new(plugin_report),
+                tracer,
             }),
         }
     }
@@ -364,6 +387,9 @@ impl Gateway {
         // Last: every request has had its answer, so every record is queued.
         if let Some(audit) = &self.state.audit {
             audit.close().await;
+        }
+        if let Some(tracer) = &self.state.tracer {
+            tracer.flush(std::time::Duration::from_secs(5)).await;
         }
     }
 

@@ -158,5 +158,6 @@ fn fixed_settings_changed(running: &Config, new: &Config) -> Vec<&'static str> {
             || running.plugins.trust_roots != new.plugins.trust_roots
             || running.plugins.dir != new.plugins.dir,
     );
+    check("telemetry", running.telemetry != new.telemetry);
     changed
 }

@@ -131,9 +131,48 @@ pub fn stamp_modern(
     object::edit(params, &[("_meta", Edit::Set(&meta2))])
 }
 
+/// `params` (or `{}`) with the gateway's W3C trace context in `_meta` (`traceparent`, and
+/// `tracestate` when there is one), replacing what the caller put there: how trace context
+/// reaches an upstream without headers (stdio), per the MCP semantic conventions and the
+/// 2026-07-28 reserved keys. Every other member and byte stays.
+pub fn stamp_trace(
+    params: Option<&str>,
+    traceparent: &str,
+    tracestate: Option<&str>,
+) -> Option<String> {
+    let params = params.unwrap_or("{}");
+    let meta = object::get(params, "_meta").unwrap_or("{}");
+    let tp = object::json_string(traceparent);
+    let ts = tracestate.map(object::json_string);
+    let mut edits = vec![("traceparent", Edit::Set(&tp))];
+    if let Some(ts) = &ts {
+        edits.push(("tracestate", Edit::Set(ts)));
+    }
+    let meta2 = object::edit(meta, &edits)?;
+    object::edit(params, &[("_meta", Edit::Set(&meta2))])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trace_context_is_stamped_into_meta_keeping_everything_else() {
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(
+            stamp_trace(None, tp, None).as_deref(),
+            Some(
+                r#"{"_meta":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}"#
+            )
+        );
+        let p = r#"{"name":"t","_meta":{"progressToken":7,"traceparent":"00-ab-cd-01"}}"#;
+        assert_eq!(
+            stamp_trace(Some(p), tp, Some("v=1")).as_deref(),
+            Some(
+                r#"{"name":"t","_meta":{"progressToken":7,"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","tracestate":"v=1"}}"#
+            )
+        );
+    }
 
     const P: &str = r#"{"name":"t","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"elicitation":{}},"io.modelcontextprotocol/clientInfo":{"name":"c","version":"1"},"progressToken":7,"traceparent":"00-ab-cd-01"}}"#;
 

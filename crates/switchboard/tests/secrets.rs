@@ -50,7 +50,7 @@ async fn no_configured_secret_appears_in_logs_audit_answers_status_or_metrics() 
              audit:\n  file: {{ path: {} }}\n  webhook: {{ url: \"http://127.0.0.1:1/ingest\", token: {WEBHOOK_TOKEN}, retries: 1 }}\n",
             support::q(&audit.display().to_string())
         ))
-        .env("SWITCHBOARD_LOG", "debug")
+        .gateway_env("SWITCHBOARD_LOG", "debug")
         .start()
         .await;
 

@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::UpstreamError;
-use crate::transport::{self, Builtin, Link, Replay, SendError, Sink, Target, Transport};
+use crate::transport::{self, Builtin, Link, Outbound, Replay, SendError, Sink, Target, Transport};
 use crate::{reaper, related};
 
 /// Everything needed to open a connection.
@@ -145,6 +145,19 @@ pub struct RequestCtx {
     /// For a modern upstream: who the request is for. Requests that already carry a modern
     /// `_meta` (a 2026-07-28 caller's own) are sent as they are.
     pub modern: Option<ModernMeta>,
+    /// W3C trace context to send on: as `traceparent`/`tracestate` headers to a Streamable HTTP
+    /// upstream, in `params._meta` to a pipe (stdio, legacy SSE); a `_meta.traceparent` the
+    /// request already carries is replaced on every transport, so the upstream sees one parent.
+    pub trace: Option<TraceHeaders>,
+}
+
+/// The trace context a request is sent with (see [`RequestCtx::trace`]).
+#[derive(Debug, Clone)]
+pub struct TraceHeaders {
+    /// A valid `traceparent` value.
+    pub traceparent: switchboard_trace::Traceparent,
+    /// The caller's `tracestate`, passed on unchanged (already checked printable and bounded).
+    pub tracestate: Option<Box<str>>,
 }
 
 impl RequestCtx {
@@ -560,6 +573,21 @@ impl Core {
             },
             (_, p) => p,
         };
+        let Some(wire) = self.wire.get() else {
+            return Err(UpstreamError::Unavailable("transport not ready".into()));
+        };
+        let traced;
+        let params = match &ctx.trace {
+            Some(t) if wire.shared_pipe() || has_meta_traceparent(params) => {
+                traced = switchboard_protocol::meta::stamp_trace(
+                    params,
+                    t.traceparent.as_str(),
+                    t.tracestate.as_deref(),
+                );
+                traced.as_deref().or(params)
+            }
+            _ => params,
+        };
         let body = Bytes::from(encode::request(&Id::number(id), method, params));
         let (tx, rx) = oneshot::channel();
         let timeout = ctx.timeout.unwrap_or(self.opts.timeout);
@@ -580,16 +608,18 @@ impl Core {
             core: self,
             id: Some(id),
         };
-        let Some(wire) = self.wire.get() else {
-            return Err(UpstreamError::Unavailable("transport not ready".into()));
-        };
         // Sending is part of the wait, under the same deadline and cancellation: a child that
         // stops reading its stdin fills the pipe, and then even sending must be able to time out.
         // An HTTP request is its own POST, driven right here rather than in a task of its own (one
         // task hop less per call); it may finish before the response (a 202, or a stream that
         // continues elsewhere), and then only the response is awaited.
-        let request_id = ctx.request_id.as_deref();
-        let post = wire.send_request(id, body, request_id);
+        let headers = ctx.trace.as_ref().filter(|_| !wire.shared_pipe());
+        let out = Outbound {
+            request_id: ctx.request_id.as_deref(),
+            traceparent: headers.map(|t| t.traceparent.as_str()),
+            tracestate: headers.and_then(|t| t.tracestate.as_deref()),
+        };
+        let post = wire.send_request(id, body, out);
         tokio::pin!(post);
         let mut posting = true;
         let cancel = ctx.cancel.unwrap_or_default();
@@ -910,6 +940,13 @@ fn with_progress_token(params: &str, id: u64) -> Option<String> {
     let token = id.to_string();
     let meta2 = object::edit(meta, &[("progressToken", Edit::Set(&token))])?;
     object::edit(params, &[("_meta", Edit::Set(&meta2))])
+}
+
+/// Whether `params._meta` has a `traceparent` (then it is replaced by the gateway's own).
+fn has_meta_traceparent(params: Option<&str>) -> bool {
+    params
+        .and_then(|p| switchboard_protocol::object::get(p, "_meta"))
+        .is_some_and(|m| switchboard_protocol::object::get(m, "traceparent").is_some())
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use futures::future::BoxFuture;
 use switchboard_protocol::Message;
 use switchboard_protocol::message::encode;
 
-use crate::transport::{Link, SendError, Transport};
+use crate::transport::{Link, Outbound, SendError, Transport};
 
 /// A JSON-RPC error an in-process server answers with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +67,7 @@ pub(crate) fn start(server: &Arc<dyn InProcessServer>, link: Link) -> InProcessT
 }
 
 impl Transport for InProcessTransport {
-    async fn send_request(&self, id: u64, body: Bytes, _: Option<&str>) -> Result<(), SendError> {
+    async fn send_request(&self, id: u64, body: Bytes, _: Outbound<'_>) -> Result<(), SendError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(SendError::Closed);
         }

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::error::UpstreamError;
 use crate::http::{HttpSpec, error_chain, reqwest_client};
-use crate::transport::{Link, SendError, Transport};
+use crate::transport::{Link, Outbound, SendError, Transport};
 use switchboard_protocol::lock;
 
 /// A legacy SSE upstream: the queue its writer task POSTs in order, and the tasks to end.
@@ -27,7 +27,7 @@ pub(crate) struct SseTransport {
 }
 
 impl Transport for SseTransport {
-    async fn send_request(&self, _id: u64, body: Bytes, _: Option<&str>) -> Result<(), SendError> {
+    async fn send_request(&self, _id: u64, body: Bytes, _: Outbound<'_>) -> Result<(), SendError> {
         self.send(body).await
     }
 

@@ -33,7 +33,7 @@ pub mod transport;
 
 pub use backoff::Backoff;
 pub use connection::{
-    ConnectOptions, Connection, Era, Inbound, ModernMeta, RequestCtx, ServerInfo,
+    ConnectOptions, Connection, Era, Inbound, ModernMeta, RequestCtx, ServerInfo, TraceHeaders,
 };
 pub use error::UpstreamError;
 pub use in_process::{InProcessError, InProcessServer};

@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::UpstreamError;
 use crate::reaper::Reaper;
-use crate::transport::{Link, SendError, Transport};
+use crate::transport::{Link, Outbound, SendError, Transport};
 use switchboard_protocol::lock;
 
 /// How to start a stdio upstream.
@@ -99,7 +99,7 @@ pub(crate) struct StdioTransport {
 }
 
 impl Transport for StdioTransport {
-    async fn send_request(&self, _id: u64, body: Bytes, _: Option<&str>) -> Result<(), SendError> {
+    async fn send_request(&self, _id: u64, body: Bytes, _: Outbound<'_>) -> Result<(), SendError> {
         self.send(body).await
     }
 

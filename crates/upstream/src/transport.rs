@@ -119,18 +119,28 @@ impl Link {
     }
 }
 
+/// What a request carries beside its body where the transport has headers: the gateway's
+/// request id (`X-Request-Id`) and W3C trace context (`traceparent`, `tracestate`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Outbound<'a> {
+    pub request_id: Option<&'a str>,
+    pub traceparent: Option<&'a str>,
+    pub tracestate: Option<&'a str>,
+}
+
 /// What a connection needs from the transport under it.
 pub(crate) trait Transport: Send + Sync {
     /// Sends request `id`, already encoded as `body`, and resolves once it is sent — its response
     /// arrives through the sink, related to `id` when the transport can tell. A pipe resolves when
     /// the bytes are queued; Streamable HTTP resolves when its POST's answer has been read (and a
     /// failure has been delivered as the request's error response), so the POST is driven by the
-    /// caller's future. `request_id` is the gateway's id for the call (`X-Request-Id` on HTTP).
+    /// caller's future. `out` is what HTTP sends as headers beside the body (`X-Request-Id`,
+    /// `traceparent`); pipes have no headers and ignore it.
     fn send_request(
         &self,
         id: u64,
         body: Bytes,
-        request_id: Option<&str>,
+        out: Outbound<'_>,
     ) -> impl Future<Output = Result<(), SendError>> + Send;
 
     /// Sends a message that expects no response (a notification, or an answer to the upstream).
@@ -173,17 +183,12 @@ pub(crate) async fn start(target: &Target, link: Link) -> Result<Builtin, Upstre
 }
 
 impl Transport for Builtin {
-    async fn send_request(
-        &self,
-        id: u64,
-        body: Bytes,
-        request_id: Option<&str>,
-    ) -> Result<(), SendError> {
+    async fn send_request(&self, id: u64, body: Bytes, out: Outbound<'_>) -> Result<(), SendError> {
         match self {
-            Builtin::Stdio(t) => t.send_request(id, body, request_id).await,
-            Builtin::Http(t) => t.send_request(id, body, request_id).await,
-            Builtin::Sse(t) => t.send_request(id, body, request_id).await,
-            Builtin::InProcess(t) => t.send_request(id, body, request_id).await,
+            Builtin::Stdio(t) => t.send_request(id, body, out).await,
+            Builtin::Http(t) => t.send_request(id, body, out).await,
+            Builtin::Sse(t) => t.send_request(id, body, out).await,
+            Builtin::InProcess(t) => t.send_request(id, body, out).await,
         }
     }
 

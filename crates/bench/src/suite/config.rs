@@ -75,6 +75,19 @@ pub fn api_key(gateway: &Path) -> anyhow::Result<(String, String)> {
     Ok((key, format!("auth:\n  api_keys:\n    {entry}\n")))
 }
 
+/// [`FEATURES_OFF`] plus tracing exported over OTLP/HTTP at 1 % sampling to `endpoint` (the
+/// bench's own sink, [`super::otlp_sink`]): issue 14's tracing budget. Leaked once per run.
+pub fn features_trace(endpoint: &str) -> Features {
+    let top = format!(
+        "metrics: {{ enabled: false }}\ntelemetry:\n  otlp: {{ endpoint: {} }}\n  sampling: {{ ratio: 0.01 }}\n",
+        quote(endpoint)
+    );
+    Features {
+        top: Box::leak(top.into_boxed_str()),
+        upstream: FEATURES_OFF.upstream,
+    }
+}
+
 /// [`write`], with `features` added.
 pub fn write_with(
     dir: &Path,

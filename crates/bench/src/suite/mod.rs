@@ -17,6 +17,7 @@ pub mod load;
 pub mod machine;
 pub mod markdown;
 pub mod memory;
+pub mod otlp_sink;
 pub mod payload;
 pub mod plan;
 pub mod process;

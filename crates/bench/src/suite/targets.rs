@@ -103,6 +103,19 @@ pub fn check(r: &Results) -> Vec<TargetCheck> {
             format!("{} vs {}", on.key(), off.key()),
         ));
     }
+    // Issue 14's budget: tracing exported at 1 % sampling adds at most 3 µs of gateway CPU per
+    // call.
+    if let (Some(off), Some(on)) = (find(r, "http-off", 32), find(r, "http-trace", 32))
+        && let (Some(a), Some(b)) = (off.gateway_cpu_us(), on.gateway_cpu_us())
+    {
+        out.push(at_most(
+            "tracing on (1% sampled, OTLP): added gateway CPU per proxied tools/call",
+            ((b - a) * 100.0).round() / 100.0,
+            3.0,
+            "µs",
+            format!("{} vs {}", on.key(), off.key()),
+        ));
+    }
     if let Some(m) = &r.memory {
         out.push(at_most(
             &format!(

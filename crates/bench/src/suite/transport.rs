@@ -6,7 +6,8 @@
 //! `switchboard stdio` → stdio upstream) and `http-stdio` (HTTP client → gateway → stdio
 //! upstream, compared with the direct stdio call). `http-audit` is `http-off` plus the audit log
 //! (file sink, `fsync: 100ms`), measured in the same rounds: the gap between the two is the
-//! audit's cost (budget +4 µs). Two floor paths put `switchboard-floor`
+//! audit's cost (budget +4 µs). `http-trace` is `http-off` plus tracing exported over
+//! OTLP/HTTP at 1 % sampling to a sink in the bench process (budget +3 µs). Two floor paths put `switchboard-floor`
 //! ([`crate::floor`]), a forwarder that moves bytes and does nothing else, where the gateway is:
 //! `http-floor` (HTTP client → floor → HTTP upstream) and `stdio-floor` (stdio client → floor
 //! relay → stdio upstream), compared with the same direct runs as `http` and `stdio`; the gap
@@ -39,10 +40,12 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
         // The same gateway with every optional call-path feature off, and on: measured beside
         // each other at one concurrency, so a feature's cost per call is the gap between them.
         let up = [("up".to_owned(), Upstream::Http(url.clone()))];
+        let sink = super::otlp_sink::start()?;
         let featured = [
             ("http-off", config::FEATURES_OFF),
             ("http-on", config::FEATURES_ON),
             ("http-audit", config::FEATURES_AUDIT),
+            ("http-trace", config::features_trace(&sink.url)),
         ]
         .map(|(path, features)| -> anyhow::Result<_> {
             let cfg = config::write_with(

@@ -14,6 +14,7 @@ mod plugins;
 mod products;
 mod scopes;
 mod shape_errors;
+mod telemetry;
 mod transports;
 mod validation;
 

@@ -137,6 +137,7 @@ impl Gateway {
             self.config().modern.input_ttl + Duration::from_secs(60),
             stop.clone(),
             call.request_id.clone(),
+            call.trace.cloned(),
         );
         let held = Arc::new(Held {
             handle: rand::random(),
@@ -492,6 +493,7 @@ impl Source {
         timeout: Duration,
         stop: CancellationToken,
         request_id: Arc<str>,
+        trace: Option<switchboard_upstream::TraceHeaders>,
     ) -> Source {
         let (tx, related) = related::channel(EVENTS);
         let ctx = RequestCtx {
@@ -504,6 +506,7 @@ impl Source {
             rewrite_progress: progress,
             request_id: Some(request_id),
             modern: None,
+            trace,
         };
         let call = Box::pin(async move { send(&up, &conn, &method, params.as_deref(), ctx).await });
         Source::Inline {

@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use switchboard_protocol::object::{self, Edit};
 use switchboard_protocol::{ErrorCode, Message, RpcError};
-use switchboard_upstream::{Connection, RequestCtx, UpstreamError};
+use switchboard_upstream::{Connection, RequestCtx, TraceHeaders, UpstreamError};
 use tokio_util::sync::CancellationToken;
 
 use crate::Related;
@@ -66,6 +66,8 @@ pub(crate) struct Call<'a> {
     pub related: &'a Related,
     pub cancel: &'a CancellationToken,
     pub request_id: &'a Arc<str>,
+    /// The trace context the upstream gets (the call's CLIENT span), when tracing is on.
+    pub trace: Option<&'a TraceHeaders>,
 }
 
 impl Call<'_> {
@@ -79,6 +81,7 @@ impl Call<'_> {
             timeout: None,
             cancel: self.cancel.clone(),
             request_id: self.request_id,
+            trace: self.trace,
         };
         relay::forward(gw, self.up, self.session, &self.conn, fwd, self.related).await
     }
@@ -122,13 +125,44 @@ impl Gateway {
                 .forward_group(cx, up, members, strategy, method, params, original, timeout)
                 .await;
         }
+        // One CLIENT span per upstream called (each member a group tries has its own).
+        let tracer = self.state.tracer.as_ref();
+        let mut span = match (tracer, cx.trace) {
+            (Some(t), Some(parent)) => Some(crate::spans::client(t, parent, up, method, params)),
+            _ => None,
+        };
+        let trace = span
+            .as_ref()
+            .map(|s| crate::spans::headers(s, cx.tracestate));
+        let out = self
+            .forward_one(cx, up, method, params, original, timeout, trace.as_ref())
+            .await;
+        if let (Some(t), Some(mut s)) = (tracer, span.take()) {
+            crate::spans::call_outcome(&mut s, &out);
+            t.end(s);
+        }
+        out
+    }
+
+    /// [`Gateway::forward`] to one upstream (not a group).
+    #[allow(clippy::too_many_arguments)]
+    async fn forward_one(
+        &self,
+        cx: &Cx<'_>,
+        up: &Arc<Upstream>,
+        method: &str,
+        params: Option<&str>,
+        original: &Message,
+        timeout: Option<Duration>,
+        trace: Option<&TraceHeaders>,
+    ) -> Result<Outcome, RpcError> {
         let admission = self.admit_call(up).await?;
         let _busy = up.busy();
         // A call that finds no connection never reached the upstream: the supervisor deals with
         // a down upstream, the breaker with a live one that fails.
         let conn = self.connection_for(cx.session(), up).await?;
         let out = self
-            .forward_on(cx, up, conn, method, params, original, timeout)
+            .forward_on(cx, up, conn, method, params, original, timeout, trace)
             .await;
         admission.finish(match &out {
             Err(e) => resilience::is_failure(e),
@@ -156,6 +190,7 @@ impl Gateway {
         params: Option<&str>,
         original: &Message,
         timeout: Option<Duration>,
+        trace: Option<&TraceHeaders>,
     ) -> Result<Outcome, RpcError> {
         let progress = original.progress_token();
         // Features the upstream's revision lacks are not sent: an older server (or a 2026-07-28
@@ -198,6 +233,7 @@ impl Gateway {
                 related: cx.req.related,
                 cancel: &cx.cancel,
                 request_id: cx.req.request_id,
+                trace,
             };
             let bridged = match (modern, conn_modern) {
                 (true, false) => self.bridge(call).await?,
@@ -217,6 +253,7 @@ impl Gateway {
             timeout,
             cancel: cx.cancel.clone(),
             request_id: cx.req.request_id,
+            trace,
         };
         match relay::forward(self, up, cx.session(), &conn, call, cx.req.related).await {
             Ok(m) => Ok(Outcome::Upstream(m)),

@@ -64,6 +64,8 @@ pub(crate) struct Call<'a> {
     pub timeout: Option<Duration>,
     pub cancel: CancellationToken,
     pub request_id: &'a Arc<str>,
+    /// The trace context the upstream gets, when tracing is on.
+    pub trace: Option<&'a switchboard_upstream::TraceHeaders>,
 }
 
 /// Sends `call` to `conn` for `session` and waits for its response message, relaying related
@@ -91,6 +93,7 @@ pub(crate) async fn forward(
         // caller's request already carries its own `_meta` (the connection would drop this).
         modern: (conn.is_modern() && !session.record.revision.is_modern())
             .then(|| modern_meta(session)),
+        trace: call.trace.cloned(),
     };
     let call = super::send(up, conn, call.method, call.params, ctx);
     tokio::pin!(call);

@@ -32,7 +32,9 @@ use switchboard_audit::{Event, Verdict, method_name, trace_id};
 use switchboard_protocol::error::add_request_id;
 use switchboard_protocol::message::encode;
 use switchboard_protocol::{Id, Kind, Message, RpcError};
+use switchboard_trace::Span;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::catalog::ListKind;
 use crate::idempotency::Decision;
@@ -94,6 +96,10 @@ pub(crate) struct Cx<'a> {
     /// Where the handler records the upstream the request was routed to; `None` when audit
     /// is off (then nothing is recorded, and nothing cloned).
     pub routed: Option<&'a OnceLock<Arc<str>>>,
+    /// The request's SERVER span, when tracing is on: upstream calls are its children.
+    pub trace: Option<&'a Span>,
+    /// The caller's `tracestate`, passed on to upstreams with the gateway's `traceparent`.
+    pub tracestate: Option<&'a str>,
 }
 
 impl Cx<'_> {
@@ -120,6 +126,48 @@ struct Trail {
     started: Instant,
     time: SystemTime,
     upstream: OnceLock<Arc<str>>,
+    /// The request's trace id when tracing is on (the gateway's span's, so the record and the
+    /// exported spans name the same trace even when the caller sent no context).
+    trace_id: Option<[u8; 16]>,
+}
+
+/// The request's span and the caller's `tracestate`, handed down to the handler's [`Cx`].
+struct Trace<'s, 'a> {
+    span: Option<&'s mut Span>,
+    tracestate: Option<&'a str>,
+}
+
+/// A pipeline stage passed, as an event on the request's span (only a recorded span keeps it;
+/// a stage that refuses shows as the span's error instead).
+#[inline]
+fn mark(span: &mut Option<&mut Span>, stage: &str) {
+    if let Some(s) = span {
+        s.event(stage);
+    }
+}
+
+/// The `tracing` span every log line of the request is emitted in: its request id, and its
+/// trace id (the gateway's span's when tracing is on, else the caller's `traceparent` header's).
+///
+/// The span is at ERROR level so that whatever `SWITCHBOARD_LOG` lets through (`warn`, or
+/// `warn,switchboard_upstream=debug`) is inside it: a span's level only decides whether it exists.
+fn log_span(req: &Request<'_>, span: Option<&Span>) -> tracing::Span {
+    if !tracing::enabled!(tracing::Level::ERROR) {
+        return tracing::Span::none();
+    }
+    let cx = match span {
+        Some(s) => Some(s.context()),
+        None => req
+            .trace
+            .and_then(|t| switchboard_trace::SpanContext::parse(t.traceparent)),
+    };
+    // Both fields at creation: the formatter renders a span's fields once, not again on `record`.
+    let trace_id = cx.map(|c| c.trace_id_hex());
+    tracing::error_span!(
+        "request",
+        request_id = &**req.request_id,
+        trace_id = trace_id.as_ref().map(|t| t.as_str())
+    )
 }
 
 /// The methods audited whatever their verdict (refusals of any method are audited too).
@@ -130,11 +178,46 @@ fn audited(method: &str) -> bool {
 impl Gateway {
     /// Handles one request from a client. `req.related` carries the messages that belong to it
     /// (progress, logs, server-to-client requests) to the client's response stream.
+    ///
+    /// With tracing on, the request has a SERVER span (`crate::spans`) continuing the caller's
+    /// trace context; and every log line emitted while serving it carries its `request_id` and
+    /// `trace_id` (a `tracing` span around the stages).
     pub async fn request(&self, req: &Request<'_>, msg: &Message) -> Answer {
         let Some(id) = msg.id().cloned() else {
             return Answer::Cancelled;
         };
         let method = msg.method().unwrap_or_default();
+        // With tracing off, this `None` is the whole cost of tracing.
+        let (mut span, tracestate) = match &self.state.tracer {
+            None => (None, None),
+            Some(t) => {
+                let (parent, state) = crate::spans::caller_context(req, msg);
+                let span = crate::spans::server(t, req, msg, method, &id, parent, state);
+                (Some(span), parent.and(state))
+            }
+        };
+        let log = log_span(req, span.as_ref());
+        let answer = self
+            .serve_request(req, msg, id, method, span.as_mut(), tracestate)
+            .instrument(log)
+            .await;
+        if let (Some(t), Some(mut s)) = (&self.state.tracer, span) {
+            crate::spans::answer_outcome(&mut s, &answer);
+            t.end(s);
+        }
+        answer
+    }
+
+    /// Stages 1–11 of [`Gateway::request`].
+    async fn serve_request(
+        &self,
+        req: &Request<'_>,
+        msg: &Message,
+        id: Id,
+        method: &str,
+        mut span: Option<&mut Span>,
+        tracestate: Option<&str>,
+    ) -> Answer {
         let metrics = self.metrics();
         // A 2026-07-28 caller's one-request session counts as open while its request runs.
         let _modern = req
@@ -148,13 +231,16 @@ impl Gateway {
             started: Instant::now(),
             time: SystemTime::now(),
             upstream: OnceLock::new(),
+            trace_id: span.as_ref().map(|s| s.context().trace_id),
         });
         let (verdict, answer, counted) = match self.admit(req, &id, method).await {
             Ok(cancel) => {
+                mark(&mut span, "admit");
                 let counted = OnceLock::new();
                 let routed = trail.as_ref().map(|t| &t.upstream);
+                let trace = Trace { span, tracestate };
                 let (verdict, outcome) = self
-                    .decide_and_serve(req, msg, method, cancel, &counted, routed)
+                    .decide_and_serve(req, msg, method, cancel, &counted, routed, trace)
                     .await;
                 // A `tools/call` handler counted it already (one look at a large result, not
                 // two).
@@ -179,6 +265,7 @@ impl Gateway {
 
     /// Stages 2–8: everything between admission and the answer. The verdict is `deny` when a
     /// stage before the handler refused the request.
+    #[allow(clippy::too_many_arguments)]
     async fn decide_and_serve(
         &self,
         req: &Request<'_>,
@@ -187,8 +274,9 @@ impl Gateway {
         cancel: CancellationToken,
         counted: &OnceLock<switchboard_telemetry::Outcome>,
         routed: Option<&OnceLock<Arc<str>>>,
+        mut trace: Trace<'_, '_>,
     ) -> (Verdict, Result<Outcome, RpcError>) {
-        let (view, claim) = match self.decide(req, msg, method) {
+        let (view, claim) = match self.decide(req, msg, method, &mut trace.span) {
             Err(refusal) => return (Verdict::Deny, Err(refusal)),
             Ok((_, Some(Decision::Replay(result)))) => {
                 return (Verdict::Allow, Ok(Outcome::Replayed(result)));
@@ -202,6 +290,8 @@ impl Gateway {
             cancel,
             counted,
             routed,
+            trace: trace.span.as_deref(),
+            tracestate: trace.tracestate,
         };
         let out = methods::dispatch(self, &cx, msg, method).await;
         // Only a completed call is stored; dropping the claim otherwise frees the key.
@@ -221,12 +311,17 @@ impl Gateway {
         req: &Request<'_>,
         msg: &Message,
         method: &str,
+        span: &mut Option<&mut Span>,
     ) -> Result<(Arc<View>, Option<Decision>), RpcError> {
         self.authenticate_stage(req)?;
+        mark(span, "authenticate");
         let view = self.caller_view(req.view, req.principal);
         self.authorize(req, &view, method)?;
+        mark(span, "authorize");
         self.rate_limit(req, msg, method)?;
+        mark(span, "rate_limit");
         let decision = self.idempotency(req, msg, method)?;
+        mark(span, "idempotency");
         Ok((view, decision))
     }
 
@@ -445,7 +540,9 @@ impl Gateway {
             verdict,
             http_status,
             client: req.client,
-            trace_id: req.trace.and_then(|t| trace_id(t.traceparent)),
+            trace_id: trail
+                .trace_id
+                .or_else(|| req.trace.and_then(|t| trace_id(t.traceparent))),
             replayed,
         };
         audit.record(event).await;

@@ -205,6 +205,12 @@ impl Config {
         }
     }
 
+    /// Sets an environment variable for the gateway process.
+    pub fn gateway_env(mut self, key: &str, value: &str) -> Config {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
     /// A path inside the config's temporary directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
@@ -218,12 +224,6 @@ impl Config {
     /// Listen on `addr` (to start a gateway again where an earlier one was).
     pub fn listen(mut self, addr: SocketAddr) -> Config {
         self.listen = Some(addr);
-        self
-    }
-
-    /// An environment variable for the gateway process.
-    pub fn env(mut self, key: &str, value: &str) -> Config {
-        self.env.push((key.to_owned(), value.to_owned()));
         self
     }
 
@@ -313,6 +313,9 @@ impl Gateway {
             .env("SWITCHBOARD_LOG", "info")
             .env_remove("SWITCHBOARD_LISTEN")
             .env_remove("SWITCHBOARD_UPSTREAMS")
+            // Tracing is exported only where a test asks for it.
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
             .envs(config.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())

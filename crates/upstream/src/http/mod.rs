@@ -33,7 +33,7 @@ use switchboard_protocol::{ErrorCode, Id, Kind, Message, Revision, RpcError};
 use crate::backoff::Backoff;
 use crate::egress::EgressPolicy;
 use crate::error::UpstreamError;
-use crate::transport::{Link, SendError, Transport};
+use crate::transport::{Link, Outbound, SendError, Transport};
 pub(crate) use client::reqwest_client;
 use client::{Answer, Client};
 use switchboard_protocol::lock;
@@ -188,13 +188,8 @@ pub(crate) fn start(spec: &HttpSpec, link: Link) -> Result<Arc<HttpWire>, Upstre
 }
 
 impl Transport for Arc<HttpWire> {
-    async fn send_request(
-        &self,
-        id: u64,
-        body: Bytes,
-        request_id: Option<&str>,
-    ) -> Result<(), SendError> {
-        self.post_request(id, body, request_id).await;
+    async fn send_request(&self, id: u64, body: Bytes, out: Outbound<'_>) -> Result<(), SendError> {
+        self.post_request(id, body, out).await;
         Ok(())
     }
 
@@ -235,18 +230,26 @@ impl HttpWire {
     }
 
     /// POSTs `body` with the headers of the current session.
-    async fn post(&self, body: Bytes, request_id: Option<&str>) -> Result<Answer, UpstreamError> {
+    async fn post(&self, body: Bytes, out: Outbound<'_>) -> Result<Answer, UpstreamError> {
         let mut headers = HeaderMap::with_capacity(6);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(
             ACCEPT,
             HeaderValue::from_static("application/json, text/event-stream"),
         );
-        if let Some(rid) = request_id {
+        if let Some(rid) = out.request_id {
             let value = HeaderValue::from_str(rid).map_err(|_| {
                 UpstreamError::Unavailable(format!("POST {}: bad X-Request-Id {rid:?}", self.url))
             })?;
             headers.insert(REQUEST_ID_HEADER, value);
+        }
+        // The gateway's own trace context (valid by construction; a value that is not is left
+        // out rather than failing the call).
+        if let Some(tp) = out.traceparent.and_then(|v| HeaderValue::from_str(v).ok()) {
+            headers.insert(HeaderName::from_static("traceparent"), tp);
+            if let Some(ts) = out.tracestate.and_then(|v| HeaderValue::from_str(v).ok()) {
+                headers.insert(HeaderName::from_static("tracestate"), ts);
+            }
         }
         self.session_headers(&mut headers);
         if self.link.modern {
@@ -293,8 +296,8 @@ impl HttpWire {
 
     /// POSTs a request and reads its answer; it (and everything related) is delivered to the
     /// sink, and a failure resolves the request with an error naming the upstream.
-    async fn post_request(self: &Arc<Self>, id: u64, body: Bytes, request_id: Option<&str>) {
-        if let Err(e) = self.run_request(id, body, request_id).await {
+    async fn post_request(self: &Arc<Self>, id: u64, body: Bytes, out: Outbound<'_>) {
+        if let Err(e) = self.run_request(id, body, out).await {
             self.fail(id, &e);
         }
     }
@@ -303,9 +306,9 @@ impl HttpWire {
         self: &Arc<Self>,
         id: u64,
         body: Bytes,
-        request_id: Option<&str>,
+        out: Outbound<'_>,
     ) -> Result<(), UpstreamError> {
-        let resp = self.post_in_session(&body, request_id).await?;
+        let resp = self.post_in_session(&body, out).await?;
         let status = resp.status;
         if status == StatusCode::ACCEPTED {
             // The answer will arrive on the GET stream.
@@ -323,12 +326,12 @@ impl HttpWire {
     async fn post_in_session(
         self: &Arc<Self>,
         body: &Bytes,
-        request_id: Option<&str>,
+        out: Outbound<'_>,
     ) -> Result<Answer, UpstreamError> {
         let mut retried = false;
         loop {
             let generation = self.generation.load(Ordering::Acquire);
-            let resp = self.post(body.clone(), request_id).await?;
+            let resp = self.post(body.clone(), out).await?;
             self.capture_session(&resp);
             let status = resp.status;
             if retried || !self.may_be_expired(status) {
@@ -506,7 +509,7 @@ impl HttpWire {
 
     /// Sends a notification or a response; the server answers 202.
     async fn send_message(self: &Arc<Self>, body: Bytes) -> Result<(), UpstreamError> {
-        let resp = self.post_in_session(&body, None).await?;
+        let resp = self.post_in_session(&body, Outbound::default()).await?;
         let status = resp.status;
         if status.is_success() {
             return Ok(());
@@ -563,7 +566,7 @@ impl HttpWire {
         let n = self.reinit_ids.fetch_add(1, Ordering::Relaxed);
         let id = Id::string(&format!("switchboard-reinit-{n}"));
         let body = Bytes::from(encode::request(&id, method, params));
-        let mut resp = self.post(body, None).await?;
+        let mut resp = self.post(body, Outbound::default()).await?;
         self.capture_session(&resp);
         let status = resp.status;
         if !status.is_success() {
@@ -597,7 +600,7 @@ impl HttpWire {
     }
 
     async fn send_plain(&self, body: Bytes) -> Result<(), UpstreamError> {
-        let resp = self.post(body, None).await?;
+        let resp = self.post(body, Outbound::default()).await?;
         if resp.status.is_success() {
             Ok(())
         } else {

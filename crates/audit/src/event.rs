@@ -123,3 +123,21 @@ mod tests {
         assert!(matches!(method_name("x/y"), Cow::Owned(_)));
     }
 }
+
+/// A change an operator made to the running gateway: a config reload, a plugin installed at
+/// run time. Written as a `kind: admin` record.
+#[derive(Debug, Clone)]
+pub struct AdminEvent {
+    pub time: SystemTime,
+    /// `config_reload`, `plugin_install`.
+    pub action: &'static str,
+    /// Who made it: an API key's or token's principal, or `operator` for a change made on the
+    /// machine (the config file edited, `SIGHUP`).
+    pub principal: Arc<str>,
+    /// `ok` or `error`.
+    pub outcome: &'static str,
+    /// What changed (`added: a; changed: b`, `weather 1.2.0`), never a secret.
+    pub detail: Option<String>,
+    /// Why it failed, for `outcome: error`.
+    pub reason: Option<String>,
+}

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 
 pub use canonical::{hex, sha256, to_string as canonical_json};
 pub use checkpoint::{SigningKey, VerifyingKey, generate_key};
-pub use event::{Event, Verdict, method_name, trace_id};
+pub use event::{AdminEvent, Event, Verdict, method_name, trace_id};
 pub use file::{Tail, read_tail, rotated_files, rotated_path};
 pub use query::{Filter, matches};
 pub use record::{GENESIS, LineError, Parsed, SCHEMA_VERSION, parse_line};

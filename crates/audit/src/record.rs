@@ -309,6 +309,27 @@ pub(crate) fn render_call(ev: &Event, opts: &Render, chain: &mut Chain, out: &mu
     seal(b, chain, out);
 }
 
+/// The record of an operator's change to the running gateway (`kind: admin`).
+pub(crate) fn render_admin(ev: &crate::AdminEvent, chain: &mut Chain, out: &mut Vec<u8>) {
+    let common = Common {
+        chain,
+        time_us: crate::time::micros(ev.time),
+        kind: "admin",
+    };
+    let mut b = Body::new();
+    b.str("action", ev.action);
+    b.opt_str("detail", ev.detail.as_deref());
+    common.kind(&mut b);
+    b.str("outcome", ev.outcome);
+    common.prev_hash(&mut b);
+    b.str("principal", &ev.principal);
+    b.opt_str("reason", ev.reason.as_deref());
+    common.seq(&mut b);
+    quoted_time(&mut b, common.time_us);
+    common.v(&mut b);
+    seal(b, chain, out);
+}
+
 /// The record that accounts for records the queue had no room for (`on_full: drop_and_count`).
 pub(crate) fn render_dropped(count: u64, time_us: i64, chain: &mut Chain, out: &mut Vec<u8>) {
     let common = Common {

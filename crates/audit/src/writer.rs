@@ -14,7 +14,8 @@
 //!   wait for room, as under `block`.
 //!
 //! **The writer** is a thread of its own (file writes and `fsync` never stall a runtime worker)
-//! running a small single-threaded runtime: it takes what is queued (up to a batch), renders and
+//! running a small single-threaded runtime: it takes what is queued (up to a batch, letting records
+//! gather for 2 ms after a batch that did not fill, so one wake-up serves many), renders and
 //! chains each record, writes the batch to every sink with one write each, syncs by policy,
 //! rotates by size, and signs checkpoints. A failed write is retried every second with the same
 //! bytes, so the chain never skips; meanwhile the queue fills and `on_full` applies.
@@ -29,10 +30,10 @@ use tokio::time::sleep_until;
 
 use crate::AuditError;
 use crate::checkpoint::SigningKey;
-use crate::event::{Event, Verdict};
+use crate::event::{AdminEvent, Event, Verdict};
 use crate::file::FileSink;
 use crate::record::{
-    Chain, Render, render_call, render_checkpoint, render_dropped, render_recovered,
+    Chain, Render, render_admin, render_call, render_checkpoint, render_dropped, render_recovered,
 };
 use crate::sink::Sinks;
 use crate::time::micros;
@@ -42,12 +43,18 @@ use crate::webhook::{Webhook, WebhookCounters, WebhookStats};
 const BATCH: usize = 256;
 /// Pause before retrying a failed write.
 const RETRY: Duration = Duration::from_secs(1);
+/// How long the writer lets records gather after a batch that did not fill (group commit).
+/// While it waits no waker is registered on the queue, so a request's `try_send` wakes no
+/// thread: under load the writer takes hundreds of records per wake-up, and a record waits at
+/// most this long before it is written.
+const LINGER: Duration = Duration::from_millis(2);
 
 // Events travel inline, not boxed: a box would be one more allocation per audited call, and
 // the queue's slots are allocated once per 32 anyway.
 #[allow(clippy::large_enum_variant)]
 enum Msg {
     Record(Event),
+    Admin(AdminEvent),
     /// Write everything, sync, sign a last checkpoint, answer, stop.
     Close(oneshot::Sender<()>),
 }
@@ -171,6 +178,13 @@ impl Audit {
         tracing::error!("audit record after the audit log was closed");
     }
 
+    /// Records an operator's change (rare: waits for room, whatever `on_full` says).
+    pub async fn admin(&self, event: AdminEvent) {
+        if self.inner.tx.send(Msg::Admin(event)).await.is_err() {
+            self.writer_gone();
+        }
+    }
+
     /// Whether new audited calls are refused now (`on_full: refuse_calls` with a full queue).
     pub fn refuses_calls(&self) -> bool {
         self.inner.on_full == OnFull::RefuseCalls && self.inner.tx.capacity() == 0
@@ -250,11 +264,16 @@ impl Writer {
                 () = wait(sync_at) => {}
                 () = wait(next_checkpoint) => {}
             }
+            let taken = batch.len();
             let mut close = None;
             for msg in batch.drain(..) {
                 match msg {
                     Msg::Record(event) => {
                         render_call(&event, &self.render, &mut self.chain, &mut self.line);
+                        self.push_line();
+                    }
+                    Msg::Admin(event) => {
+                        render_admin(&event, &mut self.chain, &mut self.line);
                         self.push_line();
                     }
                     Msg::Close(done) => close = Some(done),
@@ -279,6 +298,10 @@ impl Writer {
                 self.finish().await;
                 let _ = done.send(());
                 return;
+            }
+            if taken < BATCH {
+                self.write_out().await;
+                tokio::time::sleep(LINGER).await;
             }
         }
     }

@@ -273,6 +273,27 @@ impl Gateway {
         principal: &Principal,
         bundle: Bytes,
     ) -> Result<InstalledPlugin, InstallError> {
+        let result = self.install_plugin_unaudited(principal, bundle).await;
+        let (outcome, detail, reason) = match &result {
+            Ok(p) => ("ok", Some(format!("{} {}", p.name, p.version)), None),
+            Err(e) => ("error", None, Some(e.to_string())),
+        };
+        self.audit_admin(
+            "plugin_install",
+            principal.shared_id(),
+            outcome,
+            detail,
+            reason,
+        )
+        .await;
+        result
+    }
+
+    async fn install_plugin_unaudited(
+        &self,
+        principal: &Principal,
+        bundle: Bytes,
+    ) -> Result<InstalledPlugin, InstallError> {
         self.may_install_plugins(principal)?;
         let cfg = &self.state.config.plugins;
         let Some(dir) = cfg.dir.clone() else {

@@ -110,6 +110,42 @@ impl Gateway {
         });
     }
 
+    /// Audits a reload: `Ok(summary)` when applied, `Err(why)` when the new file did not load.
+    /// Made on the machine (the file edited, `SIGHUP`), so its principal is `operator`.
+    pub async fn audit_reload(&self, result: Result<String, String>) {
+        static OPERATOR: std::sync::OnceLock<std::sync::Arc<str>> = std::sync::OnceLock::new();
+        let principal = OPERATOR.get_or_init(|| std::sync::Arc::from("operator"));
+        let (outcome, detail, reason) = match result {
+            Ok(summary) => ("ok", Some(summary), None),
+            Err(why) => ("error", None, Some(why)),
+        };
+        self.audit_admin("config_reload", principal, outcome, detail, reason)
+            .await;
+    }
+
+    /// Writes a `kind: admin` audit record, when the audit log is on.
+    pub(crate) async fn audit_admin(
+        &self,
+        action: &'static str,
+        principal: &std::sync::Arc<str>,
+        outcome: &'static str,
+        detail: Option<String>,
+        reason: Option<String>,
+    ) {
+        if let Some(audit) = self.audit() {
+            audit
+                .admin(switchboard_audit::AdminEvent {
+                    time: std::time::SystemTime::now(),
+                    action,
+                    principal: principal.clone(),
+                    outcome,
+                    detail,
+                    reason,
+                })
+                .await;
+        }
+    }
+
     /// Reloads applied and refused so far.
     pub fn reloads(&self) -> (u64, u64) {
         (

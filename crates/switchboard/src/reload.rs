@@ -140,6 +140,7 @@ async fn reload_once(gw: &Gateway, source: &Source) {
             Err(e) => {
                 gw.record_reload(false);
                 tracing::error!("config reload failed; still serving the previous config: {e}");
+                gw.audit_reload(Err(e.to_string())).await;
                 return;
             }
         };
@@ -147,6 +148,7 @@ async fn reload_once(gw: &Gateway, source: &Source) {
     let done = gw.reload(&config).await;
     gw.record_reload(true);
     tracing::info!("config reloaded: {}", done.summary());
+    gw.audit_reload(Ok(done.summary())).await;
     if !done.needs_restart.is_empty() {
         tracing::warn!(
             settings = done.needs_restart.join(", "),

@@ -701,3 +701,53 @@ async fn identity_scope_rate_and_replay_decisions_are_recorded() {
     let (code, out) = audit_cli(&["verify", path_str(&log)]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// A config reload, applied or refused, is an admin record in the same chain.
+#[tokio::test]
+async fn config_reloads_are_admin_records_in_the_chain() {
+    let (config, log) = audit_config("");
+    let gw = config.start().await;
+    let s = gw.initialize().await;
+    s.call_tool("fx__echo", r#"{"message":"before"}"#).await;
+
+    // Applied: one more upstream.
+    let path = gw.config.path("switchboard.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    let added = format!(
+        "{yaml}  fx2:\n    stdio: {{ command: {}, args: [--name, fx2] }}\n",
+        support::q(&support::fixture_bin().display().to_string())
+    );
+    std::fs::write(&path, &added).unwrap();
+    gw.signal("HUP");
+    let recs = records(&log, 2).await;
+    let reload = &recs[1];
+    assert_eq!(reload["kind"], "admin", "{reload}");
+    assert_eq!(reload["action"], "config_reload");
+    assert_eq!(reload["outcome"], "ok");
+    assert_eq!(reload["principal"], "operator");
+    assert!(
+        reload["detail"].as_str().unwrap().contains("added: fx2"),
+        "{reload}"
+    );
+
+    // Refused: a file that does not load.
+    std::fs::write(&path, format!("{added}  broken: {{}}\n")).unwrap();
+    gw.signal("HUP");
+    let recs = records(&log, 3).await;
+    let refused = &recs[2];
+    assert_eq!(
+        (refused["action"].as_str(), refused["outcome"].as_str()),
+        (Some("config_reload"), Some("error")),
+        "{refused}"
+    );
+    assert!(
+        refused["reason"].as_str().unwrap().contains("broken"),
+        "{refused}"
+    );
+    assert_eq!(refused["prev_hash"], recs[1]["hash"]);
+
+    let (code, out) = audit_cli(&["verify", path_str(&log)]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = audit_cli(&["query", "--principal", "operator", path_str(&log)]);
+    assert_eq!((code, out.lines().count()), (0, 2), "{out}");
+}

@@ -105,7 +105,10 @@ pub fn build(
                 .ok_or("the management connector runs only inside the gateway")?;
             Arc::new(management::Management::new(ops, cx.upstream.clone()))
         }
-        "kubernetes" => Arc::new(kubernetes::Kubernetes::from_settings(settings)?),
+        "kubernetes" => Arc::new(kubernetes::Kubernetes::with_egress(
+            settings,
+            cx.egress.as_ref(),
+        )?),
         other => return Err(format!("no built-in connector `{other}`")),
     })
 }

@@ -98,7 +98,7 @@ fn the_gateway_connects_nowhere_but_loopback() {
     std::fs::write(
         &config,
         format!(
-            "plugins:\n  dir: plugins\n  trust_roots: [keys/trust-root.pem]\nupstreams:\n  fx:\n    stdio: {{ command: {}, args: [--name, fx] }}\n  nowhere:\n    http: {{ url: \"http://127.0.0.1:9/mcp\" }}\n",
+            "plugins:\n  dir: plugins\n  trust_roots: [keys/trust-root.pem]\nupstreams:\n  fx:\n    stdio: {{ command: {}, args: [--name, fx] }}\n  nowhere:\n    http: {{ url: \"http://127.0.0.1:9/mcp\" }}\n  ops:\n    management: {{}}\n  prom:\n    prometheus: {{ url: \"http://127.0.0.1:9\" }}\n",
             q(&s(&fixture_bin()))
         ),
     )
@@ -133,7 +133,14 @@ fn the_gateway_connects_nowhere_but_loopback() {
     assert!(read("readyz.txt").contains("200 OK"), "/readyz: {context}");
     assert_eq!(read("probe.rc").trim(), "0", "probe: {context}");
     let probe = read("probe.txt");
-    for tool in ["fx__echo", "plug__echo"] {
+    // Built-ins are served without a process or a socket: the management connector's tools and
+    // the prometheus connector's (which reaches its URL only when a tool is called).
+    for tool in [
+        "fx__echo",
+        "plug__echo",
+        "ops__list_upstreams",
+        "prom__query",
+    ] {
         assert!(
             probe.contains(&format!("  {tool}\n")),
             "tools/list lacks {tool}: {context}"

@@ -96,9 +96,26 @@ fn ensure_crypto_provider() {
 }
 
 impl ApiClient {
-    pub(super) fn new(endpoint: &Endpoint, timeout: Duration) -> Result<ApiClient, String> {
+    pub(super) fn new(
+        endpoint: &Endpoint,
+        timeout: Duration,
+        egress: Option<&switchboard_upstream::egress::EgressPolicy>,
+    ) -> Result<ApiClient, String> {
         ensure_crypto_provider();
-        let mut builder = reqwest::Client::builder()
+        // Inside the gateway the API server is reached under the same outbound rules as every
+        // upstream (an in-cluster API server at a private address needs the opt-in).
+        let base = match egress {
+            Some(policy) => {
+                policy
+                    .check_url(&endpoint.server)
+                    .map_err(|e| format!("{}: {e}", endpoint.origin))?;
+                policy
+                    .client_builder()
+                    .map_err(|e| format!("{}: {e}", endpoint.origin))?
+            }
+            None => reqwest::Client::builder(),
+        };
+        let mut builder = base
             .user_agent(concat!(
                 "switchboard/",
                 env!("CARGO_PKG_VERSION"),

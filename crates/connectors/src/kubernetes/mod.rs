@@ -73,11 +73,20 @@ impl Kubernetes {
     /// Reads the `kubernetes:` block and the kubeconfig or service account it names. Local files
     /// only; the cluster is first contacted by the first tool call.
     pub fn from_settings(settings: &Value) -> Result<Kubernetes, String> {
+        Kubernetes::with_egress(settings, None)
+    }
+
+    /// [`Kubernetes::from_settings`], reaching the API server under `egress` (the gateway's
+    /// outbound rules: SSRF strict mode, proxy).
+    pub fn with_egress(
+        settings: &Value,
+        egress: Option<&switchboard_upstream::egress::EgressPolicy>,
+    ) -> Result<Kubernetes, String> {
         let settings = Settings::parse(settings).map_err(|e| format!("kubernetes: {e}"))?;
         let endpoint = kubeconfig::load(&settings.source, settings.context.as_deref())
             .map_err(|e| format!("kubernetes: {e}"))?;
-        let api =
-            ApiClient::new(&endpoint, settings.timeout).map_err(|e| format!("kubernetes: {e}"))?;
+        let api = ApiClient::new(&endpoint, settings.timeout, egress)
+            .map_err(|e| format!("kubernetes: {e}"))?;
         Ok(Kubernetes {
             api,
             discovery: Discovery::default(),

@@ -67,8 +67,9 @@ impl SessionStore for InMemory {
             return Err(Full::Gateway);
         }
         // Counted only when the store could hold that many at all (a scan under the lock, at
-        // session creation only).
-        if map.len() >= per_principal {
+        // session creation only). The anonymous caller is everyone without a credential, not
+        // one client: only the total bounds it.
+        if map.len() >= per_principal && !session.record.principal.is_anonymous() {
             let principal = &session.record.principal;
             let held = map
                 .values()

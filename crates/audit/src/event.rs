@@ -45,6 +45,8 @@ pub struct Event {
     pub method: Cow<'static, str>,
     /// The upstream the request was routed to, when it got that far.
     pub upstream: Option<Arc<str>>,
+    /// The product the request came to (`/mcp/v/<id>`); `None` for `/mcp`.
+    pub product: Option<Arc<str>>,
     /// The request's raw `params` object (names, URI and arguments are read from it later).
     pub params: Option<Bytes>,
     /// The complete JSON-RPC answer sent; `None` when the client cancelled and got none.

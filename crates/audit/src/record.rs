@@ -288,7 +288,7 @@ pub(crate) fn render_call(ev: &Event, opts: &Render, chain: &mut Chain, out: &mu
     b.str("outcome", answered.outcome);
     common.prev_hash(&mut b);
     b.str("principal", &ev.principal);
-    b.opt_str("product", None);
+    b.opt_str("product", ev.product.as_deref());
     // A refusal's reason is the gateway's own error message; an upstream's error text is not
     // copied (it is the upstream's output, and may echo what the caller sent).
     let reason = match ev.verdict {
@@ -495,6 +495,7 @@ mod tests {
             client: Some("127.0.0.1:5555".parse().unwrap()),
             trace_id: Some([0xab; 16]),
             replayed: false,
+            product: None,
         }
     }
 

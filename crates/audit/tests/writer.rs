@@ -28,6 +28,7 @@ fn event(i: usize) -> Event {
         client: None,
         trace_id: None,
         replayed: false,
+        product: None,
     }
 }
 

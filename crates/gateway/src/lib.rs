@@ -316,6 +316,12 @@ impl Gateway {
         Endpoint::product(i)
     }
 
+    /// The id of the product served at `endpoint` (`None` for `/mcp`), shared.
+    pub fn product_id(&self, endpoint: Endpoint) -> Option<Arc<str>> {
+        let p = self.state.products.get(endpoint.product_index()?)?;
+        Some(Arc::from(p.id.as_str()))
+    }
+
     /// The key of `principal`'s view in the current catalog (for what outlives one request: a
     /// listen).
     pub fn caller_key(&self, key: ViewKey, principal: &principal::Principal) -> ViewKey {

@@ -152,3 +152,41 @@ async fn a_published_product_serves_its_selection_and_nothing_else() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// A call made at a product is audited with the product's id; one at `/mcp` with none.
+#[tokio::test]
+async fn audit_records_name_the_product_a_call_came_to() {
+    let c = Config::new();
+    let log = c.path("audit.jsonl");
+    let gw = c
+        .upstream(Upstream::fixture("fx"))
+        .extra(PRODUCTS)
+        .extra(&format!(
+            "audit:\n  file: {{ path: {} }}\n",
+            support::q(&log.display().to_string())
+        ))
+        .start()
+        .await;
+    let s = open(&gw, "/mcp/v/reads").await;
+    let call = json!({"name": "fx__echo", "arguments": {"message": "p"}});
+    let r = request(&gw, "/mcp/v/reads", &s, "tools/call", call.clone()).await;
+    assert_eq!(r.result()["content"][0]["text"], "p", "{}", r.text);
+    let whole = gw.initialize().await;
+    whole.call_tool("fx__echo", r#"{"message":"w"}"#).await;
+
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    let records: Vec<Value> = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let recs: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if recs.len() >= 2 {
+            break recs;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(records[0]["product"], "reads", "{}", records[0]);
+    assert_eq!(records[1]["product"], Value::Null, "{}", records[1]);
+}

@@ -535,6 +535,7 @@ impl Gateway {
             principal: req.principal.shared_id().clone(),
             method: method_name(method),
             upstream: trail.upstream.into_inner(),
+            product: self.product_id(req.view.endpoint()),
             params: msg.params_bytes(),
             answer,
             verdict,
@@ -570,6 +571,8 @@ impl Gateway {
                 .clone(),
             method: method_name(method),
             upstream: None,
+            // Refused before the request reached its endpoint's view.
+            product: None,
             params: refused.msg.and_then(|m| m.params_bytes()),
             answer: Some(Bytes::from(encode::error(
                 refused.msg.and_then(|m| m.id()),

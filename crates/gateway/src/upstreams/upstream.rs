@@ -201,8 +201,10 @@ impl Upstream {
         // Subscribed before looking, so an attempt that ends in between still wakes us.
         let mut attempts = self.attempts.subscribe();
         let due = match self.health() {
+            // `None`: the supervisor is between noticing the failure and scheduling the next
+            // attempt, or is making it now; it always makes one (until the upstream is removed).
             Health::Failed => {
-                lock(&self.next_attempt).is_some_and(|at| at <= Instant::now() + limit)
+                lock(&self.next_attempt).is_none_or(|at| at <= Instant::now() + limit)
             }
             // Cold, starting, or a connection going away (cold or failed) just now.
             Health::Cold | Health::Starting | Health::Ready | Health::Degraded => true,

@@ -209,7 +209,8 @@ impl Upstream {
             // Cold, starting, or a connection going away (cold or failed) just now.
             Health::Cold | Health::Starting | Health::Ready | Health::Degraded => true,
         };
-        if !due || self.stop.is_cancelled() {
+        // Stopped by an operator: no supervisor runs, so no attempt is coming.
+        if !due || self.stop.is_cancelled() || self.stopped.load(Ordering::Acquire) {
             return false;
         }
         // Counted while it waits: a cold upstream starts only for calls that still want it.

@@ -2,33 +2,9 @@
 
 mod support;
 
-use std::process::Command;
+use support::create_key;
 
-use support::{Config, Upstream, gateway_bin};
-
-fn create_key(name: &str) -> (String, String) {
-    let out = Command::new(gateway_bin())
-        .args([
-            "keys",
-            "create",
-            "--name",
-            name,
-            "--scopes",
-            "mcp.tools.read",
-        ])
-        .output()
-        .expect("run switchboard keys create");
-    assert!(out.status.success());
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let entry = String::from_utf8(out.stderr)
-        .unwrap()
-        .lines()
-        .find(|l| l.trim_start().starts_with("- {"))
-        .expect("the entry to paste")
-        .trim()
-        .to_owned();
-    (key, entry)
-}
+use support::{Config, Upstream};
 
 #[tokio::test]
 async fn a_request_head_over_max_header_bytes_is_refused_with_431() {
@@ -59,8 +35,8 @@ async fn a_request_head_over_max_header_bytes_is_refused_with_431() {
 
 #[tokio::test]
 async fn one_principal_cannot_hold_more_than_max_per_principal_sessions() {
-    let (a, entry_a) = create_key("a");
-    let (b, entry_b) = create_key("b");
+    let (a, entry_a) = create_key("a", "mcp.tools.read");
+    let (b, entry_b) = create_key("b", "mcp.tools.read");
     let gw = Config::new()
         .upstream(Upstream::fixture("fx"))
         .extra(&format!(

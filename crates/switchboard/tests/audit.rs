@@ -6,6 +6,8 @@
 
 mod support;
 
+use support::create_key;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -567,22 +569,6 @@ async fn hammer(mcp: String) {
             Err(_) => return,
         }
     }
-}
-
-/// A new API key and its config entry, from the binary itself.
-fn create_key(name: &str, scopes: &str) -> (String, String) {
-    let (status, out, err) = run_to_completion(
-        gateway_command(&["keys", "create", "--name", name, "--scopes", scopes]),
-        PATIENCE,
-    );
-    assert!(status.success(), "{err}");
-    let entry = err
-        .lines()
-        .find(|l| l.trim_start().starts_with("- {"))
-        .expect("the entry to paste")
-        .trim()
-        .to_owned();
-    (out.trim().to_owned(), entry)
 }
 
 /// Every decision the identity, scope, rate and idempotency stages make is recorded with the

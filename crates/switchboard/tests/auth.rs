@@ -6,16 +6,14 @@
 mod support;
 
 use std::process::Command;
+
+use support::create_key;
+
 use std::time::Duration;
 
 use serde_json::json;
 use support::modern::{assert_error, call_tool as modern_call};
 use support::{Config, Gateway, Upstream, gateway_bin, run_gateway};
-
-/// A new key and its config entry, from the binary itself.
-fn create_key(name: &str, scopes: &str) -> (String, String) {
-    create_key_with(name, scopes, &[])
-}
 
 fn create_key_with(name: &str, scopes: &str, more: &[&str]) -> (String, String) {
     let out = Command::new(gateway_bin())

@@ -5,27 +5,10 @@
 
 mod support;
 
-use std::process::Command;
+use support::create_key;
 
 use serde_json::Value;
-use support::{Config, Gateway, Session, Upstream, gateway_bin, tool_calls_on_wire};
-
-fn create_key(name: &str, scopes: &str) -> (String, String) {
-    let out = Command::new(gateway_bin())
-        .args(["keys", "create", "--name", name, "--scopes", scopes])
-        .output()
-        .expect("run switchboard keys create");
-    assert!(out.status.success());
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let entry = String::from_utf8(out.stderr)
-        .unwrap()
-        .lines()
-        .find(|l| l.trim_start().starts_with("- {"))
-        .expect("the entry to paste")
-        .trim()
-        .to_owned();
-    (key, entry)
-}
+use support::{Config, Gateway, Session, Upstream, tool_calls_on_wire};
 
 async fn session<'a>(gw: &'a Gateway, key: &str) -> Session<'a> {
     let bearer = format!("Bearer {key}");

@@ -6,31 +6,15 @@
 
 mod support;
 
-use std::process::Command;
+use support::create_key;
+
 use std::time::Duration;
 
-use support::{Config, Upstream, gateway_bin};
+use support::{Config, Upstream};
 
 const UPSTREAM_TOKEN: &str = "upstream-tok-R4nd0mXq";
 const ENV_SECRET: &str = "env-secret-Zp91Lk";
 const WEBHOOK_TOKEN: &str = "webhook-tok-Hy62Qa";
-
-fn create_key(name: &str, scopes: &str) -> (String, String) {
-    let out = Command::new(gateway_bin())
-        .args(["keys", "create", "--name", name, "--scopes", scopes])
-        .output()
-        .expect("run switchboard keys create");
-    assert!(out.status.success());
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let entry = String::from_utf8(out.stderr)
-        .unwrap()
-        .lines()
-        .find(|l| l.trim_start().starts_with("- {"))
-        .expect("the entry to paste")
-        .trim()
-        .to_owned();
-    (key, entry)
-}
 
 #[tokio::test]
 async fn no_configured_secret_appears_in_logs_audit_answers_status_or_metrics() {

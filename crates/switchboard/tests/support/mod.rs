@@ -1046,3 +1046,29 @@ pub fn upstream_in<'a>(status: &'a Value, name: &str) -> &'a Value {
         .and_then(|u| u.iter().find(|u| u["name"] == name))
         .unwrap_or_else(|| panic!("no upstream {name} in {status}"))
 }
+
+/// A new API key and its `auth.api_keys` entry, from the binary itself (`keys create`); the key
+/// is printed once, on stdout only.
+#[allow(dead_code)]
+pub fn create_key(name: &str, scopes: &str) -> (String, String) {
+    let out = Command::new(gateway_bin())
+        .args(["keys", "create", "--name", name, "--scopes", scopes])
+        .output()
+        .expect("run switchboard keys create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let err = String::from_utf8(out.stderr).unwrap();
+    let entry = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("- {"))
+        .expect("the entry to paste")
+        .trim()
+        .to_owned();
+    assert!(key.starts_with("sb_"), "{key}");
+    assert!(!err.contains(&key), "the key is printed once, on stdout");
+    (key, entry)
+}

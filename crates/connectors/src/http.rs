@@ -112,6 +112,18 @@ impl Endpoint {
         // A relative path always joins onto a base that ends in `/`.
         self.base.join(path).unwrap_or_else(|_| self.base.clone())
     }
+
+    /// `path` under the base URL with `query` appended, each pair encoded.
+    pub fn url_with(&self, path: &str, query: &[(&str, String)]) -> Url {
+        let mut url = self.url(path);
+        if !query.is_empty() {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in query {
+                q.append_pair(k, v);
+            }
+        }
+        url
+    }
 }
 
 /// The HTTP client for `endpoint`, with its headers and credentials as defaults (marked
@@ -195,6 +207,39 @@ fn basic_credentials(username: &str, password: &str) -> String {
 /// A backend's answer that is not a success, as the message an `isError` result carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure(pub String);
+
+/// GETs an API path and unwraps the envelope Prometheus's HTTP API uses and Loki's copies
+/// (`{"status": "success", "data": …, "warnings": […]}`, or `status: error` with `error`):
+/// the `data` and the warnings of a success, else a [`Failure`] with the API's message.
+pub async fn get_api(
+    client: &reqwest::Client,
+    endpoint: &Endpoint,
+    path: &str,
+    query: &[(&str, String)],
+    what: &str,
+) -> Result<(Value, Vec<String>), Failure> {
+    let mut body = get_json(client, endpoint.url_with(path, query), what).await?;
+    if body.get("status").and_then(Value::as_str) != Some("success") {
+        let msg = body
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("no error message");
+        return Err(Failure(format!("{what}: {msg}")));
+    }
+    let warnings = body
+        .get("warnings")
+        .and_then(Value::as_array)
+        .map(|w| {
+            w.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((
+        body.get_mut("data").map(Value::take).unwrap_or_default(),
+        warnings,
+    ))
+}
 
 /// GETs `url` and reads a JSON body. A non-2xx status is a [`Failure`] carrying the API's own
 /// error (`error` and `errorType` of a JSON body, else the body's text); so is a body that is

@@ -42,6 +42,7 @@ pub enum CallError {
 
 mod args;
 pub mod http;
+mod listing;
 pub mod loki;
 pub mod management;
 pub mod prometheus;

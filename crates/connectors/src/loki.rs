@@ -10,11 +10,11 @@
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use reqwest::Url;
 use serde_json::{Map, Value, json};
 
 use crate::args::{Args, is_label_name};
 use crate::http::{self, Endpoint, Failure};
+use crate::listing::{self, Capped};
 use crate::settings::Fields;
 use crate::{CallError, Connector, failure, result, time};
 
@@ -73,29 +73,12 @@ impl Loki {
         })
     }
 
-    fn api(&self, path: &str, query: &[(&str, String)]) -> Url {
-        let mut url = self.endpoint.url(path);
-        if !query.is_empty() {
-            let mut q = url.query_pairs_mut();
-            for (k, v) in query {
-                q.append_pair(k, v);
-            }
-        }
-        url
-    }
-
+    /// GETs an API path; the `data` of a success, or the failure as an `isError` result.
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, Value> {
-        let body = http::get_json(&self.client, self.api(path, query), "Loki")
+        http::get_api(&self.client, &self.endpoint, path, query, "Loki")
             .await
-            .map_err(|Failure(m)| failure(m))?;
-        if body.get("status").and_then(Value::as_str) != Some("success") {
-            let msg = body
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("no error message");
-            return Err(failure(format!("Loki: {msg}")));
-        }
-        Ok(body.get("data").cloned().unwrap_or(Value::Null))
+            .map(|(data, _warnings)| data)
+            .map_err(|Failure(m)| failure(m))
     }
 
     async fn run(&self, name: &str, args: Args) -> Result<Value, CallError> {
@@ -199,25 +182,17 @@ impl Loki {
                 params.extend(range(&args, now)?);
                 match self.get("loki/api/v1/series", &params).await {
                     Ok(data) => {
-                        let all = data.as_array().cloned().unwrap_or_default();
-                        let total = all.len();
-                        let kept: Vec<Value> = all.into_iter().take(MAX_ITEMS).collect();
-                        let mut text = format!("{total} streams");
-                        if total > kept.len() {
-                            text.push_str(&format!(
-                                " ({} shown, {} omitted; narrow `match`)",
-                                kept.len(),
-                                total - kept.len()
-                            ));
-                        }
-                        text.push_str(":\n");
-                        for s in &kept {
+                        let list =
+                            Capped::new(data.as_array().cloned().unwrap_or_default(), MAX_ITEMS);
+                        let mut text = list.heading("streams", "narrow `match`");
+                        for s in &list.kept {
                             text.push_str(&labels_text(s));
                             text.push('\n');
                         }
+                        let (total, omitted) = (list.total, list.omitted());
                         result(
                             text,
-                            json!({"series": kept, "total": total, "omitted": total - kept.len()}),
+                            json!({"series": list.kept, "total": total, "omitted": omitted}),
                         )
                     }
                     Err(e) => e,
@@ -274,32 +249,17 @@ fn labels_text(labels: &Value) -> String {
 }
 
 fn strings(what: &str, key: &str, data: &Value) -> Value {
-    let all: Vec<String> = data
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect();
-    let total = all.len();
-    let kept: Vec<String> = all.into_iter().take(MAX_ITEMS).collect();
-    let mut text = format!("{total} {what}");
-    if total > kept.len() {
-        text.push_str(&format!(
-            " ({} shown, {} omitted)",
-            kept.len(),
-            total - kept.len()
-        ));
-    }
-    text.push_str(":\n");
-    text.push_str(&kept.join("\n"));
+    let list = Capped::new(listing::strings(data), MAX_ITEMS);
+    let mut text = list.heading(what, "");
+    text.push_str(&list.kept.join("\n"));
     text.push('\n');
+    let (total, omitted) = (list.total, list.omitted());
     result(
         text,
-        json!({key: kept, "total": total, "omitted": total - kept.len()}),
+        json!({key: list.kept, "total": total, "omitted": omitted}),
     )
 }
 
-/// A query's answer: log lines (streams) newest first, or samples (vector, matrix).
 fn render(q: &str, data: &Value, limit: u64, direction: &str, range: Option<(f64, f64)>) -> Value {
     let kind = data
         .get("resultType")

@@ -13,11 +13,11 @@
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use reqwest::Url;
 use serde_json::{Map, Value, json};
 
 use crate::args::{Args, is_label_name};
 use crate::http::{self, Endpoint, Failure};
+use crate::listing::{self, Capped};
 use crate::settings::Fields;
 use crate::{CallError, Connector, failure, result, time};
 
@@ -65,43 +65,15 @@ impl Prometheus {
         })
     }
 
-    fn api(&self, path: &str, query: &[(&str, String)]) -> Url {
-        let mut url = self.endpoint.url(path);
-        if !query.is_empty() {
-            let mut q = url.query_pairs_mut();
-            for (k, v) in query {
-                q.append_pair(k, v);
-            }
-        }
-        url
-    }
-
     /// GETs an API path; the `data` of a success, or the failure as an `isError` result.
     async fn get(
         &self,
         path: &str,
         query: &[(&str, String)],
     ) -> Result<(Value, Vec<String>), Value> {
-        let body = http::get_json(&self.client, self.api(path, query), "Prometheus")
+        http::get_api(&self.client, &self.endpoint, path, query, "Prometheus")
             .await
-            .map_err(|Failure(m)| failure(m))?;
-        if body.get("status").and_then(Value::as_str) != Some("success") {
-            let msg = body
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("no error message");
-            return Err(failure(format!("Prometheus: {msg}")));
-        }
-        let warnings = body
-            .get("warnings")
-            .and_then(Value::as_array)
-            .map(|w| {
-                w.iter()
-                    .filter_map(|x| x.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok((body.get("data").cloned().unwrap_or(Value::Null), warnings))
+            .map_err(|Failure(m)| failure(m))
     }
 
     async fn run(&self, name: &str, args: Args) -> Result<Value, CallError> {
@@ -176,26 +148,17 @@ impl Prometheus {
                 range_params(&args, now, &mut params)?;
                 match self.get("api/v1/series", &params).await {
                     Ok((data, warnings)) => {
-                        let all = data.as_array().cloned().unwrap_or_default();
-                        let total = all.len();
-                        let kept: Vec<Value> = all.into_iter().take(limit).collect();
-                        let mut text = format!("{total} series");
-                        if total > kept.len() {
-                            text.push_str(&format!(
-                                " ({} shown, {} omitted; raise `limit` or narrow `match`)",
-                                kept.len(),
-                                total - kept.len()
-                            ));
-                        }
-                        text.push_str(":\n");
-                        for s in &kept {
+                        let list = Capped::new(data.as_array().cloned().unwrap_or_default(), limit);
+                        let mut text = list.heading("series", "raise `limit` or narrow `match`");
+                        for s in &list.kept {
                             text.push_str(&series_name(s));
                             text.push('\n');
                         }
                         push_warnings(&mut text, &warnings);
+                        let (total, omitted) = (list.total, list.omitted());
                         result(
                             text,
-                            json!({"series": kept, "total": total, "omitted": total - kept.len().min(total), "warnings": warnings}),
+                            json!({"series": list.kept, "total": total, "omitted": omitted, "warnings": warnings}),
                         )
                     }
                     Err(e) => e,
@@ -609,29 +572,15 @@ pub(crate) fn render_range(
 }
 
 fn strings_answer(what: &str, key: &str, data: &Value, warnings: &[String]) -> Value {
-    let all: Vec<String> = data
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect();
-    let total = all.len();
-    let kept: Vec<String> = all.into_iter().take(MAX_ITEMS).collect();
-    let mut text = format!("{total} {what}");
-    if total > kept.len() {
-        text.push_str(&format!(
-            " ({} shown, {} omitted; narrow with `match`)",
-            kept.len(),
-            total - kept.len()
-        ));
-    }
-    text.push_str(":\n");
-    text.push_str(&kept.join("\n"));
+    let list = Capped::new(listing::strings(data), MAX_ITEMS);
+    let mut text = list.heading(what, "narrow with `match`");
+    text.push_str(&list.kept.join("\n"));
     text.push('\n');
     push_warnings(&mut text, warnings);
+    let (total, omitted) = (list.total, list.omitted());
     result(
         text,
-        json!({key: kept, "total": total, "omitted": total - kept.len(), "warnings": warnings}),
+        json!({key: list.kept, "total": total, "omitted": omitted, "warnings": warnings}),
     )
 }
 

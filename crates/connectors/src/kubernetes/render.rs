@@ -2,8 +2,6 @@
 //! without `managedFields`, with a Secret's values redacted), a list as an aligned table like
 //! `kubectl get`, events as `kubectl events` lines; and the few timestamp sums these need.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::{Map, Value, json};
 
 pub(super) const REDACTED: &str = "<redacted>";
@@ -149,48 +147,18 @@ pub(super) fn table(rows: &[Value], columns: &[(&str, &str)]) -> String {
 
 /// Seconds since the epoch now.
 pub(super) fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    crate::time::now() as i64
 }
 
-/// `2024-05-01T10:00:00Z` (fractions allowed, as in an event's `eventTime`) to epoch seconds.
+/// An API object's time (`2024-05-01T10:00:00Z`; fractions allowed, as in an event's
+/// `eventTime`) to whole epoch seconds.
 pub(super) fn parse_time(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    // Offsets other than Z do not occur in API objects; refuse rather than guess.
-    if !text.ends_with('Z') {
-        return None;
-    }
-    Some(days_from_civil(y, mo, d) * 86_400 + h * 3_600 + mi * 60 + s)
+    crate::time::parse_rfc3339(text).map(|t| t.floor() as i64)
 }
 
 /// Epoch seconds as `2024-05-01T10:00:00Z`.
 pub(super) fn format_time(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3_600,
-        secs % 3_600 / 60,
-        secs % 60
-    )
+    crate::time::format(t as f64)
 }
 
 /// An age as `kubectl` prints it: `45s`, `12m`, `5h`, `3d`.
@@ -202,37 +170,6 @@ pub(super) fn age(seconds: i64) -> String {
         10_800..172_800 => format!("{}h", s / 3_600),
         _ => format!("{}d", s / 86_400),
     }
-}
-
-// Howard Hinnant's days-from-civil and its inverse (proleptic Gregorian, day 0 = 1970-01-01).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
 }
 
 #[cfg(test)]
@@ -249,7 +186,7 @@ mod tests {
             parse_time("2024-05-01T10:00:00.123456Z"),
             Some(1_714_557_600)
         );
-        assert_eq!(parse_time("2024-05-01T10:00:00+02:00"), None);
+        assert_eq!(parse_time("2024-05-01T12:00:00+02:00"), Some(1_714_557_600));
         assert_eq!(parse_time("yesterday"), None);
         assert_eq!(age(59), "59s");
         assert_eq!(age(3 * 3_600 + 5), "3h");

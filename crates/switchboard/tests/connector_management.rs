@@ -5,10 +5,8 @@
 
 mod support;
 
-use std::process::Command;
-
 use serde_json::Value;
-use support::{Config, Session, Upstream, gateway_bin, run_gateway};
+use support::{Config, Session, Upstream, create_key, run_gateway};
 
 fn text(r: &Value) -> &str {
     r["content"][0]["text"].as_str().unwrap_or_default()
@@ -157,28 +155,6 @@ async fn management_tools_list_stop_start_and_restart_upstreams() {
         r["structuredContent"]["calls"].as_u64().unwrap() >= 3,
         "{r}"
     );
-}
-
-/// A new key and its config entry, from the binary itself.
-fn create_key(name: &str, scopes: &str) -> (String, String) {
-    let out = Command::new(gateway_bin())
-        .args(["keys", "create", "--name", name, "--scopes", scopes])
-        .output()
-        .expect("run switchboard keys create");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let err = String::from_utf8(out.stderr).unwrap();
-    let entry = err
-        .lines()
-        .find(|l| l.trim_start().starts_with("- {"))
-        .expect("the entry")
-        .trim()
-        .to_owned();
-    (key, entry)
 }
 
 #[tokio::test]

@@ -691,23 +691,7 @@ async fn runtime_install_is_off_by_default_and_needs_an_administrator() {
     drop(gw);
 
     // On, with an API key that lacks `admin`: refused; with `admin`: installed.
-    let key = |name: &str, scopes: &str| {
-        let out = std::process::Command::new(support::gateway_bin())
-            .args(["keys", "create", "--name", name, "--scopes", scopes])
-            .output()
-            .unwrap();
-        let entry = String::from_utf8(out.stderr)
-            .unwrap()
-            .lines()
-            .find(|l| l.trim_start().starts_with("- {"))
-            .unwrap()
-            .trim()
-            .to_owned();
-        (
-            String::from_utf8(out.stdout).unwrap().trim().to_owned(),
-            entry,
-        )
-    };
+    let key = support::create_key;
     let (user, user_entry) = key("user", "mcp.invoke");
     let (admin, admin_entry) = key("root", "admin");
     let kit = Kit::with("  runtime_install: true\n");

@@ -65,6 +65,8 @@ struct Shared {
     /// Wakes the deliverer: a record came, or shutdown began.
     wake: Notify,
     closing: AtomicBool,
+    /// Wakes every wait that only shutdown ends (a retry's backoff).
+    closed: Notify,
     sent: AtomicU64,
     retried: AtomicU64,
     dead_lettered: AtomicU64,
@@ -111,6 +113,7 @@ impl Webhook {
             }),
             wake: Notify::new(),
             closing: AtomicBool::new(false),
+            closed: Notify::new(),
             sent: AtomicU64::new(0),
             retried: AtomicU64::new(0),
             dead_lettered: AtomicU64::new(0),
@@ -152,6 +155,7 @@ impl Webhook {
     pub(crate) fn close(&mut self) {
         self.shared.closing.store(true, Ordering::Release);
         self.shared.wake.notify_one();
+        self.shared.closed.notify_waiters();
         if let Some(handle) = self.deliverer.take() {
             let deadline = std::time::Instant::now() + CLOSE_GRACE;
             while !handle.is_finished() && std::time::Instant::now() < deadline {
@@ -462,8 +466,11 @@ impl Deliverer {
     }
 
     async fn closed(&self) {
-        while !self.shared.closing.load(Ordering::Acquire) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        // A `Notified` hears `notify_waiters` from its creation on, so creating it before the
+        // flag is read loses no wake-up.
+        let closed = self.shared.closed.notified();
+        if !self.shared.closing.load(Ordering::Acquire) {
+            closed.await;
         }
     }
 

@@ -193,7 +193,7 @@ pub fn create_key() -> Result<(String, String), String> {
 }
 
 fn unauthenticated(message: &str) -> RpcError {
-    RpcError::new(UNAUTHENTICATED, message).with_str("category", "unauthenticated")
+    RpcError::new(UNAUTHENTICATED, message)
 }
 
 /// A credential was presented and refused.

@@ -2,14 +2,15 @@
 //!
 //! Every error the gateway produces on its own is built here, so codes and messages stay consistent
 //! and `docs/errors.md` has one file to mirror; [`status_of`] gives each code its HTTP status where
-//! a transport sends errors with one. Errors about an upstream always name it in
-//! `error.data.upstream`.
+//! a transport sends errors with one. Each error is of a kind from the catalogue
+//! (`switchboard_protocol::catalogue`), which gives it `data.category` and `data.retryable`.
+//! Errors about an upstream always name it in `error.data.upstream`.
 
-use switchboard_protocol::{ErrorCode, RpcError};
+use switchboard_protocol::{ErrorCode, ErrorKind, RpcError};
 use switchboard_upstream::UpstreamError;
 
 /// The error object used when an upstream's error response has none (it cannot be relayed).
-pub const INTERNAL_ERROR_JSON: &str = "{\"code\":-32603,\"message\":\"internal error\"}";
+pub const INTERNAL_ERROR_JSON: &str = "{\"code\":-32603,\"message\":\"internal error\",\"data\":{\"category\":\"internal\",\"retryable\":false}}";
 
 /// The HTTP status an error is sent with where the era or transport gives errors a status of
 /// their own (2026-07-28 answers, refusals before the pipeline); 200 means "a JSON-RPC error in
@@ -73,7 +74,6 @@ pub fn overloaded(scope: &str, reason: &str, retry_after: std::time::Duration) -
         ErrorCode::OVERLOADED,
         format!("{scope} is overloaded: {reason}; retry later"),
     )
-    .with_str("category", "overloaded")
     .with_str("limit", scope)
     .with_raw("retry_after_ms", retry_after.as_millis().to_string())
 }
@@ -92,7 +92,6 @@ pub fn rate_limited(principal: &str, tool: Option<&str>, wait: std::time::Durati
         RATE_LIMITED,
         format!("rate limit: too many {what} by {principal}; retry in {ms}ms"),
     )
-    .with_str("category", "rate_limited")
     .with_raw("retry_after_ms", ms.to_string())
 }
 
@@ -107,7 +106,6 @@ pub fn insufficient_scope(method: &str, scopes: &[&str]) -> RpcError {
         crate::auth::FORBIDDEN,
         format!("insufficient_scope: {method} needs {}", scopes.join(" ")),
     )
-    .with_str("category", "insufficient_scope")
     .with_raw("required_scopes", format!("[{list}]"))
 }
 
@@ -120,7 +118,7 @@ pub fn circuit_open(name: &str, retry_in: std::time::Duration) -> RpcError {
             "upstream {name} is failing and its circuit breaker is open; retrying it in {ms}ms"
         ),
     )
-    .with_str("category", "circuit_open")
+    .with_str("reason", "circuit_open")
     .with_str("upstream", name)
     .with_raw("retry_after_ms", ms.to_string())
 }
@@ -137,17 +135,17 @@ pub fn invalid_params(message: impl Into<String>) -> RpcError {
 }
 
 pub fn unknown_tool(name: &str) -> RpcError {
-    RpcError::new(ErrorCode::INVALID_PARAMS, format!("Unknown tool: {name}")).with_str("name", name)
+    RpcError::of(ErrorKind::UNKNOWN_TOOL, format!("Unknown tool: {name}")).with_str("name", name)
 }
 
 pub fn unknown_prompt(name: &str) -> RpcError {
-    RpcError::new(ErrorCode::INVALID_PARAMS, format!("Unknown prompt: {name}"))
+    RpcError::of(ErrorKind::UNKNOWN_PROMPT, format!("Unknown prompt: {name}"))
         .with_str("name", name)
 }
 
 /// A task id that does not exist for this client (including another client's task: never say which).
 pub fn unknown_task(id: &str) -> RpcError {
-    RpcError::new(ErrorCode::INVALID_PARAMS, format!("Unknown task: {id}")).with_str("taskId", id)
+    RpcError::of(ErrorKind::UNKNOWN_TASK, format!("Unknown task: {id}")).with_str("taskId", id)
 }
 
 pub fn resource_not_found(uri: &str) -> RpcError {
@@ -160,6 +158,7 @@ pub fn resource_not_found(uri: &str) -> RpcError {
 
 pub fn shutting_down() -> RpcError {
     RpcError::new(ErrorCode::SHUTTING_DOWN, "the gateway is shutting down")
+        .with_str("reason", "shutting_down")
 }
 
 /// `audit.on_full: refuse_calls` while the audit queue is full: the call would go unrecorded.
@@ -168,5 +167,58 @@ pub fn audit_backlog() -> RpcError {
         ErrorCode::AUDIT_BACKLOG,
         "the audit log is behind; the call was not made (try again)",
     )
-    .with_str("category", "audit_backlog")
+    .with_str("reason", "audit_backlog")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The statuses the pipeline gives errors in every era (`status_of`) are the catalogue's.
+    #[test]
+    fn status_of_agrees_with_the_catalogue() {
+        let mut kept = 0;
+        for k in switchboard_protocol::CATALOGUE {
+            if ErrorKind::of_code(k.code) != *k {
+                continue;
+            }
+            let status = status_of(k.code);
+            if matches!(status, 401 | 403 | 409 | 429 | 503) {
+                assert_eq!(status, k.status, "{k:?}");
+                kept += 1;
+            } else {
+                assert!(!matches!(k.status, 401 | 403 | 409 | 429 | 503), "{k:?}");
+            }
+        }
+        assert_eq!(kept, 8);
+    }
+
+    #[test]
+    fn errors_carry_their_category() {
+        let e = circuit_open("fx", std::time::Duration::from_millis(5)).to_json();
+        assert!(
+            e.contains(r#""data":{"category":"upstream_unavailable","retryable":true,"reason":"circuit_open","upstream":"fx""#),
+            "{e}"
+        );
+        let e = audit_backlog().to_json();
+        assert!(
+            e.contains(r#""category":"overloaded","retryable":true,"reason":"audit_backlog""#),
+            "{e}"
+        );
+        let e = insufficient_scope("tools/call", &["mcp.invoke"]).to_json();
+        assert!(e.contains(r#""category":"scope","retryable":false"#), "{e}");
+        assert!(
+            unknown_tool("x")
+                .to_json()
+                .contains(r#""category":"not_found""#)
+        );
+        let e = upstream(
+            "fx",
+            &UpstreamError::Timeout(std::time::Duration::from_secs(1)),
+        );
+        assert_eq!(
+            e.kind().category,
+            switchboard_protocol::ErrorCategory::UpstreamTimeout
+        );
+    }
 }

@@ -87,15 +87,13 @@ impl Store {
                 return Err(RpcError::new(
                     CONFLICT,
                     "this idempotency key was used with other arguments; use a new key for a new call",
-                )
-                .with_str("category", "idempotency_conflict"));
+                ));
             }
             return match &e.state {
                 State::Running => Err(RpcError::new(
                     IN_FLIGHT,
                     "a call with this idempotency key is still running; retry after it completes",
-                )
-                .with_str("category", "idempotency_in_flight")),
+                )),
                 State::Done(result) => Ok(Decision::Replay(result.clone())),
             };
         }

@@ -5,6 +5,7 @@
 //! -32768..-32000, which JSON-RPC reserves and MCP 2026-07-28 allocates, so no client mistakes a
 //! gateway failure for a peer's protocol error. `docs/errors.md` lists every one.
 
+use crate::catalogue::ErrorKind;
 use crate::object::{json_string, push_json_string};
 
 /// A JSON-RPC error code.
@@ -62,36 +63,61 @@ impl ErrorCode {
     pub const TOO_MANY_HELD: ErrorCode = ErrorCode(-31023);
 }
 
-/// An error object under construction: `{"code":…,"message":…,"data":{…}}`.
+/// An error object the gateway makes: `{"code":…,"message":…,"data":{"category":…,
+/// "retryable":…,…}}`. Its kind, from the [catalogue](crate::catalogue), writes `data.category`
+/// and `data.retryable`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RpcError {
     pub code: ErrorCode,
     pub message: String,
+    kind: &'static ErrorKind,
     /// Raw JSON members of `data` (`"key":value` pairs already encoded), in order.
     data: Vec<(String, String)>,
 }
 
 impl RpcError {
+    /// An error of the catalogue's kind for `code` ([`ErrorKind::of_code`]).
     pub fn new(code: ErrorCode, message: impl Into<String>) -> RpcError {
         RpcError {
             code,
             message: message.into(),
+            kind: ErrorKind::of_code(code),
             data: Vec::new(),
         }
     }
 
-    /// Adds `data.<key>` with a raw JSON value.
+    /// An error of `kind` (its code, category and retryability).
+    pub fn of(kind: &'static ErrorKind, message: impl Into<String>) -> RpcError {
+        RpcError {
+            code: kind.code,
+            message: message.into(),
+            kind,
+            data: Vec::new(),
+        }
+    }
+
+    /// Its kind in the catalogue.
+    pub fn kind(&self) -> &'static ErrorKind {
+        self.kind
+    }
+
+    /// Adds `data.<key>` with a raw JSON value. `category` and `retryable` belong to the
+    /// error's kind and are ignored here.
     pub fn with_raw(mut self, key: &str, raw: impl Into<String>) -> RpcError {
+        if matches!(key, "category" | "retryable") {
+            return self;
+        }
         self.data.push((key.to_owned(), raw.into()));
         self
     }
 
-    /// Adds `data.<key>` with a string value.
-    /// The members of `data` so far: (key, raw JSON value), in order.
+    /// The members of `data` so far: (key, raw JSON value), in order (without `category` and
+    /// `retryable`, which are the kind's).
     pub fn data(&self) -> &[(String, String)] {
         &self.data
     }
 
+    /// Adds `data.<key>` with a string value.
     pub fn with_str(self, key: &str, value: &str) -> RpcError {
         let raw = json_string(value);
         self.with_raw(key, raw)
@@ -104,19 +130,17 @@ impl RpcError {
         s.push_str(&self.code.0.to_string());
         s.push_str(",\"message\":");
         push_json_string(&mut s, &self.message);
-        if !self.data.is_empty() {
-            s.push_str(",\"data\":{");
-            for (i, (k, v)) in self.data.iter().enumerate() {
-                if i > 0 {
-                    s.push(',');
-                }
-                push_json_string(&mut s, k);
-                s.push(':');
-                s.push_str(v);
-            }
-            s.push('}');
+        s.push_str(",\"data\":{\"category\":\"");
+        s.push_str(self.kind.category.as_str());
+        s.push_str("\",\"retryable\":");
+        s.push_str(if self.kind.retryable { "true" } else { "false" });
+        for (k, v) in &self.data {
+            s.push(',');
+            push_json_string(&mut s, k);
+            s.push(':');
+            s.push_str(v);
         }
-        s.push('}');
+        s.push_str("}}");
         s
     }
 }
@@ -178,7 +202,21 @@ mod tests {
             .with_raw("timeout_ms", "30000");
         assert_eq!(
             e.to_json(),
-            r#"{"code":-31002,"message":"upstream \"x\" timed out","data":{"upstream":"x","timeout_ms":30000}}"#
+            r#"{"code":-31002,"message":"upstream \"x\" timed out","data":{"category":"upstream_timeout","retryable":true,"upstream":"x","timeout_ms":30000}}"#
+        );
+        // The category is the kind's: text cannot set or repeat it.
+        let e = RpcError::of(crate::catalogue::ErrorKind::UNKNOWN_TOOL, "Unknown tool: t")
+            .with_str("category", "made_up")
+            .with_raw("retryable", "true")
+            .with_str("name", "t");
+        assert_eq!(e.code, ErrorCode::INVALID_PARAMS);
+        assert_eq!(
+            e.to_json(),
+            r#"{"code":-32602,"message":"Unknown tool: t","data":{"category":"not_found","retryable":false,"name":"t"}}"#
+        );
+        assert_eq!(
+            RpcError::new(ErrorCode(-1), "m").to_json(),
+            r#"{"code":-1,"message":"m","data":{"category":"internal","retryable":false}}"#
         );
     }
 

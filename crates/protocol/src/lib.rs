@@ -7,6 +7,7 @@
 //! `docs/protocol.md`; everything else crosses it untouched.
 
 pub mod base64;
+pub mod catalogue;
 pub mod error;
 pub mod headers;
 mod lock;
@@ -16,6 +17,7 @@ pub mod object;
 pub mod revision;
 pub mod sse;
 
+pub use catalogue::{CATALOGUE, ErrorCategory, ErrorKind};
 pub use error::{ErrorCode, RpcError};
 pub use lock::lock;
 pub use message::{Id, Kind, Message, ParseError};

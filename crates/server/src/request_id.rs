@@ -26,6 +26,17 @@ pub fn generate() -> Arc<str> {
     switchboard_gateway::token::random::<12>("sb-")
 }
 
+/// The `tracing` span around work a transport does for a request outside the gateway's
+/// pipeline (which has its own, of the same name and field): `initialize`, notifications,
+/// responses, `DELETE`. Every log line inside carries the request id. Like the pipeline's, it is
+/// at ERROR level so that whatever the log filter lets through is inside it.
+pub fn span(rid: &str) -> tracing::Span {
+    if !tracing::enabled!(tracing::Level::ERROR) {
+        return tracing::Span::none();
+    }
+    tracing::error_span!("request", request_id = rid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

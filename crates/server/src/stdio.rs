@@ -35,7 +35,7 @@ use switchboard_gateway::capabilities::supported_versions;
 use switchboard_gateway::view::{Endpoint, ViewKey};
 use switchboard_protocol::lock;
 use switchboard_protocol::meta::{self, RequestMeta};
-use switchboard_protocol::{ErrorCode, Id, Kind, Message, Revision, RpcError, object};
+use switchboard_protocol::{ErrorCode, ErrorKind, Id, Kind, Message, Revision, RpcError, object};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -139,7 +139,7 @@ where
                         let _ = out_tx.send(refusal(id.as_ref(), e)).await;
                     }
                     Err(SessionRefused::TooMany(why)) => {
-                        let e = RpcError::new(ErrorCode::INVALID_REQUEST, why);
+                        let e = RpcError::of(ErrorKind::TOO_MANY_SESSIONS, why);
                         let _ = out_tx.send(refusal(id.as_ref(), e)).await;
                     }
                 }
@@ -304,8 +304,8 @@ fn validate(msg: &Message) -> Result<RequestMeta<'_>, RpcError> {
     let missing = meta.missing();
     let Some(version) = meta.version.as_deref().filter(|_| missing.is_empty()) else {
         let list: Vec<String> = missing.iter().map(|k| object::json_string(k)).collect();
-        return Err(RpcError::new(
-            ErrorCode::INVALID_PARAMS,
+        return Err(RpcError::of(
+            ErrorKind::MISSING_META,
             "Invalid params: a 2026-07-28 request's params._meta must carry io.modelcontextprotocol/protocolVersion (a string) and io.modelcontextprotocol/clientCapabilities (an object)",
         )
         .with_raw("missing", format!("[{}]", list.join(","))));

@@ -73,7 +73,10 @@ async fn api_keys_admit_their_holders_and_refuse_everyone_else() {
         };
         assert_eq!(r.header("www-authenticate"), Some(expected));
         assert_eq!(r.error()["code"], -31040, "{}", r.text);
-        assert_eq!(r.error()["data"]["category"], "unauthenticated");
+        assert_eq!(r.error()["data"]["category"], "auth");
+        assert_eq!(r.error()["data"]["retryable"], false);
+        let reason = auth.is_some().then_some("invalid_token");
+        assert_eq!(r.error()["data"]["reason"].as_str(), reason, "{}", r.text);
     }
 
     // The key: served.
@@ -155,7 +158,8 @@ async fn each_method_needs_its_scope_and_a_refusal_names_it() {
     assert_eq!(r.header("x-required-scopes"), Some("mcp.invoke"));
     let e = r.error();
     assert_eq!(e["code"], -31041);
-    assert_eq!(e["data"]["category"], "insufficient_scope");
+    assert_eq!(e["data"]["category"], "scope");
+    assert_eq!(e["data"]["retryable"], false);
     assert_eq!(
         e["data"]["required_scopes"],
         serde_json::json!(["mcp.invoke"])
@@ -202,6 +206,7 @@ async fn rate_limits_answer_429_with_retry_after_and_reset_with_time() {
     let e = r.error();
     assert_eq!(e["code"], -31042);
     assert_eq!(e["data"]["category"], "rate_limited");
+    assert_eq!(e["data"]["retryable"], true);
     let wait = e["data"]["retry_after_ms"].as_u64().unwrap();
     assert!(wait > 0 && wait <= 334, "{e}");
     // Another tool has its own budget; the refused call never reached the upstream.

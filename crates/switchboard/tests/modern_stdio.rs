@@ -210,6 +210,15 @@ async fn a_handshake_process_refuses_modern_requests() {
         .await;
     let r = p.response(json!(1)).await;
     assert_eq!(r["error"]["code"], -32600, "{r}");
+    // stdio errors carry the catalogue's category and a fresh request id like HTTP's.
+    assert_eq!(r["error"]["data"]["category"], "invalid_request", "{r}");
+    assert_eq!(r["error"]["data"]["retryable"], false, "{r}");
+    assert!(
+        r["error"]["data"]["request_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("sb-")),
+        "{r}"
+    );
     let msg = r["error"]["message"].as_str().unwrap();
     assert!(
         msg.contains("initialize") && msg.contains("2026-07-28"),

@@ -230,6 +230,8 @@ async fn tool_timeouts_open_the_breaker_which_fails_fast_then_recovers() {
         let t = Instant::now();
         let r = s.call_tool("fx__slow", r#"{"ms":5000}"#).await;
         assert_eq!(r.error()["code"], UPSTREAM_TIMEOUT, "{}", r.text);
+        assert_eq!(r.error()["data"]["category"], "upstream_timeout");
+        assert_eq!(r.error()["data"]["retryable"], true);
         assert!(
             t.elapsed() < Duration::from_secs(3),
             "took {:?}",
@@ -247,6 +249,10 @@ async fn tool_timeouts_open_the_breaker_which_fails_fast_then_recovers() {
     assert!(t.elapsed() < Duration::from_millis(300));
     assert_eq!(e["code"], CIRCUIT_OPEN, "{e}");
     assert_eq!(e["data"]["upstream"], "fx");
+    // The catalogue's category; the breaker is the finer reason.
+    assert_eq!(e["data"]["category"], "upstream_unavailable");
+    assert_eq!(e["data"]["retryable"], true);
+    assert_eq!(e["data"]["reason"], "circuit_open");
     let retry = e["data"]["retry_after_ms"].as_u64().unwrap();
     assert!(retry > 0 && retry <= 1500, "{e}");
     assert!(
@@ -1053,6 +1059,8 @@ async fn an_http_upstream_answering_500_opens_its_breaker() {
         let e = r.error();
         assert_eq!(e["code"], -31001, "{e}");
         assert!(e["message"].as_str().unwrap().contains("500"), "{e}");
+        // Made by the gateway's HTTP transport, so it carries the gateway's category.
+        assert_eq!(e["data"]["category"], "upstream_unavailable", "{e}");
     }
     let e = s.call_tool("web__echo", "{}").await.error();
     assert_eq!(e["code"], CIRCUIT_OPEN, "{e}");

@@ -34,6 +34,7 @@ use switchboard_protocol::{ErrorCode, Id, Kind, Message, RpcError};
 use switchboard_upstream::{Connection, RequestCtx, UpstreamError, related};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::sealed::{Binding, Sealed};
 use super::{Bridged, Call, expired, invalid_state, no_keys, now_unix_ms, open_error, relay, send};
@@ -392,17 +393,21 @@ impl Gateway {
         let gw = self.clone();
         let h = held.clone();
         let round = st.round;
-        tokio::spawn(async move {
-            tokio::time::sleep(ttl).await;
-            let mut st = h.state.lock().await;
-            if st.parked && st.round == round && !st.over {
-                tracing::debug!(
-                    upstream = st.conn.name(),
-                    "held call expired; cancelled upstream"
-                );
-                gw.give_up(&h, &mut st).await;
+        // In the span of the request that parked it: its log lines carry that request's id.
+        tokio::spawn(
+            async move {
+                tokio::time::sleep(ttl).await;
+                let mut st = h.state.lock().await;
+                if st.parked && st.round == round && !st.over {
+                    tracing::debug!(
+                        upstream = st.conn.name(),
+                        "held call expired; cancelled upstream"
+                    );
+                    gw.give_up(&h, &mut st).await;
+                }
             }
-        });
+            .in_current_span(),
+        );
         let mut s = String::with_capacity(256);
         s.push_str("{\"resultType\":\"input_required\",\"inputRequests\":{");
         for (i, a) in st.asked.iter().enumerate() {
@@ -554,14 +559,17 @@ impl Source {
         }
         let (tx, events) = mpsc::channel(EVENTS);
         let mut inline = std::mem::replace(self, Source::Driven(events));
-        tokio::spawn(async move {
-            while let Some(ev) = inline.next().await {
-                let last = matches!(ev, Event::Done(_));
-                if tx.send(ev).await.is_err() || last {
-                    break;
+        tokio::spawn(
+            async move {
+                while let Some(ev) = inline.next().await {
+                    let last = matches!(ev, Event::Done(_));
+                    if tx.send(ev).await.is_err() || last {
+                        break;
+                    }
                 }
             }
-        });
+            .in_current_span(),
+        );
     }
 }
 

@@ -19,6 +19,7 @@ use switchboard_protocol::{ErrorCode, Id, Kind, Message, RpcError};
 use switchboard_upstream::{Connection, RequestCtx, UpstreamError, related};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::level::Level;
 use crate::sessions::Session;
@@ -154,9 +155,14 @@ fn relay_one(
             let related = related.clone();
             let (down_id, rx) = session.client_request();
             relayed.insert(up_id.as_raw().into(), down_id.clone());
-            tokio::spawn(async move {
-                relay_client_request(&gw, &session, &conn, m, Some(&related), down_id, rx).await;
-            });
+            // In the request's span: its log lines carry its request id.
+            tokio::spawn(
+                async move {
+                    relay_client_request(&gw, &session, &conn, m, Some(&related), down_id, rx)
+                        .await;
+                }
+                .in_current_span(),
+            );
         }
         _ => {
             // Anything else (list changes, resource updates) is not about this request.

@@ -26,6 +26,7 @@ use switchboard_gateway::{Answer, Related, SessionRefused, related};
 use switchboard_protocol::message::encode;
 use switchboard_protocol::{ErrorCode, Kind, Message};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::Server;
 use super::events::{EventStore, Reader, STANDALONE, parse_event_id, sse_body};
@@ -112,7 +113,8 @@ async fn handle_post(
             )
             .with_id(msg.id().cloned()));
         }
-        return initialize(srv, rid, &principal, &msg, at.endpoint);
+        return crate::request_id::span(rid)
+            .in_scope(|| initialize(srv, rid, &principal, &msg, at.endpoint));
     }
     let Some(session_id) = session_id else {
         return Err(Rejection::missing_session().with_id(msg.id().cloned()));
@@ -124,13 +126,17 @@ async fn handle_post(
     match msg.kind() {
         Kind::Notification => {
             // Boxed, as the listen of a 2026-07-28 POST is: large, and not the common case.
-            Box::pin(srv.gw.notification(&session, msg)).await;
+            Box::pin(srv.gw.notification(&session, msg))
+                .instrument(crate::request_id::span(rid))
+                .await;
             Ok(StatusCode::ACCEPTED.into_response())
         }
         Kind::Result | Kind::Error => {
-            if !srv.gw.client_response(&session, msg) {
-                tracing::debug!(session = %session.id, "response to no pending request ignored");
-            }
+            crate::request_id::span(rid).in_scope(|| {
+                if !srv.gw.client_response(&session, msg) {
+                    tracing::debug!(session = %session.id, "response to no pending request ignored");
+                }
+            });
             Ok(StatusCode::ACCEPTED.into_response())
         }
         Kind::Request => {
@@ -498,7 +504,12 @@ pub(super) async fn delete(srv: &Arc<Server>, rid: &str, headers: &HeaderMap, at
     let Some(session) = srv.gw.session(session_id, &principal, at.endpoint) else {
         return Rejection::unknown_session().into_response_with(rid);
     };
-    if srv.gw.close_session(session_id).await {
+    if srv
+        .gw
+        .close_session(session_id)
+        .instrument(crate::request_id::span(rid))
+        .await
+    {
         if let Some(store) = session.attachment::<EventStore>() {
             store.closed.cancel();
         }

@@ -80,7 +80,11 @@ pub(super) async fn post(
     let session = srv
         .gw
         .modern_caller(&principal, &meta, at.endpoint)
-        .map_err(|e| Rejection::new(StatusCode::BAD_REQUEST, e.code, e.message).with_id(id))?;
+        .map_err(|e| {
+            let mut r = Rejection::from_error(e).with_id(id);
+            r.status = StatusCode::BAD_REQUEST;
+            r
+        })?;
     Ok(serve(srv, rid, session, msg, Inputs::read(headers, client)).await)
 }
 

@@ -20,7 +20,7 @@ use switchboard_protocol::object::json_string;
 
 use super::Server;
 use super::rejection::Rejection;
-use switchboard_protocol::ErrorCode;
+use switchboard_protocol::ErrorKind;
 
 /// The RFC 9728 well-known path.
 pub(super) const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
@@ -78,12 +78,11 @@ pub(super) fn token_in_query(head: &Parts, rid: &str) -> Option<Response> {
     if !has {
         return None;
     }
-    let mut r = Rejection::new(
-        StatusCode::BAD_REQUEST,
-        ErrorCode::INVALID_REQUEST,
+    let mut r = Rejection::of(
+        ErrorKind::TOKEN_IN_QUERY,
         "access tokens in the URL query are refused (they end up in logs); send `Authorization: Bearer <token>`",
     )
-    .with_data("category", "\"token_in_query\"".to_owned())
+    .with_data("reason", "\"token_in_query\"".to_owned())
     .into_response_with(rid);
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use switchboard_gateway::plugins::InstallError;
-use switchboard_protocol::{ErrorCode, object};
+use switchboard_protocol::{ErrorCode, ErrorKind, object};
 
 use super::Server;
 use super::inputs::credentials;
@@ -74,12 +74,13 @@ async fn install(srv: &Server, headers: &HeaderMap, body: Incoming) -> Result<Re
 }
 
 fn refusal(e: &InstallError) -> Rejection {
-    let status = match e {
-        InstallError::Off | InstallError::Forbidden => StatusCode::FORBIDDEN,
-        InstallError::Conflict(_) => StatusCode::CONFLICT,
-        InstallError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+    let kind = match e {
+        InstallError::Off => ErrorKind::PLUGIN_INSTALL_OFF,
+        InstallError::Forbidden => ErrorKind::PLUGIN_INSTALL_FORBIDDEN,
+        InstallError::Conflict(_) => ErrorKind::PLUGIN_NAME_TAKEN,
+        InstallError::Refused(_) => ErrorKind::PLUGIN_REFUSED,
     };
-    let mut r = Rejection::new(status, ErrorCode::INVALID_REQUEST, e.to_string());
+    let mut r = Rejection::of(kind, e.to_string());
     if let InstallError::Refused(why) = e {
         r = r.with_data("reason", object::json_string(&why.to_string()));
     }

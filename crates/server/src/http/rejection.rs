@@ -6,13 +6,15 @@ use std::borrow::Cow;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use switchboard_protocol::message::encode;
-use switchboard_protocol::{ErrorCode, Id, RpcError, object};
+use switchboard_protocol::{ErrorCode, ErrorKind, Id, RpcError, object};
 
-/// A refusal: HTTP status, JSON-RPC code and message.
+/// A refusal: HTTP status, JSON-RPC code and message, and its kind in the error catalogue
+/// (`data.category`, `data.retryable`).
 #[derive(Debug)]
 pub struct Rejection {
     pub status: StatusCode,
     pub code: ErrorCode,
+    pub kind: &'static ErrorKind,
     pub message: String,
     pub id: Option<Id>,
     /// Members of `error.data` beside `request_id` (raw JSON values).
@@ -20,10 +22,25 @@ pub struct Rejection {
 }
 
 impl Rejection {
+    /// A refusal of the catalogue's kind with this code and status
+    /// ([`ErrorKind::of_refusal`]); [`Rejection::of`] names the kind.
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Rejection {
         Rejection {
             status,
             code,
+            kind: ErrorKind::of_refusal(code, status.as_u16()),
+            message: message.into(),
+            id: None,
+            data: Vec::new(),
+        }
+    }
+
+    /// A refusal of `kind`, with its code and HTTP status.
+    pub fn of(kind: &'static ErrorKind, message: impl Into<String>) -> Rejection {
+        Rejection {
+            status: StatusCode::from_u16(kind.status).unwrap_or(StatusCode::BAD_REQUEST),
+            code: kind.code,
+            kind,
             message: message.into(),
             id: None,
             data: Vec::new(),
@@ -41,6 +58,7 @@ impl Rejection {
         let status = StatusCode::from_u16(switchboard_gateway::error::status_of(e.code))
             .unwrap_or(StatusCode::BAD_REQUEST);
         let mut r = Rejection::new(status, e.code, e.message.clone());
+        r.kind = e.kind();
         r.data = e
             .data()
             .iter()
@@ -59,41 +77,36 @@ impl Rejection {
     }
 
     pub fn forbidden(what: &str) -> Rejection {
-        Rejection::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::INVALID_REQUEST,
+        Rejection::of(
+            ErrorKind::HOST_NOT_ALLOWED,
             format!("forbidden: {what} is not allowed"),
         )
     }
 
     pub fn unsupported_media() -> Rejection {
-        Rejection::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::INVALID_REQUEST,
+        Rejection::of(
+            ErrorKind::UNSUPPORTED_MEDIA_TYPE,
             "Content-Type must be application/json",
         )
     }
 
     pub fn not_acceptable(need: &str) -> Rejection {
-        Rejection::new(
-            StatusCode::NOT_ACCEPTABLE,
-            ErrorCode::INVALID_REQUEST,
+        Rejection::of(
+            ErrorKind::NOT_ACCEPTABLE,
             format!("Accept must include {need}"),
         )
     }
 
     pub fn too_large(limit: usize) -> Rejection {
-        Rejection::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::INVALID_REQUEST,
+        Rejection::of(
+            ErrorKind::BODY_TOO_LARGE,
             format!("body larger than {limit} bytes"),
         )
     }
 
     pub fn body_timeout(after: std::time::Duration) -> Rejection {
-        Rejection::new(
-            StatusCode::REQUEST_TIMEOUT,
-            ErrorCode::INVALID_REQUEST,
+        Rejection::of(
+            ErrorKind::BODY_TIMEOUT,
             format!(
                 "the request body did not arrive within {} s",
                 after.as_secs_f64()
@@ -110,9 +123,8 @@ impl Rejection {
     }
 
     pub fn unknown_session() -> Rejection {
-        Rejection::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::INVALID_REQUEST,
+        Rejection::of(
+            ErrorKind::UNKNOWN_SESSION,
             "Session not found: it expired or was deleted; initialize a new one",
         )
     }
@@ -130,9 +142,8 @@ impl Rejection {
     /// 2026-07-28 V1: the request's `_meta` lacks what every modern request must carry.
     pub fn missing_meta(missing: &[&str]) -> Rejection {
         let list: Vec<String> = missing.iter().map(|k| object::json_string(k)).collect();
-        Rejection::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::INVALID_PARAMS,
+        Rejection::of(
+            ErrorKind::MISSING_META,
             "Invalid params: a 2026-07-28 request's params._meta must carry io.modelcontextprotocol/protocolVersion (a string) and io.modelcontextprotocol/clientCapabilities (an object); to open a handshake-era session instead, send initialize without them",
         )
         .with_data("missing", format!("[{}]", list.join(",")))
@@ -159,11 +170,7 @@ impl Rejection {
     }
 
     pub fn overloaded(why: &str) -> Rejection {
-        Rejection::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::INVALID_REQUEST,
-            why.to_owned(),
-        )
+        Rejection::of(ErrorKind::TOO_MANY_SESSIONS, why.to_owned())
     }
 
     /// The response, with `data.request_id`.
@@ -172,7 +179,8 @@ impl Rejection {
             .data
             .iter()
             .any(|(k, v)| k == "reason" && v.contains(switchboard_gateway::auth::INVALID_TOKEN));
-        let mut err = RpcError::new(self.code, self.message);
+        let mut err = RpcError::of(self.kind, self.message);
+        err.code = self.code;
         for (k, raw) in self.data {
             err = err.with_raw(&k, raw);
         }

@@ -71,6 +71,10 @@ pub const AUTHORIZATION_META_KEY: &str = "io.github.switchboard-mcp/authorizatio
 /// wait; related messages beyond it are dropped, as on a slow HTTP stream.
 const OUT_QUEUE: usize = 1024;
 
+/// Messages written per flush at most (the rest wait for the next turn of the loop, so reading
+/// is never starved by a stream of answers).
+const WRITE_BATCH: usize = 64;
+
 /// How long a closing socket waits to write its close frame and read the peer's reply.
 const CLOSE_WRITE: Duration = Duration::from_secs(1);
 
@@ -357,7 +361,17 @@ impl Socket {
                     return close(CloseCode::Away, "session ended");
                 }
                 Some(m) = out_rx.recv() => {
-                    match tokio::time::timeout(write_limit, ws.send(text(m))).await {
+                    // Whatever else is queued goes out with it, in one flush: with many
+                    // requests in flight, one write carries a burst of answers.
+                    let write = async {
+                        ws.feed(text(m)).await?;
+                        for _ in 0..WRITE_BATCH {
+                            let Ok(m) = out_rx.try_recv() else { break };
+                            ws.feed(text(m)).await?;
+                        }
+                        ws.flush().await
+                    };
+                    match tokio::time::timeout(write_limit, write).await {
                         Ok(Ok(())) => {}
                         Ok(Err(_)) => return None,
                         Err(_) => return close(CloseCode::Policy, "not reading: an answer waited too long"),

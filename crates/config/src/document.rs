@@ -113,6 +113,8 @@ pub(crate) struct HttpDoc {
     pub header_read_timeout: Option<Scalar>,
     pub body_read_timeout: Option<Scalar>,
     pub public_url: Option<Scalar>,
+    pub websocket: Option<crate::transports::WebSocketDoc>,
+    pub legacy_rest: Option<crate::transports::LegacyRestDoc>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -28,6 +28,7 @@ mod policy;
 mod resolve;
 mod size;
 mod telemetry;
+mod transports;
 mod validate;
 
 pub use auth::{load_keys_file, parse_time};
@@ -57,4 +58,8 @@ pub use policy::MAX_VISIBILITY_SCOPES;
 pub use resolve::BuiltinCheck;
 pub use telemetry::{
     DEFAULT_OTLP_TIMEOUT, DEFAULT_SERVICE_NAME, OtlpConfig, OtlpProtocol, Sampling, TelemetryConfig,
+};
+pub use transports::{
+    DEFAULT_LEGACY_SUNSET, DEFAULT_WS_PING_INTERVAL, DEFAULT_WS_PONG_TIMEOUT, Date,
+    LegacyRestConfig, WebSocketConfig,
 };

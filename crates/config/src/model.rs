@@ -153,6 +153,10 @@ pub struct HttpConfig {
     /// base of the canonical resource URLs (RFC 8707) in protected-resource metadata and the
     /// default JWT audience (`<public_url>/mcp`). `None`: derived from each request's `Host`.
     pub public_url: Option<String>,
+    /// `http.websocket`: MCP over WebSocket at `/mcp/ws`.
+    pub websocket: crate::WebSocketConfig,
+    /// `http.legacy_rest`: the deprecated `/v1/mcp` routes.
+    pub legacy_rest: crate::LegacyRestConfig,
 }
 
 impl Default for HttpConfig {
@@ -165,6 +169,8 @@ impl Default for HttpConfig {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             public_url: None,
+            websocket: crate::WebSocketConfig::default(),
+            legacy_rest: crate::LegacyRestConfig::default(),
         }
     }
 }

@@ -212,6 +212,8 @@ impl Resolver<'_> {
                 ),
                 None => None,
             },
+            websocket: self.websocket(doc.websocket)?,
+            legacy_rest: self.legacy_rest(doc.legacy_rest)?,
         })
     }
 

@@ -36,6 +36,8 @@ fn http_defaults() {
         header_read_timeout: Duration::from_secs(75),
         body_read_timeout: Duration::from_secs(30),
         public_url: None,
+        websocket: switchboard_config::WebSocketConfig::default(),
+        legacy_rest: switchboard_config::LegacyRestConfig::default(),
     };
     assert_eq!(ok("").http, expected);
     assert_eq!(ok("http: {}\n").http, expected);

@@ -8,6 +8,7 @@
 //! [`SessionStore`] trait; [`InMemory`] is the one implementation today, and a shared store
 //! (Redis) is one more.
 
+mod detached;
 pub mod lifecycle;
 pub mod session;
 

@@ -5,7 +5,8 @@
 //! passes the Host/Origin guard, then reaches its route. This is hyper's HTTP/1.1 server and a
 //! `match`, on purpose: at tens of thousands of calls per second, a router and two middleware
 //! layers (boxed futures, cloned header maps, extensions) cost more than the endpoint itself.
-//! `/mcp` is the MCP endpoint ([`mcp`]); `/healthz`, `/readyz`, `/status` and `/api/conformance`
+//! `/mcp` is the MCP endpoint ([`mcp`]), `/mcp/ws` the same over WebSocket ([`ws`]), `/v1/mcp/…`
+//! the deprecated REST routes ([`legacy`]); `/healthz`, `/readyz`, `/status` and `/api/conformance`
 //! are for operators and tooling.
 //!
 //! Shutdown happens in two steps: new connections stop and standalone streams close at once (with
@@ -17,11 +18,14 @@ mod closing;
 mod events;
 mod guard;
 mod inputs;
+mod legacy;
 mod mcp;
 mod modern;
 mod oauth;
 mod plugins;
 mod rejection;
+mod version;
+mod ws;
 
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
@@ -71,6 +75,10 @@ pub struct Server {
     streams_closing: CancellationToken,
     /// Fires after the drain period: every stream closes.
     drained: CancellationToken,
+    /// `http.websocket` and the open sockets (`/mcp/ws`).
+    ws: ws::Sockets,
+    /// `http.legacy_rest` (`/v1/mcp/…`).
+    legacy: legacy::Legacy,
 }
 
 impl Server {
@@ -84,6 +92,8 @@ impl Server {
             body_read_timeout: cfg.http.body_read_timeout,
             event_buffer: cfg.sessions.event_buffer,
             keepalive: cfg.sessions.keepalive,
+            ws: ws::Sockets::new(&cfg.http.websocket),
+            legacy: legacy::Legacy::new(&cfg.http.legacy_rest),
             gw,
             streams_closing: CancellationToken::new(),
             drained: CancellationToken::new(),
@@ -149,9 +159,11 @@ impl Server {
             me.drained.cancel();
         });
         // Connections close once their streams end; the drain period bounds how long that takes.
+        // (WebSockets, handed over by their connections, are waited for beside them.)
         let drained = self.drained.clone();
+        self.ws.open.close();
         tokio::select! {
-            () = conns.wait() => {}
+            () = async { conns.wait().await; self.ws.open.wait().await } => {}
             () = async { drained.cancelled().await; tokio::time::sleep(Duration::from_secs(1)).await } => {
                 tracing::warn!("drain period over; closing remaining connections");
             }
@@ -203,7 +215,9 @@ async fn connection(srv: Arc<Server>, stream: TcpStream, mut closing: closing::W
         .header_read_timeout(header_read_timeout)
         // A head larger than this is refused with 431 before it is parsed any further.
         .max_buf_size(max_header_bytes)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(TokioIo::new(stream), service)
+        // A `101` hands the socket to the WebSocket transport (`/mcp/ws`).
+        .with_upgrades();
     tokio::pin!(conn);
     let mut graceful = false;
     let outcome = poll_fn(|cx| {
@@ -257,6 +271,16 @@ async fn route(
 ) -> Response {
     let (get, head_only) = (head.method == Method::GET, head.method == Method::HEAD);
     let path = head.uri.path();
+    if srv.ws.enabled
+        && let Some(mcp) = ws::mcp_path(path)
+    {
+        return ws::handshake(srv, rid, head, mcp, client).await;
+    }
+    if srv.legacy.enabled
+        && let Some(rest) = path.strip_prefix(legacy::PREFIX)
+    {
+        return legacy::route(srv, rid, head, body, rest, client).await;
+    }
     // `/mcp`, or a published product's `/mcp/v/<id>` (an unknown or draft id is 404).
     let endpoint = match path.strip_prefix("/mcp/v/") {
         None if path == "/mcp" => Some(Endpoint::WHOLE),

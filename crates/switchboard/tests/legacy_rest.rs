@@ -129,8 +129,10 @@ async fn answers_carry_the_deprecation_headers_on_success_and_error() {
     assert!(schema["inputSchema"].is_object(), "tools as MCP lists them");
 
     let unknown = invoke(&gw, "/v1/mcp/invoke", r#"{"name":"fx__nope"}"#, &[]).await;
-    let e = unknown.assert_error(400);
+    // Unknown tools are `not_found` in the catalogue, so REST says 404.
+    let e = unknown.assert_error(404);
     assert!(e["message"].as_str().unwrap().contains("fx__nope"), "{e}");
+    assert_eq!(e["data"]["category"], "not_found", "{e}");
     unknown.assert_deprecated("/mcp");
     assert_eq!(unknown.header("switchboard-version"), Some(VERSION));
 
@@ -433,7 +435,8 @@ async fn a_product_has_its_own_routes() {
         &[],
     )
     .await;
-    outside.assert_error(400);
+    // A tool outside the product looks exactly like an unknown one.
+    outside.assert_error(404);
     let inside = invoke(
         &gw,
         "/v1/mcp/v/reads/invoke",

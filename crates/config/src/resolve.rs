@@ -152,6 +152,10 @@ impl Resolver<'_> {
         let telemetry = self.telemetry(doc.telemetry)?;
 
         let plugins = self.plugins(doc.plugins)?;
+        let state_dir = match &doc.state_dir {
+            Some(s) => self.absolute("state_dir", s)?,
+            None => self.default_path(crate::model::DEFAULT_STATE_DIR)?,
+        };
 
         let config = Config {
             listen,
@@ -171,6 +175,7 @@ impl Resolver<'_> {
             audit,
             plugins,
             telemetry,
+            state_dir,
         };
         Ok((config, sites))
     }
@@ -412,7 +417,7 @@ impl Resolver<'_> {
         })
     }
 
-    fn upstream(
+    pub(crate) fn upstream(
         &self,
         key: &Scalar,
         doc: UpstreamDoc,
@@ -764,7 +769,7 @@ impl Resolver<'_> {
         Ok((url, headers))
     }
 
-    fn product(&self, key: &Scalar, doc: ProductDoc) -> Result<ProductConfig, ConfigError> {
+    pub(crate) fn product(&self, key: &Scalar, doc: ProductDoc) -> Result<ProductConfig, ConfigError> {
         let id = key.value.clone();
         validate::check_name("product id", &id).map_err(|m| self.error(key, m))?;
         let name = match &doc.name {

@@ -256,6 +256,9 @@ impl Gateway {
             ),
         };
         self.record(req, method, counted);
+        if method == "tools/call" {
+            self.count_usage(req, msg, verdict, &answer, counted);
+        }
         if let Some(trail) = trail {
             self.audit_record(req, msg, method, trail, verdict, &answer)
                 .await;
@@ -499,6 +502,39 @@ impl Gateway {
     fn record(&self, _req: &Request<'_>, method: &str, outcome: switchboard_telemetry::Outcome) {
         self.metrics()
             .request(switchboard_telemetry::Method::of(method), outcome);
+    }
+
+    /// Stage 10, for `tools/call`: usage per (principal, product, tool) (`crate::usage`). A
+    /// replay counts as `replayed`, a refusal before the handler as `refused`.
+    fn count_usage(
+        &self,
+        req: &Request<'_>,
+        msg: &Message,
+        verdict: Verdict,
+        answer: &Answer,
+        counted: switchboard_telemetry::Outcome,
+    ) {
+        use crate::usage::CallOutcome;
+        let outcome = match (verdict, answer, counted) {
+            (_, Answer::Replayed(_), _) => CallOutcome::Replayed,
+            (Verdict::Deny, _, _) => CallOutcome::Refused,
+            (_, _, switchboard_telemetry::Outcome::Ok) => CallOutcome::Ok,
+            _ => CallOutcome::Error,
+        };
+        let tool = msg
+            .params()
+            .and_then(|p| switchboard_protocol::object::get_str(p, "name"))
+            .unwrap_or_default();
+        let catalog = self.state.catalog.load();
+        let product = req
+            .view
+            .endpoint()
+            .product_index()
+            .and_then(|i| catalog.products.get(i))
+            .map_or("", |p| p.id.as_str());
+        self.state
+            .usage
+            .count(req.principal.id(), product, &tool, outcome);
     }
 
     /// Stage 11: the audit record, when audit is on. Audited: `tools/call`, `resources/read`,

@@ -31,9 +31,9 @@ def http(method: str, url: str, body: dict | None = None) -> tuple[int, dict, st
         req.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, dict(resp.headers), resp.read().decode()
+            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read().decode()
     except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read().decode()
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read().decode()
 
 
 async def test_put_product_then_initialize_with_the_sdk_and_the_inspector(gateway) -> None:
@@ -47,7 +47,7 @@ async def test_put_product_then_initialize_with_the_sdk_and_the_inspector(gatewa
         http, "PUT", f"{base_url}/api/products/test", product
     )
     assert status == 201, text
-    assert headers.get("ETag", "").startswith('"'), headers
+    assert headers.get("etag", "").startswith('"'), headers
     assert json.loads(text)["name"] == "Test"
 
     # The official SDK: `initialize` (mode="legacy": the handshake, not the 2026-07-28 probe),

@@ -109,8 +109,8 @@ pub fn apply(
         }
     };
     const SOURCE: &str = "admin";
-    let doc: OverlayDoc = serde_saphyr::from_str(&text)
-        .map_err(|e| located(ConfigError::from_yaml(SOURCE, &e)))?;
+    let doc: OverlayDoc =
+        serde_saphyr::from_str(&text).map_err(|e| located(ConfigError::from_yaml(SOURCE, &e)))?;
     let resolver = Resolver {
         file: SOURCE,
         env,
@@ -120,7 +120,11 @@ pub fn apply(
     let mut config = base.clone();
     for (key, item) in doc.upstreams.unwrap_or_default().0 {
         let (upstream, _) = resolver.upstream(&key, item).map_err(located)?;
-        match config.upstreams.iter_mut().find(|u| u.name == upstream.name) {
+        match config
+            .upstreams
+            .iter_mut()
+            .find(|u| u.name == upstream.name)
+        {
             Some(slot) => *slot = upstream,
             None => config.upstreams.push(upstream),
         }
@@ -246,7 +250,14 @@ fn yaml(overlay: &Overlay) -> (String, Vec<String>) {
 
 /// One `key: value` at `depth`: objects in block style (a line per field), everything else in
 /// JSON's flow style on the key's line (JSON is YAML).
-fn field(out: &mut String, paths: &mut Vec<String>, path: &str, depth: usize, key: &str, v: &Value) {
+fn field(
+    out: &mut String,
+    paths: &mut Vec<String>,
+    path: &str,
+    depth: usize,
+    key: &str,
+    v: &Value,
+) {
     for _ in 0..depth {
         out.push_str("  ");
     }
@@ -303,7 +314,11 @@ mod tests {
         assert_eq!(c.products[0].tools, vec!["a__*".to_owned()]);
         let e = apply_to(
             &base,
-            &with(Kind::Product, "test", json!({"name": "Test", "status": "live"})),
+            &with(
+                Kind::Product,
+                "test",
+                json!({"name": "Test", "status": "live"}),
+            ),
         )
         .unwrap_err();
         assert_eq!(e.path, "products.test.status");

@@ -769,7 +769,11 @@ impl Resolver<'_> {
         Ok((url, headers))
     }
 
-    pub(crate) fn product(&self, key: &Scalar, doc: ProductDoc) -> Result<ProductConfig, ConfigError> {
+    pub(crate) fn product(
+        &self,
+        key: &Scalar,
+        doc: ProductDoc,
+    ) -> Result<ProductConfig, ConfigError> {
         let id = key.value.clone();
         validate::check_name("product id", &id).map_err(|m| self.error(key, m))?;
         let name = match &doc.name {

@@ -104,7 +104,12 @@ pub fn load_state(path: &Path) -> Result<Overlay, String> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Overlay::default()),
-        Err(e) => return Err(format!("cannot read the state file {}: {e}", path.display())),
+        Err(e) => {
+            return Err(format!(
+                "cannot read the state file {}: {e}",
+                path.display()
+            ));
+        }
     };
     serde_json::from_str(&text).map_err(|e| {
         format!(
@@ -200,10 +205,13 @@ impl Inner {
                 .map(|(_, v)| v.clone()),
         };
         // An upstream from `SWITCHBOARD_UPSTREAMS` has no written form: its URL stands in.
-        let stored = stored.unwrap_or_else(|| match switchboard_config::remote_url(&self.effective, id) {
-            Some(url) => serde_json::json!({ "http": { "url": url } }),
-            None => serde_json::json!({}),
-        });
+        let stored =
+            stored.unwrap_or_else(
+                || match switchboard_config::remote_url(&self.effective, id) {
+                    Some(url) => serde_json::json!({ "http": { "url": url } }),
+                    None => serde_json::json!({}),
+                },
+            );
         let mut body = serde_json::Map::new();
         body.insert("id".to_owned(), Value::String(id.to_owned()));
         match stored {
@@ -222,8 +230,18 @@ impl Inner {
 
     fn ids(&self, kind: Kind) -> Vec<String> {
         match kind {
-            Kind::Upstream => self.effective.upstreams.iter().map(|u| u.name.clone()).collect(),
-            Kind::Product => self.effective.products.iter().map(|p| p.id.clone()).collect(),
+            Kind::Upstream => self
+                .effective
+                .upstreams
+                .iter()
+                .map(|u| u.name.clone())
+                .collect(),
+            Kind::Product => self
+                .effective
+                .products
+                .iter()
+                .map(|p| p.id.clone())
+                .collect(),
         }
     }
 
@@ -362,8 +380,8 @@ impl Gateway {
             && !deleting
             && let Some(up) = effective.upstreams.iter().find(|u| u.name == id)
             && let Some(url) = switchboard_config::remote_url(&effective, id)
-            && let Err(e) =
-                crate::upstreams::outbound::egress_policy(&self.state.config, up).check_url_str(&url)
+            && let Err(e) = crate::upstreams::outbound::egress_policy(&self.state.config, up)
+                .check_url_str(&url)
         {
             let transport = match up.transport {
                 switchboard_config::Transport::Sse { .. } => "sse",
@@ -391,7 +409,13 @@ impl Gateway {
             (Kind::Product, false) => "product_put",
             (Kind::Product, true) => "product_delete",
         };
-        tracing::info!(principal = principal.id(), action, id, "admin API: {}", done.summary());
+        tracing::info!(
+            principal = principal.id(),
+            action,
+            id,
+            "admin API: {}",
+            done.summary()
+        );
         self.audit_admin(
             action,
             principal.shared_id(),

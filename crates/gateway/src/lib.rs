@@ -319,9 +319,9 @@ impl Gateway {
     /// The endpoint of the published product `id` (`/mcp/v/<id>`); `None` for an unknown id or
     /// a draft, which are answered alike (404).
     pub fn product_endpoint(&self, id: &str) -> Option<Endpoint> {
-        let i = lock(&self.state.products).iter().position(|p| {
-            p.id == id && p.status == switchboard_config::ProductStatus::Published
-        })?;
+        let i = lock(&self.state.products)
+            .iter()
+            .position(|p| p.id == id && p.status == switchboard_config::ProductStatus::Published)?;
         Endpoint::product(i)
     }
 

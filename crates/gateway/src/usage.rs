@@ -170,7 +170,10 @@ impl Usage {
             .values()
             .flatten()
             .filter(|e| {
-                filter.principal.as_deref().is_none_or(|p| p == &*e.principal)
+                filter
+                    .principal
+                    .as_deref()
+                    .is_none_or(|p| p == &*e.principal)
                     && filter.product.as_deref().is_none_or(|p| p == &*e.product)
                     && filter.tool.as_deref().is_none_or(|t| t == &*e.tool)
             })
@@ -178,12 +181,13 @@ impl Usage {
         rows.sort_by(|a, b| {
             (&a.principal, &a.product, &a.tool).cmp(&(&b.principal, &b.product, &b.tool))
         });
-        let counts = |e: &Entry| -> [u64; 4] { e.window.each_ref().map(|c| c.load(Ordering::Relaxed)) };
+        let counts =
+            |e: &Entry| -> [u64; 4] { e.window.each_ref().map(|c| c.load(Ordering::Relaxed)) };
         let mut totals = [0u64; 4];
         let rows: Vec<serde_json::Value> = rows
             .into_iter()
             .filter_map(|e| {
-                let c = counts(&**e);
+                let c = counts(e);
                 if c.iter().all(|n| *n == 0) {
                     return None;
                 }
@@ -267,7 +271,9 @@ mod tests {
         u.count("alice", "", "a__x", CallOutcome::Ok);
         u.reset();
         u.count("alice", "", "a__x", CallOutcome::Ok);
-        let text = m.encode(switchboard_telemetry::Format::PrometheusText).unwrap();
+        let text = m
+            .encode(switchboard_telemetry::Format::PrometheusText)
+            .unwrap();
         assert!(
             text.contains(r#"switchboard_usage_calls_total{principal="alice",product="",tool="a__x",outcome="ok"} 2"#),
             "{text}"

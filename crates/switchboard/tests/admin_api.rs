@@ -7,7 +7,9 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{ACCEPT_BOTH, Config, Gateway, PROTOCOL, Reply, Upstream, create_key, initialize_body};
+use support::{
+    ACCEPT_BOTH, Config, Gateway, PROTOCOL, Reply, Upstream, create_key, initialize_body,
+};
 
 async fn send(
     gw: &Gateway,
@@ -76,12 +78,14 @@ async fn tools_at(gw: &Gateway, path: &str) -> Result<Vec<String>, u16> {
         .collect())
 }
 
-const PRODUCT: &str =
-    r#"{"id":"test","name":"Test","status":"published","tools":["fx__echo"]}"#;
+const PRODUCT: &str = r#"{"id":"test","name":"Test","status":"published","tools":["fx__echo"]}"#;
 
 #[tokio::test]
 async fn a_product_put_is_served_at_once_and_after_a_restart() {
-    let mut gw = Config::new().upstream(Upstream::fixture("fx")).start().await;
+    let mut gw = Config::new()
+        .upstream(Upstream::fixture("fx"))
+        .start()
+        .await;
     assert_eq!(tools_at(&gw, "/mcp/v/test").await, Err(404));
 
     let r = send(&gw, "PUT", "/api/products/test", Some(PRODUCT), &[]).await;
@@ -97,7 +101,10 @@ async fn a_product_put_is_served_at_once_and_after_a_restart() {
     let got = send(&gw, "GET", "/api/products/test", None, &[]).await;
     assert_eq!(got.status, 200);
     assert_eq!(got.header("etag"), Some(etag.as_str()));
-    assert_eq!(json_of(&got), serde_json::from_str::<Value>(PRODUCT).unwrap());
+    assert_eq!(
+        json_of(&got),
+        serde_json::from_str::<Value>(PRODUCT).unwrap()
+    );
     let list = json_of(&send(&gw, "GET", "/api/products", None, &[]).await);
     assert_eq!(list["products"][0]["id"], "test", "{list}");
     let conf = json_of(&send(&gw, "GET", "/api/conformance", None, &[]).await);
@@ -153,7 +160,11 @@ async fn a_product_put_is_served_at_once_and_after_a_restart() {
 async fn a_corrupt_state_file_stops_the_start_with_a_clear_error() {
     let c = Config::new().upstream(Upstream::fixture("fx"));
     std::fs::create_dir_all(c.path("switchboard-state")).unwrap();
-    std::fs::write(c.path("switchboard-state/admin.json"), b"{\"products\": {\"te").unwrap();
+    std::fs::write(
+        c.path("switchboard-state/admin.json"),
+        b"{\"products\": {\"te",
+    )
+    .unwrap();
     let path = c.write();
     let (status, _, err) = support::run_gateway(
         &[
@@ -174,22 +185,38 @@ async fn a_corrupt_state_file_stops_the_start_with_a_clear_error() {
 
 #[tokio::test]
 async fn bad_input_is_refused_with_the_field_it_is_about() {
-    let gw = Config::new().upstream(Upstream::fixture("fx")).start().await;
+    let gw = Config::new()
+        .upstream(Upstream::fixture("fx"))
+        .start()
+        .await;
     let put = |body: &'static str| send(&gw, "PUT", "/api/products/test", Some(body), &[]);
 
     let r = put(r#"{"name": "Test", "status": "published""#).await;
     assert_eq!(r.status, 400, "{}", r.text);
-    assert!(r.error()["message"].as_str().unwrap().contains("not valid JSON"));
+    assert!(
+        r.error()["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON")
+    );
 
     let r = put(r#"{"name": "Test", "colour": "red"}"#).await;
     assert_eq!(r.status, 422, "{}", r.text);
-    assert_eq!(r.error()["data"]["field"], "products.test.colour", "{}", r.text);
+    assert_eq!(
+        r.error()["data"]["field"],
+        "products.test.colour",
+        "{}",
+        r.text
+    );
 
     let r = put(r#"{"name": "Test", "status": "live"}"#).await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.error()["data"]["field"], "products.test.status");
     assert!(
-        r.error()["message"].as_str().unwrap().contains("products.test.status: "),
+        r.error()["message"]
+            .as_str()
+            .unwrap()
+            .contains("products.test.status: "),
         "{}",
         r.text
     );
@@ -203,7 +230,12 @@ async fn bad_input_is_refused_with_the_field_it_is_about() {
     assert_eq!(r.status, 415, "{}", r.text);
 
     // Nothing of that was applied or written.
-    assert_eq!(send(&gw, "GET", "/api/products/test", None, &[]).await.status, 404);
+    assert_eq!(
+        send(&gw, "GET", "/api/products/test", None, &[])
+            .await
+            .status,
+        404
+    );
     assert!(!gw.config.path("switchboard-state/admin.json").exists());
 
     // Lost updates: a change based on a stale ETag is refused.
@@ -228,19 +260,39 @@ async fn bad_input_is_refused_with_the_field_it_is_about() {
     )
     .await;
     assert_eq!(r.status, 412, "{}", r.text);
-    let r = send(&gw, "DELETE", "/api/products/test", None, &[("if-match", &old)]).await;
+    let r = send(
+        &gw,
+        "DELETE",
+        "/api/products/test",
+        None,
+        &[("if-match", &old)],
+    )
+    .await;
     assert_eq!(r.status, 412, "{}", r.text);
     let got = json_of(&send(&gw, "GET", "/api/products/test", None, &[]).await);
     assert_eq!(got["name"], "Second");
 
     // Wrong methods and unknown items.
-    assert_eq!(send(&gw, "POST", "/api/products", Some("{}"), &[]).await.status, 405);
-    assert_eq!(send(&gw, "DELETE", "/api/upstreams/nope", None, &[]).await.status, 404);
+    assert_eq!(
+        send(&gw, "POST", "/api/products", Some("{}"), &[])
+            .await
+            .status,
+        405
+    );
+    assert_eq!(
+        send(&gw, "DELETE", "/api/upstreams/nope", None, &[])
+            .await
+            .status,
+        404
+    );
 }
 
 #[tokio::test]
 async fn concurrent_writers_with_one_etag_one_wins() {
-    let gw = Config::new().upstream(Upstream::fixture("fx")).start().await;
+    let gw = Config::new()
+        .upstream(Upstream::fixture("fx"))
+        .start()
+        .await;
     let first = send(&gw, "PUT", "/api/products/test", Some(PRODUCT), &[]).await;
     let etag = first.header("etag").unwrap().to_owned();
     let bodies: Vec<String> = (0..8)
@@ -254,21 +306,33 @@ async fn concurrent_writers_with_one_etag_one_wins() {
     )
     .await;
     let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 7, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 412).count(),
+        7,
+        "{statuses:?}"
+    );
 }
 
 #[tokio::test]
 async fn upstreams_are_added_and_removed_live_and_the_egress_policy_applies() {
-    let gw = Config::new().upstream(Upstream::fixture("fx")).start().await;
+    let gw = Config::new()
+        .upstream(Upstream::fixture("fx"))
+        .start()
+        .await;
     let fixture = support::fixture_bin();
     let body = json!({"stdio": {"command": fixture.to_str().unwrap()}}).to_string();
     let r = send(&gw, "PUT", "/api/upstreams/two", Some(&body), &[]).await;
     assert_eq!(r.status, 201, "{}", r.text);
     gw.wait_status("upstream two ready", |st| {
-        st["upstreams"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|u| u["name"] == "two" && u["state"] == "ready"))
+        st["upstreams"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|u| u["name"] == "two" && u["state"] == "ready")
+        })
     })
     .await;
     let tools = tools_at(&gw, "/mcp").await.unwrap();
@@ -300,7 +364,8 @@ async fn upstreams_are_added_and_removed_live_and_the_egress_policy_applies() {
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.error()["data"]["field"], "upstreams.bad.http.verb");
     // Two upstreams, one prefix.
-    let clash = json!({"stdio": {"command": fixture.to_str().unwrap()}, "prefix": "fx"}).to_string();
+    let clash =
+        json!({"stdio": {"command": fixture.to_str().unwrap()}, "prefix": "fx"}).to_string();
     let r = send(&gw, "PUT", "/api/upstreams/three", Some(&clash), &[]).await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.error()["data"]["field"], "upstreams.three.prefix");
@@ -345,8 +410,16 @@ async fn the_admin_api_needs_the_admin_scope() {
     .await;
     assert_eq!(r.status, 201, "{}", r.text);
     // The OpenAPI document and conformance are open.
-    assert_eq!(send(&gw, "GET", "/api/openapi.json", None, &[]).await.status, 200);
-    assert_eq!(send(&gw, "GET", "/api/conformance", None, &[]).await.status, 200);
+    assert_eq!(
+        send(&gw, "GET", "/api/openapi.json", None, &[])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        send(&gw, "GET", "/api/conformance", None, &[]).await.status,
+        200
+    );
 }
 
 /// Without auth, the admin API answers loopback callers only: the gateway listens on every
@@ -396,7 +469,10 @@ fn non_loopback_ip() -> Option<std::net::IpAddr> {
 
 #[tokio::test]
 async fn usage_counts_calls_by_outcome_and_replays_are_not_billed_twice() {
-    let gw = Config::new().upstream(Upstream::fixture("fx")).start().await;
+    let gw = Config::new()
+        .upstream(Upstream::fixture("fx"))
+        .start()
+        .await;
     let s = gw.initialize().await;
     let echo = |id: u64| {
         format!(
@@ -413,10 +489,18 @@ async fn usage_counts_calls_by_outcome_and_replays_are_not_billed_twice() {
     let other = r#"{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"fx__echo","arguments":{"message":"other"}}}"#;
     let r = s.post_with(other, &[("Idempotency-Key", "k-1")]).await;
     assert_ne!(r.status, 500, "{}", r.text);
-    assert!(r.messages().iter().any(|m| m.get("error").is_some()), "{}", r.text);
+    assert!(
+        r.messages().iter().any(|m| m.get("error").is_some()),
+        "{}",
+        r.text
+    );
     // A tool that does not exist: an error.
     let r = s.call_tool("fx__nope", "{}").await;
-    assert!(r.messages().iter().any(|m| m.get("error").is_some()), "{}", r.text);
+    assert!(
+        r.messages().iter().any(|m| m.get("error").is_some()),
+        "{}",
+        r.text
+    );
 
     let u = json_of(&send(&gw, "GET", "/api/usage?tool=fx__echo", None, &[]).await);
     let rows = u["rows"].as_array().unwrap();
@@ -424,27 +508,56 @@ async fn usage_counts_calls_by_outcome_and_replays_are_not_billed_twice() {
     let row = &rows[0];
     assert_eq!(row["principal"], "anonymous");
     assert_eq!(row["product"], Value::Null);
-    assert_eq!((row["ok"].as_u64(), row["replayed"].as_u64(), row["refused"].as_u64()), (Some(2), Some(1), Some(1)), "{u}");
+    assert_eq!(
+        (
+            row["ok"].as_u64(),
+            row["replayed"].as_u64(),
+            row["refused"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1)),
+        "{u}"
+    );
     assert_eq!(row["billable"], 2, "{u}");
     let all = json_of(&send(&gw, "GET", "/api/usage", None, &[]).await);
     assert_eq!(all["total"]["error"], 1, "{all}");
     let r = send(&gw, "GET", "/api/usage?colour=red", None, &[]).await;
     assert_eq!(r.status, 400);
 
-    let metrics = gw.client.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = gw
+        .client
+        .get(gw.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         metrics.contains(r#"switchboard_usage_calls_total{principal="anonymous",product="",tool="fx__echo",outcome="replayed"} 1"#),
         "{metrics}"
     );
 
     // A reset starts a new window; the metric keeps counting.
-    assert_eq!(send(&gw, "POST", "/api/usage/reset", None, &[]).await.status, 204);
+    assert_eq!(
+        send(&gw, "POST", "/api/usage/reset", None, &[])
+            .await
+            .status,
+        204
+    );
     let u = json_of(&send(&gw, "GET", "/api/usage", None, &[]).await);
     assert_eq!(u["rows"], json!([]), "{u}");
     assert_eq!(s.post_raw(echo(20)).await.status, 200);
     let u = json_of(&send(&gw, "GET", "/api/usage", None, &[]).await);
     assert_eq!(u["rows"][0]["ok"], 1, "{u}");
-    let metrics = gw.client.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = gw
+        .client
+        .get(gw.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         metrics.contains(r#"switchboard_usage_calls_total{principal="anonymous",product="",tool="fx__echo",outcome="ok"} 3"#),
         "{metrics}"
@@ -474,7 +587,10 @@ const ADMIN_ROUTES: &[(&str, &str)] = &[
 
 #[tokio::test]
 async fn every_route_in_the_openapi_document_is_served_and_every_admin_route_documented() {
-    let gw = Config::new().upstream(Upstream::fixture("fx")).start().await;
+    let gw = Config::new()
+        .upstream(Upstream::fixture("fx"))
+        .start()
+        .await;
     let r = send(&gw, "GET", "/api/openapi.json", None, &[]).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.content_type(), "application/json");
@@ -509,7 +625,11 @@ async fn every_route_in_the_openapi_document_is_served_and_every_admin_route_doc
                 .as_object()
                 .unwrap()
                 .contains_key(&r.status.to_string());
-            assert!(documented, "{method} {path} answered {} (undocumented): {}", r.status, r.text);
+            assert!(
+                documented,
+                "{method} {path} answered {} (undocumented): {}",
+                r.status, r.text
+            );
             exercised += 1;
         }
     }

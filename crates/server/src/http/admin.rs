@@ -32,8 +32,10 @@ pub(super) const OPENAPI: &str = include_str!("openapi.json");
 
 /// Whether this module serves `path`.
 pub(super) fn owns(path: &str) -> bool {
-    matches!(path, "/api/openapi.json" | "/api/usage" | "/api/usage/reset")
-        || collection(path).is_some()
+    matches!(
+        path,
+        "/api/openapi.json" | "/api/usage" | "/api/usage/reset"
+    ) || collection(path).is_some()
 }
 
 /// Serves a path [`owns`] says is this module's.
@@ -225,7 +227,9 @@ async fn usage(
                 return Err(Rejection::new(
                     StatusCode::BAD_REQUEST,
                     ErrorCode::INVALID_REQUEST,
-                    format!("unknown query parameter `{other}`: filter by principal, product or tool"),
+                    format!(
+                        "unknown query parameter `{other}`: filter by principal, product or tool"
+                    ),
                 ));
             }
         }

@@ -114,8 +114,10 @@ pub struct Config {
     /// asks for it (`crate::telemetry`).
     pub telemetry: Option<crate::telemetry::TelemetryConfig>,
     /// Where the gateway keeps what it writes itself (the admin API's changes,
-    /// `admin.json`); relative to the config file's directory. Created on the first write.
-    pub state_dir: std::path::PathBuf,
+    /// `admin.json`), made absolute against the config file's directory; `None` when not
+    /// given: [`DEFAULT_STATE_DIR`] beside the config file ([`Config::state_dir_in`]).
+    /// Created on the first write.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -138,8 +140,18 @@ impl Default for Config {
             audit: None,
             plugins: PluginsConfig::default(),
             telemetry: None,
-            state_dir: std::path::PathBuf::from(DEFAULT_STATE_DIR),
+            state_dir: None,
         }
+    }
+}
+
+impl Config {
+    /// The state directory: `state_dir`, or [`DEFAULT_STATE_DIR`] in `config_dir` (the
+    /// directory of the config file).
+    pub fn state_dir_in(&self, config_dir: &std::path::Path) -> std::path::PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(|| config_dir.join(DEFAULT_STATE_DIR))
     }
 }
 

@@ -341,6 +341,19 @@ mod tests {
     }
 
     #[test]
+    fn state_dir_is_absolute_or_beside_the_config_file() {
+        let c = crate::parse("state_dir: /var/lib/sb\n", "t.yaml", &env).unwrap();
+        assert_eq!(c.state_dir_in(Path::new("/etc")), Path::new("/var/lib/sb"));
+        let c = crate::parse("", "t.yaml", &env).unwrap();
+        assert_eq!(
+            c.state_dir_in(Path::new("/etc/sb")),
+            Path::new("/etc/sb/switchboard-state")
+        );
+        let e = crate::parse("state_dir: \"\"\n", "t.yaml", &env).unwrap_err();
+        assert!(e.message().contains("state_dir"), "{e}");
+    }
+
+    #[test]
     fn replaced_deleted_and_colliding_upstreams() {
         let base = Config::default();
         let mut o = with(

@@ -152,10 +152,11 @@ impl Resolver<'_> {
         let telemetry = self.telemetry(doc.telemetry)?;
 
         let plugins = self.plugins(doc.plugins)?;
-        let state_dir = match &doc.state_dir {
-            Some(s) => self.absolute("state_dir", s)?,
-            None => self.default_path(crate::model::DEFAULT_STATE_DIR)?,
-        };
+        let state_dir = doc
+            .state_dir
+            .as_ref()
+            .map(|s| self.absolute("state_dir", s))
+            .transpose()?;
 
         let config = Config {
             listen,

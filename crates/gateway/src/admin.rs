@@ -42,6 +42,8 @@ pub struct AdminInit {
     pub overlay: Overlay,
     /// What relative paths in the overlay resolve against (the config file's directory).
     pub base_dir: PathBuf,
+    /// Where the state file lives (`Config::state_dir_in`).
+    pub state_dir: PathBuf,
     pub env: Env,
 }
 
@@ -392,7 +394,7 @@ impl Gateway {
                 message: format!("refused by the egress policy: {e}"),
             }));
         }
-        let path = state_file(&inner.init.base.state_dir);
+        let path = state_file(&inner.init.state_dir);
         let written = overlay.clone();
         tokio::task::spawn_blocking(move || persist(&path, &written))
             .await

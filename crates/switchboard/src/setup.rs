@@ -66,15 +66,16 @@ pub fn admin_state(
     base: Config,
 ) -> Result<(switchboard_gateway::admin::AdminInit, Config), ExitCode> {
     use switchboard_gateway::admin;
-    let file = admin::state_file(&base.state_dir);
-    let overlay = admin::load_state(&file).map_err(|e| {
-        errln!("switchboard: {e}");
-        ExitCode::from(CONFIG_ERROR)
-    })?;
     let base_dir = config_path
         .parent()
         .unwrap_or(std::path::Path::new(""))
         .to_owned();
+    let state_dir = base.state_dir_in(&base_dir);
+    let file = admin::state_file(&state_dir);
+    let overlay = admin::load_state(&file).map_err(|e| {
+        errln!("switchboard: {e}");
+        ExitCode::from(CONFIG_ERROR)
+    })?;
     let env = |k: &str| std::env::var(k).ok();
     let config = switchboard_config::apply_overlay(
         &base,
@@ -98,6 +99,7 @@ pub fn admin_state(
         written: switchboard_config::Written::read(config_path),
         overlay,
         base_dir,
+        state_dir,
         env: std::sync::Arc::new(|k: &str| std::env::var(k).ok()),
     };
     Ok((init, config))

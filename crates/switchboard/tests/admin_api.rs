@@ -520,6 +520,10 @@ async fn usage_counts_calls_by_outcome_and_replays_are_not_billed_twice() {
     assert_eq!(row["billable"], 2, "{u}");
     let all = json_of(&send(&gw, "GET", "/api/usage", None, &[]).await);
     assert_eq!(all["total"]["error"], 1, "{all}");
+    // A name nobody listed is never a key: it is counted as `unknown`.
+    let unknown = json_of(&send(&gw, "GET", "/api/usage?tool=unknown", None, &[]).await);
+    assert_eq!(unknown["rows"][0]["error"], 1, "{unknown}");
+    assert!(!all.to_string().contains("fx__nope"), "{all}");
     let r = send(&gw, "GET", "/api/usage?colour=red", None, &[]).await;
     assert_eq!(r.status, 400);
 
@@ -536,6 +540,7 @@ async fn usage_counts_calls_by_outcome_and_replays_are_not_billed_twice() {
         metrics.contains(r#"switchboard_usage_calls_total{principal="anonymous",product="",tool="fx__echo",outcome="replayed"} 1"#),
         "{metrics}"
     );
+    assert!(!metrics.contains("fx__nope"), "raw input became a label: {metrics}");
 
     // A reset starts a new window; the metric keeps counting.
     assert_eq!(

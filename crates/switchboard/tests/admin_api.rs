@@ -540,7 +540,10 @@ async fn usage_counts_calls_by_outcome_and_replays_are_not_billed_twice() {
         metrics.contains(r#"switchboard_usage_calls_total{principal="anonymous",product="",tool="fx__echo",outcome="replayed"} 1"#),
         "{metrics}"
     );
-    assert!(!metrics.contains("fx__nope"), "raw input became a label: {metrics}");
+    assert!(
+        !metrics.contains("fx__nope"),
+        "raw input became a label: {metrics}"
+    );
 
     // A reset starts a new window; the metric keeps counting.
     assert_eq!(
@@ -639,4 +642,80 @@ async fn every_route_in_the_openapi_document_is_served_and_every_admin_route_doc
         }
     }
     assert!(exercised >= ADMIN_ROUTES.len(), "{exercised}");
+}
+
+/// The audit records of `path` once there are at least `n`.
+async fn audit_records(path: &std::path::Path, n: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if lines.len() >= n {
+            return lines;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} records expected:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Admin changes are audited with their principal; a reload of the file keeps them (the state
+/// file is laid over the new file); products in the file change live on a reload too.
+#[tokio::test]
+async fn changes_are_audited_and_outlive_a_reload_of_the_file() {
+    let c = Config::new().upstream(Upstream::fixture("fx"));
+    let log = c.path("audit.jsonl");
+    let mut gw = c
+        .extra(&format!(
+            "audit:\n  file: {{ path: {}, fsync: 100ms }}\nproducts:\n  filed: {{ status: published, tools: [\"fx__*\"] }}\n",
+            support::q(&log.display().to_string())
+        ))
+        .start()
+        .await;
+    let r = send(&gw, "PUT", "/api/products/test", Some(PRODUCT), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = send(&gw, "DELETE", "/api/products/filed", None, &[]).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let recs = audit_records(&log, 2).await;
+    let put = recs
+        .iter()
+        .find(|r| r["action"] == "product_put")
+        .expect("a put record");
+    assert_eq!(put["kind"], "admin", "{put}");
+    assert_eq!(put["principal"], "anonymous", "{put}");
+    assert_eq!(put["outcome"], "ok", "{put}");
+    assert!(put["detail"].as_str().unwrap().contains("`test`"), "{put}");
+    assert!(recs.iter().any(|r| r["action"] == "product_delete"));
+
+    // The file gains a product and SIGHUP reloads it: served at once. The one the API made is
+    // still served, and the one it deleted stays deleted although the file still has it.
+    gw.config
+        .extra
+        .push_str("  more: { status: published, tools: [\"fx__echo\"] }\n");
+    std::fs::write(gw.config.path("switchboard.yaml"), gw.config.yaml()).unwrap();
+    gw.signal("HUP");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while tools_at(&gw, "/mcp/v/more").await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "{}", gw.stderr());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        tools_at(&gw, "/mcp/v/test").await,
+        Ok(vec!["fx__echo".to_owned()])
+    );
+    assert_eq!(tools_at(&gw, "/mcp/v/filed").await, Err(404));
+    let list = json_of(&send(&gw, "GET", "/api/products", None, &[]).await);
+    let ids: Vec<&str> = list["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["more", "test"], "{list}");
+    gw.terminate();
 }

@@ -534,7 +534,8 @@ impl Gateway {
         let known = called || {
             let key = self.caller_key(req.view, req.principal);
             let view = self.state.views.get(&catalog, key);
-            view.resolve(crate::catalog::ListKind::Tools, &sent).is_some()
+            view.resolve(crate::catalog::ListKind::Tools, &sent)
+                .is_some()
         };
         let tool = if known {
             &*sent

@@ -127,14 +127,24 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Replaces the state file atomically: temp file, fsync, rename, fsync the directory.
+/// Replaces the state file atomically: temp file (mode 0600), fsync, rename, fsync the
+/// directory.
 pub fn persist(path: &Path, overlay: &Overlay) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let text = serde_json::to_vec_pretty(overlay).map_err(std::io::Error::other)?;
     let tmp = temp_path(path);
-    let mut f = std::fs::File::create(&tmp)?;
+    // Only the gateway's user reads it: an upstream's headers may hold a literal secret.
+    let mut f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?
+    };
     f.write_all(&text)?;
     f.sync_all()?;
     drop(f);
@@ -511,6 +521,11 @@ mod tests {
         o.products
             .insert("test".into(), Some(serde_json::json!({"name": "Test"})));
         persist(&path, &o).unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
         // A crash mid-write: the temporary file holds half a document.
         std::fs::write(temp_path(&path), b"{\"products\": {\"te").unwrap();
         assert_eq!(load_state(&path).unwrap(), o);

@@ -37,6 +37,7 @@ pub(crate) struct Document {
     pub audit: Option<AuditDoc>,
     pub plugins: Option<crate::plugins::PluginsDoc>,
     pub telemetry: Option<crate::telemetry::TelemetryDoc>,
+    pub state_dir: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

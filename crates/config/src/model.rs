@@ -53,6 +53,8 @@ pub const DEFAULT_LIST_TTL: Duration = Duration::ZERO;
 pub const MAX_REPLICA_ID_LEN: usize = 64;
 /// The audit log's file when `audit:` names no sink (relative to the config file).
 pub const DEFAULT_AUDIT_PATH: &str = "audit.jsonl";
+/// `state_dir` when the file names none: beside the config file.
+pub const DEFAULT_STATE_DIR: &str = "switchboard-state";
 /// The audit file is rotated before it grows past this: 100 MiB.
 pub const DEFAULT_AUDIT_ROTATE_BYTES: u64 = 100 * 1024 * 1024;
 /// Audit writes are synced to disk at most this long after they are made.
@@ -111,6 +113,11 @@ pub struct Config {
     /// Tracing export; `None` (off) unless `telemetry.otlp` or an `OTEL_EXPORTER_OTLP_*ENDPOINT`
     /// asks for it (`crate::telemetry`).
     pub telemetry: Option<crate::telemetry::TelemetryConfig>,
+    /// Where the gateway keeps what it writes itself (the admin API's changes,
+    /// `admin.json`), made absolute against the config file's directory; `None` when not
+    /// given: [`DEFAULT_STATE_DIR`] beside the config file ([`Config::state_dir_in`]).
+    /// Created on the first write.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -133,7 +140,18 @@ impl Default for Config {
             audit: None,
             plugins: PluginsConfig::default(),
             telemetry: None,
+            state_dir: None,
         }
+    }
+}
+
+impl Config {
+    /// The state directory: `state_dir`, or [`DEFAULT_STATE_DIR`] in `config_dir` (the
+    /// directory of the config file).
+    pub fn state_dir_in(&self, config_dir: &std::path::Path) -> std::path::PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(|| config_dir.join(DEFAULT_STATE_DIR))
     }
 }
 

@@ -152,6 +152,11 @@ impl Resolver<'_> {
         let telemetry = self.telemetry(doc.telemetry)?;
 
         let plugins = self.plugins(doc.plugins)?;
+        let state_dir = doc
+            .state_dir
+            .as_ref()
+            .map(|s| self.absolute("state_dir", s))
+            .transpose()?;
 
         let config = Config {
             listen,
@@ -171,6 +176,7 @@ impl Resolver<'_> {
             audit,
             plugins,
             telemetry,
+            state_dir,
         };
         Ok((config, sites))
     }
@@ -414,7 +420,7 @@ impl Resolver<'_> {
         })
     }
 
-    fn upstream(
+    pub(crate) fn upstream(
         &self,
         key: &Scalar,
         doc: UpstreamDoc,
@@ -766,7 +772,11 @@ impl Resolver<'_> {
         Ok((url, headers))
     }
 
-    fn product(&self, key: &Scalar, doc: ProductDoc) -> Result<ProductConfig, ConfigError> {
+    pub(crate) fn product(
+        &self,
+        key: &Scalar,
+        doc: ProductDoc,
+    ) -> Result<ProductConfig, ConfigError> {
         let id = key.value.clone();
         validate::check_name("product id", &id).map_err(|m| self.error(key, m))?;
         let name = match &doc.name {

@@ -69,6 +69,32 @@ pub fn conformance_document() -> String {
     )
 }
 
+impl crate::Gateway {
+    /// `/api/conformance`: [`conformance_document`] with the published products (id, name,
+    /// description and the endpoint each is served at).
+    pub fn conformance(&self) -> String {
+        let doc = conformance_document();
+        let products = switchboard_protocol::lock(&self.state.products).clone();
+        let products: Vec<serde_json::Value> = products
+            .iter()
+            .filter(|p| p.status == switchboard_config::ProductStatus::Published)
+            .map(|p| {
+                serde_json::json!({
+                    "id": p.id,
+                    "name": p.name,
+                    "description": p.description,
+                    "endpoint": format!("/mcp/v/{}", p.id),
+                })
+            })
+            .collect();
+        let products = serde_json::Value::Array(products).to_string();
+        match doc.strip_suffix('}') {
+            Some(head) => format!("{head},\"products\":{products}}}"),
+            None => doc,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@
 //! the gateway answers with bytes. It never sees a socket or a header. The path of one request
 //! is [`pipeline`], stage by stage; every request to an upstream goes out through [`call`].
 
+pub mod admin;
 pub mod auth;
 pub mod call;
 pub mod capabilities;
@@ -32,6 +33,7 @@ mod status;
 pub mod tasks;
 pub mod token;
 pub mod upstreams;
+pub mod usage;
 pub mod view;
 
 use std::sync::Arc;
@@ -40,6 +42,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use switchboard_config::Config;
+use switchboard_protocol::lock;
 use switchboard_protocol::object::{self, Edit};
 use switchboard_upstream::reaper::Reaper;
 use tokio::sync::watch;
@@ -68,8 +71,13 @@ struct State {
     /// Counts catalog rebuilds (each catalog carries its number; views key on it).
     generation: AtomicU64,
     views: Views,
-    /// The config's products (fixed for the life of the process), shared with every catalog.
-    products: Arc<[switchboard_config::ProductConfig]>,
+    /// The products, shared with every catalog. A product keeps its index (its `Endpoint`)
+    /// for the life of the process: a deleted one stays as an empty draft (`admin.rs`).
+    products: std::sync::Mutex<Arc<[switchboard_config::ProductConfig]>>,
+    /// The admin API's state: the file's config, the overlay, the state file.
+    admin: admin::Admin,
+    /// `tools/call`s per (principal, product, tool) and outcome (`/api/usage`).
+    usage: usage::Usage,
     /// Serialises catalog rebuilds so list_changed notifications follow the order of changes.
     rebuild: std::sync::Mutex<()>,
     sessions: Sessions,
@@ -203,7 +211,9 @@ impl Gateway {
                 catalog: ArcSwap::from_pointee(Catalog::default()),
                 generation: AtomicU64::new(0),
                 views: Views::default(),
-                products,
+                products: std::sync::Mutex::new(products),
+                admin: admin::Admin::default(),
+                usage: usage::Usage::new(usage::MAX_KEYS, &metrics),
                 rebuild: std::sync::Mutex::new(()),
                 sessions: Sessions::default(),
                 reaper,
@@ -309,16 +319,16 @@ impl Gateway {
     /// The endpoint of the published product `id` (`/mcp/v/<id>`); `None` for an unknown id or
     /// a draft, which are answered alike (404).
     pub fn product_endpoint(&self, id: &str) -> Option<Endpoint> {
-        let i =
-            self.state.products.iter().position(|p| {
-                p.id == id && p.status == switchboard_config::ProductStatus::Published
-            })?;
+        let i = lock(&self.state.products)
+            .iter()
+            .position(|p| p.id == id && p.status == switchboard_config::ProductStatus::Published)?;
         Endpoint::product(i)
     }
 
     /// The id of the product served at `endpoint` (`None` for `/mcp`), shared.
     pub fn product_id(&self, endpoint: Endpoint) -> Option<Arc<str>> {
-        let p = self.state.products.get(endpoint.product_index()?)?;
+        let products = lock(&self.state.products);
+        let p = products.get(endpoint.product_index()?)?;
         Some(Arc::from(p.id.as_str()))
     }
 

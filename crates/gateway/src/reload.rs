@@ -46,6 +46,17 @@ impl Gateway {
     /// re-prefixed frees its names before another takes them), then replacements, then
     /// additions, each in file order.
     pub async fn reload(&self, new: &Config) -> Reloaded {
+        let r = self.apply_collections(new).await;
+        // The keys file was read again with the config: its keys apply now.
+        if new.auth.keys_file == self.state.config.auth.keys_file {
+            self.replace_file_keys(&new.auth.file_keys);
+        }
+        r
+    }
+
+    /// What a reload changes live: upstreams and products (the admin API's changes go this
+    /// way too; they leave the keys file's keys alone).
+    pub(crate) async fn apply_collections(&self, new: &Config) -> Reloaded {
         // Installed plugins are scanned again, off the async threads (it hashes every plugin
         // file): a plugin installed, removed or changed since the last scan is started, stopped
         // or refused now.
@@ -92,11 +103,9 @@ impl Gateway {
         for cfg in start {
             self.upsert_upstream(cfg.clone()).await;
         }
+        // Products change live: sessions whose view changed hear `list_changed`.
+        self.set_products(&new.products);
         r.needs_restart = fixed_settings_changed(&self.state.config, new);
-        // The keys file was read again with the config: its keys apply now.
-        if new.auth.keys_file == self.state.config.auth.keys_file {
-            self.replace_file_keys(&new.auth.file_keys);
-        }
         r
     }
 
@@ -176,7 +185,6 @@ fn fixed_settings_changed(running: &Config, new: &Config) -> Vec<&'static str> {
     check("outbound", running.outbound_proxy != new.outbound_proxy);
     check("sessions", running.sessions != new.sessions);
     check("roots", running.roots != new.roots);
-    check("products", running.products != new.products);
     check("modern", running.modern != new.modern);
     check("limits", running.limits != new.limits);
     check("idempotency", running.idempotency != new.idempotency);
@@ -195,5 +203,6 @@ fn fixed_settings_changed(running: &Config, new: &Config) -> Vec<&'static str> {
             || running.plugins.dir != new.plugins.dir,
     );
     check("telemetry", running.telemetry != new.telemetry);
+    check("state_dir", running.state_dir != new.state_dir);
     changed
 }

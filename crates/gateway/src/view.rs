@@ -116,6 +116,13 @@ impl View {
                     flags[p] = false;
                 }
             }
+            // A product index this catalog does not know (built before the product was
+            // added) shows nothing rather than everything.
+            if let Some(i) = key.endpoint.product_index()
+                && catalog.products.get(i).is_none()
+            {
+                flags.fill(false);
+            }
             if let Some(product) = key
                 .endpoint
                 .product_index()

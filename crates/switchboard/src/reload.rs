@@ -145,7 +145,16 @@ async fn reload_once(gw: &Gateway, source: &Source) {
             }
         };
     config.apply_listen_override(source.listen_override.as_deref(), &env);
-    let done = gw.reload(&config).await;
+    let written = switchboard_config::Written::read(&source.path);
+    let done = match gw.reload_file(config, written).await {
+        Ok(done) => done,
+        Err(e) => {
+            gw.record_reload(false);
+            tracing::error!("config reload failed; still serving the previous config: {e}");
+            gw.audit_reload(Err(e)).await;
+            return;
+        }
+    };
     gw.record_reload(true);
     tracing::info!("config reloaded: {}", done.summary());
     gw.audit_reload(Ok(done.summary())).await;

@@ -17,11 +17,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         return Ok(code);
     }
     switchboard_upstream::http::ensure_crypto_provider();
-    let mut config = match setup::load_config(&args.config.config) {
+    let mut base = match setup::load_config(&args.config.config) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    config.apply_listen_override(args.listen.as_deref(), &|k| std::env::var(k).ok());
+    base.apply_listen_override(args.listen.as_deref(), &|k| std::env::var(k).ok());
+    // The admin API's changes, kept in the state file, laid over the file.
+    let admin = match setup::admin_state(&args.config.config, base.clone()) {
+        Ok(a) => a,
+        Err(code) => return Ok(code),
+    };
+    let config = admin.1;
     if let Err(e) = config.check_listen() {
         errln!(
             "switchboard: listen address {:?} (from --listen, SWITCHBOARD_LISTEN or the file): {e}",
@@ -66,6 +72,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "modern.state_keys not set: requestState is sealed with a random per-process key; retries after a restart or on another replica will fail"
         );
     }
+    gw.admin_init(admin.0).await;
     gw.start();
     reload::spawn(
         gw.clone(),

@@ -58,6 +58,53 @@ pub fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
     })
 }
 
+/// The admin API's start: the state file under `base.state_dir` read (a file that does not
+/// parse stops the gateway: serving without it would bring back what the API deleted) and laid
+/// over `base`. Returns the admin API's init and the config to serve.
+pub fn admin_state(
+    config_path: &std::path::Path,
+    base: Config,
+) -> Result<(switchboard_gateway::admin::AdminInit, Config), ExitCode> {
+    use switchboard_gateway::admin;
+    let base_dir = config_path
+        .parent()
+        .unwrap_or(std::path::Path::new(""))
+        .to_owned();
+    let state_dir = base.state_dir_in(&base_dir);
+    let file = admin::state_file(&state_dir);
+    let overlay = admin::load_state(&file).map_err(|e| {
+        errln!("switchboard: {e}");
+        ExitCode::from(CONFIG_ERROR)
+    })?;
+    let env = |k: &str| std::env::var(k).ok();
+    let config = switchboard_config::apply_overlay(
+        &base,
+        &overlay,
+        &base_dir,
+        &env,
+        &switchboard_connectors::check,
+    )
+    .map_err(|e| {
+        errln!(
+            "switchboard: the state file {} does not fit the config file: {e}",
+            file.display()
+        );
+        ExitCode::from(CONFIG_ERROR)
+    })?;
+    if !overlay.upstreams.is_empty() || !overlay.products.is_empty() {
+        tracing::info!(file = %file.display(), upstreams = overlay.upstreams.len(), products = overlay.products.len(), "admin API changes loaded from the state file");
+    }
+    let init = admin::AdminInit {
+        base,
+        written: switchboard_config::Written::read(config_path),
+        overlay,
+        base_dir,
+        state_dir,
+        env: std::sync::Arc::new(|k: &str| std::env::var(k).ok()),
+    };
+    Ok((init, config))
+}
+
 /// Opens the audit log when the config has one (continuing an existing log's chain). A log that
 /// cannot be opened or continued stops the gateway before it serves: it must not act unrecorded.
 pub fn start_audit(config: &Config) -> Result<Option<switchboard_audit::Audit>, ExitCode> {

@@ -61,6 +61,7 @@ pub(crate) struct Families {
     reloads: Family<[Label; 1], Counter>,
     audit_webhook: Family<[Label; 1], Counter>,
     audit_webhook_queued: Family<[Label; 0], Gauge>,
+    usage_calls: Family<[Label; 4], Counter>,
     /// The tool names each upstream has series for, so its series can go when it does.
     tools_of: Mutex<HashMap<Arc<str>, Vec<Arc<str>>>>,
 }
@@ -100,6 +101,12 @@ impl Families {
         }
     }
 }
+
+/// One usage key's counters, one per outcome.
+pub type UsageSeries = [Counter; 4];
+
+/// The outcomes of `switchboard_usage_calls_total`, in the order of [`Metrics::usage`].
+pub const USAGE_OUTCOMES: [&str; 4] = ["ok", "error", "replayed", "refused"];
 
 /// The audit webhook sink's counters, as its writer keeps them.
 #[derive(Debug, Clone, Copy, Default)]
@@ -203,6 +210,11 @@ impl Metrics {
             "Audit records waiting for the webhook, in memory and in its dead-letter file",
             f.audit_webhook_queued.clone(),
         );
+        r.register(
+            "switchboard_usage_calls",
+            "tools/call requests by principal, product (\"\" at /mcp), tool (as called) and outcome: ok, error, replayed (an idempotent replay, not billable), refused; bounded: past the usage table's cap every series is \"_overflow\"",
+            f.usage_calls.clone(),
+        );
         r.register_collector(Box::new(process::Process));
         let requests = Method::ALL
             .iter()
@@ -246,6 +258,24 @@ impl Metrics {
             Some(m) => UpstreamMetrics::new(&m.families, name),
             None => UpstreamMetrics::disabled(),
         }
+    }
+
+    /// The `switchboard_usage_calls_total` series of one (principal, product, tool), one
+    /// counter per outcome in [`USAGE_OUTCOMES`] order. Resolved once per usage key; the caller
+    /// bounds how many keys there are.
+    pub fn usage(&self, principal: &str, product: &str, tool: &str) -> Option<UsageSeries> {
+        let m = self.0.as_ref()?;
+        let labels = [
+            label("principal", principal),
+            label("product", product),
+            label("tool", tool),
+        ];
+        Some(USAGE_OUTCOMES.map(|o| {
+            let [p, d, t] = labels.clone();
+            m.families
+                .usage_calls
+                .get_or_create_owned(&[p, d, t, label("outcome", o)])
+        }))
     }
 
     /// Drops every series of an upstream removed at run time.

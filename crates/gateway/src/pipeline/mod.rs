@@ -233,6 +233,8 @@ impl Gateway {
             upstream: OnceLock::new(),
             trace_id: span.as_ref().map(|s| s.context().trace_id),
         });
+        // Whether a `tools/call` handler resolved the name and called the tool.
+        let mut called = false;
         let (verdict, answer, counted) = match self.admit(req, &id, method).await {
             Ok(cancel) => {
                 mark(&mut span, "admit");
@@ -244,9 +246,9 @@ impl Gateway {
                     .await;
                 // A `tools/call` handler counted it already (one look at a large result, not
                 // two).
-                let counted = counted
-                    .into_inner()
-                    .unwrap_or_else(|| outcome_of(method, &outcome));
+                let counted = counted.into_inner();
+                called = counted.is_some();
+                let counted = counted.unwrap_or_else(|| outcome_of(method, &outcome));
                 (verdict, self.shape(req, &id, method, outcome), counted)
             }
             Err(e) => (
@@ -256,6 +258,9 @@ impl Gateway {
             ),
         };
         self.record(req, method, counted);
+        if method == "tools/call" {
+            self.count_usage(req, msg, verdict, &answer, counted, called);
+        }
         if let Some(trail) = trail {
             self.audit_record(req, msg, method, trail, verdict, &answer)
                 .await;
@@ -499,6 +504,53 @@ impl Gateway {
     fn record(&self, _req: &Request<'_>, method: &str, outcome: switchboard_telemetry::Outcome) {
         self.metrics()
             .request(switchboard_telemetry::Method::of(method), outcome);
+    }
+
+    /// Stage 10, for `tools/call`: usage per (principal, product, tool) (`crate::usage`). A
+    /// replay counts as `replayed`, a refusal before the handler as `refused`. The tool is
+    /// named only when the caller's view resolves it (`called`: the handler did); anything
+    /// else a client sent is counted as `unknown`, so no raw input becomes a key or a label.
+    fn count_usage(
+        &self,
+        req: &Request<'_>,
+        msg: &Message,
+        verdict: Verdict,
+        answer: &Answer,
+        counted: switchboard_telemetry::Outcome,
+        called: bool,
+    ) {
+        use crate::usage::CallOutcome;
+        let outcome = match (verdict, answer, counted) {
+            (_, Answer::Replayed(_), _) => CallOutcome::Replayed,
+            (Verdict::Deny, _, _) => CallOutcome::Refused,
+            (_, _, switchboard_telemetry::Outcome::Ok) => CallOutcome::Ok,
+            _ => CallOutcome::Error,
+        };
+        let sent = msg
+            .params()
+            .and_then(|p| switchboard_protocol::object::get_str(p, "name"))
+            .unwrap_or_default();
+        let catalog = self.state.catalog.load_full();
+        let known = called || {
+            let key = self.caller_key(req.view, req.principal);
+            let view = self.state.views.get(&catalog, key);
+            view.resolve(crate::catalog::ListKind::Tools, &sent)
+                .is_some()
+        };
+        let tool = if known {
+            &*sent
+        } else {
+            switchboard_telemetry::UNKNOWN
+        };
+        let product = req
+            .view
+            .endpoint()
+            .product_index()
+            .and_then(|i| catalog.products.get(i))
+            .map_or("", |p| p.id.as_str());
+        self.state
+            .usage
+            .count(req.principal.id(), product, tool, outcome);
     }
 
     /// Stage 11: the audit record, when audit is on. Audited: `tools/call`, `resources/read`,

@@ -7,12 +7,13 @@
 //! layers (boxed futures, cloned header maps, extensions) cost more than the endpoint itself.
 //! `/mcp` is the MCP endpoint ([`mcp`]), `/mcp/ws` the same over WebSocket ([`ws`]), `/v1/mcp/…`
 //! the deprecated REST routes ([`legacy`]); `/healthz`, `/readyz`, `/status` and `/api/conformance`
-//! are for operators and tooling.
+//! are for operators and tooling; the admin REST API and `/api/openapi.json` are [`admin`].
 //!
 //! Shutdown happens in two steps: new connections stop and standalone streams close at once (with
 //! `retry:` so clients come back to another replica or after the restart); streams of requests in
 //! flight get a drain period to deliver their responses before they close too.
 
+mod admin;
 mod classify;
 mod closing;
 mod events;
@@ -304,6 +305,10 @@ async fn route(
             _ => method_not_allowed("GET, POST, DELETE"),
         };
     }
+    if admin::owns(path) {
+        // Boxed: the admin routes are rare, and large futures.
+        return Box::pin(admin::route(srv, rid, head, body, client)).await;
+    }
     match path {
         "/api/plugins" => match head.method {
             Method::POST => plugins::post(srv, rid, &head.headers, body).await,
@@ -318,7 +323,7 @@ async fn route(
         "/readyz" => readyz(srv),
         "/status" => json_text(srv.gw.status_json()),
         "/metrics" => metrics(srv, head),
-        "/api/conformance" => conformance(),
+        "/api/conformance" => json_text(srv.gw.conformance()),
         p if p.starts_with(oauth::METADATA_PATH) && (get || head_only) => {
             oauth::metadata(srv, head, &p[oauth::METADATA_PATH.len()..])
         }
@@ -359,10 +364,6 @@ fn metrics(srv: &Server, head: &Parts) -> Response {
         }
         None => (StatusCode::NOT_FOUND, "metrics are off\n").into_response(),
     }
-}
-
-fn conformance() -> Response {
-    json_text(switchboard_gateway::capabilities::conformance_document())
 }
 
 fn json_text(s: String) -> Response {

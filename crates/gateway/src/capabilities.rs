@@ -73,13 +73,26 @@ impl crate::Gateway {
     /// `/api/conformance`: [`conformance_document`] with the published products (id, name,
     /// description and the endpoint each is served at).
     pub fn conformance(&self) -> String {
-        let doc = conformance_document();
+        use serde_json::{Value, json};
+        let Ok(mut doc) = serde_json::from_str::<Value>(&conformance_document()) else {
+            return conformance_document();
+        };
+        let http = &self.config().http;
+        if http.websocket.enabled {
+            if let Some(t) = doc["transports"].as_array_mut() {
+                t.push(json!("websocket"));
+            }
+            doc["endpoints"]["websocket"] = json!("/mcp/ws");
+        }
+        if http.legacy_rest.enabled {
+            doc["endpoints"]["legacy_rest"] = json!("/v1/mcp");
+        }
         let products = switchboard_protocol::lock(&self.state.products).clone();
-        let products: Vec<serde_json::Value> = products
+        doc["products"] = products
             .iter()
             .filter(|p| p.status == switchboard_config::ProductStatus::Published)
             .map(|p| {
-                serde_json::json!({
+                json!({
                     "id": p.id,
                     "name": p.name,
                     "description": p.description,
@@ -87,11 +100,7 @@ impl crate::Gateway {
                 })
             })
             .collect();
-        let products = serde_json::Value::Array(products).to_string();
-        match doc.strip_suffix('}') {
-            Some(head) => format!("{head},\"products\":{products}}}"),
-            None => doc,
-        }
+        doc.to_string()
     }
 }
 

@@ -109,6 +109,12 @@ async fn a_product_put_is_served_at_once_and_after_a_restart() {
     assert_eq!(list["products"][0]["id"], "test", "{list}");
     let conf = json_of(&send(&gw, "GET", "/api/conformance", None, &[]).await);
     assert_eq!(conf["products"][0]["endpoint"], "/mcp/v/test", "{conf}");
+    assert_eq!(
+        conf["transports"],
+        serde_json::json!(["streamable-http", "stdio", "websocket"]),
+        "{conf}"
+    );
+    assert_eq!(conf["endpoints"]["websocket"], "/mcp/ws", "{conf}");
 
     // Persisted atomically beside the config; no temporary file left behind.
     let state = gw.config.path("switchboard-state/admin.json");
@@ -572,10 +578,6 @@ async fn usage_counts_calls_by_outcome_and_replays_are_not_billed_twice() {
     );
 }
 
-/// Routes the merge of other branches adds; until then they may be absent here. Remove each
-/// once it lands.
-const PENDING_MERGE: &[&str] = &["/v1/mcp/tools", "/v1/mcp/invoke"];
-
 /// The admin routes this branch serves: every one must be in the OpenAPI document.
 const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/upstreams"),
@@ -620,9 +622,6 @@ async fn every_route_in_the_openapi_document_is_served_and_every_admin_route_doc
             let concrete = path.replace("{id}", "nope");
             let body = op.get("requestBody").map(|_| "{}");
             let r = send(&gw, &method.to_uppercase(), &concrete, body, &[]).await;
-            if PENDING_MERGE.contains(&path.as_str()) && r.status == 404 {
-                continue;
-            }
             assert_ne!(r.status, 405, "{method} {path}: not allowed");
             assert!(
                 !(r.status == 404 && r.text == "not found\n"),

@@ -48,7 +48,73 @@ struct Key {
     expires_unix: Option<u64>,
 }
 
-type Roles = HashMap<String, Vec<String>>;
+/// `auth.roles`, by name: what holding a role adds to a principal.
+#[derive(Debug, Default)]
+pub struct Roles {
+    by_name: HashMap<String, u16>,
+    roles: Vec<switchboard_config::Role>,
+}
+
+impl Roles {
+    pub fn new(roles: &[switchboard_config::Role]) -> Roles {
+        Roles {
+            by_name: roles
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| Some((r.name.clone(), u16::try_from(i).ok()?)))
+                .collect(),
+            roles: roles.to_vec(),
+        }
+    }
+
+    /// A vouched principal `id` with its own `scopes` plus those of the configured roles among
+    /// `roles` (names nobody configured are ignored), holding those roles.
+    pub(crate) fn principal(&self, id: String, scopes: &[String], roles: &[String]) -> Principal {
+        let mut all = scopes.to_vec();
+        let mut held: Vec<u16> = Vec::new();
+        for name in roles {
+            let Some(&i) = self.by_name.get(name) else {
+                continue;
+            };
+            if held.contains(&i) {
+                continue;
+            }
+            held.push(i);
+            for s in &self.roles[usize::from(i)].scopes {
+                if !all.contains(s) {
+                    all.push(s.clone());
+                }
+            }
+        }
+        // The most generous of its roles' rates (requests per second) wins; a role that sets
+        // only `per_tool` still takes the principal out of `limits.rate.per_principal`.
+        let per_second = |r: Option<switchboard_config::Rate>| {
+            r.map_or(0.0, |r| f64::from(r.count) / r.per.as_secs_f64().max(1e-9))
+        };
+        let rate_role = held
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let r = &self.roles[usize::from(i)];
+                r.rate_per_principal.is_some() || r.rate_per_tool.is_some()
+            })
+            .max_by(|&a, &b| {
+                let (a, b) = (&self.roles[usize::from(a)], &self.roles[usize::from(b)]);
+                (
+                    per_second(a.rate_per_principal),
+                    per_second(a.rate_per_tool),
+                )
+                    .partial_cmp(&(
+                        per_second(b.rate_per_principal),
+                        per_second(b.rate_per_tool),
+                    ))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    // On a tie, the role listed first.
+                    .then(std::cmp::Ordering::Greater)
+            });
+        Principal::vouched(id, all).with_roles(held, rate_role)
+    }
+}
 
 /// The configured ways in.
 pub struct Auth {
@@ -62,20 +128,21 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn new(cfg: &AuthConfig) -> Auth {
-        let roles: Arc<Roles> = Arc::new(cfg.roles.iter().cloned().collect());
-        let jwt = cfg
-            .jwt
-            .as_ref()
-            .and_then(|j| match Verifier::new(j, roles.clone()) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    // The config loader read the PEM already; failing here means it holds no usable
-                    // key. Fail closed: no token is accepted.
-                    tracing::error!("auth.jwt: {e}; no JWT will be accepted");
-                    None
-                }
-            });
+    /// `egress`: what the JWKS and discovery URLs may be (the gateway's egress policy).
+    pub fn new(cfg: &AuthConfig, egress: switchboard_upstream::egress::EgressPolicy) -> Auth {
+        let roles = Arc::new(Roles::new(&cfg.roles));
+        let jwt =
+            cfg.jwt
+                .as_ref()
+                .and_then(|j| match Verifier::new(j, roles.clone(), egress.clone()) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        // The config loader read the PEM already; failing here means it holds no usable
+                        // key. Fail closed: no token is accepted.
+                        tracing::error!("auth.jwt: {e}; no JWT will be accepted");
+                        None
+                    }
+                });
         let auth = Auth {
             anonymous: cfg.anonymous != Anonymous::Off,
             inline: cfg.api_keys.clone(),
@@ -98,7 +165,8 @@ impl Auth {
                 let salt = parts.next()?.to_ascii_lowercase();
                 let hash = unhex32(parts.next()?)?;
                 let principal =
-                    Principal::key(&k.name, &with_roles(&k.scopes, &k.roles, &self.roles));
+                    self.roles
+                        .principal(format!("key:{}", k.name), &k.scopes, &k.roles);
                 Some((
                     salt,
                     Key {
@@ -162,19 +230,6 @@ impl Auth {
         }
         Ok(key.principal.clone())
     }
-}
-
-/// A key's own scopes and those of its roles, each once.
-fn with_roles(scopes: &[String], roles: &[String], table: &Roles) -> Vec<String> {
-    let mut out = scopes.to_vec();
-    for r in roles {
-        for s in table.get(r).into_iter().flatten() {
-            if !out.contains(s) {
-                out.push(s.clone());
-            }
-        }
-    }
-    out
 }
 
 /// A new key and the `hash` entry that admits it (for `switchboard keys create`).
@@ -258,10 +313,17 @@ mod tests {
                 roles: vec!["reader".into()],
                 expires_unix: expires,
             }],
-            roles: vec![("reader".into(), vec!["mcp.tools.read".into()])],
+            roles: vec![switchboard_config::Role {
+                name: "reader".into(),
+                scopes: vec!["mcp.tools.read".into()],
+                ..Default::default()
+            }],
             ..AuthConfig::default()
         };
-        (Auth::new(&cfg), key)
+        (
+            Auth::new(&cfg, switchboard_upstream::egress::EgressPolicy::strict()),
+            key,
+        )
     }
 
     impl Auth {

@@ -81,7 +81,14 @@ pub(super) async fn post(
         .gw
         .modern_caller(&principal, &meta, at.endpoint)
         .map_err(|e| Rejection::new(StatusCode::BAD_REQUEST, e.code, e.message).with_id(id))?;
-    Ok(serve(srv, rid, session, msg, Inputs::read(headers, client)).await)
+    Ok(serve(
+        srv,
+        rid,
+        session,
+        msg,
+        Inputs::read(headers, client, srv.gw.forwards_caller_tokens()),
+    )
+    .await)
 }
 
 /// Steps V1 to V5; the request's `_meta`, read once, for whoever needs it next.

@@ -55,7 +55,7 @@ pub(crate) struct KeysFileDoc {
 #[derive(Debug)]
 pub(crate) enum RoleDoc {
     Scopes(Vec<Scalar>),
-    Full(RoleMapDoc),
+    Full(Box<RoleMapDoc>),
 }
 
 // By hand rather than `untagged`: a mistake inside the map form (an unknown key, a bad value)
@@ -74,7 +74,7 @@ impl<'de> Deserialize<'de> for RoleDoc {
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RoleDoc, A::Error> {
                 RoleMapDoc::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(RoleDoc::Full)
+                    .map(|m| RoleDoc::Full(Box::new(m)))
             }
         }
         d.deserialize_any(Visit)
@@ -196,7 +196,7 @@ impl Resolver<'_> {
                 deny: Vec::new(),
                 rate: None,
             },
-            RoleDoc::Full(m) => m,
+            RoleDoc::Full(m) => *m,
         };
         let globs = |list: &[Scalar]| self.plain_list("a role's item glob", list);
         let rate = |key: &str, s: Option<&Scalar>| s.map(|s| self.rate(key, s)).transpose();

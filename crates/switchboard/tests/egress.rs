@@ -675,15 +675,20 @@ async fn the_callers_token_is_exchanged_or_passed_through_only_where_configured(
         .start()
         .await;
 
-    // Alice calls each upstream twice, Bob once.
+    // Alice calls each upstream twice (`tx` twice at once: concurrent first calls of one caller
+    // wait for one exchange), Bob once.
     for (token, times) in [(&alice, 2), (&bob, 1)] {
         let bearer = format!("Bearer {token}");
         let s = gw
             .try_initialize(&[("authorization", &bearer)])
             .await
             .unwrap_or_else(|r| panic!("refused: {} {}", r.status, r.text));
+        let calls = (0..times).map(|_| s.call_tool("tx__whoami", "{}"));
+        for r in futures::future::join_all(calls).await {
+            assert_eq!(r.result()["content"][0]["text"], "done", "tx: {}", r.text);
+        }
         for _ in 0..times {
-            for tool in ["tx__whoami", "pass__whoami", "plain__whoami"] {
+            for tool in ["pass__whoami", "plain__whoami"] {
                 let r = s.call_tool(tool, "{}").await;
                 assert_eq!(
                     r.result()["content"][0]["text"],
@@ -695,8 +700,8 @@ async fn the_callers_token_is_exchanged_or_passed_through_only_where_configured(
         }
     }
 
-    // One exchange per caller token (Alice's second call used the cached one), in RFC 8693's
-    // form, with the gateway's client credentials.
+    // One exchange per caller token (Alice's two calls shared one), in RFC 8693's form, with
+    // the gateway's client credentials.
     let sent = exchanges.lock().unwrap().clone();
     assert_eq!(sent.len(), 2, "{sent:?}");
     let basic = base64_of(&format!("gw:{CLIENT_SECRET}")).to_lowercase();

@@ -11,7 +11,7 @@
 //! (without query), the status and the `error` code only. The cache is bounded.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
@@ -61,6 +61,16 @@ pub struct Exchanger {
     /// SHA-256 of the caller's token → the exchanged `Authorization` value, and until when it
     /// is used.
     cache: Mutex<HashMap<[u8; 32], (HeaderValue, Instant)>>,
+    /// Exchanges under way, by caller token: concurrent first calls of one caller wait for one
+    /// exchange instead of each making their own. An entry lives while its exchange runs.
+    inflight: Mutex<HashMap<[u8; 32], Queue>>,
+}
+
+/// The calls of one caller waiting for its exchange, and the lock the first one holds.
+#[derive(Default)]
+struct Queue {
+    lock: Arc<tokio::sync::Mutex<()>>,
+    waiting: usize,
 }
 
 impl std::fmt::Debug for Exchanger {
@@ -78,6 +88,7 @@ impl Exchanger {
             egress,
             client: Mutex::new(None),
             cache: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::new()),
         }
     }
 
@@ -85,12 +96,27 @@ impl Exchanger {
     /// or exchanged now.
     pub async fn authorization(&self, subject: &str) -> Result<HeaderValue, String> {
         let key = digest(subject);
-        let now = Instant::now();
-        if let Some((v, until)) = lock(&self.cache).get(&key)
-            && now < *until
-        {
-            return Ok(v.clone());
+        if let Some(v) = self.cached(&key) {
+            return Ok(v);
         }
+        let one = Inflight::join(&self.inflight, key);
+        let _exclusive = one.lock.lock().await;
+        // Another call of this caller may have exchanged while this one waited.
+        if let Some(v) = self.cached(&key) {
+            return Ok(v);
+        }
+        self.exchange_and_keep(subject, key).await
+    }
+
+    fn cached(&self, key: &[u8; 32]) -> Option<HeaderValue> {
+        let now = Instant::now();
+        match lock(&self.cache).get(key) {
+            Some((v, until)) if now < *until => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    async fn exchange_and_keep(&self, subject: &str, key: [u8; 32]) -> Result<HeaderValue, String> {
         let (value, lifetime) = self.exchange(subject).await?;
         let until = Instant::now() + lifetime - EARLY.min(lifetime / 2);
         let mut cache = lock(&self.cache);
@@ -203,6 +229,39 @@ impl Exchanger {
             .map_err(|_| fail("the access_token cannot be sent as a header".to_owned()))?;
         value.set_sensitive(true);
         Ok((value, lifetime))
+    }
+}
+
+/// One caller's place in the queue for an exchange; the last one out (done or cancelled)
+/// removes the entry, so the map holds only exchanges under way.
+struct Inflight<'a> {
+    map: &'a Mutex<HashMap<[u8; 32], Queue>>,
+    key: [u8; 32],
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'a> Inflight<'a> {
+    fn join(map: &'a Mutex<HashMap<[u8; 32], Queue>>, key: [u8; 32]) -> Inflight<'a> {
+        let mut queues = lock(map);
+        let q = queues.entry(key).or_default();
+        q.waiting += 1;
+        Inflight {
+            map,
+            key,
+            lock: q.lock.clone(),
+        }
+    }
+}
+
+impl Drop for Inflight<'_> {
+    fn drop(&mut self) {
+        let mut queues = lock(self.map);
+        if let Some(q) = queues.get_mut(&self.key) {
+            q.waiting = q.waiting.saturating_sub(1);
+            if q.waiting == 0 {
+                queues.remove(&self.key);
+            }
+        }
     }
 }
 

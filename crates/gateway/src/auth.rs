@@ -86,6 +86,9 @@ impl Roles {
                 }
             }
         }
+        // In config order, so a tie below goes to the role defined first whatever the order a
+        // credential names them in.
+        held.sort_unstable();
         // The most generous of its roles' rates (requests per second) wins; a role that sets
         // only `per_tool` still takes the principal out of `limits.rate.per_principal`.
         let per_second = |r: Option<switchboard_config::Rate>| {
@@ -109,7 +112,7 @@ impl Roles {
                         per_second(b.rate_per_tool),
                     ))
                     .unwrap_or(std::cmp::Ordering::Equal)
-                    // On a tie, the role listed first.
+                    // On a tie, the role defined first.
                     .then(std::cmp::Ordering::Greater)
             });
         Principal::vouched(id, all).with_roles(held, rate_role)
@@ -382,6 +385,43 @@ mod tests {
                 "{cred:?}"
             );
         }
+    }
+
+    #[test]
+    fn roles_add_scopes_once_and_the_most_generous_rate_wins() {
+        use switchboard_config::{Rate, Role};
+        let rate = |count, secs| {
+            Some(Rate {
+                count,
+                per: std::time::Duration::from_secs(secs),
+            })
+        };
+        let role = |name: &str, scopes: &[&str], per_principal| Role {
+            name: name.into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            rate_per_principal: per_principal,
+            ..Role::default()
+        };
+        let roles = Roles::new(&[
+            role("slow", &["a"], rate(5, 1)),
+            role("fast", &["a", "b"], rate(600, 60)),
+            role("plain", &["c"], None),
+            role("same", &[], rate(10, 1)),
+        ]);
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let p = roles.principal(
+            "key:k".into(),
+            &names(&["b"]),
+            &names(&["slow", "fast", "plain", "nope"]),
+        );
+        assert_eq!(p.scopes(), ["b", "a", "c"]);
+        assert_eq!(p.roles(), [0, 1, 2], "an undefined role is no role");
+        assert_eq!(p.rate_role(), Some(1), "600/m beats 5/s");
+        let p = roles.principal("key:k".into(), &[], &names(&["plain"]));
+        assert_eq!(p.rate_role(), None);
+        // A tie (10/s and 600/m): the role listed first in the config.
+        let p = roles.principal("key:k".into(), &[], &names(&["same", "fast"]));
+        assert_eq!(p.rate_role(), Some(1));
     }
 
     #[test]

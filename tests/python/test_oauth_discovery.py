@@ -271,13 +271,23 @@ def test_inspector_cli_discovers_metadata_and_lists_tools_with_its_token(auth_ga
             conn.request("GET", f"{back.path}?{back.query}")
             followed.append(f"{found.group(1)} -> {conn.getresponse().status}")
 
-    reader = threading.Thread(target=browse, daemon=True)
-    reader.start()
+    stdout: list[str] = []
+
+    def collect() -> None:
+        assert proc.stdout is not None
+        stdout.append(proc.stdout.read())
+
+    # Both pipes are read by threads of their own (the browser must see stderr as it comes).
+    threads = [threading.Thread(target=browse, daemon=True), threading.Thread(target=collect, daemon=True)]
+    for t in threads:
+        t.start()
     try:
-        out, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
     finally:
         proc.kill()
-    reader.join(timeout=5)
+    for t in threads:
+        t.join(timeout=5)
+    out = "".join(stdout)
     assert proc.returncode == 0, f"{cmd} exited {proc.returncode}\nstdout: {out}\nstderr: {''.join(stderr)}"
     assert followed, "".join(stderr)
     names = [t["name"] for t in json.loads(out)["tools"]]

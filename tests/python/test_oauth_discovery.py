@@ -1,6 +1,6 @@
-"""The official Python SDK's OAuth client discovers switchboard's protected-resource metadata
-(RFC 9728), gets a token from a small authorization server written for this test, and calls a
-tool with it.
+"""The official Python SDK's OAuth client, and the MCP Inspector CLI, discover switchboard's
+protected-resource metadata (RFC 9728), get a token from a small authorization server written
+for this test, and use it.
 
 The authorization server is a stand-in (nothing real runs offline): RFC 8414 metadata, dynamic
 client registration, an authorization endpoint that approves at once, a token endpoint that
@@ -15,6 +15,7 @@ import base64
 import hashlib
 import http.client
 import json
+import re
 import secrets
 import subprocess
 import threading
@@ -34,7 +35,7 @@ from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
-from harness import attach_log, fixture_config, free_port, gateway_env, switchboard_bin
+from harness import attach_log, fixture_config, free_port, gateway_env, inspector_bin, peers_env, switchboard_bin
 
 pytestmark = pytest.mark.anyio
 
@@ -235,4 +236,66 @@ async def test_sdk_discovers_metadata_and_calls_a_tool_with_its_token(auth_gatew
     grant_scope = token_request.get("scope")
     assert grant_scope is None or "mcp.invoke" in grant_scope, token_request
     # The gateway fetched the issuer's keys to verify it.
+    assert "/jwks" in auth.paths, auth.paths
+
+
+def test_inspector_cli_discovers_metadata_and_lists_tools_with_its_token(auth_gateway, tmp_path: Path) -> None:
+    """The Inspector CLI's own OAuth flow, run without a person: it prints the authorization URL
+    ("Please navigate to: …") and waits on its loopback callback; the test plays the browser,
+    following that URL to the stand-in's at-once approval and the redirect to the callback."""
+    base, auth = auth_gateway
+    callback = f"http://127.0.0.1:{free_port()}/oauth/callback"
+    cmd = [inspector_bin(), "--cli", f"{base}/mcp", "--transport", "http", "--method", "tools/list",
+           "--callback-url", callback]
+    # A fresh home: no stored tokens or clients from elsewhere.
+    env = peers_env({"HOME": str(tmp_path), "MCP_AUTO_OPEN_ENABLED": "true"})
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    followed: list[str] = []
+    stderr: list[str] = []
+
+    def browse() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            stderr.append(line)
+            plain = re.sub(r"\x1b\[[0-9;]*m|\x1b\]8;;[^\x07\x1b]*(?:\x07|\x1b\\)", "", line)
+            found = re.search(rf"({re.escape(auth.url)}/authorize\?\S+)", plain)
+            if not found or followed:
+                continue
+            url = urllib.parse.urlsplit(found.group(1))
+            conn = http.client.HTTPConnection(url.hostname, url.port)
+            conn.request("GET", f"{url.path}?{url.query}")
+            location = conn.getresponse().getheader("location") or ""
+            back = urllib.parse.urlsplit(location)
+            conn = http.client.HTTPConnection(back.hostname, back.port)
+            conn.request("GET", f"{back.path}?{back.query}")
+            followed.append(f"{found.group(1)} -> {conn.getresponse().status}")
+
+    stdout: list[str] = []
+
+    def collect() -> None:
+        assert proc.stdout is not None
+        stdout.append(proc.stdout.read())
+
+    # Both pipes are read by threads of their own (the browser must see stderr as it comes).
+    threads = [threading.Thread(target=browse, daemon=True), threading.Thread(target=collect, daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    for t in threads:
+        t.join(timeout=5)
+    out = "".join(stdout)
+    assert proc.returncode == 0, f"{cmd} exited {proc.returncode}\nstdout: {out}\nstderr: {''.join(stderr)}"
+    assert followed, "".join(stderr)
+    names = [t["name"] for t in json.loads(out)["tools"]]
+    assert "fx__echo" in names, names
+    # It found the issuer through the gateway's metadata (nothing else names it), registered,
+    # and asked for a token for this server's canonical URL.
+    assert auth.paths[0] == "/.well-known/oauth-authorization-server", auth.paths
+    assert "/register" in auth.paths and "/token" in auth.paths, auth.paths
+    (token_request,) = auth.token_requests
+    assert token_request["resource"] == f"{base}/mcp", token_request
     assert "/jwks" in auth.paths, auth.paths

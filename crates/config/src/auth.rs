@@ -8,10 +8,11 @@ use serde::Deserialize;
 
 use crate::document::Scalar;
 use crate::error::ConfigError;
+use crate::limits::RateDoc;
 use crate::model::{
     Anonymous, ApiKey, AuthConfig, DEFAULT_CLOCK_SKEW, DEFAULT_JWKS_REFETCH_INTERVAL,
     DEFAULT_JWKS_TTL, DEFAULT_TOKEN_CACHE_SIZE, DEFAULT_TOKEN_CACHE_TTL, JwtAlgorithm, JwtConfig,
-    JwtKeys,
+    JwtKeys, Role,
 };
 use crate::ordered_map::OrderedMap;
 use crate::resolve::Resolver;
@@ -49,11 +50,47 @@ pub(crate) struct KeysFileDoc {
     pub api_keys: Vec<ApiKeyDoc>,
 }
 
+/// A role: the scopes it grants as a plain list (`reader: [mcp.tools.read]`), or a map with
+/// scopes, item globs and rate limits.
+#[derive(Debug)]
+pub(crate) enum RoleDoc {
+    Scopes(Vec<Scalar>),
+    Full(Box<RoleMapDoc>),
+}
+
+// By hand rather than `untagged`: a mistake inside the map form (an unknown key, a bad value)
+// is reported as itself, not as "no variant matched".
+impl<'de> Deserialize<'de> for RoleDoc {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RoleDoc;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of scopes, or a mapping with `scopes`, `allow`, `deny`, `rate`")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<RoleDoc, A::Error> {
+                Vec::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(RoleDoc::Scopes)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RoleDoc, A::Error> {
+                RoleMapDoc::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|m| RoleDoc::Full(Box::new(m)))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RoleDoc {
+pub(crate) struct RoleMapDoc {
     #[serde(default)]
     pub scopes: Vec<Scalar>,
+    #[serde(default)]
+    pub allow: Vec<Scalar>,
+    #[serde(default)]
+    pub deny: Vec<Scalar>,
+    pub rate: Option<RateDoc>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,12 +124,15 @@ impl Resolver<'_> {
         doc: AuthDoc,
         public_url: Option<&str>,
     ) -> Result<AuthConfig, ConfigError> {
-        let mut roles: Vec<(String, Vec<String>)> = Vec::new();
+        let mut roles: Vec<Role> = Vec::new();
         for (key, role) in doc.roles.map(|r| r.0).unwrap_or_default() {
             let name = self.checked(&key, |n| validate::check_name("a role name", n))?;
-            roles.push((name, self.plain_list("a scope", &role.scopes)?));
+            if roles.iter().any(|r| r.name == name) {
+                return Err(self.error(&key, format!("role `{name}` is defined twice")));
+            }
+            roles.push(self.role(name, role)?);
         }
-        let role_names: Vec<&str> = roles.iter().map(|(n, _)| n.as_str()).collect();
+        let role_names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
         let api_keys = self.api_keys(&doc.api_keys, &role_names)?;
         let (keys_file, file_keys) = match &doc.keys_file {
             None => (None, Vec::new()),
@@ -145,6 +185,34 @@ impl Resolver<'_> {
             file_keys,
             jwt,
             roles,
+        })
+    }
+
+    fn role(&self, name: String, doc: RoleDoc) -> Result<Role, ConfigError> {
+        let doc = match doc {
+            RoleDoc::Scopes(scopes) => RoleMapDoc {
+                scopes,
+                allow: Vec::new(),
+                deny: Vec::new(),
+                rate: None,
+            },
+            RoleDoc::Full(m) => *m,
+        };
+        let globs = |list: &[Scalar]| self.plain_list("a role's item glob", list);
+        let rate = |key: &str, s: Option<&Scalar>| s.map(|s| self.rate(key, s)).transpose();
+        Ok(Role {
+            scopes: self.scopes("auth.roles", &doc.scopes)?,
+            allow: globs(&doc.allow)?,
+            deny: globs(&doc.deny)?,
+            rate_per_principal: rate(
+                "per_principal",
+                doc.rate.as_ref().and_then(|r| r.per_principal.as_ref()),
+            )?,
+            rate_per_tool: rate(
+                "per_tool",
+                doc.rate.as_ref().and_then(|r| r.per_tool.as_ref()),
+            )?,
+            name,
         })
     }
 
@@ -460,16 +528,47 @@ mod tests {
             "auth:\n  roles: {{ reader: {{ scopes: [mcp.tools.read] }} }}\n  api_keys:\n    - {{ name: k, hash: \"{HASH}\", roles: [reader] }}\n"
         ))
         .unwrap();
-        assert_eq!(
-            ok.roles,
-            [("reader".to_owned(), vec!["mcp.tools.read".to_owned()])]
-        );
+        assert_eq!(ok.roles.len(), 1);
+        assert_eq!(ok.roles[0].name, "reader");
+        assert_eq!(ok.roles[0].scopes, ["mcp.tools.read"]);
         assert_eq!(ok.api_keys[0].roles, ["reader"]);
         let e = auth(&format!(
             "auth:\n  api_keys:\n    - {{ name: k, hash: \"{HASH}\", roles: [admin] }}\n"
         ))
         .unwrap_err();
         assert!(e.contains("role `admin` is not defined"), "{e}");
+    }
+
+    #[test]
+    fn roles_as_a_scope_list_or_a_map_with_globs_and_rates() {
+        let a = auth(
+            "auth:\n  roles:\n    reader: [mcp.tools.read, mcp.resources.read]\n    ops: { scopes: [mcp.invoke], allow: [\"fred*\"], deny: [\"*delete*\"], rate: { per_principal: 5/s, per_tool: 2/m } }\n",
+        )
+        .unwrap();
+        let [reader, ops] = &a.roles[..] else {
+            panic!("{:?}", a.roles)
+        };
+        assert_eq!(reader.scopes, ["mcp.tools.read", "mcp.resources.read"]);
+        assert!(!reader.has_globs() && reader.rate_per_principal.is_none());
+        assert_eq!(ops.allow, ["fred*"]);
+        assert!(ops.admits("fred__get") && !ops.admits("fred__delete_x") && !ops.admits("x"));
+        assert_eq!(ops.rate_per_principal.map(|r| r.count), Some(5));
+        assert_eq!(
+            ops.rate_per_tool.map(|r| r.per),
+            Some(std::time::Duration::from_secs(60))
+        );
+        for (yaml, says) in [
+            (
+                "r: { scopes: [a], rate: { per_principal: fast } }",
+                "rate like",
+            ),
+            ("r: { scope: [a] }", "unknown field `scope`"),
+            ("r: 5", "a list of scopes, or a mapping"),
+            ("r: [\"a b\"]", "scope"),
+        ] {
+            let e = auth(&format!("auth:\n  roles: {{ {yaml} }}\n")).unwrap_err();
+            assert!(e.contains(says), "{yaml}: {e}");
+        }
     }
 
     #[test]

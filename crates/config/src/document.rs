@@ -176,6 +176,8 @@ pub(crate) struct UpstreamDoc {
     pub tool_scopes: Option<crate::policy::ToolScopesDoc>,
     pub outbound: Option<crate::outbound::OutboundDoc>,
     pub credentials: Option<crate::outbound::CredentialsDoc>,
+    pub connect_timeout: Option<Scalar>,
+    pub read_timeout: Option<Scalar>,
 }
 
 /// A key that is present, even with nothing after it (`management:` is `management: {}`).

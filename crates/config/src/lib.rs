@@ -42,16 +42,16 @@ pub use model::{
     Anonymous, ApiKey, AuditConfig, AuditFileConfig, AuthConfig, BreakerConfig, CacheScope,
     CheckpointConfig, ClientCredentials, Config, Credentials, DEFAULT_AUDIT_CHECKPOINT_EVERY,
     DEFAULT_AUDIT_FSYNC, DEFAULT_AUDIT_PATH, DEFAULT_AUDIT_QUEUE, DEFAULT_AUDIT_ROTATE_BYTES,
-    DEFAULT_BREAKER_FAILURES, DEFAULT_BREAKER_OPEN_FOR, DEFAULT_CLOCK_SKEW, DEFAULT_EVENT_BUFFER,
-    DEFAULT_GATHER, DEFAULT_IDLE_TTL, DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL,
-    DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HELD, DEFAULT_MAX_MESSAGE_BYTES,
-    DEFAULT_MAX_QUEUE, DEFAULT_MAX_ROUNDS, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WAIT,
-    DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_STATE_DIR,
+    DEFAULT_BREAKER_FAILURES, DEFAULT_BREAKER_OPEN_FOR, DEFAULT_CLOCK_SKEW,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER, DEFAULT_IDLE_TTL,
+    DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_HELD, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_QUEUE, DEFAULT_MAX_ROUNDS,
+    DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WAIT, DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_STATE_DIR,
     DEFAULT_UPSTREAM_TIMEOUT, Era, FileIntegrity, Fsync, GroupStrategy, HealthConfig, HttpConfig,
     IdempotencyConfig, IpNet, ItemFilter, JwtAlgorithm, JwtConfig, JwtKeys, LimitsConfig,
     MAX_REPLICA_ID_LEN, ModernConfig, OnFull, Outbound, OutboundTls, PluginSettings, PluginsConfig,
-    ProductConfig, ProductStatus, ProxySetting, Rate, Root, Secret, SessionMode, SessionsConfig,
-    StartMode, StateKey, Transport, UpstreamConfig, WebhookConfig,
+    ProductConfig, ProductStatus, ProxySetting, Rate, Role, Root, Secret, SessionMode,
+    SessionsConfig, StartMode, StateKey, TokenExchange, Transport, UpstreamConfig, WebhookConfig,
 };
 pub use outbound::ALLOW_PRIVATE_ENV;
 pub use overlay::{FieldError, Kind, Overlay, Written, apply as apply_overlay, remote_url};

@@ -98,7 +98,7 @@ impl Resolver<'_> {
     }
 
     /// `N/s`, `N/m` or `N/h`: N requests per second, minute or hour (a burst of N).
-    fn rate(&self, key: &str, scalar: &Scalar) -> Result<Rate, ConfigError> {
+    pub(crate) fn rate(&self, key: &str, scalar: &Scalar) -> Result<Rate, ConfigError> {
         let text = self.text(scalar)?;
         let parsed = text.split_once('/').and_then(|(n, per)| {
             let n = n.trim().parse::<u32>().ok().filter(|&n| n > 0)?;

@@ -35,6 +35,8 @@ pub const DEFAULT_EVENT_BUFFER: usize = 256;
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
 /// Default time an upstream gets to answer one request.
 pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time an HTTP upstream's connection may take to open (`connect_timeout`).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest single message read from an upstream: 16 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 /// Time an `era: auto` upstream gets to answer the gateway's `server/discover` probe.
@@ -273,6 +275,11 @@ pub struct UpstreamConfig {
     pub outbound: Outbound,
     /// What an `http`/`sse` upstream is sent to authenticate the gateway.
     pub credentials: Credentials,
+    /// How long an `http`/`sse` upstream's connection (TCP and TLS) may take to open.
+    pub connect_timeout: Duration,
+    /// How long an `http`/`sse` upstream's answer may go without a byte arriving; `None`: only
+    /// `timeout` limits a call.
+    pub read_timeout: Option<Duration>,
 }
 
 impl Config {
@@ -357,6 +364,34 @@ pub enum Credentials {
     /// A bearer token fetched from `token_url` with the OAuth 2 client-credentials grant, cached
     /// until shortly before it expires.
     ClientCredentials(ClientCredentials),
+    /// The caller's access token exchanged (RFC 8693) for one scoped to this upstream, cached
+    /// per caller token until it expires. Only for calls made on a caller's behalf.
+    TokenExchange(TokenExchange),
+    /// The caller's own access token, forwarded as it came (`passthrough: true`): the one case
+    /// where anything of the caller's reaches an upstream.
+    Passthrough,
+}
+
+impl Credentials {
+    /// Whether the upstream is sent the caller's token (forwarded or exchanged).
+    pub fn uses_caller_token(&self) -> bool {
+        matches!(
+            self,
+            Credentials::TokenExchange(_) | Credentials::Passthrough
+        )
+    }
+}
+
+/// `credentials.token_exchange`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenExchange {
+    pub token_url: String,
+    /// The gateway's own client at the token endpoint (HTTP Basic), if it must authenticate.
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub audience: Option<String>,
+    pub resource: Option<String>,
+    pub scopes: Vec<String>,
 }
 
 /// `credentials.client_credentials`.
@@ -410,6 +445,8 @@ impl UpstreamConfig {
             tool_scopes: Vec::new(),
             outbound: Outbound::default(),
             credentials: Credentials::default(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: None,
         }
     }
 }
@@ -933,8 +970,38 @@ pub struct AuthConfig {
     pub file_keys: Vec<ApiKey>,
     /// `auth.jwt`: bearer tokens from an identity provider.
     pub jwt: Option<JwtConfig>,
-    /// `auth.roles`: role name → the scopes it grants, in file order.
-    pub roles: Vec<(String, Vec<String>)>,
+    /// `auth.roles`, in file order.
+    pub roles: Vec<Role>,
+}
+
+/// A role (`auth.roles.<name>`): scopes it grants, which namespaced items its holders may see
+/// and call, and its own rate limits.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Role {
+    pub name: String,
+    pub scopes: Vec<String>,
+    /// Globs over exposed (namespaced) tool and prompt names and resource URIs; empty allows
+    /// everything.
+    pub allow: Vec<String>,
+    /// Globs over the same names; a match hides the item even if `allow` matches.
+    pub deny: Vec<String>,
+    /// Overrides `limits.rate.per_principal` for its holders.
+    pub rate_per_principal: Option<Rate>,
+    /// Overrides `limits.rate.per_tool` for its holders.
+    pub rate_per_tool: Option<Rate>,
+}
+
+impl Role {
+    /// Whether it narrows what its holders see (`allow` or `deny` given).
+    pub fn has_globs(&self) -> bool {
+        !self.allow.is_empty() || !self.deny.is_empty()
+    }
+
+    /// Whether it admits the exposed name `name`.
+    pub fn admits(&self, name: &str) -> bool {
+        (self.allow.is_empty() || self.allow.iter().any(|g| crate::glob_match(g, name)))
+            && !self.deny.iter().any(|g| crate::glob_match(g, name))
+    }
 }
 
 /// How long a JWKS is trusted before it is fetched again (in the background of a request).

@@ -42,6 +42,20 @@ pub(crate) struct CredentialsDoc {
     pub bearer: Option<Scalar>,
     pub basic: Option<BasicDoc>,
     pub client_credentials: Option<ClientCredentialsDoc>,
+    pub token_exchange: Option<TokenExchangeDoc>,
+    pub passthrough: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenExchangeDoc {
+    pub token_url: Scalar,
+    pub client_id: Option<Scalar>,
+    pub client_secret: Option<Scalar>,
+    pub audience: Option<Scalar>,
+    pub resource: Option<Scalar>,
+    #[serde(default)]
+    pub scopes: Vec<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -199,16 +213,66 @@ impl Resolver<'_> {
             }
             Ok(Secret::new(text))
         };
+        let passthrough = match &doc.passthrough {
+            Some(s) => self.boolean("passthrough", s)?,
+            None => false,
+        };
         let given = [
             doc.bearer.is_some(),
             doc.basic.is_some(),
             doc.client_credentials.is_some(),
+            doc.token_exchange.is_some(),
+            passthrough,
         ];
         if given.iter().filter(|g| **g).count() > 1 {
             return Err(ConfigError::whole(
                 self.file,
-                "`credentials` takes one of `bearer`, `basic` or `client_credentials`",
+                "`credentials` takes one of `bearer`, `basic`, `client_credentials`, `token_exchange` or `passthrough: true`",
             ));
+        }
+        if passthrough {
+            return Ok(Credentials::Passthrough);
+        }
+        if let Some(tx) = doc.token_exchange {
+            let token_url = self.checked(&tx.token_url, validate::check_http_url)?;
+            let client_id = tx
+                .client_id
+                .as_ref()
+                .map(|s| {
+                    self.checked(s, |t| {
+                        if t.is_empty() || t.chars().any(|c| c.is_control()) {
+                            Err("`client_id` must be non-empty, without control characters"
+                                .to_owned())
+                        } else {
+                            Ok(())
+                        }
+                    })
+                })
+                .transpose()?;
+            let client_secret = tx
+                .client_secret
+                .as_ref()
+                .map(|s| secret(s, "client_secret"))
+                .transpose()?;
+            if client_secret.is_some() && client_id.is_none() {
+                return Err(ConfigError::whole(
+                    self.file,
+                    "`token_exchange.client_secret` needs `client_id`",
+                ));
+            }
+            let plain = |s: &Option<Scalar>, what: &str| {
+                s.as_ref()
+                    .map(|s| self.checked(s, |t| validate::check_plain(what, t)))
+                    .transpose()
+            };
+            return Ok(Credentials::TokenExchange(crate::model::TokenExchange {
+                token_url,
+                client_id,
+                client_secret,
+                audience: plain(&tx.audience, "an audience")?,
+                resource: plain(&tx.resource, "a resource")?,
+                scopes: self.plain_list("a scope", &tx.scopes)?,
+            }));
         }
         if let Some(cc) = doc.client_credentials {
             let token_url = self.checked(&cc.token_url, validate::check_http_url)?;

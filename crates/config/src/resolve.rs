@@ -144,6 +144,18 @@ impl Resolver<'_> {
             Some(a) => self.auth(a, http.public_url.as_deref())?,
             None => crate::model::AuthConfig::default(),
         };
+        // A caller's view key holds a bit per visibility scope and per role with item globs.
+        let glob_roles = auth.roles.iter().filter(|r| r.has_globs()).count();
+        if visibility.len() + glob_roles > crate::policy::MAX_VISIBILITY_SCOPES {
+            return Err(ConfigError::whole(
+                self.file,
+                format!(
+                    "upstreams' distinct `scopes` and `tool_scopes` ({}) and roles with `allow`/`deny` ({glob_roles}) are more than {} together",
+                    visibility.len(),
+                    crate::policy::MAX_VISIBILITY_SCOPES
+                ),
+            ));
+        }
         let idempotency = match doc.idempotency {
             Some(i) => self.idempotency(i)?,
             None => crate::model::IdempotencyConfig::default(),
@@ -528,14 +540,34 @@ impl Resolver<'_> {
             Transport::Http { headers, .. } | Transport::Sse { headers, .. } => Some(headers),
             _ => None,
         };
-        if remote.is_none() && (doc.outbound.is_some() || doc.credentials.is_some()) {
+        if remote.is_none()
+            && (doc.outbound.is_some()
+                || doc.credentials.is_some()
+                || doc.connect_timeout.is_some()
+                || doc.read_timeout.is_some())
+        {
             return Err(self.error(
                 key,
-                format!("upstream `{name}`: `outbound` and `credentials` apply to `http` and `sse` upstreams only"),
+                format!("upstream `{name}`: `outbound`, `credentials`, `connect_timeout` and `read_timeout` apply to `http` and `sse` upstreams only"),
             ));
         }
+        let connect_timeout = self.duration_or(
+            "connect_timeout",
+            &doc.connect_timeout,
+            crate::model::DEFAULT_CONNECT_TIMEOUT,
+        )?;
+        let read_timeout = match &doc.read_timeout {
+            Some(_) => Some(self.duration_or("read_timeout", &doc.read_timeout, Duration::ZERO)?),
+            None => None,
+        };
         let outbound = self.outbound(doc.outbound)?;
         let credentials = self.credentials(doc.credentials)?;
+        if credentials.uses_caller_token() && !matches!(transport, Transport::Http { .. }) {
+            return Err(self.error(
+                key,
+                format!("upstream `{name}`: `token_exchange` and `passthrough` apply to `http` upstreams only (each call is its own request there)"),
+            ));
+        }
         if credentials != crate::model::Credentials::None
             && remote.is_some_and(|h| {
                 h.iter()
@@ -550,6 +582,8 @@ impl Resolver<'_> {
         let upstream = UpstreamConfig {
             outbound,
             credentials,
+            connect_timeout,
+            read_timeout,
             timeout: self.duration_or("timeout", &doc.timeout, DEFAULT_UPSTREAM_TIMEOUT)?,
             max_message_bytes: self.count_or(
                 "max_message_bytes",

@@ -68,7 +68,7 @@ fn es256(cache_ttl: Duration) -> (Auth, String) {
     let input = format!("{header}.{}", b64(claims.as_bytes()));
     let sig = kp.sign(&rng, input.as_bytes()).unwrap();
     (
-        Auth::new(&cfg),
+        Auth::new(&cfg, switchboard_upstream::egress::EgressPolicy::strict()),
         format!("Bearer {input}.{}", b64(sig.as_ref())),
     )
 }
@@ -87,7 +87,7 @@ fn api_key(bencher: Bencher) {
         anonymous: switchboard_config::Anonymous::Off,
         ..AuthConfig::default()
     };
-    let auth = Auth::new(&cfg);
+    let auth = Auth::new(&cfg, switchboard_upstream::egress::EgressPolicy::strict());
     let header = format!("Bearer {key}");
     bencher.bench_local(|| {
         let c = Credentials {

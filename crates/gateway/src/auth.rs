@@ -48,7 +48,76 @@ struct Key {
     expires_unix: Option<u64>,
 }
 
-type Roles = HashMap<String, Vec<String>>;
+/// `auth.roles`, by name: what holding a role adds to a principal.
+#[derive(Debug, Default)]
+pub struct Roles {
+    by_name: HashMap<String, u16>,
+    roles: Vec<switchboard_config::Role>,
+}
+
+impl Roles {
+    pub fn new(roles: &[switchboard_config::Role]) -> Roles {
+        Roles {
+            by_name: roles
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| Some((r.name.clone(), u16::try_from(i).ok()?)))
+                .collect(),
+            roles: roles.to_vec(),
+        }
+    }
+
+    /// A vouched principal `id` with its own `scopes` plus those of the configured roles among
+    /// `roles` (names nobody configured are ignored), holding those roles.
+    pub(crate) fn principal(&self, id: String, scopes: &[String], roles: &[String]) -> Principal {
+        let mut all = scopes.to_vec();
+        let mut held: Vec<u16> = Vec::new();
+        for name in roles {
+            let Some(&i) = self.by_name.get(name) else {
+                continue;
+            };
+            if held.contains(&i) {
+                continue;
+            }
+            held.push(i);
+            for s in &self.roles[usize::from(i)].scopes {
+                if !all.contains(s) {
+                    all.push(s.clone());
+                }
+            }
+        }
+        // In config order, so a tie below goes to the role defined first whatever the order a
+        // credential names them in.
+        held.sort_unstable();
+        // The most generous of its roles' rates (requests per second) wins; a role that sets
+        // only `per_tool` still takes the principal out of `limits.rate.per_principal`.
+        let per_second = |r: Option<switchboard_config::Rate>| {
+            r.map_or(0.0, |r| f64::from(r.count) / r.per.as_secs_f64().max(1e-9))
+        };
+        let rate_role = held
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let r = &self.roles[usize::from(i)];
+                r.rate_per_principal.is_some() || r.rate_per_tool.is_some()
+            })
+            .max_by(|&a, &b| {
+                let (a, b) = (&self.roles[usize::from(a)], &self.roles[usize::from(b)]);
+                (
+                    per_second(a.rate_per_principal),
+                    per_second(a.rate_per_tool),
+                )
+                    .partial_cmp(&(
+                        per_second(b.rate_per_principal),
+                        per_second(b.rate_per_tool),
+                    ))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    // On a tie, the role defined first.
+                    .then(std::cmp::Ordering::Greater)
+            });
+        Principal::vouched(id, all).with_roles(held, rate_role)
+    }
+}
 
 /// The configured ways in.
 pub struct Auth {
@@ -62,20 +131,21 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn new(cfg: &AuthConfig) -> Auth {
-        let roles: Arc<Roles> = Arc::new(cfg.roles.iter().cloned().collect());
-        let jwt = cfg
-            .jwt
-            .as_ref()
-            .and_then(|j| match Verifier::new(j, roles.clone()) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    // The config loader read the PEM already; failing here means it holds no usable
-                    // key. Fail closed: no token is accepted.
-                    tracing::error!("auth.jwt: {e}; no JWT will be accepted");
-                    None
-                }
-            });
+    /// `egress`: what the JWKS and discovery URLs may be (the gateway's egress policy).
+    pub fn new(cfg: &AuthConfig, egress: switchboard_upstream::egress::EgressPolicy) -> Auth {
+        let roles = Arc::new(Roles::new(&cfg.roles));
+        let jwt =
+            cfg.jwt
+                .as_ref()
+                .and_then(|j| match Verifier::new(j, roles.clone(), egress.clone()) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        // The config loader read the PEM already; failing here means it holds no usable
+                        // key. Fail closed: no token is accepted.
+                        tracing::error!("auth.jwt: {e}; no JWT will be accepted");
+                        None
+                    }
+                });
         let auth = Auth {
             anonymous: cfg.anonymous != Anonymous::Off,
             inline: cfg.api_keys.clone(),
@@ -98,7 +168,8 @@ impl Auth {
                 let salt = parts.next()?.to_ascii_lowercase();
                 let hash = unhex32(parts.next()?)?;
                 let principal =
-                    Principal::key(&k.name, &with_roles(&k.scopes, &k.roles, &self.roles));
+                    self.roles
+                        .principal(format!("key:{}", k.name), &k.scopes, &k.roles);
                 Some((
                     salt,
                     Key {
@@ -162,19 +233,6 @@ impl Auth {
         }
         Ok(key.principal.clone())
     }
-}
-
-/// A key's own scopes and those of its roles, each once.
-fn with_roles(scopes: &[String], roles: &[String], table: &Roles) -> Vec<String> {
-    let mut out = scopes.to_vec();
-    for r in roles {
-        for s in table.get(r).into_iter().flatten() {
-            if !out.contains(s) {
-                out.push(s.clone());
-            }
-        }
-    }
-    out
 }
 
 /// A new key and the `hash` entry that admits it (for `switchboard keys create`).
@@ -258,10 +316,17 @@ mod tests {
                 roles: vec!["reader".into()],
                 expires_unix: expires,
             }],
-            roles: vec![("reader".into(), vec!["mcp.tools.read".into()])],
+            roles: vec![switchboard_config::Role {
+                name: "reader".into(),
+                scopes: vec!["mcp.tools.read".into()],
+                ..Default::default()
+            }],
             ..AuthConfig::default()
         };
-        (Auth::new(&cfg), key)
+        (
+            Auth::new(&cfg, switchboard_upstream::egress::EgressPolicy::strict()),
+            key,
+        )
     }
 
     impl Auth {
@@ -320,6 +385,43 @@ mod tests {
                 "{cred:?}"
             );
         }
+    }
+
+    #[test]
+    fn roles_add_scopes_once_and_the_most_generous_rate_wins() {
+        use switchboard_config::{Rate, Role};
+        let rate = |count, secs| {
+            Some(Rate {
+                count,
+                per: std::time::Duration::from_secs(secs),
+            })
+        };
+        let role = |name: &str, scopes: &[&str], per_principal| Role {
+            name: name.into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            rate_per_principal: per_principal,
+            ..Role::default()
+        };
+        let roles = Roles::new(&[
+            role("slow", &["a"], rate(5, 1)),
+            role("fast", &["a", "b"], rate(600, 60)),
+            role("plain", &["c"], None),
+            role("same", &[], rate(10, 1)),
+        ]);
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let p = roles.principal(
+            "key:k".into(),
+            &names(&["b"]),
+            &names(&["slow", "fast", "plain", "nope"]),
+        );
+        assert_eq!(p.scopes(), ["b", "a", "c"]);
+        assert_eq!(p.roles(), [0, 1, 2], "an undefined role is no role");
+        assert_eq!(p.rate_role(), Some(1), "600/m beats 5/s");
+        let p = roles.principal("key:k".into(), &[], &names(&["plain"]));
+        assert_eq!(p.rate_role(), None);
+        // A tie (10/s and 600/m): the role listed first in the config.
+        let p = roles.principal("key:k".into(), &[], &names(&["same", "fast"]));
+        assert_eq!(p.rate_role(), Some(1));
     }
 
     #[test]

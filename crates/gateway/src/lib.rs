@@ -107,6 +107,12 @@ struct State {
     auth: auth::Auth,
     /// `limits.rate`: per principal, and per principal and tool.
     rates: [Option<resilience::rate::Limiter>; 2],
+    /// Each role's own `rate` (by `auth.roles` index), for the principals it is the
+    /// [`principal::Principal::rate_role`] of; `None` where the role keeps `limits.rate`.
+    role_rates: Vec<[Option<resilience::rate::Limiter>; 2]>,
+    /// Some upstream exchanges or forwards the caller's token (`credentials: { token_exchange }`
+    /// or `{ passthrough: true }`): only then does a transport keep it for a request.
+    forwards_caller_tokens: bool,
     /// The metric families and their handles (`/metrics`; `docs/metrics.md`).
     metrics: switchboard_telemetry::Metrics,
     /// The audit log, when configured (the binary starts it; see `pipeline/mod.rs` `record`).
@@ -154,7 +160,7 @@ impl Gateway {
         let shutdown = CancellationToken::new();
         let global_limit = resilience::global_limit(&config.limits);
         let idempotency = Arc::new(idempotency::Store::new(config.idempotency.clone()));
-        let auth = auth::Auth::new(&config.auth);
+        let auth = auth::Auth::new(&config.auth, upstreams::outbound::gateway_policy(&config));
         let rates = [
             config
                 .limits
@@ -165,6 +171,21 @@ impl Gateway {
                 .rate_per_tool
                 .map(resilience::rate::Limiter::new),
         ];
+        let forwards_caller_tokens = config
+            .upstreams
+            .iter()
+            .any(|u| u.credentials.uses_caller_token());
+        let role_rates = config
+            .auth
+            .roles
+            .iter()
+            .map(|r| {
+                [
+                    r.rate_per_principal.map(resilience::rate::Limiter::new),
+                    r.rate_per_tool.map(resilience::rate::Limiter::new),
+                ]
+            })
+            .collect();
         let metrics = if config.metrics_enabled {
             switchboard_telemetry::Metrics::new()
         } else {
@@ -230,6 +251,8 @@ impl Gateway {
                 idempotency,
                 auth,
                 rates,
+                role_rates,
+                forwards_caller_tokens,
                 metrics,
                 audit,
                 plugins: plugins::Plugins::new(plugin_report),
@@ -330,6 +353,14 @@ impl Gateway {
         let products = lock(&self.state.products);
         let p = products.get(endpoint.product_index()?)?;
         Some(Arc::from(p.id.as_str()))
+    }
+
+    /// Whether a transport should keep the caller's access token for a request
+    /// ([`request::Request::with_caller_token`]): only when some upstream exchanges or forwards
+    /// it, so a gateway without such upstreams never holds a caller's token past
+    /// authentication.
+    pub fn forwards_caller_tokens(&self) -> bool {
+        self.state.forwards_caller_tokens
     }
 
     /// The key of `principal`'s view in the current catalog (for what outlives one request: a

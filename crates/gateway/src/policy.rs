@@ -12,13 +12,20 @@
 //! cached view per catalog generation, built once, not per call. The anonymous caller (where the
 //! operator allowed one) is not held to scopes and sees everything, as before.
 //!
+//! Roles (`auth.roles`) with `allow`/`deny` globs narrow it further, over the exposed
+//! (namespaced) names of tools and prompts and the URIs of resources: a caller holding such
+//! roles sees an item when at least one of them admits it (roles add up). A caller holding no
+//! such role, or also a role without globs, is not narrowed. Which of them it holds is more
+//! bits of the same key, after the scope bits: a bit is *cleared* for a narrowing role the
+//! caller holds, so an unnarrowed caller holding every scope still shares the whole view.
+//!
 //! Method scopes (`mcp.invoke` to call, …) are checked in the pipeline's `authorize` stage, on a
 //! view the caller may list: those refusals are a 403 naming the scope, because the caller can
 //! see the tool and only lacks the right to use it.
 
 use std::collections::HashMap;
 
-use switchboard_config::{UpstreamConfig, glob_match};
+use switchboard_config::{Role, UpstreamConfig, glob_match};
 
 use crate::catalog::ListKind;
 use crate::principal::Principal;
@@ -34,6 +41,25 @@ pub struct Policy {
     scopes: Vec<String>,
     /// By upstream name; an upstream without rules is visible to every caller.
     rules: HashMap<String, Rule>,
+    /// The roles with `allow`/`deny`; the one at `j` has bit `scopes.len() + j`.
+    narrowing: Vec<Narrowing>,
+    /// By role index (`auth.roles` order): whether the role narrows (has globs).
+    narrows: Vec<bool>,
+}
+
+#[derive(Debug)]
+struct Narrowing {
+    /// Its index in `auth.roles`.
+    role: u16,
+    allow: Vec<String>,
+    deny: Vec<String>,
+}
+
+impl Narrowing {
+    fn admits(&self, name: &str) -> bool {
+        (self.allow.is_empty() || self.allow.iter().any(|g| glob_match(g, name)))
+            && !self.deny.iter().any(|g| glob_match(g, name))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -45,7 +71,10 @@ struct Rule {
 }
 
 impl Policy {
-    pub fn compile<'a>(upstreams: impl IntoIterator<Item = &'a UpstreamConfig>) -> Policy {
+    pub fn compile<'a>(
+        upstreams: impl IntoIterator<Item = &'a UpstreamConfig>,
+        roles: &[Role],
+    ) -> Policy {
         let mut scopes: Vec<String> = Vec::new();
         let mut bits = |names: &[String]| -> u64 {
             let mut mask = 0u64;
@@ -79,7 +108,26 @@ impl Policy {
             };
             rules.insert(u.name.clone(), rule);
         }
-        Policy { scopes, rules }
+        let mut narrowing = Vec::new();
+        for (i, r) in roles.iter().enumerate() {
+            // The loader refuses more than 64 scope and narrowing-role bits together.
+            if r.has_globs()
+                && scopes.len() + narrowing.len() < 64
+                && let Ok(role) = u16::try_from(i)
+            {
+                narrowing.push(Narrowing {
+                    role,
+                    allow: r.allow.clone(),
+                    deny: r.deny.clone(),
+                });
+            }
+        }
+        Policy {
+            scopes,
+            rules,
+            narrowing,
+            narrows: roles.iter().map(Role::has_globs).collect(),
+        }
     }
 
     /// The visibility scopes `principal` holds, as the bits of its view key.
@@ -98,7 +146,44 @@ impl Policy {
         if self.scopes.len() < 64 {
             held |= ALL << self.scopes.len();
         }
+        // Narrowed only by narrowing roles, and only if none of its roles is open.
+        let roles = principal.roles();
+        let narrowed = !roles.is_empty()
+            && roles
+                .iter()
+                .all(|&r| self.narrows.get(usize::from(r)).copied().unwrap_or(false));
+        if narrowed {
+            for (j, n) in self.narrowing.iter().enumerate() {
+                if roles.contains(&n.role) {
+                    held &= !(1u64 << (self.scopes.len() + j));
+                }
+            }
+        }
         held
+    }
+
+    /// Whether some role behind `held` admits the item exposed as `name` (a namespaced tool or
+    /// prompt name, a resource URI or URI template); true for a caller no role narrows.
+    pub fn admits(&self, name: &str, held: u64) -> bool {
+        if held == ALL || self.narrowing.is_empty() {
+            return true;
+        }
+        let base = self.scopes.len();
+        let mut narrowed = false;
+        for (j, n) in self.narrowing.iter().enumerate() {
+            if held & (1u64 << (base + j)) == 0 {
+                narrowed = true;
+                if n.admits(name) {
+                    return true;
+                }
+            }
+        }
+        !narrowed
+    }
+
+    /// Whether any role narrows what its holders see (else [`Policy::admits`] is always true).
+    pub fn narrows(&self) -> bool {
+        !self.narrowing.is_empty()
     }
 
     /// Whether a caller holding `held` sees the item `original` (the upstream's own name or
@@ -163,10 +248,13 @@ mod tests {
 
     #[test]
     fn upstream_and_tool_scopes_decide_visibility() {
-        let p = Policy::compile(&[
-            upstream("fred", &["fred.read"], &[("delete_*", &["fred.write"])]),
-            upstream("open", &[], &[]),
-        ]);
+        let p = Policy::compile(
+            &[
+                upstream("fred", &["fred.read"], &[("delete_*", &["fred.write"])]),
+                upstream("open", &[], &[]),
+            ],
+            &[],
+        );
         let reader = Principal::key("r", &["fred.read".into()]);
         let writer = Principal::key("w", &["fred.read".into(), "fred.write".into()]);
         let nobody = Principal::key("n", &[]);
@@ -180,5 +268,36 @@ mod tests {
         assert_eq!(w, ALL, "holding every scope that matters is the whole view");
         assert_eq!(p.held(&Principal::anonymous()), ALL);
         assert_eq!(p.missing(n), ["fred.read", "fred.write"]);
+    }
+
+    #[test]
+    fn narrowing_roles_add_up_and_an_open_role_lifts_them() {
+        let role = |name: &str, allow: &[&str], deny: &[&str]| Role {
+            name: name.into(),
+            scopes: vec!["fred.read".into()],
+            allow: allow.iter().map(|s| s.to_string()).collect(),
+            deny: deny.iter().map(|s| s.to_string()).collect(),
+            ..Role::default()
+        };
+        let p = Policy::compile(
+            &[upstream("fred", &["fred.read"], &[])],
+            &[
+                role("getter", &["fred__get_*"], &["*_secret"]),
+                role("lister", &["fred__list_*"], &[]),
+                role("open", &[], &[]),
+            ],
+        );
+        let holding = |roles: &[u16]| {
+            p.held(&Principal::key("k", &["fred.read".into()]).with_roles(roles.to_vec(), None))
+        };
+        let (g, gl, go) = (holding(&[0]), holding(&[0, 1]), holding(&[0, 2]));
+        assert!(p.admits("fred__get_a", g) && !p.admits("fred__list_a", g));
+        assert!(!p.admits("fred__get_secret", g), "deny wins over allow");
+        assert!(p.admits("fred__get_a", gl) && p.admits("fred__list_a", gl));
+        assert!(!p.admits("fred__drop", gl));
+        assert_eq!(go, ALL, "an open role lifts the narrowing");
+        assert!(p.admits("fred__drop", holding(&[])));
+        assert_ne!(g, gl, "different narrowings are different views");
+        assert!(p.permits("fred", ListKind::Tools, "get_a", g));
     }
 }

@@ -18,6 +18,11 @@ pub struct Principal {
     scopes: Arc<[String]>,
     /// Vouched for by a credential (scopes apply); the anonymous caller is not.
     vouched: bool,
+    /// The configured roles (`auth.roles`) it holds, as indices in config order.
+    roles: Arc<[u16]>,
+    /// The role whose rate limits apply to it instead of `limits.rate` (the most generous of
+    /// its roles that set one).
+    rate_role: Option<u16>,
 }
 
 impl Principal {
@@ -29,6 +34,8 @@ impl Principal {
                 id: Arc::from("anonymous"),
                 scopes: Arc::from(Vec::new()),
                 vouched: false,
+                roles: Arc::from(Vec::new()),
+                rate_role: None,
             })
             .clone()
     }
@@ -44,7 +51,27 @@ impl Principal {
             id: Arc::from(id),
             scopes: Arc::from(scopes),
             vouched: true,
+            roles: Arc::from(Vec::new()),
+            rate_role: None,
         }
+    }
+
+    /// The same caller, holding the roles at `roles` (indices into `auth.roles`), rate limited
+    /// as `rate_role` says.
+    pub fn with_roles(mut self, roles: Vec<u16>, rate_role: Option<u16>) -> Principal {
+        self.roles = Arc::from(roles);
+        self.rate_role = rate_role;
+        self
+    }
+
+    /// The configured roles it holds (indices into `auth.roles`).
+    pub fn roles(&self) -> &[u16] {
+        &self.roles
+    }
+
+    /// The role whose `rate` replaces `limits.rate` for it.
+    pub fn rate_role(&self) -> Option<u16> {
+        self.rate_role
     }
 
     /// Whether it may do what `scope` grants. The anonymous caller (allowed only where the

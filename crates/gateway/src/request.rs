@@ -39,6 +39,10 @@ pub struct Request<'a> {
     /// The client's address, when the transport has one (HTTP); for the audit record.
     pub client: Option<SocketAddr>,
     pub related: &'a Related,
+    /// The caller's bearer access token (never an API key), kept only when some upstream
+    /// exchanges or forwards it ([`crate::Gateway::forwards_caller_tokens`]); what of it
+    /// reaches an upstream is decided in one place, `crate::call::send`.
+    pub caller_token: Option<&'a str>,
 }
 
 /// W3C trace context (`traceparent`, `tracestate`), as received.
@@ -66,6 +70,7 @@ impl<'a> Request<'a> {
             trace: None,
             client: None,
             related,
+            caller_token: None,
         }
     }
 
@@ -84,6 +89,12 @@ impl<'a> Request<'a> {
 
     pub fn with_trace(mut self, trace: Option<TraceContext<'a>>) -> Request<'a> {
         self.trace = trace;
+        self
+    }
+
+    /// With the caller's access token (see [`Request::caller_token`]).
+    pub fn with_caller_token(mut self, token: Option<&'a str>) -> Request<'a> {
+        self.caller_token = token;
         self
     }
 

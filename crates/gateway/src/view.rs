@@ -148,7 +148,11 @@ impl View {
             if key.held != policy::ALL {
                 for (p, flag) in flags.iter_mut().enumerate() {
                     let e = catalog.entry(kind, p);
-                    if *flag && !policy.permits(e.upstream.as_str(), kind, &e.original, key.held) {
+                    if *flag
+                        && (!policy.permits(e.upstream.as_str(), kind, &e.original, key.held)
+                            || (policy.narrows()
+                                && !policy.admits(&exposed_name(kind, e), key.held)))
+                    {
                         *flag = false;
                     }
                 }
@@ -228,9 +232,9 @@ impl View {
                 self.catalog
                     .sole_resource_server()
                     .filter(|u| {
-                        self.catalog
-                            .policy
-                            .permits_upstream(u.as_str(), self.key.held)
+                        let policy = &self.catalog.policy;
+                        policy.permits_upstream(u.as_str(), self.key.held)
+                            && policy.admits(name, self.key.held)
                     })
                     .map(|upstream| Target {
                         upstream,

@@ -58,7 +58,7 @@ fn spawn_keys_file(gw: Gateway, path: PathBuf) {
                 .auth
                 .roles
                 .iter()
-                .map(|(n, _)| n.as_str())
+                .map(|r| r.name.as_str())
                 .collect();
             let env = |k: &str| std::env::var(k).ok();
             match switchboard_config::load_keys_file(&path, &env, &roles) {

@@ -3,7 +3,9 @@
 //! reason in `/status` and the log naming the address and the rule; the opt-ins
 //! (`allow_private_upstreams`, an upstream's `outbound.allow`) let them through; cloud-metadata
 //! addresses and names are refused even then, and `check` flags them; an upstream's
-//! `credentials` reach it, and nothing of the caller's does, and the secret shows nowhere else.
+//! `credentials` reach it, and nothing of the caller's does, and the secret shows nowhere else;
+//! except where an upstream asks for the caller's token: exchanged (RFC 8693) at its token
+//! endpoint, or passed through.
 
 mod support;
 
@@ -558,4 +560,276 @@ async fn a_redirect_to_metadata_is_not_followed_and_insecure_tls_is_warned_about
         log.contains("insecure_skip_verify") && log.contains("lax"),
         "a warning names the upstream: {log}"
     );
+}
+
+// ----- the caller's token: exchanged (RFC 8693) or passed through, and only where configured -----
+
+/// A P-256 key the test signs callers' access tokens with; the gateway trusts its public key
+/// (`auth.jwt.pem`), so no identity provider has to run.
+struct CallerKey(ring::signature::EcdsaKeyPair);
+
+impl CallerKey {
+    fn generate() -> CallerKey {
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let rng = ring::rand::SystemRandom::new();
+        let pk8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        CallerKey(
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pk8.as_ref(), &rng).unwrap(),
+        )
+    }
+
+    /// The public key as a PEM SubjectPublicKeyInfo.
+    fn pem(&self) -> String {
+        use ring::signature::KeyPair;
+        let mut der = vec![
+            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+        ];
+        der.extend_from_slice(self.0.public_key().as_ref());
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            switchboard_protocol::base64::encode(&der)
+        )
+    }
+
+    /// An access token for `sub`, valid for an hour.
+    fn token(&self, sub: &str) -> String {
+        let b64 = |b: &[u8]| switchboard_protocol::base64::encode_url(b);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let claims = serde_json::json!({
+            "iss": "https://idp.test", "aud": "https://gw.test/mcp", "sub": sub,
+            "exp": now + 3600, "scope": "mcp.tools.read mcp.invoke",
+        });
+        let input = format!(
+            "{}.{}",
+            b64(br#"{"alg":"ES256","typ":"JWT"}"#),
+            b64(claims.to_string().as_bytes())
+        );
+        let sig = self
+            .0
+            .sign(&ring::rand::SystemRandom::new(), input.as_bytes())
+            .unwrap();
+        format!("{input}.{}", b64(sig.as_ref()))
+    }
+}
+
+/// The `authorization:` values of the recorded heads, lower-cased (one per request; `-` for a
+/// request without one).
+fn authorizations(heads: &Mutex<Vec<String>>) -> Vec<String> {
+    heads
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            h.to_lowercase()
+                .lines()
+                .filter_map(|l| l.strip_prefix("authorization:"))
+                .map(|v| v.trim().to_owned())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .map(|a| if a.is_empty() { "-".to_owned() } else { a })
+        .collect()
+}
+
+/// The heads of the `tools/call` POSTs (the stand-in keeps heads only; calls come after the
+/// handshake and the list, so they are the last `n`).
+fn last(v: &[String], n: usize) -> &[String] {
+    &v[v.len().saturating_sub(n)..]
+}
+
+#[tokio::test]
+async fn the_callers_token_is_exchanged_or_passed_through_only_where_configured() {
+    const CLIENT_SECRET: &str = "tx-client-s3cret-5e1";
+    let key = CallerKey::generate();
+    let (alice, bob) = (key.token("alice"), key.token("bob"));
+    let (token_url, exchanges) = token_endpoint(3600).await;
+    let (tx_url, tx_heads) = recording_upstream().await;
+    let (pass_url, pass_heads) = recording_upstream().await;
+    let (plain_url, plain_heads) = recording_upstream().await;
+    let (api_key, entry) = create_key("robot");
+    let c = Config::new();
+    let pem = c.path("idp.pem");
+    std::fs::write(&pem, key.pem()).unwrap();
+    let gw = c
+        .extra(&format!(
+            "auth:\n  api_keys:\n    {entry}\n  jwt: {{ issuer: \"https://idp.test\", audience: \"https://gw.test/mcp\", algorithms: [ES256], pem: {{ file: \"{}\" }} }}\n",
+            pem.display()
+        ))
+        .upstream(
+            Upstream::http("tx", &tx_url)
+                .setting(&format!(
+                    "credentials: {{ token_exchange: {{ token_url: \"{token_url}\", client_id: gw, client_secret: \"{CLIENT_SECRET}\", audience: tx-api, resource: \"https://tx.test/\", scopes: [tx.read] }} }}"
+                ))
+                .setting("era: legacy"),
+        )
+        .upstream(
+            Upstream::http("pass", &pass_url)
+                .setting("credentials: { passthrough: true }")
+                .setting("era: legacy"),
+        )
+        .upstream(Upstream::http("plain", &plain_url).setting("era: legacy"))
+        .start()
+        .await;
+
+    // Alice calls each upstream twice (`tx` twice at once: concurrent first calls of one caller
+    // wait for one exchange), Bob once.
+    for (token, times) in [(&alice, 2), (&bob, 1)] {
+        let bearer = format!("Bearer {token}");
+        let s = gw
+            .try_initialize(&[("authorization", &bearer)])
+            .await
+            .unwrap_or_else(|r| panic!("refused: {} {}", r.status, r.text));
+        let calls = (0..times).map(|_| s.call_tool("tx__whoami", "{}"));
+        for r in futures::future::join_all(calls).await {
+            assert_eq!(r.result()["content"][0]["text"], "done", "tx: {}", r.text);
+        }
+        for _ in 0..times {
+            for tool in ["pass__whoami", "plain__whoami"] {
+                let r = s.call_tool(tool, "{}").await;
+                assert_eq!(
+                    r.result()["content"][0]["text"],
+                    "done",
+                    "{tool}: {}",
+                    r.text
+                );
+            }
+        }
+    }
+
+    // One exchange per caller token (Alice's two calls shared one), in RFC 8693's form, with
+    // the gateway's client credentials.
+    let sent = exchanges.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let basic = base64_of(&format!("gw:{CLIENT_SECRET}")).to_lowercase();
+    for (t, subject) in sent.iter().zip([&alice, &bob]) {
+        assert!(t.starts_with("post /oauth/token"), "{t}");
+        assert!(t.contains(&format!("authorization: basic {basic}")), "{t}");
+        for part in [
+            "grant_type=urn%3aietf%3aparams%3aoauth%3agrant-type%3atoken-exchange",
+            "subject_token_type=urn%3aietf%3aparams%3aoauth%3atoken-type%3aaccess_token",
+            "audience=tx-api",
+            "resource=https%3a%2f%2ftx.test%2f",
+            "scope=tx.read",
+        ] {
+            assert!(t.to_lowercase().contains(part), "{part} in {t}");
+        }
+        assert!(t.contains(&format!("subject_token={subject}")), "{t}");
+    }
+
+    // On the wire: the exchanged token (never the caller's) at `tx`; the caller's own at
+    // `pass`; nothing at `plain`. The gateway's own requests (handshake, lists) carry nothing
+    // of any caller.
+    let tx = authorizations(&tx_heads);
+    assert_eq!(
+        last(&tx, 3),
+        ["bearer tok-1", "bearer tok-1", "bearer tok-2"]
+    );
+    let pass = authorizations(&pass_heads);
+    let (a, b) = (alice.to_lowercase(), bob.to_lowercase());
+    assert_eq!(
+        last(&pass, 3),
+        [
+            format!("bearer {a}"),
+            format!("bearer {a}"),
+            format!("bearer {b}")
+        ]
+    );
+    let plain = authorizations(&plain_heads);
+    assert!(
+        plain.len() >= 5 && plain.iter().all(|a| a == "-"),
+        "{plain:?}"
+    );
+    assert!(
+        pass[..pass.len() - 3].iter().all(|h| h == "-"),
+        "the handshake and lists carry no caller's token: {pass:?}"
+    );
+    assert!(
+        tx.iter().all(|h| !h.contains(&b) && !h.contains(&a)),
+        "{tx:?}"
+    );
+
+    // An API-key caller has no token to exchange or forward: those upstreams refuse it (and
+    // nothing is sent), the others serve it.
+    let bearer = format!("Bearer {api_key}");
+    let s = gw
+        .try_initialize(&[("authorization", &bearer)])
+        .await
+        .unwrap_or_else(|r| panic!("refused: {} {}", r.status, r.text));
+    let before = (
+        tx_heads.lock().unwrap().len(),
+        pass_heads.lock().unwrap().len(),
+    );
+    for tool in ["tx__whoami", "pass__whoami"] {
+        let r = s.call_tool(tool, "{}").await;
+        let e = r.error();
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("caller's OAuth access token"),
+            "{e}"
+        );
+    }
+    let after = (
+        tx_heads.lock().unwrap().len(),
+        pass_heads.lock().unwrap().len(),
+    );
+    assert_eq!(before, after, "nothing was sent for the API-key caller");
+    let r = s.call_tool("plain__whoami", "{}").await;
+    assert_eq!(r.result()["content"][0]["text"], "done", "{}", r.text);
+    assert!(authorizations(&plain_heads).iter().all(|a| a == "-"));
+
+    // No token and no secret anywhere the gateway shows.
+    let shown = format!("{}{}", gw.status().await, gw.stderr());
+    for secret in [
+        &alice[..],
+        &bob[..],
+        CLIENT_SECRET,
+        "tok-1",
+        "tok-2",
+        &api_key[..],
+    ] {
+        assert!(!shown.contains(secret), "{secret} shown: {shown}");
+    }
+}
+
+/// A stand-in for a hung upstream (nothing real hangs on demand): it accepts connections and
+/// reads what is sent, and never answers.
+async fn silent_listener() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn an_upstream_that_never_answers_fails_after_its_read_timeout() {
+    let quick = silent_listener().await;
+    let started = std::time::Instant::now();
+    let gw = Config::new()
+        .upstream(
+            Upstream::http("quick", &quick)
+                .setting("read_timeout: 400ms")
+                .setting("timeout: 60s")
+                .setting("era: legacy"),
+        )
+        .start()
+        .await;
+    let errors = failed(&gw, &["quick"]).await;
+    let took = started.elapsed();
+    assert!(
+        errors[0].contains("read timed out: nothing arrived for 400ms (read_timeout)"),
+        "{errors:?}"
+    );
+    // Well before the 60 s `timeout` (and the 10 s connect timeout): the read timeout did it.
+    assert!(took < std::time::Duration::from_secs(8), "{took:?}");
 }

@@ -792,3 +792,84 @@ async fn an_unreachable_provider_neither_blocks_start_nor_api_keys() {
             .contains("signing keys are unavailable")
     );
 }
+
+#[tokio::test]
+async fn each_published_product_has_its_own_protected_resource_metadata() {
+    let rsa = Rsa::generate("r1");
+    let idp = Idp::start(vec![rsa.jwk()]).await;
+    let gw = Config::new()
+        .upstream(Upstream::fixture("fx"))
+        .extra(&format!(
+            "auth:\n  jwt:\n    issuer: {}\n    audience: {AUDIENCE}\n{}products:\n  reads:\n    status: published\n    tools: [\"fx__echo\"]\n  wip:\n    status: draft\n    tools: [\"*\"]\n",
+            support::q(&idp.url),
+            jwks_url(&idp),
+        ))
+        .start()
+        .await;
+    let path = "/.well-known/oauth-protected-resource/mcp/v/reads";
+    let r = gw.client.get(gw.url(path)).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    let doc: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(doc["resource"], gw.url("/mcp/v/reads").as_str(), "{doc}");
+    assert_eq!(doc["authorization_servers"], json!([idp.url]), "{doc}");
+    // A draft or unknown product has no document.
+    for other in ["wip", "nope"] {
+        let path = format!("/.well-known/oauth-protected-resource/mcp/v/{other}");
+        let r = gw.client.get(gw.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    // A 401 at the product's endpoint points at the product's document.
+    let r = gw
+        .client
+        .post(gw.url("/mcp/v/reads"))
+        .header("content-type", "application/json")
+        .header("accept", support::ACCEPT_BOTH)
+        .body(support::initialize_body(1))
+        .send()
+        .await
+        .unwrap();
+    let r = support::Reply::read(r).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    let challenge = r.header("www-authenticate").unwrap_or_default();
+    assert!(
+        challenge.contains(&format!(
+            "resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp/v/reads\"",
+            gw.url("")
+        )),
+        "{challenge}"
+    );
+}
+
+#[tokio::test]
+async fn a_jwks_url_in_private_space_is_refused_without_the_opt_in() {
+    let rsa = Rsa::generate("r1");
+    let idp = Idp::start(vec![rsa.jwk()]).await;
+    let token = rsa.token(&claims(&idp, json!({})));
+    let bearer = format!("Bearer {token}");
+    for allow in [false, true] {
+        let gw = Config::new()
+            .upstream(Upstream::fixture("fx"))
+            .extra(&format!(
+                "allow_private_upstreams: {allow}\nauth:\n  jwt:\n    issuer: {}\n    audience: {AUDIENCE}\n{}",
+                support::q(&idp.url),
+                jwks_url(&idp),
+            ))
+            .start()
+            .await;
+        let r = gw.try_initialize(&[("authorization", &bearer)]).await;
+        if allow {
+            assert!(r.is_ok(), "allowed: the token is accepted");
+            assert_eq!(idp.jwks(), 1);
+        } else {
+            let message = assert_refused(&gw, &token, "private JWKS").await;
+            assert!(
+                message.contains("127.0.0.1") && message.contains("allow_private_upstreams"),
+                "{message}"
+            );
+            // Refused before connecting: the identity provider saw nothing.
+            assert_eq!(idp.jwks(), 0);
+            let log = gw.stderr();
+            assert!(log.contains("JWKS fetch failed"), "{log}");
+        }
+    }
+}

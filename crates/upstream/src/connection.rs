@@ -142,6 +142,10 @@ pub struct RequestCtx {
     pub rewrite_progress: bool,
     /// The gateway request id, forwarded to HTTP upstreams as `X-Request-Id`.
     pub request_id: Option<Arc<str>>,
+    /// The `Authorization` value a Streamable HTTP upstream gets for this request instead of its
+    /// connection's own credentials (an exchanged or passed-through caller token; marked
+    /// sensitive). Pipes ignore it.
+    pub authorization: Option<reqwest::header::HeaderValue>,
     /// For a modern upstream: who the request is for. Requests that already carry a modern
     /// `_meta` (a 2026-07-28 caller's own) are sent as they are.
     pub modern: Option<ModernMeta>,
@@ -616,6 +620,7 @@ impl Core {
         let headers = ctx.trace.as_ref().filter(|_| !wire.shared_pipe());
         let out = Outbound {
             request_id: ctx.request_id.as_deref(),
+            authorization: ctx.authorization.as_ref(),
             traceparent: headers.map(|t| t.traceparent.as_str()),
             tracestate: headers.and_then(|t| t.tracestate.as_deref()),
         };

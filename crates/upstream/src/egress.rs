@@ -324,7 +324,15 @@ struct Inner {
     /// The configured proxy's host, exempt from the address rules.
     proxy_host: Option<String>,
     lookup: Option<Lookup>,
+    /// Giving up on opening a connection (TCP, and TLS for reqwest) after this long.
+    connect_timeout: Duration,
+    /// Giving up on an answer when nothing of it arrives for this long (`None`: no limit but
+    /// the caller's own timeout).
+    read_timeout: Option<Duration>,
 }
+
+/// How long a connection may take to open unless configured (`connect_timeout`).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl fmt::Debug for EgressPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -335,6 +343,8 @@ impl fmt::Debug for EgressPolicy {
             .field("allow", &i.allow)
             .field("proxy", &i.proxy)
             .field("tls", &i.tls)
+            .field("connect_timeout", &i.connect_timeout)
+            .field("read_timeout", &i.read_timeout)
             .finish()
     }
 }
@@ -357,8 +367,27 @@ impl EgressPolicy {
                 tls: Tls::default(),
                 proxy_host: None,
                 lookup: None,
+                connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+                read_timeout: None,
             }),
         }
+    }
+
+    /// Gives up on opening a connection after `connect`, and on an answer when nothing of it
+    /// arrives for `read` (`None`: no limit).
+    pub fn timeouts(self, connect: Duration, read: Option<Duration>) -> EgressPolicy {
+        self.edit(|i| {
+            i.connect_timeout = connect;
+            i.read_timeout = read;
+        })
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        self.inner.connect_timeout
+    }
+
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.inner.read_timeout
     }
 
     fn edit(mut self, f: impl FnOnce(&mut Inner)) -> EgressPolicy {
@@ -516,7 +545,7 @@ impl EgressPolicy {
         let mut policy = self.clone();
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10));
+            .connect_timeout(self.inner.connect_timeout);
         let proxy = match &self.inner.proxy {
             Proxy::Direct => None,
             Proxy::Url(u) => Some((u.clone(), None)),

@@ -29,6 +29,7 @@ pub mod oauth;
 pub mod reaper;
 pub mod related;
 pub mod stdio;
+pub mod token_exchange;
 pub mod transport;
 
 pub use backoff::Backoff;

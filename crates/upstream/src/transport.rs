@@ -124,6 +124,9 @@ impl Link {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Outbound<'a> {
     pub request_id: Option<&'a str>,
+    /// Replaces the connection's own `Authorization` for this request (see
+    /// [`crate::RequestCtx::authorization`]).
+    pub authorization: Option<&'a reqwest::header::HeaderValue>,
     pub traceparent: Option<&'a str>,
     pub tracestate: Option<&'a str>,
 }

@@ -98,6 +98,8 @@ fn upstream_defaults() {
         tool_scopes: Vec::new(),
         outbound: Default::default(),
         credentials: Default::default(),
+        connect_timeout: Duration::from_secs(10),
+        read_timeout: None,
         health: HealthConfig {
             interval: Duration::from_secs(15),
             timeout: Duration::from_secs(15),

@@ -168,6 +168,88 @@ fn client_credentials() {
 }
 
 #[test]
+fn token_exchange_and_passthrough() {
+    let env = env_of(&[("TXS", "tx-secret-value")]);
+    let c = ok_with(
+        "upstreams:\n  a:\n    http: { url: 'https://a.example/mcp' }\n    credentials:\n      token_exchange: { token_url: 'https://idp.example/token', client_id: gw, client_secret: '${TXS}', audience: a-api, resource: 'https://a.example/', scopes: [a.read] }\n  b:\n    http: { url: 'https://b.example/mcp' }\n    credentials: { passthrough: true }\n  c:\n    http: { url: 'https://c.example/mcp' }\n",
+        &env,
+    );
+    match &c.upstreams[0].credentials {
+        Credentials::TokenExchange(tx) => {
+            assert_eq!(tx.token_url, "https://idp.example/token");
+            assert_eq!(tx.client_id.as_deref(), Some("gw"));
+            assert_eq!(
+                tx.client_secret.as_ref().map(|s| s.expose()),
+                Some("tx-secret-value")
+            );
+            assert_eq!(tx.audience.as_deref(), Some("a-api"));
+            assert_eq!(tx.resource.as_deref(), Some("https://a.example/"));
+            assert_eq!(tx.scopes, ["a.read"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.upstreams[1].credentials, Credentials::Passthrough);
+    assert!(c.upstreams[0].credentials.uses_caller_token());
+    assert!(c.upstreams[1].credentials.uses_caller_token());
+    assert!(!c.upstreams[2].credentials.uses_caller_token());
+    assert!(!format!("{c:?}").contains("tx-secret-value"));
+    for (yaml, says) in [
+        (
+            "    http: { url: 'https://a.example/mcp' }\n    credentials: { passthrough: true, bearer: t }\n",
+            "takes one of",
+        ),
+        (
+            "    sse: { url: 'https://a.example/sse' }\n    credentials: { passthrough: true }\n",
+            "`http` upstreams only",
+        ),
+        (
+            "    http: { url: 'https://a.example/mcp' }\n    credentials: { token_exchange: { token_url: 'ftp://x/t' } }\n",
+            "http",
+        ),
+        (
+            "    http: { url: 'https://a.example/mcp' }\n    credentials: { token_exchange: { token_url: 'https://x/t', client_secret: s } }\n",
+            "needs `client_id`",
+        ),
+    ] {
+        let e = err_with(&format!("upstreams:\n  a:\n{yaml}"), &no_env).to_string();
+        assert!(e.contains(says), "{yaml}: {e}");
+    }
+}
+
+#[test]
+fn connect_and_read_timeouts() {
+    let c = ok(
+        "upstreams:\n  a:\n    http: { url: 'https://a.example/mcp' }\n    connect_timeout: 2s\n    read_timeout: 500ms\n  b:\n    http: { url: 'https://b.example/mcp' }\n",
+    );
+    assert_eq!(
+        c.upstreams[0].connect_timeout,
+        std::time::Duration::from_secs(2)
+    );
+    assert_eq!(
+        c.upstreams[0].read_timeout,
+        Some(std::time::Duration::from_millis(500))
+    );
+    assert_eq!(
+        c.upstreams[1].connect_timeout,
+        switchboard_config::DEFAULT_CONNECT_TIMEOUT
+    );
+    assert_eq!(c.upstreams[1].read_timeout, None);
+    for (yaml, says) in [
+        (
+            "    stdio: { command: x }\n    read_timeout: 1s\n",
+            "`http` and `sse` upstreams only",
+        ),
+        (
+            "    http: { url: 'https://a.example/mcp' }\n    read_timeout: 0s\n",
+            "greater than 0",
+        ),
+    ] {
+        let e = err_with(&format!("upstreams:\n  a:\n{yaml}"), &no_env).to_string();
+        assert!(e.contains(says), "{yaml}: {e}");
+    }
+}
+
+#[test]
 fn debug_output_shows_no_header_values_or_url_credentials() {
     let env = env_of(&[("TOK", "hdr-secret-1")]);
     let c = ok_with(

@@ -139,6 +139,7 @@ impl Gateway {
             stop.clone(),
             call.request_id.clone(),
             call.trace.cloned(),
+            call.caller_token.and_then(super::bearer_header),
         );
         let held = Arc::new(Held {
             handle: rand::random(),
@@ -499,6 +500,7 @@ impl Source {
         stop: CancellationToken,
         request_id: Arc<str>,
         trace: Option<switchboard_upstream::TraceHeaders>,
+        authorization: Option<reqwest::header::HeaderValue>,
     ) -> Source {
         let (tx, related) = related::channel(EVENTS);
         let ctx = RequestCtx {
@@ -510,6 +512,7 @@ impl Source {
             attributable: Some(attributable),
             rewrite_progress: progress,
             request_id: Some(request_id),
+            authorization,
             modern: None,
             trace,
         };

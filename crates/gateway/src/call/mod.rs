@@ -68,6 +68,8 @@ pub(crate) struct Call<'a> {
     pub request_id: &'a Arc<str>,
     /// The trace context the upstream gets (the call's CLIENT span), when tracing is on.
     pub trace: Option<&'a TraceHeaders>,
+    /// The caller's access token, kept only when some upstream exchanges or forwards it.
+    pub caller_token: Option<&'a str>,
 }
 
 impl Call<'_> {
@@ -82,6 +84,7 @@ impl Call<'_> {
             cancel: self.cancel.clone(),
             request_id: self.request_id,
             trace: self.trace,
+            caller_token: self.caller_token,
         };
         relay::forward(gw, self.up, self.session, &self.conn, fwd, self.related).await
     }
@@ -101,12 +104,67 @@ pub(crate) fn send<'a>(
     up.calls.fetch_add(1, Ordering::Relaxed);
     // In flight until the call's future ends or is dropped (a cancelled call decrements too).
     let inflight = up.metrics.in_flight();
-    let call = conn.request(method, params, ctx);
+    let mut ctx = ctx;
+    // The caller's token (`ctx.authorization`, set only when some upstream asks for it) reaches
+    // an upstream only here, and only one whose config asks: as it came (`passthrough`), or
+    // exchanged for one of its own (`token_exchange`). Every other upstream never sees it.
+    let caller = ctx.authorization.take();
+    let forwards = up.cfg.credentials.uses_caller_token();
     async move {
         let _inflight = inflight;
-        call.await
+        if forwards {
+            ctx.authorization = Some(caller_authorization(up, caller.as_ref()).await?);
+        }
+        conn.request(method, params, ctx).await
     }
 }
+
+/// What an upstream that acts for the caller is sent: the caller's own `Authorization`
+/// (`passthrough: true`) or the token its token endpoint exchanged it for.
+async fn caller_authorization(
+    up: &Upstream,
+    caller: Option<&reqwest::header::HeaderValue>,
+) -> Result<reqwest::header::HeaderValue, UpstreamError> {
+    let Some(caller) = caller else {
+        return Err(UpstreamError::Unavailable(NO_CALLER_TOKEN.to_owned()));
+    };
+    match up.exchanger.get().and_then(Option::as_ref) {
+        Some(ex) => {
+            let subject = caller
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or_else(|| UpstreamError::Unavailable(NO_CALLER_TOKEN.to_owned()))?;
+            ex.authorization(subject)
+                .await
+                .map_err(UpstreamError::Unavailable)
+        }
+        None if matches!(
+            up.cfg.credentials,
+            switchboard_config::Credentials::Passthrough
+        ) =>
+        {
+            Ok(caller.clone())
+        }
+        // Token exchange configured but no connection made its exchanger yet.
+        None => Err(UpstreamError::Unavailable(
+            "its token exchange is not set up yet".to_owned(),
+        )),
+    }
+}
+
+/// `Bearer <token>`, marked sensitive (never shown by `Debug`), for the caller's token.
+pub(crate) fn bearer_header(token: &str) -> Option<reqwest::header::HeaderValue> {
+    let mut v = reqwest::header::HeaderValue::from_maybe_shared(bytes::Bytes::from(
+        ["Bearer ", token].concat(),
+    ))
+    .ok()?;
+    v.set_sensitive(true);
+    Some(v)
+}
+
+/// Why a call to an upstream that acts for the caller cannot go ahead without its token.
+pub(crate) const NO_CALLER_TOKEN: &str = "it acts on the caller's behalf (credentials: token_exchange or passthrough) and needs the caller's OAuth access token; API keys and anonymous callers cannot call it";
 
 impl Gateway {
     /// Sends a request to an upstream and waits for its outcome, relaying everything related;
@@ -156,6 +214,10 @@ impl Gateway {
         timeout: Option<Duration>,
         trace: Option<&TraceHeaders>,
     ) -> Result<Outcome, RpcError> {
+        // Refused before admission: a caller without a token is not the upstream's failure.
+        if up.cfg.credentials.uses_caller_token() && cx.req.caller_token.is_none() {
+            return Err(error::upstream_down(up.name(), Some(NO_CALLER_TOKEN)));
+        }
         let admission = self.admit_call(up).await?;
         let _busy = up.busy();
         // A call that finds no connection never reached the upstream: the supervisor deals with
@@ -234,6 +296,7 @@ impl Gateway {
                 cancel: &cx.cancel,
                 request_id: cx.req.request_id,
                 trace,
+                caller_token: cx.req.caller_token,
             };
             let bridged = match (modern, conn_modern) {
                 (true, false) => self.bridge(call).await?,
@@ -254,6 +317,7 @@ impl Gateway {
             cancel: cx.cancel.clone(),
             request_id: cx.req.request_id,
             trace,
+            caller_token: cx.req.caller_token,
         };
         match relay::forward(self, up, cx.session(), &conn, call, cx.req.related).await {
             Ok(m) => Ok(Outcome::Upstream(m)),

@@ -67,6 +67,9 @@ pub(crate) struct Call<'a> {
     pub request_id: &'a Arc<str>,
     /// The trace context the upstream gets, when tracing is on.
     pub trace: Option<&'a switchboard_upstream::TraceHeaders>,
+    /// The caller's access token, kept only when some upstream exchanges or forwards it
+    /// (`super::send` decides whether this upstream gets anything of it).
+    pub caller_token: Option<&'a str>,
 }
 
 /// Sends `call` to `conn` for `session` and waits for its response message, relaying related
@@ -90,6 +93,7 @@ pub(crate) async fn forward(
         attributable: None,
         rewrite_progress: progress.is_some(),
         request_id: Some(call.request_id.clone()),
+        authorization: call.caller_token.and_then(super::bearer_header),
         // A handshake session's request to a modern upstream says who it is for; a modern
         // caller's request already carries its own `_meta` (the connection would drop this).
         modern: (conn.is_modern() && !session.record.revision.is_modern())

@@ -11,7 +11,9 @@
 //! - a failed fetch keeps the keys already known.
 //!
 //! Every outbound request goes through [`outbound_client`], the one place its HTTP client is
-//! built (so the outbound/egress policy can wrap it).
+//! built, by the gateway's egress policy (SSRF strict mode: a JWKS or discovery URL in private
+//! address space is refused unless `allow_private_upstreams` allows it; cloud-metadata
+//! addresses always); each URL, the discovered `jwks_uri` too, is checked before it is fetched.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +23,8 @@ use arc_swap::ArcSwap;
 use serde_json::Value;
 use switchboard_config::{JwtAlgorithm, JwtConfig, JwtKeys};
 
+use switchboard_upstream::egress::EgressPolicy;
+
 use super::key::{self, Jwk};
 
 /// Largest JWKS or metadata document read.
@@ -28,12 +32,13 @@ const MAX_DOCUMENT: usize = 1024 * 1024;
 /// How long one fetch may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The HTTP client for identity-provider requests (JWKS and discovery): no redirects followed,
-/// bounded time. The one place it is built, so an outbound policy can be applied here.
-pub fn outbound_client() -> Result<reqwest::Client, String> {
-    switchboard_upstream::http::ensure_crypto_provider();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
+/// The HTTP client for identity-provider requests (JWKS and discovery), built by `egress`:
+/// names resolved and every address checked at connect time, no redirects followed, bounded
+/// time. The one place it is built.
+pub fn outbound_client(egress: &EgressPolicy) -> Result<reqwest::Client, String> {
+    egress
+        .client_builder()
+        .map_err(|e| e.to_string())?
         .connect_timeout(FETCH_TIMEOUT)
         .timeout(FETCH_TIMEOUT)
         .build()
@@ -74,6 +79,8 @@ pub struct Keys {
     ttl: Duration,
     refetch_interval: Duration,
     issuer: String,
+    /// What the JWKS and discovery URLs may be (the gateway's egress policy).
+    egress: EgressPolicy,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -83,7 +90,7 @@ enum Source {
 }
 
 impl Keys {
-    pub fn new(cfg: &JwtConfig) -> Result<Arc<Keys>, String> {
+    pub fn new(cfg: &JwtConfig, egress: EgressPolicy) -> Result<Arc<Keys>, String> {
         let (source, keys, url) = match &cfg.keys {
             JwtKeys::Pem { path, text } => {
                 let k = key::from_pem(text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -113,6 +120,7 @@ impl Keys {
             ttl: cfg.jwks_ttl,
             refetch_interval: cfg.jwks_refetch_interval,
             issuer: cfg.issuer.clone(),
+            egress,
         }))
     }
 
@@ -198,7 +206,7 @@ impl Keys {
         let client = match &st.client {
             Some(c) => c.clone(),
             None => {
-                let c = outbound_client()?;
+                let c = outbound_client(&self.egress)?;
                 st.client = Some(c.clone());
                 c
             }
@@ -206,12 +214,12 @@ impl Keys {
         let url = match &st.url {
             Some(u) => u.clone(),
             None => {
-                let u = discover(&client, &self.issuer).await?;
+                let u = discover(&client, &self.egress, &self.issuer).await?;
                 st.url = Some(u.clone());
                 u
             }
         };
-        let doc = get_json(&client, &url).await?;
+        let doc = get_json(&client, &self.egress, &url).await?;
         let list = doc
             .get("keys")
             .and_then(Value::as_array)
@@ -248,7 +256,11 @@ fn try_keys(
 /// The `jwks_uri` of `issuer`: OpenID Connect discovery first, then RFC 8414. The metadata's
 /// `issuer` must be `issuer` exactly (RFC 8414 §3.3), so a document served elsewhere cannot
 /// redirect key trust.
-async fn discover(client: &reqwest::Client, issuer: &str) -> Result<String, String> {
+async fn discover(
+    client: &reqwest::Client,
+    egress: &EgressPolicy,
+    issuer: &str,
+) -> Result<String, String> {
     let trimmed = issuer.trim_end_matches('/');
     let (origin, path) = split_origin(trimmed);
     let candidates = [
@@ -257,7 +269,7 @@ async fn discover(client: &reqwest::Client, issuer: &str) -> Result<String, Stri
     ];
     let mut errors = Vec::new();
     for url in candidates {
-        match get_json(client, &url).await {
+        match get_json(client, egress, &url).await {
             Ok(doc) => {
                 let iss = doc.get("issuer").and_then(Value::as_str).unwrap_or("");
                 if iss.trim_end_matches('/') != trimmed {
@@ -285,7 +297,15 @@ fn split_origin(url: &str) -> (&str, &str) {
     }
 }
 
-async fn get_json(client: &reqwest::Client, url: &str) -> Result<Value, String> {
+async fn get_json(
+    client: &reqwest::Client,
+    egress: &EgressPolicy,
+    url: &str,
+) -> Result<Value, String> {
+    // reqwest resolves no literal address, so only this check sees one.
+    egress
+        .check_url_str(url)
+        .map_err(|e| format!("{url}: {e}"))?;
     let mut resp = client
         .get(url)
         .header("accept", "application/json")

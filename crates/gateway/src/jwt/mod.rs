@@ -66,18 +66,19 @@ pub struct Verifier {
     cfg: JwtConfig,
     keys: Arc<Keys>,
     cache: TokenCache,
-    /// Role name → scopes it grants.
-    roles: Arc<std::collections::HashMap<String, Vec<String>>>,
+    /// `auth.roles`: what the roles a token names grant.
+    roles: Arc<crate::auth::Roles>,
 }
 
 impl Verifier {
     /// Nothing is fetched here (airgap: start never calls out); keys come with the first token.
     pub fn new(
         cfg: &JwtConfig,
-        roles: Arc<std::collections::HashMap<String, Vec<String>>>,
+        roles: Arc<crate::auth::Roles>,
+        egress: switchboard_upstream::egress::EgressPolicy,
     ) -> Result<Verifier, String> {
         Ok(Verifier {
-            keys: Keys::new(cfg)?,
+            keys: Keys::new(cfg, egress)?,
             cache: TokenCache::new(cfg.cache_size),
             cfg: cfg.clone(),
             roles,
@@ -180,7 +181,7 @@ impl Verifier {
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty() && !s.chars().any(char::is_control))
             .ok_or(Rejected::Claims("`sub` must be a non-empty string"))?;
-        let mut scopes = match &self.cfg.scopes_claim {
+        let scopes = match &self.cfg.scopes_claim {
             Some(c) => words(claims.get(c)),
             None => match claims.get("scope") {
                 Some(v) => words(Some(v)),
@@ -188,17 +189,8 @@ impl Verifier {
             },
         };
         let roles = words(claims.get(&self.cfg.roles_claim));
-        for role in &roles {
-            if let Some(granted) = self.roles.get(role) {
-                for s in granted {
-                    if !scopes.contains(s) {
-                        scopes.push(s.clone());
-                    }
-                }
-            }
-        }
         let id = format!("jwt:{}#{sub}", self.cfg.issuer);
-        Ok((Principal::vouched(id, scopes), exp))
+        Ok((self.roles.principal(id, &scopes, &roles), exp))
     }
 }
 

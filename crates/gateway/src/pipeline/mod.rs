@@ -396,10 +396,22 @@ impl Gateway {
     }
 
     /// Stage 5: `limits.rate` per principal (every request) and per principal and tool
-    /// (`tools/call`); a refusal is -31042 (HTTP 429, `Retry-After`).
+    /// (`tools/call`), or the caller's role's own `rate` where it sets one; a refusal is -31042
+    /// (HTTP 429, `Retry-After`).
     #[inline]
     fn rate_limit(&self, req: &Request<'_>, msg: &Message, method: &str) -> Result<(), RpcError> {
-        let [per_principal, per_tool] = &self.state.rates;
+        let [global_principal, global_tool] = &self.state.rates;
+        let (per_principal, per_tool) = match req
+            .principal
+            .rate_role()
+            .and_then(|i| self.state.role_rates.get(usize::from(i)))
+        {
+            Some([p, t]) => (
+                p.as_ref().or(global_principal.as_ref()),
+                t.as_ref().or(global_tool.as_ref()),
+            ),
+            None => (global_principal.as_ref(), global_tool.as_ref()),
+        };
         if let Some(l) = per_principal {
             l.check(req.principal.id())
                 .map_err(|wait| error::rate_limited(req.principal.id(), None, wait))?;

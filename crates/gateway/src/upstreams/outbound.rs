@@ -4,9 +4,12 @@
 //! [`EgressPolicy`], so `/status`, `check` and connections agree.
 //!
 //! Credentials are the upstream's own, from its config. Nothing of a client's request (its
-//! `Authorization` header, API key or token) reaches an upstream: the HTTP layer reads client
-//! credentials into the `Request` principal and no code path copies them into an upstream
-//! request.
+//! `Authorization` header, API key or token) reaches an upstream, with two exceptions an
+//! upstream's config must ask for: `credentials: { token_exchange }` (the caller's access token
+//! is exchanged, RFC 8693, and only the result goes upstream) and `credentials: { passthrough:
+//! true }` (the caller's access token goes upstream as it came). The caller's token is kept for
+//! a request only when some upstream asks for it ([`crate::Gateway::forwards_caller_tokens`]),
+//! and `crate::call::send` is the one place that decides what of it reaches an upstream.
 
 use switchboard_config::{Config, Credentials, ProxySetting, UpstreamConfig};
 use switchboard_upstream::egress::{EgressPolicy, Net, Proxy, Tls};
@@ -43,7 +46,8 @@ pub fn egress_policy(global: &Config, up: &UpstreamConfig) -> EgressPolicy {
             client_cert: tls.client_cert.clone(),
             client_key: tls.client_key.clone(),
             insecure_skip_verify: tls.insecure_skip_verify,
-        });
+        })
+        .timeouts(up.connect_timeout, up.read_timeout);
     for net in &up.outbound.allow {
         // Validated when the config loaded; a prefix too long for its address cannot occur.
         if let Some(net) = Net::new(net.addr, net.prefix) {
@@ -60,8 +64,12 @@ pub fn headers_with_credentials(
 ) -> Vec<(String, String)> {
     let mut all = headers.to_vec();
     match credentials {
-        // Fetched per request by the upstream's token source.
-        Credentials::None | Credentials::ClientCredentials(_) => {}
+        // Fetched per request by the upstream's token source, or sent per call on the caller's
+        // behalf (`crate::call::send`).
+        Credentials::None
+        | Credentials::ClientCredentials(_)
+        | Credentials::TokenExchange(_)
+        | Credentials::Passthrough => {}
         Credentials::Bearer(token) => {
             all.push((
                 "Authorization".to_owned(),
@@ -109,6 +117,31 @@ pub fn token_source(
                 client_secret: cc.client_secret.expose().to_owned(),
                 scopes: cc.scopes.clone(),
                 audience: cc.audience.clone(),
+            },
+            egress_policy(global, up),
+        ),
+    ))
+}
+
+/// The token exchanger of an upstream with `credentials: { token_exchange }`.
+pub fn exchanger(
+    global: &Config,
+    up: &UpstreamConfig,
+) -> Option<std::sync::Arc<switchboard_upstream::token_exchange::Exchanger>> {
+    let Credentials::TokenExchange(tx) = &up.credentials else {
+        return None;
+    };
+    Some(std::sync::Arc::new(
+        switchboard_upstream::token_exchange::Exchanger::new(
+            switchboard_upstream::token_exchange::TokenExchange {
+                token_url: tx.token_url.clone(),
+                client: tx
+                    .client_id
+                    .clone()
+                    .map(|id| (id, tx.client_secret.as_ref().map(|s| s.expose().to_owned()))),
+                audience: tx.audience.clone(),
+                resource: tx.resource.clone(),
+                scopes: tx.scopes.clone(),
             },
             egress_policy(global, up),
         ),

@@ -50,6 +50,7 @@ impl Gateway {
         );
         new.policy = Arc::new(crate::policy::Policy::compile(
             members.iter().map(|u| &u.cfg),
+            &self.state.config.auth.roles,
         ));
         new.products = lock(&self.state.products).clone();
         let new = Arc::new(new);

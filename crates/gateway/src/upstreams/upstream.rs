@@ -115,6 +115,10 @@ pub struct Upstream {
     /// Its OAuth token source (`credentials: { client_credentials }`), made on first connect
     /// and shared by every connection, so a token outlives reconnects.
     token: std::sync::OnceLock<Option<Arc<switchboard_upstream::oauth::TokenSource>>>,
+    /// Its token exchanger (`credentials: { token_exchange }`), made on first connect and
+    /// shared by every connection, so exchanged tokens outlive reconnects.
+    pub(crate) exchanger:
+        std::sync::OnceLock<Option<Arc<switchboard_upstream::token_exchange::Exchanger>>>,
     /// A built-in connector's server, made once (before its supervisor starts) and shared by
     /// its connections.
     pub(crate) builtin: std::sync::OnceLock<Arc<dyn switchboard_upstream::InProcessServer>>,
@@ -160,6 +164,7 @@ impl Upstream {
             attempted: AtomicBool::new(false),
             metrics,
             token: std::sync::OnceLock::new(),
+            exchanger: std::sync::OnceLock::new(),
             builtin: std::sync::OnceLock::new(),
             stopped: AtomicBool::new(false),
         }
@@ -332,6 +337,8 @@ impl Upstream {
         reaper: Option<Reaper>,
         replay: Replay,
     ) -> Option<ConnectOptions> {
+        self.exchanger
+            .get_or_init(|| super::outbound::exchanger(global, &self.cfg));
         let target = match &self.cfg.transport {
             Transport::Stdio {
                 command,

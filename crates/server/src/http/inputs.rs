@@ -1,6 +1,7 @@
 //! The cross-cutting inputs a request carries in HTTP headers, read for the gateway's
 //! [`Request`]: the caller's credentials, an `Idempotency-Key`, and W3C trace context; with
-//! them rides the client's address (from the connection, for the audit record).
+//! them rides the client's address (from the connection, for the audit record), and, only when
+//! some upstream exchanges or forwards it, the caller's access token (wiped when dropped).
 //!
 //! Values are copied out only when the header is present (a request future outlives the
 //! header map), so a request without them costs three header lookups and nothing else.
@@ -19,10 +20,27 @@ pub(super) struct Inputs {
     traceparent: Option<Box<str>>,
     tracestate: Option<Box<str>>,
     client: Option<SocketAddr>,
+    /// The caller's bearer access token (never an API key), when kept.
+    caller_token: Option<CallerToken>,
+}
+
+/// A caller's access token: wiped when dropped, never shown by `Debug`.
+struct CallerToken(zeroize::Zeroizing<String>);
+
+impl std::fmt::Debug for CallerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallerToken(<redacted>)")
+    }
 }
 
 impl Inputs {
-    pub(super) fn read(headers: &HeaderMap, client: Option<SocketAddr>) -> Inputs {
+    /// `keep_token`: some upstream exchanges or forwards the caller's token
+    /// (`Gateway::forwards_caller_tokens`); otherwise it is not copied.
+    pub(super) fn read(
+        headers: &HeaderMap,
+        client: Option<SocketAddr>,
+        keep_token: bool,
+    ) -> Inputs {
         let text = |name: &str| {
             headers
                 .get(name)
@@ -33,6 +51,11 @@ impl Inputs {
             traceparent: text("traceparent"),
             tracestate: text("tracestate"),
             client,
+            caller_token: if keep_token {
+                caller_token(headers).map(|t| CallerToken(zeroize::Zeroizing::new(t.to_owned())))
+            } else {
+                None
+            },
         }
     }
 
@@ -45,6 +68,7 @@ impl Inputs {
         req.with_idempotency_key(self.idempotency_key.as_deref())
             .with_trace(trace)
             .with_client(self.client)
+            .with_caller_token(self.caller_token.as_ref().map(|t| t.0.as_str()))
     }
 }
 
@@ -55,4 +79,16 @@ pub(super) fn credentials(headers: &HeaderMap) -> Credentials<'_> {
             .get(hyper::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
     }
+}
+
+/// The bearer token of the `Authorization` header, unless it is a switchboard API key (which
+/// is the gateway's own credential and never leaves it).
+fn caller_token(headers: &HeaderMap) -> Option<&str> {
+    let auth = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
+    let token = auth
+        .strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("bearer "))?
+        .trim();
+    (!token.is_empty() && !token.starts_with(switchboard_gateway::auth::KEY_PREFIX))
+        .then_some(token)
 }

@@ -171,7 +171,7 @@ async fn serve(
         Ok(m) => m,
         Err((status, why)) => return error(rid, status, "invalid_request", why).await,
     };
-    let inputs = Inputs::read(&head.headers, client);
+    let inputs = Inputs::read(&head.headers, client, srv.gw.forwards_caller_tokens());
     run(srv, rid, principal, endpoint, msg, inputs).await
 }
 

@@ -140,7 +140,7 @@ async fn handle_post(
             Ok(StatusCode::ACCEPTED.into_response())
         }
         Kind::Request => {
-            let inputs = Inputs::read(headers, client);
+            let inputs = Inputs::read(headers, client, srv.gw.forwards_caller_tokens());
             Ok(request(srv, rid, session, principal, msg, inputs).await)
         }
     }

@@ -85,7 +85,14 @@ pub(super) async fn post(
             r.status = StatusCode::BAD_REQUEST;
             r
         })?;
-    Ok(serve(srv, rid, session, msg, Inputs::read(headers, client)).await)
+    Ok(serve(
+        srv,
+        rid,
+        session,
+        msg,
+        Inputs::read(headers, client, srv.gw.forwards_caller_tokens()),
+    )
+    .await)
 }
 
 /// Steps V1 to V5; the request's `_meta`, read once, for whoever needs it next.

@@ -1,8 +1,9 @@
 //! OAuth 2.0 resource-server discovery (RFC 9728) and the `WWW-Authenticate` challenges that
 //! point to it (RFC 6750).
 //!
-//! With `auth.jwt` configured, `/.well-known/oauth-protected-resource` describes the gateway and
-//! `/.well-known/oauth-protected-resource/mcp` describes the `/mcp` endpoint: its canonical URL
+//! With `auth.jwt` configured, `/.well-known/oauth-protected-resource` describes the gateway,
+//! `/.well-known/oauth-protected-resource/mcp` describes the `/mcp` endpoint, and
+//! `/.well-known/oauth-protected-resource/mcp/v/<id>` each published product's: its canonical URL
 //! (`resource`, RFC 8707), the token issuer as its authorization server, the scopes the gateway
 //! asks for, and that tokens go in the `Authorization` header only. An MCP client that gets a
 //! 401 follows the challenge's `resource_metadata` there, then to the issuer. Without `auth.jwt`
@@ -48,8 +49,9 @@ pub(super) fn metadata(srv: &Server, head: &Parts, suffix: &str) -> Response {
         )
             .into_response();
     };
-    // Each endpoint that takes tokens has its own document; today that is `/mcp`.
-    if !matches!(suffix, "" | "/mcp") {
+    // Each endpoint that takes tokens has its own document: `/mcp` and each published
+    // product's `/mcp/v/<id>` (a draft or unknown id has none).
+    if !is_resource_path(srv, suffix) {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     }
     let resource = format!("{}{suffix}", base_url(srv, head));
@@ -66,6 +68,14 @@ pub(super) fn metadata(srv: &Server, head: &Parts, suffix: &str) -> Response {
         HeaderValue::from_static("application/json"),
     );
     r
+}
+
+/// Whether `path` is an endpoint with its own protected-resource metadata (`""` is the gateway).
+fn is_resource_path(srv: &Server, path: &str) -> bool {
+    match path.strip_prefix("/mcp/v/") {
+        Some(id) => srv.gw.product_endpoint(id).is_some(),
+        None => matches!(path, "" | "/mcp"),
+    }
 }
 
 /// A request that carries its access token in the query string (RFC 6750 §2.3): refused, since
@@ -101,7 +111,11 @@ pub(super) fn challenge(srv: &Server, head: &Parts, resp: &mut Response) {
     let jwt = srv.gw.jwt_issuer().is_some();
     let metadata = || {
         let path = head.uri.path();
-        let suffix = if path == "/mcp" { "/mcp" } else { "" };
+        let suffix = if !path.is_empty() && is_resource_path(srv, path) {
+            path
+        } else {
+            ""
+        };
         format!(
             ", resource_metadata=\"{}{METADATA_PATH}{suffix}\"",
             base_url(srv, head)

@@ -24,6 +24,9 @@ use crate::oauth::TokenSource;
 
 pub(crate) struct Client {
     kind: Kind,
+    /// The upstream's `read_timeout`: how long an answer may go without a byte of it arriving
+    /// (its head, then each piece of its body).
+    read_timeout: Option<Duration>,
     /// Adds a fetched bearer token to each request (OAuth client credentials).
     token: Option<Arc<TokenSource>>,
 }
@@ -55,7 +58,11 @@ impl Client {
                 url: url.clone(),
             },
         };
-        Ok(Client { kind, token })
+        Ok(Client {
+            kind,
+            token,
+            read_timeout: egress.read_timeout(),
+        })
     }
 
     /// Sends one request; the answer's body is read through [`Answer::chunk`]. An error is the
@@ -69,7 +76,12 @@ impl Client {
         if let Some(token) = &self.token {
             headers.insert(AUTHORIZATION, token.authorization().await?);
         }
-        let answer = self.send_as_is(method, headers, body).await?;
+        let answer = match self.read_timeout {
+            None => self.send_as_is(method, headers, body).await?,
+            Some(limit) => tokio::time::timeout(limit, self.send_as_is(method, headers, body))
+                .await
+                .map_err(|_| read_timed_out(limit))??,
+        };
         if answer.status == StatusCode::UNAUTHORIZED
             && let Some(token) = &self.token
         {
@@ -93,6 +105,7 @@ impl Client {
                     status: parts.status,
                     headers: parts.headers,
                     body: AnswerBody::Lean(body),
+                    read_timeout: self.read_timeout,
                 })
             }
             Kind::Reqwest { client, url } => {
@@ -108,6 +121,7 @@ impl Client {
                     status: resp.status(),
                     headers: resp.headers().clone(),
                     body: AnswerBody::Reqwest(resp),
+                    read_timeout: self.read_timeout,
                 })
             }
         }
@@ -184,6 +198,14 @@ pub(crate) struct Answer {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
     body: AnswerBody,
+    read_timeout: Option<Duration>,
+}
+
+fn read_timed_out(limit: Duration) -> String {
+    format!(
+        "read timed out: nothing arrived for {}ms (read_timeout)",
+        limit.as_millis()
+    )
 }
 
 enum AnswerBody {
@@ -194,9 +216,18 @@ enum AnswerBody {
 impl Answer {
     /// The next piece of the body; `None` at its end.
     pub(crate) async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
-        match &mut self.body {
-            AnswerBody::Lean(body) => body.chunk().await,
-            AnswerBody::Reqwest(resp) => resp.chunk().await.map_err(|e| error_chain(&e)),
+        let limit = self.read_timeout;
+        let read = async {
+            match &mut self.body {
+                AnswerBody::Lean(body) => body.chunk().await,
+                AnswerBody::Reqwest(resp) => resp.chunk().await.map_err(|e| error_chain(&e)),
+            }
+        };
+        match limit {
+            None => read.await,
+            Some(limit) => tokio::time::timeout(limit, read)
+                .await
+                .map_err(|_| read_timed_out(limit))?,
         }
     }
 

@@ -255,6 +255,9 @@ impl HttpWire {
         if self.link.modern {
             modern_headers(&self.param_headers, &body, &mut headers)?;
         }
+        if let Some(auth) = out.authorization {
+            headers.insert(reqwest::header::AUTHORIZATION, auth.clone());
+        }
         self.client
             .send(Method::POST, headers, body)
             .await

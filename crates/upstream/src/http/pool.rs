@@ -34,8 +34,6 @@ use crate::egress::EgressPolicy;
 use crate::error::UpstreamError;
 use switchboard_protocol::lock;
 
-/// Giving up on a TCP connect after this long (the same as the TLS client's).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// An idle connection older than this is closed rather than reused: servers close idle
 /// keep-alive connections on their own schedules, and a request sent into one that the server is
 /// closing fails without a way to know whether it was processed.
@@ -179,9 +177,11 @@ impl Pool {
                 .map_err(std::io::Error::other)?;
             TcpStream::connect(&addrs[..]).await
         };
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        // The upstream's `connect_timeout` (the same as its TLS client's).
+        let limit = self.shared.egress.connect_timeout();
+        let stream = tokio::time::timeout(limit, connect)
             .await
-            .map_err(|_| format!("{}: timed out after {CONNECT_TIMEOUT:?}", where_to()))?
+            .map_err(|_| format!("{}: timed out after {limit:?}", where_to()))?
             .map_err(|e| format!("{}: {e}", where_to()))?;
         // Requests are small and written whole: waiting to coalesce them only adds latency.
         let _ = stream.set_nodelay(true);

@@ -46,12 +46,13 @@ pub use model::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_EVENT_BUFFER, DEFAULT_GATHER, DEFAULT_IDLE_TTL,
     DEFAULT_INPUT_TTL, DEFAULT_KEEPALIVE, DEFAULT_LIST_TTL, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_HELD, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_QUEUE, DEFAULT_MAX_ROUNDS,
-    DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WAIT, DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_STATE_DIR,
-    DEFAULT_UPSTREAM_TIMEOUT, Era, FileIntegrity, Fsync, GroupStrategy, HealthConfig, HttpConfig,
-    IdempotencyConfig, IpNet, ItemFilter, JwtAlgorithm, JwtConfig, JwtKeys, LimitsConfig,
-    MAX_REPLICA_ID_LEN, ModernConfig, OnFull, Outbound, OutboundTls, PluginSettings, PluginsConfig,
-    ProductConfig, ProductStatus, ProxySetting, Rate, Role, Root, Secret, SessionMode,
-    SessionsConfig, StartMode, StateKey, TokenExchange, Transport, UpstreamConfig, WebhookConfig,
+    DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WAIT, DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT,
+    DEFAULT_STATE_DIR, DEFAULT_UPSTREAM_TIMEOUT, Era, FileIntegrity, Fsync, GroupStrategy,
+    HealthConfig, HttpConfig, IdempotencyConfig, IpNet, ItemFilter, JwtAlgorithm, JwtConfig,
+    JwtKeys, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig, OnFull, Outbound, OutboundTls,
+    PluginSettings, PluginsConfig, ProductConfig, ProductStatus, ProxySetting, Rate, Role, Root,
+    Secret, SessionMode, SessionsConfig, StartMode, StateKey, TokenExchange, Transport,
+    UpstreamConfig, WebhookConfig,
 };
 pub use outbound::ALLOW_PRIVATE_ENV;
 pub use overlay::{FieldError, Kind, Overlay, Written, apply as apply_overlay, remote_url};

@@ -797,6 +797,95 @@ async fn the_callers_token_is_exchanged_or_passed_through_only_where_configured(
     }
 }
 
+/// Passthrough on the other HTTP transports: a legacy REST invoke and a WebSocket session
+/// (credential on the upgrade, or in the first message) forward the caller's own token to a
+/// `passthrough` upstream, exactly as `POST /mcp` does.
+#[tokio::test]
+async fn rest_and_websocket_callers_pass_their_token_through_too() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as Frame;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+    let key = CallerKey::generate();
+    let (rest, upgrade, first) = (key.token("rest"), key.token("upgrade"), key.token("first"));
+    let (pass_url, pass_heads) = recording_upstream().await;
+    let c = Config::new();
+    let pem = c.path("idp.pem");
+    std::fs::write(&pem, key.pem()).unwrap();
+    let gw = c
+        .extra(&format!(
+            "auth:\n  jwt: {{ issuer: \"https://idp.test\", audience: \"https://gw.test/mcp\", algorithms: [ES256], pem: {{ file: \"{}\" }} }}\n",
+            pem.display()
+        ))
+        .upstream(
+            Upstream::http("pass", &pass_url)
+                .setting("credentials: { passthrough: true }")
+                .setting("era: legacy"),
+        )
+        .start()
+        .await;
+
+    let r = gw
+        .client
+        .post(gw.url("/v1/mcp/invoke"))
+        .header("authorization", format!("Bearer {rest}"))
+        .header("content-type", "application/json")
+        .body(r#"{"name":"pass__whoami"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+
+    for (token, in_header) in [(&upgrade, true), (&first, false)] {
+        let mut req = format!("ws://{}/mcp/ws", gw.addr)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("sec-websocket-protocol", HeaderValue::from_static("mcp"));
+        let meta = if in_header {
+            req.headers_mut().insert(
+                "authorization",
+                HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+            );
+            String::new()
+        } else {
+            format!(r#","_meta":{{"io.github.switchboard-mcp/authorization":"Bearer {token}"}}"#)
+        };
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        let init = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}{meta}}}}}"#
+        );
+        for text in [
+            init.as_str(),
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"pass__whoami","arguments":{}}}"#,
+        ] {
+            ws.send(Frame::text(text)).await.unwrap();
+        }
+        let answer = loop {
+            let frame = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+                .await
+                .expect("an answer in time")
+                .expect("the socket stays open")
+                .unwrap();
+            let v: Value = serde_json::from_str(frame.to_text().unwrap()).unwrap();
+            if v["id"] == 2 {
+                break v;
+            }
+        };
+        assert_eq!(answer["result"]["content"][0]["text"], "done", "{answer}");
+        let _ = ws.close(None).await;
+    }
+
+    let pass = authorizations(&pass_heads);
+    let want: Vec<String> = [&rest, &upgrade, &first]
+        .iter()
+        .map(|t| format!("bearer {}", t.to_lowercase()))
+        .collect();
+    assert_eq!(last(&pass, 3), want.as_slice(), "{pass:?}");
+}
+
 /// A stand-in for a hung upstream (nothing real hangs on demand): it accepts connections and
 /// reads what is sent, and never answers.
 async fn silent_listener() -> String {

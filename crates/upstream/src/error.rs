@@ -23,3 +23,13 @@ pub enum UpstreamError {
     #[error("not a 2026-07-28 server: {0}")]
     NotModern(String),
 }
+
+impl UpstreamError {
+    /// The upstream answered HTTP 401: the credentials sent were refused.
+    pub fn refused_credentials(&self) -> bool {
+        matches!(self, UpstreamError::Unavailable(m) if m.starts_with(HTTP_401))
+    }
+}
+
+/// How the message of an HTTP upstream's 401 answer starts (see `http::http_error`).
+pub(crate) const HTTP_401: &str = "HTTP 401 ";

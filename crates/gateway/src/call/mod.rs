@@ -112,11 +112,26 @@ pub(crate) fn send<'a>(
     let forwards = up.cfg.credentials.uses_caller_token();
     async move {
         let _inflight = inflight;
-        if forwards {
-            ctx.authorization = Some(caller_authorization(up, caller.as_ref()).await?);
+        if !forwards {
+            return conn.request(method, params, ctx).await;
         }
-        conn.request(method, params, ctx).await
+        ctx.authorization = Some(caller_authorization(up, caller.as_ref()).await?);
+        let answer = conn.request(method, params, ctx).await;
+        if let Err(e) = &answer
+            && e.refused_credentials()
+            && let Some(ex) = up.exchanger.get().and_then(Option::as_ref)
+            && let Some(subject) = caller.as_ref().and_then(subject_token)
+        {
+            // Revoked or rotated early: the caller's next call exchanges again.
+            ex.invalidate(subject);
+        }
+        answer
     }
+}
+
+/// The token of a caller's `Authorization: Bearer …` value.
+fn subject_token(caller: &reqwest::header::HeaderValue) -> Option<&str> {
+    caller.to_str().ok()?.strip_prefix("Bearer ")
 }
 
 /// What an upstream that acts for the caller is sent: the caller's own `Authorization`
@@ -130,10 +145,7 @@ async fn caller_authorization(
     };
     match up.exchanger.get().and_then(Option::as_ref) {
         Some(ex) => {
-            let subject = caller
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
+            let subject = subject_token(caller)
                 .ok_or_else(|| UpstreamError::Unavailable(NO_CALLER_TOKEN.to_owned()))?;
             ex.authorization(subject)
                 .await

@@ -25,7 +25,19 @@ pub(super) struct Inputs {
 }
 
 /// A caller's access token: wiped when dropped, never shown by `Debug`.
-struct CallerToken(zeroize::Zeroizing<String>);
+pub(super) struct CallerToken(zeroize::Zeroizing<String>);
+
+impl CallerToken {
+    /// The token of an `Authorization` value (`Bearer <token>`), when it is one an upstream may
+    /// receive: never a switchboard API key.
+    pub(super) fn from_authorization(value: &str) -> Option<CallerToken> {
+        bearer(value).map(|t| CallerToken(zeroize::Zeroizing::new(t.to_owned())))
+    }
+
+    pub(super) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 impl std::fmt::Debug for CallerToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -52,7 +64,10 @@ impl Inputs {
             tracestate: text("tracestate"),
             client,
             caller_token: if keep_token {
-                caller_token(headers).map(|t| CallerToken(zeroize::Zeroizing::new(t.to_owned())))
+                headers
+                    .get(hyper::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(CallerToken::from_authorization)
             } else {
                 None
             },
@@ -81,10 +96,9 @@ pub(super) fn credentials(headers: &HeaderMap) -> Credentials<'_> {
     }
 }
 
-/// The bearer token of the `Authorization` header, unless it is a switchboard API key (which
-/// is the gateway's own credential and never leaves it).
-fn caller_token(headers: &HeaderMap) -> Option<&str> {
-    let auth = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
+/// The bearer token of an `Authorization` value, unless it is a switchboard API key (which is
+/// the gateway's own credential and never leaves it).
+fn bearer(auth: &str) -> Option<&str> {
     let token = auth
         .strip_prefix("Bearer ")
         .or_else(|| auth.strip_prefix("bearer "))?

@@ -57,6 +57,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Server;
+use super::inputs::CallerToken;
 use super::rejection::Rejection;
 use crate::request_id;
 
@@ -183,11 +184,20 @@ pub(super) async fn handshake(
         .into_response_with(rid);
     };
     let accept = derive_accept_key(key.as_bytes());
+    let caller_token = if srv.gw.forwards_caller_tokens() {
+        h.get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(CallerToken::from_authorization)
+            .map(Arc::new)
+    } else {
+        None
+    };
     let socket = Socket {
         srv: srv.clone(),
         endpoint,
         client,
         principal,
+        caller_token,
     };
     srv.ws.open.spawn(async move {
         match on_upgrade.await {
@@ -259,6 +269,8 @@ struct Socket {
     client: Option<SocketAddr>,
     /// Known from the upgrade's header; `None` until the first message says.
     principal: Option<Principal>,
+    /// The caller's access token, kept only when some upstream exchanges or forwards it.
+    caller_token: Option<Arc<CallerToken>>,
 }
 
 /// Why the server ends a socket: the close frame it sends, or none when the peer is gone.
@@ -274,6 +286,8 @@ fn close(code: CloseCode, reason: impl Into<Utf8Bytes>) -> Ending {
 /// The live state of one socket's session.
 struct Live {
     principal: Option<Principal>,
+    /// The socket's caller token (from the upgrade, or from the first message).
+    caller_token: Option<Arc<CallerToken>>,
     session: Option<Arc<Session>>,
     /// Fires when the session ends from the gateway's side (expiry, shutdown).
     ended: CancellationToken,
@@ -296,6 +310,7 @@ impl Socket {
         let (out, mut out_rx) = mpsc::channel::<Bytes>(OUT_QUEUE);
         let mut live = Live {
             principal: self.principal.clone(),
+            caller_token: self.caller_token.clone(),
             session: None,
             ended: CancellationToken::new(),
             tasks: TaskTracker::new(),
@@ -453,8 +468,9 @@ impl Socket {
         let principal = match &live.principal {
             Some(p) => p.clone(),
             None => match self.first_caller(&msg).await {
-                Ok(p) => {
+                Ok((p, token)) => {
                     live.principal = Some(p.clone());
+                    live.caller_token = token.map(Arc::new);
                     p
                 }
                 Err(answer) => {
@@ -498,13 +514,15 @@ impl Socket {
                 let gw = gw.clone();
                 let tx = live.out.clone();
                 let client = self.client;
+                let token = live.caller_token.clone();
                 // Boxed, as on stdio: the call's future is large and a task moves it by value.
                 live.tasks.spawn(Box::pin(async move {
                     let rid = request_id::generate();
                     let related = Related::Shared(tx.clone());
                     let req = Request::new(&session, &rid, &related)
                         .with_principal(&principal)
-                        .with_client(client);
+                        .with_client(client)
+                        .with_caller_token(token.as_deref().map(CallerToken::as_str));
                     if let Answer::Response(b) | Answer::Status(_, b) | Answer::Replayed(b) =
                         gw.request(&req, &msg).await
                     {
@@ -524,7 +542,7 @@ impl Socket {
 
     /// Who the caller is, from the first message when the upgrade had no `Authorization` header;
     /// `Err` is the answer to a refused credential (audited like a refused header).
-    async fn first_caller(&self, msg: &Message) -> Result<Principal, Bytes> {
+    async fn first_caller(&self, msg: &Message) -> Result<(Principal, Option<CallerToken>), Bytes> {
         let given = msg
             .param("_meta")
             .and_then(|m| object::get(m, AUTHORIZATION_META_KEY))
@@ -546,7 +564,16 @@ impl Socket {
             })
             .await
         {
-            Ok(p) => Ok(p),
+            Ok(p) => {
+                let token = if gw.forwards_caller_tokens() {
+                    authorization
+                        .as_deref()
+                        .and_then(CallerToken::from_authorization)
+                } else {
+                    None
+                };
+                Ok((p, token))
+            }
             Err(e) => {
                 let rid = request_id::generate();
                 if gw.audit().is_some() {

@@ -710,3 +710,25 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Token exchange drops a cached token when the upstream refuses it: that hangs on a 401
+    /// being recognisable, and nothing else being taken for one.
+    #[test]
+    fn only_a_401_reads_as_refused_credentials() {
+        assert!(http_error(StatusCode::UNAUTHORIZED, "expired").refused_credentials());
+        for other in [
+            StatusCode::FORBIDDEN,
+            StatusCode::NOT_FOUND,
+            StatusCode::BAD_GATEWAY,
+        ] {
+            assert!(
+                !http_error(other, "HTTP 401 ").refused_credentials(),
+                "{other}"
+            );
+        }
+    }
+}

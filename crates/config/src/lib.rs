@@ -25,6 +25,7 @@ mod ordered_map;
 mod outbound;
 mod plugins;
 mod policy;
+mod product;
 mod resolve;
 mod size;
 mod telemetry;
@@ -47,13 +48,15 @@ pub use model::{
     DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT, Era,
     FileIntegrity, Fsync, GroupStrategy, HealthConfig, HttpConfig, IdempotencyConfig, IpNet,
     ItemFilter, JwtAlgorithm, JwtConfig, JwtKeys, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig,
-    OnFull, Outbound, OutboundTls, PluginSettings, PluginsConfig, ProductConfig, ProductStatus,
+    IdempotencyPolicy, OnFull, Outbound, OutboundTls, PluginSettings, PluginsConfig, ProductConfig,
+    ProductStatus, ToolMode, ToolOverride,
     ProxySetting, Rate, Root, Secret, SessionMode, SessionsConfig, StartMode, StateKey, Transport,
     UpstreamConfig, WebhookConfig,
 };
 pub use outbound::ALLOW_PRIVATE_ENV;
 pub use plugins::PLUGINS_DISABLED_ENV;
 pub use policy::MAX_VISIBILITY_SCOPES;
+pub use product::{ProductDoc, parse_product_json};
 pub use resolve::BuiltinCheck;
 pub use telemetry::{
     DEFAULT_OTLP_TIMEOUT, DEFAULT_SERVICE_NAME, OtlpConfig, OtlpProtocol, Sampling, TelemetryConfig,

@@ -23,6 +23,7 @@ pub mod pipeline;
 pub mod plugins;
 pub mod policy;
 pub mod principal;
+pub mod products;
 pub mod reload;
 pub mod request;
 pub mod resilience;
@@ -48,7 +49,7 @@ use tokio_util::sync::CancellationToken;
 use crate::catalog::Catalog;
 use crate::sessions::Sessions;
 use crate::upstreams::{Registry, Upstream};
-use crate::view::{Endpoint, View, ViewKey, Views};
+use crate::view::{View, ViewKey, Views};
 
 pub use call::relay::Related;
 pub use pipeline::Answer;
@@ -68,8 +69,11 @@ struct State {
     /// Counts catalog rebuilds (each catalog carries its number; views key on it).
     generation: AtomicU64,
     views: Views,
-    /// The config's products (fixed for the life of the process), shared with every catalog.
-    products: Arc<[switchboard_config::ProductConfig]>,
+    /// The products served at `/mcp/v/<id>` (replaced whole by a reload or the admin API),
+    /// shared with every catalog built after.
+    products: ArcSwap<products::Products>,
+    /// Each product id's endpoint, for the life of the process.
+    product_slots: products::Slots,
     /// Serialises catalog rebuilds so list_changed notifications follow the order of changes.
     rebuild: std::sync::Mutex<()>,
     sessions: Sessions,
@@ -195,15 +199,15 @@ impl Gateway {
                 ))
             })
             .collect();
-        let products = config.products.clone().into();
-        Gateway {
+        let gw = Gateway {
             state: Arc::new(State {
                 config,
                 upstreams: Registry::new(upstreams),
                 catalog: ArcSwap::from_pointee(Catalog::default()),
                 generation: AtomicU64::new(0),
                 views: Views::default(),
-                products,
+                products: ArcSwap::from_pointee(products::Products::default()),
+                product_slots: products::Slots::default(),
                 rebuild: std::sync::Mutex::new(()),
                 sessions: Sessions::default(),
                 reaper,
@@ -225,7 +229,10 @@ impl Gateway {
                 plugins: plugins::Plugins::new(plugin_report),
                 tracer,
             }),
-        }
+        };
+        let products = gw.compile_products(&gw.state.config.products, gw.state.config.mode);
+        gw.state.products.store(Arc::new(products));
+        gw
     }
 
     /// Starts every upstream's supervisor and the session sweeper. Returns at once: upstreams
@@ -304,22 +311,6 @@ impl Gateway {
         let catalog = self.state.catalog.load();
         let key = key.with_held(catalog.policy.held(principal));
         self.state.views.get(&catalog, key)
-    }
-
-    /// The endpoint of the published product `id` (`/mcp/v/<id>`); `None` for an unknown id or
-    /// a draft, which are answered alike (404).
-    pub fn product_endpoint(&self, id: &str) -> Option<Endpoint> {
-        let i =
-            self.state.products.iter().position(|p| {
-                p.id == id && p.status == switchboard_config::ProductStatus::Published
-            })?;
-        Endpoint::product(i)
-    }
-
-    /// The id of the product served at `endpoint` (`None` for `/mcp`), shared.
-    pub fn product_id(&self, endpoint: Endpoint) -> Option<Arc<str>> {
-        let p = self.state.products.get(endpoint.product_index()?)?;
-        Some(Arc::from(p.id.as_str()))
     }
 
     /// The key of `principal`'s view in the current catalog (for what outlives one request: a

@@ -51,7 +51,7 @@ impl Gateway {
         new.policy = Arc::new(crate::policy::Policy::compile(
             members.iter().map(|u| &u.cfg),
         ));
-        new.products = self.state.products.clone();
+        new.products = self.state.products.load_full();
         let new = Arc::new(new);
         let old = self.state.catalog.swap(new.clone());
         // Reported once, when an item starts being withheld (rebuilds happen often).

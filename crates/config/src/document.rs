@@ -203,4 +203,3 @@ pub(crate) struct RemoteDoc {
     pub url: Scalar,
     pub headers: Option<OrderedMap<Scalar, Scalar>>,
 }
-

@@ -46,12 +46,11 @@ pub use model::{
     DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HELD, DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_MAX_QUEUE, DEFAULT_MAX_ROUNDS, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WAIT,
     DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT, Era,
-    FileIntegrity, Fsync, GroupStrategy, HealthConfig, HttpConfig, IdempotencyConfig, IpNet,
-    ItemFilter, JwtAlgorithm, JwtConfig, JwtKeys, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig,
-    IdempotencyPolicy, OnFull, Outbound, OutboundTls, PluginSettings, PluginsConfig, ProductConfig,
-    ProductStatus, ToolMode, ToolOverride,
-    ProxySetting, Rate, Root, Secret, SessionMode, SessionsConfig, StartMode, StateKey, Transport,
-    UpstreamConfig, WebhookConfig,
+    FileIntegrity, Fsync, GroupStrategy, HealthConfig, HttpConfig, IdempotencyConfig,
+    IdempotencyPolicy, IpNet, ItemFilter, JwtAlgorithm, JwtConfig, JwtKeys, LimitsConfig,
+    MAX_REPLICA_ID_LEN, ModernConfig, OnFull, Outbound, OutboundTls, PluginSettings, PluginsConfig,
+    ProductConfig, ProductStatus, ProxySetting, Rate, Root, Secret, SessionMode, SessionsConfig,
+    StartMode, StateKey, ToolMode, ToolOverride, Transport, UpstreamConfig, WebhookConfig,
 };
 pub use outbound::ALLOW_PRIVATE_ENV;
 pub use plugins::PLUGINS_DISABLED_ENV;

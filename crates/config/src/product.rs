@@ -70,7 +70,11 @@ const HINTS: [&str; 4] = [
 /// product in the config file. `id` is the product's id (from the URL); a body `id` must match
 /// it. `${VAR}` is not expanded: text from a client never reads the gateway's environment.
 /// Errors name the field; `source` names the input in them (e.g. `PUT /api/products/test`).
-pub fn parse_product_json(id: &str, json: &[u8], source: &str) -> Result<ProductConfig, ConfigError> {
+pub fn parse_product_json(
+    id: &str,
+    json: &[u8],
+    source: &str,
+) -> Result<ProductConfig, ConfigError> {
     let doc: ProductDoc = serde_json::from_slice(json)
         .map_err(|e| ConfigError::whole(source, format!("invalid product JSON: {e}")))?;
     let no_env = |_: &str| None;
@@ -90,7 +94,11 @@ pub fn parse_product_json(id: &str, json: &[u8], source: &str) -> Result<Product
 }
 
 impl Resolver<'_> {
-    pub(crate) fn product(&self, key: &Scalar, doc: ProductDoc) -> Result<ProductConfig, ConfigError> {
+    pub(crate) fn product(
+        &self,
+        key: &Scalar,
+        doc: ProductDoc,
+    ) -> Result<ProductConfig, ConfigError> {
         let id = key.value.clone();
         validate::check_name("product id", &id).map_err(|m| self.error(key, m))?;
         if let Some(given) = &doc.id {
@@ -98,7 +106,10 @@ impl Resolver<'_> {
             if given_id != id {
                 return Err(self.error(
                     given,
-                    format!("`id` is `{}` but the product is `{id}`", given_id.escape_debug()),
+                    format!(
+                        "`id` is `{}` but the product is `{id}`",
+                        given_id.escape_debug()
+                    ),
                 ));
             }
         }
@@ -155,7 +166,9 @@ impl Resolver<'_> {
             if !tools.iter().any(|g| glob_match(g, &tool)) {
                 return Err(self.error(
                     tool_key,
-                    format!("override `{tool}` names a tool none of the product's `tools` globs select"),
+                    format!(
+                        "override `{tool}` names a tool none of the product's `tools` globs select"
+                    ),
                 ));
             }
             let renamed = match &o.name {
@@ -176,9 +189,8 @@ impl Resolver<'_> {
             let annotations = match &o.annotations {
                 None => None,
                 Some(v) => Some(
-                    check_annotations(v).map_err(|m| {
-                        self.error(tool_key, format!("override `{tool}`: {m}"))
-                    })?,
+                    check_annotations(v)
+                        .map_err(|m| self.error(tool_key, format!("override `{tool}`: {m}")))?,
                 ),
             };
             overrides.push((
@@ -283,8 +295,9 @@ mod tests {
 
     #[test]
     fn the_seed_body_parses() {
-        let p = json(r#"{"id":"test","name":"Test","status":"published","tools":["list_services"]}"#)
-            .unwrap();
+        let p =
+            json(r#"{"id":"test","name":"Test","status":"published","tools":["list_services"]}"#)
+                .unwrap();
         assert_eq!(p.id, "test");
         assert_eq!(p.name, "Test");
         assert_eq!(p.status, ProductStatus::Published);
@@ -318,11 +331,20 @@ mod tests {
         assert!(e.to_string().contains("unknown status `live`"), "{e}");
         let e = json(r#"{"tools":"a"}"#).unwrap_err();
         assert!(e.to_string().contains("invalid product JSON"), "{e}");
-        let e = json(r#"{"tools":["a*"],"overrides":{"a1":{"annotations":{"readOnlyHint":"yes"}}}}"#)
-            .unwrap_err();
-        assert!(e.to_string().contains("`readOnlyHint` must be `true` or `false`"), "{e}");
+        let e =
+            json(r#"{"tools":["a*"],"overrides":{"a1":{"annotations":{"readOnlyHint":"yes"}}}}"#)
+                .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`readOnlyHint` must be `true` or `false`"),
+            "{e}"
+        );
         let e = json(r#"{"tools":["a*"],"overrides":{"b":{"title":"x"}}}"#).unwrap_err();
-        assert!(e.to_string().contains("none of the product's `tools` globs"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("none of the product's `tools` globs"),
+            "{e}"
+        );
         let e = json(r#"{"tools":["a*"],"overrides":{"a1":{"name":"has space"}}}"#).unwrap_err();
         assert!(e.to_string().contains("not a valid tool name"), "{e}");
         // Client text never reads the environment.

@@ -14,8 +14,8 @@ use std::time::Duration;
 use serde_saphyr::Location;
 
 use crate::document::{
-    AuditDoc, AuditFileDoc, CheckpointDoc, Document, HttpDoc, ModernDoc, RemoteDoc,
-    RootDoc, Scalar, SessionsDoc, StdioDoc, UpstreamDoc, WebhookDoc,
+    AuditDoc, AuditFileDoc, CheckpointDoc, Document, HttpDoc, ModernDoc, RemoteDoc, RootDoc,
+    Scalar, SessionsDoc, StdioDoc, UpstreamDoc, WebhookDoc,
 };
 use crate::duration::parse_duration;
 use crate::error::ConfigError;
@@ -32,8 +32,8 @@ use crate::model::{
     DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT,
     DEFAULT_WEBHOOK_BATCH, DEFAULT_WEBHOOK_DEAD_LETTER, DEFAULT_WEBHOOK_FLUSH,
     DEFAULT_WEBHOOK_QUEUE, DEFAULT_WEBHOOK_RETRIES, DEFAULT_WEBHOOK_TIMEOUT, Era, Fsync,
-    HttpConfig, ModernConfig, OnFull, Root, SessionMode,
-    SessionsConfig, StateKey, Transport, UpstreamConfig, WebhookConfig,
+    HttpConfig, ModernConfig, OnFull, Root, SessionMode, SessionsConfig, StateKey, Transport,
+    UpstreamConfig, WebhookConfig,
 };
 use crate::size::parse_size;
 use crate::validate;

@@ -57,6 +57,25 @@ impl Products {
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Product>> {
         self.list.iter()
     }
+
+    /// Products at endpoints 1, 2, … in order (unit tests of views).
+    #[cfg(test)]
+    pub(crate) fn numbered(configs: &[ProductConfig]) -> Products {
+        Products {
+            list: configs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, cfg)| {
+                    Some(Arc::new(Product {
+                        id: Arc::from(cfg.id.as_str()),
+                        cfg: cfg.clone(),
+                        endpoint: Endpoint::product(i)?,
+                    }))
+                })
+                .collect(),
+            whole_mode: ToolMode::List,
+        }
+    }
 }
 
 /// The slots handed out so far, by id (slot `i + 1` is `ids[i]`).
@@ -92,7 +111,11 @@ pub struct ProductReport {
 
 impl Gateway {
     /// Builds the products from their configs, keeping each id's endpoint.
-    pub(crate) fn compile_products(&self, configs: &[ProductConfig], whole_mode: ToolMode) -> Products {
+    pub(crate) fn compile_products(
+        &self,
+        configs: &[ProductConfig],
+        whole_mode: ToolMode,
+    ) -> Products {
         let list = configs
             .iter()
             .filter_map(|cfg| {
@@ -120,7 +143,11 @@ impl Gateway {
     /// the current catalog under one name; the error names the product and both tools.
     /// Sessions whose lists change are told (`list_changed`); sessions at a product that is gone
     /// or no longer published find nothing (404).
-    pub fn set_products(&self, configs: &[ProductConfig], whole_mode: ToolMode) -> Result<(), String> {
+    pub fn set_products(
+        &self,
+        configs: &[ProductConfig],
+        whole_mode: ToolMode,
+    ) -> Result<(), String> {
         let catalog = self.catalog();
         for p in configs {
             let report = product_report(&catalog, p);
@@ -198,10 +225,16 @@ pub fn product_report(catalog: &Catalog, cfg: &ProductConfig) -> ProductReport {
     for (kind, key, globs) in lists {
         for g in globs {
             let hit = (0..catalog.len(kind)).any(|p| {
-                switchboard_config::glob_match(g, &crate::view::exposed_name(kind, catalog.entry(kind, p)))
+                switchboard_config::glob_match(
+                    g,
+                    &crate::view::exposed_name(kind, catalog.entry(kind, p)),
+                )
             }) || (kind == ListKind::Resources
                 && (0..catalog.len(ListKind::Templates)).any(|p| {
-                    switchboard_config::glob_match(g, &catalog.entry(ListKind::Templates, p).original)
+                    switchboard_config::glob_match(
+                        g,
+                        &catalog.entry(ListKind::Templates, p).original,
+                    )
                 }));
             if !hit {
                 r.warnings.push(format!(
@@ -213,8 +246,13 @@ pub fn product_report(catalog: &Catalog, cfg: &ProductConfig) -> ProductReport {
     if cfg.overrides.iter().any(|o| o.name.is_some()) {
         let mut seen: std::collections::HashMap<String, String> = Default::default();
         for p in 0..catalog.len(ListKind::Tools) {
-            let name = crate::view::exposed_name(ListKind::Tools, catalog.entry(ListKind::Tools, p));
-            if !cfg.tools.iter().any(|g| switchboard_config::glob_match(g, &name)) {
+            let name =
+                crate::view::exposed_name(ListKind::Tools, catalog.entry(ListKind::Tools, p));
+            if !cfg
+                .tools
+                .iter()
+                .any(|g| switchboard_config::glob_match(g, &name))
+            {
                 continue;
             }
             let exposed = cfg

@@ -21,10 +21,10 @@ use switchboard_protocol::headers::ParamHeader;
 use crate::catalog::{Catalog, Entry, ListKind};
 use crate::policy;
 use crate::products::Product;
-use switchboard_config::{ToolMode, ToolOverride};
-use switchboard_protocol::object::{self, Edit};
 use crate::upstreams::UpstreamId;
+use switchboard_config::{ToolMode, ToolOverride};
 use switchboard_protocol::lock;
+use switchboard_protocol::object::{self, Edit};
 
 /// Which view: everything that decides what a caller sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,8 +50,6 @@ impl Endpoint {
     pub(crate) fn product(index: usize) -> Option<Endpoint> {
         u16::try_from(index + 1).ok().map(Endpoint)
     }
-
-
 }
 
 impl ViewKey {
@@ -200,7 +198,9 @@ impl View {
 
     /// The item at catalog position `pos` as this view shows it.
     fn item(&self, kind: ListKind, pos: usize) -> &str {
+        // Without overrides (every view but a product's with some) this is one branch: no hash.
         if kind == ListKind::Tools
+            && !self.rewritten.is_empty()
             && let Some(r) = u32::try_from(pos).ok().and_then(|p| self.rewritten.get(&p))
         {
             return r;
@@ -396,7 +396,9 @@ fn rewrite(raw: &str, o: &ToolOverride) -> Option<Box<str>> {
     let description = o.description.as_deref().map(object::json_string);
     let annotations = o.annotations.as_ref().map(|add| {
         let mut own = object::get(raw, "annotations")
-            .and_then(|a| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(a).ok())
+            .and_then(|a| {
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(a).ok()
+            })
             .unwrap_or_default();
         for (k, v) in add {
             own.insert(k.clone(), v.clone());
@@ -525,6 +527,53 @@ mod tests {
         assert!(!modern.items(ListKind::Tools).any(|i| i.contains("a__bad")));
         let b = modern.resolve(ListKind::Tools, "b__echo").unwrap();
         assert_eq!((b.upstream.as_str(), b.original), ("b", "echo"));
+    }
+
+    #[test]
+    fn a_products_overrides_rename_rewrite_and_hide_the_old_name() {
+        let mut c = Arc::try_unwrap(catalog(1)).unwrap();
+        let product = switchboard_config::ProductConfig {
+            id: "p".into(),
+            tools: vec!["a__*".into(), "b__echo".into()],
+            overrides: vec![
+                ToolOverride {
+                    tool: "a__echo".into(),
+                    name: Some("say".into()),
+                    title: Some("Say".into()),
+                    annotations: Some(serde_json::from_str(r#"{"readOnlyHint":true}"#).unwrap()),
+                    ..ToolOverride::default()
+                },
+                // Collides with `say` only in the live catalog: the later tool is hidden.
+                ToolOverride {
+                    tool: "b__echo".into(),
+                    name: Some("say".into()),
+                    ..ToolOverride::default()
+                },
+            ],
+            ..Default::default()
+        };
+        c.products = Arc::new(crate::products::Products::numbered(&[product]));
+        let endpoint = Endpoint::product(0).unwrap();
+        let v = View::build(Arc::new(c), ViewKey::at(endpoint, false));
+        let items: Vec<&str> = v.items(ListKind::Tools).collect();
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert!(items[0].contains(r#""name":"say""#) && items[0].contains(r#""title":"Say""#));
+        assert!(
+            items[0].contains(r#""annotations":{"readOnlyHint":true}"#),
+            "{}",
+            items[0]
+        );
+        assert!(items[0].contains(r#""inputSchema":{"type":"object"}"#));
+        let t = v.resolve(ListKind::Tools, "say").unwrap();
+        assert_eq!((t.upstream.as_str(), t.original), ("a", "echo"));
+        assert_eq!(v.resolve(ListKind::Tools, "a__echo"), None);
+        assert_eq!(v.resolve(ListKind::Tools, "b__echo"), None);
+        assert!(v.resolve(ListKind::Tools, "a__bad").is_some());
+        assert_eq!(v.tool_item("say"), Some(items[0]));
+        // A product that is gone shows nothing.
+        let gone = View::build(catalog(2), ViewKey::at(endpoint, false));
+        assert_eq!(gone.len(ListKind::Tools), 0);
+        assert_eq!(gone.resolve(ListKind::Tools, "a__echo"), None);
     }
 
     #[test]

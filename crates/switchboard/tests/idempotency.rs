@@ -123,8 +123,9 @@ async fn call_at(
     params: serde_json::Value,
     key: Option<&str>,
 ) -> support::Reply {
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": params})
-        .to_string();
+    let body =
+        serde_json::json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": params})
+            .to_string();
     let mut rb = gw
         .client
         .post(gw.url(path))
@@ -193,12 +194,19 @@ async fn product_policies_require_or_ignore_keys_and_scope_them() {
     assert_eq!(r.error()["code"], -31032);
     assert_eq!(r.error()["data"]["category"], "invalid_request");
     assert!(
-        r.error()["message"].as_str().unwrap().contains("requires an idempotency key for fx__echo"),
+        r.error()["message"]
+            .as_str()
+            .unwrap()
+            .contains("requires an idempotency key for fx__echo"),
         "{}",
         r.text
     );
     assert!(r.error()["data"]["request_id"].is_string());
-    assert_eq!(tool_calls_on_wire(&log, "echo"), 0, "a refused call is not sent");
+    assert_eq!(
+        tool_calls_on_wire(&log, "echo"),
+        0,
+        "a refused call is not sent"
+    );
     let r = call_at(&gw, "/mcp/v/pay", &pay, echo("keyed"), Some("pay-1")).await;
     assert_eq!(r.result()["content"][0]["text"], "keyed", "{}", r.text);
     let r = call_at(
@@ -280,11 +288,21 @@ async fn fifty_concurrent_clients_with_one_key_make_one_upstream_call() {
         match (r.status, r.header("idempotent-replayed")) {
             (200, Some("true")) => replayed += 1,
             (200, None) => {
-                assert_eq!(r.result()["content"][0]["text"], "Slept for 300 ms", "{}", r.text);
+                assert_eq!(
+                    r.result()["content"][0]["text"],
+                    "Slept for 300 ms",
+                    "{}",
+                    r.text
+                );
                 first += 1;
             }
             (409, _) => {
-                assert_eq!(r.error()["data"]["category"], "idempotency_in_flight", "{}", r.text);
+                assert_eq!(
+                    r.error()["data"]["category"],
+                    "idempotency_in_flight",
+                    "{}",
+                    r.text
+                );
                 in_flight += 1;
             }
             _ => panic!("unexpected: {} {}", r.status, r.text),

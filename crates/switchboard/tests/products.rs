@@ -223,7 +223,10 @@ async fn overrides_rename_and_describe_and_route_to_the_original_tool() {
     assert_eq!(tools[0]["title"], "Say it");
     assert_eq!(tools[0]["description"], "Says the message back");
     assert_eq!(tools[0]["annotations"]["readOnlyHint"], true);
-    assert!(tools[0]["inputSchema"]["properties"]["message"].is_object(), "the schema is kept");
+    assert!(
+        tools[0]["inputSchema"]["properties"]["message"].is_object(),
+        "the schema is kept"
+    );
     assert_eq!(tools[1]["description"], "Mirrors what it gets");
 
     let r = request(
@@ -235,7 +238,11 @@ async fn overrides_rename_and_describe_and_route_to_the_original_tool() {
     )
     .await;
     assert_eq!(r.result()["content"][0]["text"], "renamed", "{}", r.text);
-    assert_eq!(support::tool_calls_on_wire(&log, "echo"), 1, "sent as `echo`");
+    assert_eq!(
+        support::tool_calls_on_wire(&log, "echo"),
+        1,
+        "sent as `echo`"
+    );
     assert_eq!(support::tool_calls_on_wire(&log, "say"), 0);
 
     let r = request(
@@ -333,12 +340,24 @@ async fn a_products_scopes_are_required_at_its_endpoint() {
         .start()
         .await;
     let bearer = |k: &str| format!("Bearer {k}");
-    let r = post(&gw, "/mcp/v/desk", initialize_body(1), &[("authorization", &bearer(&plain))]).await;
+    let r = post(
+        &gw,
+        "/mcp/v/desk",
+        initialize_body(1),
+        &[("authorization", &bearer(&plain))],
+    )
+    .await;
     assert_eq!(r.status, 403, "{}", r.text);
     assert_eq!(r.error()["code"], -31041);
     assert_eq!(r.error()["data"]["category"], "insufficient_scope");
     assert_eq!(r.error()["data"]["required_scopes"], json!(["desk.use"]));
-    let r = post(&gw, "/mcp/v/desk", initialize_body(1), &[("authorization", &bearer(&member))]).await;
+    let r = post(
+        &gw,
+        "/mcp/v/desk",
+        initialize_body(1),
+        &[("authorization", &bearer(&member))],
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     // `/mcp` needs only the method scopes.
     gw.try_initialize(&[("authorization", &bearer(&plain))])
@@ -408,14 +427,21 @@ async fn search_mode_finds_and_calls_only_what_the_caller_may_call() {
         let bearer = format!("Bearer {key}");
         let gw = &gw;
         async move {
-            let r = post(gw, "/mcp/v/finder", initialize_body(1), &[("authorization", &bearer)]).await;
+            let r = post(
+                gw,
+                "/mcp/v/finder",
+                initialize_body(1),
+                &[("authorization", &bearer)],
+            )
+            .await;
             assert_eq!(r.status, 200, "{}", r.text);
             let id = r.header("mcp-session-id").unwrap().to_owned();
             (id, bearer)
         }
     };
     let call = |s: &(String, String), method: &str, params: Value| {
-        let body = json!({"jsonrpc": "2.0", "id": 3, "method": method, "params": params}).to_string();
+        let body =
+            json!({"jsonrpc": "2.0", "id": 3, "method": method, "params": params}).to_string();
         let headers = [
             ("mcp-session-id", s.0.clone()),
             ("mcp-protocol-version", PROTOCOL.to_owned()),
@@ -434,21 +460,39 @@ async fn search_mode_finds_and_calls_only_what_the_caller_may_call() {
             .clone();
         let text: Value =
             serde_json::from_str(r.result()["content"][0]["text"].as_str().unwrap()).unwrap();
-        assert_eq!(text["tools"], Value::from(tools.clone()), "text mirrors structuredContent");
-        tools.iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect()
+        assert_eq!(
+            text["tools"],
+            Value::from(tools.clone()),
+            "text mirrors structuredContent"
+        );
+        tools
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
     };
 
     let tester_s = open_as(&tester).await;
     let reader_s = open_as(&reader).await;
     let r = call(&tester_s, "tools/list", json!({})).await;
-    assert_eq!(names(&r, "tools"), ["search_tools", "call_tool"], "{}", r.text);
+    assert_eq!(
+        names(&r, "tools"),
+        ["search_tools", "call_tool"],
+        "{}",
+        r.text
+    );
 
-    let r = call(&tester_s, "tools/call", json!({"name": "search_tools", "arguments": {"query": "echo", "limit": 3}})).await;
+    let r = call(
+        &tester_s,
+        "tools/call",
+        json!({"name": "search_tools", "arguments": {"query": "echo", "limit": 3}}),
+    )
+    .await;
     let hits = found(&r);
     assert_eq!(hits.len(), 3, "{hits:?}");
     assert!(hits.iter().all(|h| h.ends_with("__echo")), "{hits:?}");
     assert!(
-        r.result()["structuredContent"]["tools"][0]["inputSchema"]["properties"]["message"].is_object(),
+        r.result()["structuredContent"]["tools"][0]["inputSchema"]["properties"]["message"]
+            .is_object(),
         "full definitions: {}",
         r.text
     );
@@ -456,22 +500,53 @@ async fn search_mode_finds_and_calls_only_what_the_caller_may_call() {
     // The tester may call fx__test_*, the reader may not: never found, and a call is unknown.
     let q = json!({"name": "search_tools", "arguments": {"query": "fx__test_simple_text", "limit": 50}});
     let hits = found(&call(&tester_s, "tools/call", q.clone()).await);
-    assert_eq!(hits[0], "fx__test_simple_text", "exact name first: {hits:?}");
+    assert_eq!(
+        hits[0], "fx__test_simple_text",
+        "exact name first: {hits:?}"
+    );
     let hits = found(&call(&reader_s, "tools/call", q).await);
     assert!(!hits.iter().any(|h| h.starts_with("fx__test_")), "{hits:?}");
-    let hidden = call(&reader_s, "tools/call", json!({"name": "call_tool", "arguments": {"name": "fx__test_simple_text"}})).await;
-    let unknown = call(&reader_s, "tools/call", json!({"name": "call_tool", "arguments": {"name": "fx__no_such_tool"}})).await;
-    assert_eq!(hidden.error()["code"], unknown.error()["code"], "{}", hidden.text);
-    assert_eq!(hidden.error()["message"], "Unknown tool: fx__test_simple_text");
+    let hidden = call(
+        &reader_s,
+        "tools/call",
+        json!({"name": "call_tool", "arguments": {"name": "fx__test_simple_text"}}),
+    )
+    .await;
+    let unknown = call(
+        &reader_s,
+        "tools/call",
+        json!({"name": "call_tool", "arguments": {"name": "fx__no_such_tool"}}),
+    )
+    .await;
+    assert_eq!(
+        hidden.error()["code"],
+        unknown.error()["code"],
+        "{}",
+        hidden.text
+    );
+    assert_eq!(
+        hidden.error()["message"],
+        "Unknown tool: fx__test_simple_text"
+    );
     assert_eq!(support::tool_calls_on_wire(&log, "test_simple_text"), 0);
 
     // call_tool reaches the tool; the tools themselves are not callable by name here.
     let r = call(&reader_s, "tools/call", json!({"name": "call_tool", "arguments": {"name": "fx__echo", "arguments": {"message": "via meta"}}})).await;
     assert_eq!(r.result()["content"][0]["text"], "via meta", "{}", r.text);
     assert_eq!(support::tool_calls_on_wire(&log, "echo"), 1);
-    let r = call(&reader_s, "tools/call", json!({"name": "fx__echo", "arguments": {"message": "x"}})).await;
+    let r = call(
+        &reader_s,
+        "tools/call",
+        json!({"name": "fx__echo", "arguments": {"message": "x"}}),
+    )
+    .await;
     assert_eq!(r.error()["message"], "Unknown tool: fx__echo", "{}", r.text);
-    let r = call(&reader_s, "tools/call", json!({"name": "search_tools", "arguments": {"limit": 0}})).await;
+    let r = call(
+        &reader_s,
+        "tools/call",
+        json!({"name": "search_tools", "arguments": {"limit": 0}}),
+    )
+    .await;
     assert_eq!(r.error()["code"], -32602, "{}", r.text);
 
     // `/mcp` follows the top-level `mode: search`.
@@ -480,5 +555,10 @@ async fn search_mode_finds_and_calls_only_what_the_caller_may_call() {
         .await
         .unwrap_or_else(|r| panic!("{}", r.text));
     let r = whole.request("tools/list", None).await;
-    assert_eq!(names(&r, "tools"), ["search_tools", "call_tool"], "{}", r.text);
+    assert_eq!(
+        names(&r, "tools"),
+        ["search_tools", "call_tool"],
+        "{}",
+        r.text
+    );
 }

@@ -107,7 +107,10 @@ products:
         }
     );
     assert_eq!(p.overrides[0].exposed(), "say");
-    assert_eq!(p.overrides[0].annotations.as_ref().unwrap()["readOnlyHint"], true);
+    assert_eq!(
+        p.overrides[0].annotations.as_ref().unwrap()["readOnlyHint"],
+        true
+    );
 }
 
 #[test]
@@ -128,7 +131,10 @@ fn override_errors_are_located_and_name_both_tools() {
         "products:\n  p: { idempotency: always }\n",
         2,
         21,
-        &["unknown idempotency `always`", "`required`, `optional`, `off`"],
+        &[
+            "unknown idempotency `always`",
+            "`required`, `optional`, `off`",
+        ],
     );
     assert_error_at(
         "products:\n  p: { tools: ['a*'], overrides: { a1: { colour: red } } }\n",

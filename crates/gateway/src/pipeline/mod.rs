@@ -475,10 +475,7 @@ impl Gateway {
         // another tool's key is another. `/mcp` is the empty product (no product id is empty).
         let product = view.product().map_or("", |p| &p.id);
         let scoped = format!("{}\n{product}\n{tool}\n{key}", req.principal.id());
-        self.state
-            .idempotency
-            .begin(scoped, arguments)
-            .map(Some)
+        self.state.idempotency.begin(scoped, arguments).map(Some)
     }
 
     /// Stage 9: exactly one answer in the caller's era (or none, for a cancelled request).

@@ -156,7 +156,10 @@ fn score(item: &str, query: &str, words: &[&str]) -> u32 {
         if name.contains(w) {
             score += 10;
             // A whole part of the name (`github__create_issue`: `create`, `issue`) counts more.
-            if name.split(|c: char| !c.is_alphanumeric()).any(|part| part == *w) {
+            if name
+                .split(|c: char| !c.is_alphanumeric())
+                .any(|part| part == *w)
+            {
                 score += 5;
             }
         }

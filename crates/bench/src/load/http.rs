@@ -39,7 +39,8 @@ pub struct HttpClient {
     target: Arc<HttpTarget>,
     host: HeaderValue,
     authorization: Option<HeaderValue>,
-    idempotency_key: Option<HeaderValue>,
+    /// Boxed: rarely set, and it would make every client larger.
+    idempotency_key: Option<Box<HeaderValue>>,
     sender: Option<SendRequest<Full<Bytes>>>,
     session: Option<HeaderValue>,
     next_id: u64,
@@ -57,7 +58,9 @@ impl HttpClient {
             None => None,
         };
         let idempotency_key = match &target.idempotency_key {
-            Some(k) => Some(HeaderValue::from_str(k).map_err(|e| e.to_string())?),
+            Some(k) => Some(Box::new(
+                HeaderValue::from_str(k).map_err(|e| e.to_string())?,
+            )),
             None => None,
         };
         let mut c = HttpClient {
@@ -137,7 +140,7 @@ impl HttpClient {
             req = req.header(hyper::header::AUTHORIZATION, a.clone());
         }
         if let Some(k) = &self.idempotency_key {
-            req = req.header("idempotency-key", k.clone());
+            req = req.header("idempotency-key", (**k).clone());
         }
         if let Some((mcp_method, name)) = mirrored {
             req = req

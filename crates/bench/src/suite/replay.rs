@@ -24,8 +24,8 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Comparison> {
     let (gw, gw_url) = start_gateway(layout, "gateway-replay", &cfg)?;
     let calls = |l: Load| {
         plan.threads(l)
-            .calls(plan.catalog_calls.max(1000))
-            .warmup(plan.catalog_warmup.max(10))
+            .calls(if plan.tiny { 200 } else { 5000 })
+            .warmup(if plan.tiny { 10 } else { 500 })
             .concurrency(1)
     };
     let direct = calls(Load::http("replay-direct", &url))

@@ -12,6 +12,8 @@ pub struct HttpTarget {
     pub path: String,
     /// The `Authorization` header every request carries (`Bearer <credential>`), if any.
     pub authorization: Option<String>,
+    /// The `Idempotency-Key` header every request carries, if any (the replay benchmark).
+    pub idempotency_key: Option<String>,
 }
 
 impl HttpTarget {
@@ -47,6 +49,7 @@ impl HttpTarget {
             host: authority.to_owned(),
             path: path.to_owned(),
             authorization: None,
+            idempotency_key: None,
         })
     }
 }

@@ -403,6 +403,7 @@ pub fn load_keys_file(
         base_dir: &base,
         // A keys file has no upstreams.
         builtins: &|_, _| Ok(()),
+        expand: true,
     };
     resolver.api_keys(&doc.api_keys, roles)
 }

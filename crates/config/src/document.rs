@@ -28,7 +28,8 @@ pub(crate) struct Document {
     #[serde(default)]
     pub roots: Vec<RootDoc>,
     pub upstreams: Option<OrderedMap<Scalar, UpstreamDoc>>,
-    pub products: Option<OrderedMap<Scalar, ProductDoc>>,
+    pub products: Option<OrderedMap<Scalar, crate::product::ProductDoc>>,
+    pub mode: Option<Scalar>,
     pub modern: Option<ModernDoc>,
     pub limits: Option<crate::limits::LimitsDoc>,
     pub idempotency: Option<crate::idempotency::IdempotencyDoc>,
@@ -206,18 +207,4 @@ pub(crate) struct StdioDoc {
 pub(crate) struct RemoteDoc {
     pub url: Scalar,
     pub headers: Option<OrderedMap<Scalar, Scalar>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ProductDoc {
-    pub name: Option<Scalar>,
-    pub status: Option<Scalar>,
-    pub description: Option<Scalar>,
-    #[serde(default)]
-    pub tools: Vec<Scalar>,
-    #[serde(default)]
-    pub prompts: Vec<Scalar>,
-    #[serde(default)]
-    pub resources: Vec<Scalar>,
 }

@@ -26,6 +26,7 @@ mod outbound;
 mod overlay;
 mod plugins;
 mod policy;
+mod product;
 mod resolve;
 mod size;
 mod telemetry;
@@ -48,16 +49,17 @@ pub use model::{
     DEFAULT_MAX_HELD, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_QUEUE, DEFAULT_MAX_ROUNDS,
     DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WAIT, DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT,
     DEFAULT_STATE_DIR, DEFAULT_UPSTREAM_TIMEOUT, Era, FileIntegrity, Fsync, GroupStrategy,
-    HealthConfig, HttpConfig, IdempotencyConfig, IpNet, ItemFilter, JwtAlgorithm, JwtConfig,
-    JwtKeys, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig, OnFull, Outbound, OutboundTls,
-    PluginSettings, PluginsConfig, ProductConfig, ProductStatus, ProxySetting, Rate, Role, Root,
-    Secret, SessionMode, SessionsConfig, StartMode, StateKey, TokenExchange, Transport,
-    UpstreamConfig, WebhookConfig,
+    HealthConfig, HttpConfig, IdempotencyConfig, IdempotencyPolicy, IpNet, ItemFilter,
+    JwtAlgorithm, JwtConfig, JwtKeys, LimitsConfig, MAX_REPLICA_ID_LEN, ModernConfig, OnFull,
+    Outbound, OutboundTls, PluginSettings, PluginsConfig, ProductConfig, ProductStatus,
+    ProxySetting, Rate, Role, Root, Secret, SessionMode, SessionsConfig, StartMode, StateKey,
+    TokenExchange, ToolMode, ToolOverride, Transport, UpstreamConfig, WebhookConfig,
 };
 pub use outbound::ALLOW_PRIVATE_ENV;
 pub use overlay::{FieldError, Kind, Overlay, Written, apply as apply_overlay, remote_url};
 pub use plugins::PLUGINS_DISABLED_ENV;
 pub use policy::MAX_VISIBILITY_SCOPES;
+pub use product::{ProductDoc, parse_product_json};
 pub use resolve::BuiltinCheck;
 pub use telemetry::{
     DEFAULT_OTLP_TIMEOUT, DEFAULT_SERVICE_NAME, OtlpConfig, OtlpProtocol, Sampling, TelemetryConfig,

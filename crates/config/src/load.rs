@@ -72,6 +72,7 @@ fn build(
         env,
         base_dir,
         builtins,
+        expand: true,
     };
     let (mut config, sites) = resolver.config(document)?;
     federation::append(&mut config, &sites, file, env)?;

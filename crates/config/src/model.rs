@@ -100,6 +100,8 @@ pub struct Config {
     pub upstreams: Vec<UpstreamConfig>,
     /// In config file order.
     pub products: Vec<ProductConfig>,
+    /// How `/mcp` offers its tools (`mode:`; a product has its own).
+    pub mode: ToolMode,
     /// Serving MCP 2026-07-28 (stateless) clients.
     pub modern: ModernConfig,
     /// Limits on calls to upstreams, gateway-wide.
@@ -134,6 +136,7 @@ impl Default for Config {
             roots: Vec::new(),
             upstreams: Vec::new(),
             products: Vec::new(),
+            mode: ToolMode::default(),
             modern: ModernConfig::default(),
             limits: LimitsConfig::default(),
             idempotency: IdempotencyConfig::default(),
@@ -711,7 +714,7 @@ pub enum CacheScope {
 }
 
 /// A virtual MCP server: a named selection of the catalog served at `/mcp/v/<id>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProductConfig {
     /// The key under `products:`.
     pub id: String,
@@ -723,6 +726,59 @@ pub struct ProductConfig {
     pub tools: Vec<String>,
     pub prompts: Vec<String>,
     pub resources: Vec<String>,
+    /// Per-tool changes to what the product's clients see, in file order: each names a catalog
+    /// tool (its namespaced name) its `tools` globs select. No two tools of the product are
+    /// exposed under one name (checked when it loads, and against the live catalog).
+    pub overrides: Vec<ToolOverride>,
+    /// Scopes every request at `/mcp/v/<id>` needs, on top of the method's own.
+    pub scopes: Vec<String>,
+    /// Whether `tools/call` here needs, accepts or ignores idempotency keys.
+    pub idempotency: IdempotencyPolicy,
+    /// How tools are offered: the full list, or the two search meta-tools.
+    pub mode: ToolMode,
+}
+
+/// What one product changes about one catalog tool.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ToolOverride {
+    /// The catalog's (namespaced) name of the tool.
+    pub tool: String,
+    /// The name the product exposes it under; calls with it reach the tool, and the catalog
+    /// name is not callable through the product.
+    pub name: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// Members merged over the tool's own `annotations` (a member given here wins).
+    pub annotations: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl ToolOverride {
+    /// The name the product exposes the tool under.
+    pub fn exposed(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.tool)
+    }
+}
+
+/// A product's idempotency policy for `tools/call`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdempotencyPolicy {
+    /// A call to a tool not annotated `readOnlyHint: true` without a key is refused.
+    Required,
+    /// A key is honoured when given (as at `/mcp`).
+    #[default]
+    Optional,
+    /// Keys are ignored: every call reaches the upstream.
+    Off,
+}
+
+/// How an endpoint offers its tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ToolMode {
+    /// `tools/list` lists every tool.
+    #[default]
+    List,
+    /// `tools/list` lists only `search_tools` and `call_tool`, which find and call the tools.
+    Search,
 }
 
 /// Whether a product is served.

@@ -16,10 +16,11 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::document::{ProductDoc, Scalar, UpstreamDoc};
+use crate::document::{Scalar, UpstreamDoc};
 use crate::error::ConfigError;
 use crate::model::{Config, Transport};
 use crate::ordered_map::OrderedMap;
+use crate::product::ProductDoc;
 use crate::resolve::{BuiltinCheck, Resolver, check_groups};
 
 /// The two collections the admin API writes.
@@ -111,11 +112,18 @@ pub fn apply(
     const SOURCE: &str = "admin";
     let doc: OverlayDoc =
         serde_saphyr::from_str(&text).map_err(|e| located(ConfigError::from_yaml(SOURCE, &e)))?;
+    // Upstreams may name secrets as `${VAR}` (the gateway's environment, as in the file);
+    // products never expand: their text reaches every client, so `${VAR}` stays literal.
     let resolver = Resolver {
         file: SOURCE,
         env,
         base_dir,
         builtins,
+        expand: true,
+    };
+    let literal = Resolver {
+        expand: false,
+        ..resolver
     };
     let mut config = base.clone();
     for (key, item) in doc.upstreams.unwrap_or_default().0 {
@@ -130,7 +138,7 @@ pub fn apply(
         }
     }
     for (key, item) in doc.products.unwrap_or_default().0 {
-        let product = resolver.product(&key, item).map_err(located)?;
+        let product = literal.product(&key, item).map_err(located)?;
         match config.products.iter_mut().find(|p| p.id == product.id) {
             Some(slot) => *slot = product,
             None => config.products.push(product),

@@ -14,8 +14,8 @@ use std::time::Duration;
 use serde_saphyr::Location;
 
 use crate::document::{
-    AuditDoc, AuditFileDoc, CheckpointDoc, Document, HttpDoc, ModernDoc, ProductDoc, RemoteDoc,
-    RootDoc, Scalar, SessionsDoc, StdioDoc, UpstreamDoc, WebhookDoc,
+    AuditDoc, AuditFileDoc, CheckpointDoc, Document, HttpDoc, ModernDoc, RemoteDoc, RootDoc,
+    Scalar, SessionsDoc, StdioDoc, UpstreamDoc, WebhookDoc,
 };
 use crate::duration::parse_duration;
 use crate::error::ConfigError;
@@ -32,8 +32,8 @@ use crate::model::{
     DEFAULT_NAMESPACE_SEPARATOR, DEFAULT_PROBE_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT,
     DEFAULT_WEBHOOK_BATCH, DEFAULT_WEBHOOK_DEAD_LETTER, DEFAULT_WEBHOOK_FLUSH,
     DEFAULT_WEBHOOK_QUEUE, DEFAULT_WEBHOOK_RETRIES, DEFAULT_WEBHOOK_TIMEOUT, Era, Fsync,
-    HttpConfig, ModernConfig, OnFull, ProductConfig, ProductStatus, Root, SessionMode,
-    SessionsConfig, StateKey, Transport, UpstreamConfig, WebhookConfig,
+    HttpConfig, ModernConfig, OnFull, Root, SessionMode, SessionsConfig, StateKey, Transport,
+    UpstreamConfig, WebhookConfig,
 };
 use crate::size::parse_size;
 use crate::validate;
@@ -66,6 +66,8 @@ pub(crate) struct Resolver<'a> {
     pub base_dir: &'a Path,
     /// Checks each built-in connector's settings.
     pub builtins: BuiltinCheck<'a>,
+    /// Expand `${VAR}` (a file); text from a client (`PUT /api/products`) is taken as is.
+    pub expand: bool,
 }
 
 impl Resolver<'_> {
@@ -128,6 +130,10 @@ impl Resolver<'_> {
             .into_iter()
             .map(|(key, product)| self.product(&key, product))
             .collect::<Result<_, _>>()?;
+        let mode = match &doc.mode {
+            Some(s) => self.tool_mode(s)?,
+            None => crate::model::ToolMode::default(),
+        };
         let modern = match doc.modern {
             Some(modern) => self.modern(modern)?,
             None => ModernConfig::default(),
@@ -180,6 +186,7 @@ impl Resolver<'_> {
             roots,
             upstreams,
             products,
+            mode,
             modern,
             limits,
             idempotency,
@@ -806,45 +813,6 @@ impl Resolver<'_> {
         Ok((url, headers))
     }
 
-    pub(crate) fn product(
-        &self,
-        key: &Scalar,
-        doc: ProductDoc,
-    ) -> Result<ProductConfig, ConfigError> {
-        let id = key.value.clone();
-        validate::check_name("product id", &id).map_err(|m| self.error(key, m))?;
-        let name = match &doc.name {
-            Some(s) => self.checked(s, |name| {
-                if name.is_empty() {
-                    Err("a product `name` must not be empty".to_owned())
-                } else {
-                    Ok(())
-                }
-            })?,
-            None => id.clone(),
-        };
-        let status = match &doc.status {
-            Some(s) => self.word(
-                "status",
-                s,
-                &[
-                    ("published", ProductStatus::Published),
-                    ("draft", ProductStatus::Draft),
-                ],
-            )?,
-            None => ProductStatus::default(),
-        };
-        Ok(ProductConfig {
-            name,
-            status,
-            description: doc.description.as_ref().map(|s| self.text(s)).transpose()?,
-            tools: self.plain_list("tool glob", &doc.tools)?,
-            prompts: self.plain_list("prompt glob", &doc.prompts)?,
-            resources: self.plain_list("resource glob", &doc.resources)?,
-            id,
-        })
-    }
-
     // ---- scalars -------------------------------------------------------------------------
 
     pub(crate) fn error(&self, scalar: &Scalar, message: impl Into<String>) -> ConfigError {
@@ -853,6 +821,9 @@ impl Resolver<'_> {
 
     /// The scalar's text with `${VAR}` expanded.
     pub(crate) fn text(&self, scalar: &Scalar) -> Result<String, ConfigError> {
+        if !self.expand {
+            return Ok(scalar.value.clone());
+        }
         expand(&scalar.value, self.env).map_err(|e| self.error(scalar, e.to_string()))
     }
 

@@ -19,12 +19,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
-use switchboard_config::{Config, FieldError, Kind, Overlay, ProductConfig, Written};
+use switchboard_config::{Config, FieldError, Kind, Overlay, Written};
 
 use crate::Gateway;
 use crate::principal::Principal;
 use crate::reload::Reloaded;
-use switchboard_protocol::lock;
 
 /// The state file's name under `state_dir`.
 pub const STATE_FILE: &str = "admin.json";
@@ -404,6 +403,18 @@ impl Gateway {
                 message: format!("refused by the egress policy: {e}"),
             }));
         }
+        // A product that would expose two tools of the live catalog under one name is refused
+        // here, before anything is written (a reload would refuse it too, keeping the old set).
+        if kind == Kind::Product
+            && !deleting
+            && let Some(p) = effective.products.iter().find(|p| p.id == id)
+            && let Some(collision) = self.product_report(p).collisions.into_iter().next()
+        {
+            return Err(AdminError::Invalid(FieldError {
+                path: format!("products.{id}.overrides"),
+                message: collision,
+            }));
+        }
         let path = state_file(&inner.init.state_dir);
         let written = overlay.clone();
         tokio::task::spawn_blocking(move || persist(&path, &written))
@@ -462,42 +473,6 @@ impl Gateway {
                     "the admin API's changes (state file) do not fit the new config file: {e}"
                 ))
             }
-        }
-    }
-
-    /// Replaces the products, keeping each one's index (its `Endpoint`, which sessions and
-    /// cached views hold): a product that is gone stays as an empty draft, so nothing can
-    /// reach it and no view built on its index widens. Rebuilds the catalog when they changed.
-    pub(crate) fn set_products(&self, new: &[ProductConfig]) {
-        let changed = {
-            let mut current = lock(&self.state.products);
-            let mut next: Vec<ProductConfig> = current
-                .iter()
-                .map(|old| match new.iter().find(|p| p.id == old.id) {
-                    Some(p) => p.clone(),
-                    None => ProductConfig {
-                        status: switchboard_config::ProductStatus::Draft,
-                        tools: Vec::new(),
-                        prompts: Vec::new(),
-                        resources: Vec::new(),
-                        ..old.clone()
-                    },
-                })
-                .collect();
-            for p in new {
-                if !next.iter().any(|q| q.id == p.id) {
-                    next.push(p.clone());
-                }
-            }
-            if next[..] == current[..] {
-                false
-            } else {
-                *current = next.into();
-                true
-            }
-        };
-        if changed {
-            self.rebuild_catalog();
         }
     }
 }

@@ -87,9 +87,10 @@ impl crate::Gateway {
         if http.legacy_rest.enabled {
             doc["endpoints"]["legacy_rest"] = json!("/v1/mcp");
         }
-        let products = switchboard_protocol::lock(&self.state.products).clone();
-        doc["products"] = products
+        doc["products"] = self
+            .products()
             .iter()
+            .map(|p| &p.cfg)
             .filter(|p| p.status == switchboard_config::ProductStatus::Published)
             .map(|p| {
                 json!({

@@ -149,8 +149,8 @@ pub struct Catalog {
     /// Who may see which of these items (compiled from the upstreams' configs it was built
     /// from, so a view's rules always belong to its catalog).
     pub policy: Arc<crate::policy::Policy>,
-    /// The products served at `/mcp/v/<id>` (the config's, in order).
-    pub products: Arc<[switchboard_config::ProductConfig]>,
+    /// The products served at `/mcp/v/<id>`, and how `/mcp` offers its tools.
+    pub products: Arc<crate::products::Products>,
 }
 
 /// A resource template and a matcher for it.

@@ -23,6 +23,7 @@ pub fn status_of(code: ErrorCode) -> u16 {
         crate::auth::FORBIDDEN => 403,
         RATE_LIMITED => 429,
         crate::idempotency::CONFLICT | crate::idempotency::IN_FLIGHT => 409,
+        crate::idempotency::KEY_REQUIRED => 400,
         ErrorCode::CIRCUIT_OPEN | ErrorCode::AUDIT_BACKLOG => 503,
         ErrorCode::HEADER_MISMATCH
         | ErrorCode::MISSING_CLIENT_CAPABILITY

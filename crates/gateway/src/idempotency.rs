@@ -1,6 +1,6 @@
 //! Idempotent writes: a `tools/call` with an idempotency key (the `Idempotency-Key` header, or
 //! `_meta` `io.github.switchboard-mcp/idempotencyKey`) is answered at most once per (principal,
-//! tool, key). The result is stored with a SHA-256 of the call's canonical arguments:
+//! product, tool, key); a product may require keys or turn them off (`idempotency:`). The result is stored with a SHA-256 of the call's canonical arguments:
 //!
 //! - the same key with the same arguments replays the stored result without calling the
 //!   upstream, marked `_meta["io.github.switchboard-mcp/idempotentReplay"] = true` (and, over
@@ -30,6 +30,21 @@ pub const REPLAY_META_KEY: &str = "io.github.switchboard-mcp/idempotentReplay";
 /// A stored call's result is replayed (-) or refused.
 pub const CONFLICT: ErrorCode = ErrorCode(-31030);
 pub const IN_FLIGHT: ErrorCode = ErrorCode(-31031);
+/// A product with `idempotency: required` got a call without a key (HTTP 400).
+pub const KEY_REQUIRED: ErrorCode = ErrorCode(-31032);
+
+/// The refusal of a keyless call where the product requires a key.
+pub fn key_required(tool: &str) -> RpcError {
+    RpcError::new(
+        KEY_REQUIRED,
+        format!(
+            "this product requires an idempotency key for {tool}: send an Idempotency-Key header (or _meta {}) with 1 to 255 printable ASCII characters",
+            crate::pipeline::IDEMPOTENCY_META_KEY
+        ),
+    )
+    .with_str("category", "invalid_request")
+    .with_str("tool", tool)
+}
 
 enum State {
     Running,
@@ -71,7 +86,8 @@ impl Store {
         }
     }
 
-    /// Looks up `key` (already scoped to principal and tool) for a call with `arguments`.
+    /// Looks up `key` (already scoped to principal, product and tool) for a call with
+    /// `arguments`.
     pub(crate) fn begin(
         self: &Arc<Self>,
         key: String,

@@ -24,6 +24,7 @@ pub mod pipeline;
 pub mod plugins;
 pub mod policy;
 pub mod principal;
+pub mod products;
 pub mod reload;
 pub mod request;
 pub mod resilience;
@@ -42,7 +43,6 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use switchboard_config::Config;
-use switchboard_protocol::lock;
 use switchboard_protocol::object::{self, Edit};
 use switchboard_upstream::reaper::Reaper;
 use tokio::sync::watch;
@@ -51,7 +51,7 @@ use tokio_util::sync::CancellationToken;
 use crate::catalog::Catalog;
 use crate::sessions::Sessions;
 use crate::upstreams::{Registry, Upstream};
-use crate::view::{Endpoint, View, ViewKey, Views};
+use crate::view::{View, ViewKey, Views};
 
 pub use call::relay::Related;
 pub use pipeline::Answer;
@@ -71,9 +71,11 @@ struct State {
     /// Counts catalog rebuilds (each catalog carries its number; views key on it).
     generation: AtomicU64,
     views: Views,
-    /// The products, shared with every catalog. A product keeps its index (its `Endpoint`)
-    /// for the life of the process: a deleted one stays as an empty draft (`admin.rs`).
-    products: std::sync::Mutex<Arc<[switchboard_config::ProductConfig]>>,
+    /// The products served at `/mcp/v/<id>` (replaced whole by a reload or the admin API),
+    /// shared with every catalog built after.
+    products: ArcSwap<products::Products>,
+    /// Each product id's endpoint, for the life of the process.
+    product_slots: products::Slots,
     /// The admin API's state: the file's config, the overlay, the state file.
     admin: admin::Admin,
     /// `tools/call`s per (principal, product, tool) and outcome (`/api/usage`).
@@ -224,15 +226,15 @@ impl Gateway {
                 ))
             })
             .collect();
-        let products = config.products.clone().into();
-        Gateway {
+        let gw = Gateway {
             state: Arc::new(State {
                 config,
                 upstreams: Registry::new(upstreams),
                 catalog: ArcSwap::from_pointee(Catalog::default()),
                 generation: AtomicU64::new(0),
                 views: Views::default(),
-                products: std::sync::Mutex::new(products),
+                products: ArcSwap::from_pointee(products::Products::default()),
+                product_slots: products::Slots::default(),
                 admin: admin::Admin::default(),
                 usage: usage::Usage::new(usage::MAX_KEYS, &metrics),
                 rebuild: std::sync::Mutex::new(()),
@@ -258,7 +260,10 @@ impl Gateway {
                 plugins: plugins::Plugins::new(plugin_report),
                 tracer,
             }),
-        }
+        };
+        let products = gw.compile_products(&gw.state.config.products, gw.state.config.mode);
+        gw.state.products.store(Arc::new(products));
+        gw
     }
 
     /// Starts every upstream's supervisor and the session sweeper. Returns at once: upstreams
@@ -337,22 +342,6 @@ impl Gateway {
         let catalog = self.state.catalog.load();
         let key = key.with_held(catalog.policy.held(principal));
         self.state.views.get(&catalog, key)
-    }
-
-    /// The endpoint of the published product `id` (`/mcp/v/<id>`); `None` for an unknown id or
-    /// a draft, which are answered alike (404).
-    pub fn product_endpoint(&self, id: &str) -> Option<Endpoint> {
-        let i = lock(&self.state.products)
-            .iter()
-            .position(|p| p.id == id && p.status == switchboard_config::ProductStatus::Published)?;
-        Endpoint::product(i)
-    }
-
-    /// The id of the product served at `endpoint` (`None` for `/mcp`), shared.
-    pub fn product_id(&self, endpoint: Endpoint) -> Option<Arc<str>> {
-        let products = lock(&self.state.products);
-        let p = products.get(endpoint.product_index()?)?;
-        Some(Arc::from(p.id.as_str()))
     }
 
     /// Whether a transport should keep the caller's access token for a request

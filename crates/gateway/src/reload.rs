@@ -1,8 +1,9 @@
 //! Applying a new config to a running gateway: only the upstreams whose config changed are
 //! started, restarted or stopped; every other upstream, process, session and in-flight call is
 //! left alone, and clients whose view changed get `list_changed` (the registry and catalog
-//! rebuild see to that). Settings outside `upstreams` are fixed for the process's life: a
-//! reload that changes them says which, and they take effect at the next start.
+//! rebuild see to that). Products and `/mcp`'s `mode` apply live too. Other settings outside
+//! `upstreams` are fixed for the process's life: a reload that changes them says which, and
+//! they take effect at the next start.
 
 use std::sync::atomic::Ordering;
 
@@ -19,6 +20,10 @@ pub struct Reloaded {
     pub unchanged: usize,
     /// Top-level settings that differ from the running ones and need a restart.
     pub needs_restart: Vec<&'static str>,
+    /// The products (or `/mcp`'s `mode`) changed and were applied.
+    pub products: bool,
+    /// The new products were refused (two tools under one name); the running ones stay.
+    pub products_refused: Option<String>,
 }
 
 impl Reloaded {
@@ -31,8 +36,13 @@ impl Reloaded {
                 v.join(", ")
             }
         };
+        let products = match (&self.products_refused, self.products) {
+            (Some(why), _) => format!("; products refused: {why}"),
+            (None, true) => "; products applied".to_owned(),
+            (None, false) => String::new(),
+        };
         format!(
-            "added: {}; changed: {}; removed: {}; unchanged: {}",
+            "added: {}; changed: {}; removed: {}; unchanged: {}{products}",
             list(&self.added),
             list(&self.changed),
             list(&self.removed),
@@ -103,8 +113,20 @@ impl Gateway {
         for cfg in start {
             self.upsert_upstream(cfg.clone()).await;
         }
-        // Products change live: sessions whose view changed hear `list_changed`.
-        self.set_products(&new.products);
+        // Products (and `/mcp`'s mode) apply live, after the upstreams they select: refused
+        // whole, keeping the running ones, when one would expose two tools under one name.
+        let running = self.products();
+        let same = running.whole_mode == new.mode
+            && running.iter().map(|p| &p.cfg).eq(new.products.iter());
+        if !same {
+            match self.set_products(&new.products, new.mode) {
+                Ok(()) => r.products = true,
+                Err(why) => {
+                    tracing::error!("products not reloaded: {why}");
+                    r.products_refused = Some(why);
+                }
+            }
+        }
         r.needs_restart = fixed_settings_changed(&self.state.config, new);
         r
     }

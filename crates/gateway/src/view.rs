@@ -2,7 +2,8 @@
 //!
 //! A [`View`] is the catalog narrowed by everything that decides visibility: the tools a
 //! 2026-07-28 caller cannot call right (invalid `x-mcp-header` annotations) and the caller's
-//! visibility scopes ([`crate::policy`]); later, a product's selection. Every list, call, read,
+//! visibility scopes ([`crate::policy`]); and at `/mcp/v/<id>`, the product's selection, with its
+//! per-tool overrides (a renamed tool resolves by its new name only). Every list, call, read,
 //! completion, subscription, listen fan-out and 2026-07-28 header check asks the view, through
 //! [`View::items`] and [`View::resolve`], so a hidden item and an unknown one are the same thing
 //! by construction: there is no second lookup that could tell them apart.
@@ -19,8 +20,11 @@ use switchboard_protocol::headers::ParamHeader;
 
 use crate::catalog::{Catalog, Entry, ListKind};
 use crate::policy;
+use crate::products::Product;
 use crate::upstreams::UpstreamId;
+use switchboard_config::{ToolMode, ToolOverride};
 use switchboard_protocol::lock;
+use switchboard_protocol::object::{self, Edit};
 
 /// Which view: everything that decides what a caller sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,14 +46,9 @@ impl Endpoint {
     /// `/mcp`.
     pub const WHOLE: Endpoint = Endpoint(0);
 
-    /// The product at `index` in the config's `products`.
+    /// The product given slot `index` (see `crate::products`).
     pub(crate) fn product(index: usize) -> Option<Endpoint> {
         u16::try_from(index + 1).ok().map(Endpoint)
-    }
-
-    /// The index of its product in the config's `products`, unless it is `/mcp`.
-    pub fn product_index(self) -> Option<usize> {
-        (self.0 > 0).then(|| usize::from(self.0 - 1))
     }
 }
 
@@ -100,6 +99,15 @@ pub struct View {
     shown: [Vec<u32>; 4],
     /// Per kind, whether each catalog position is shown; `None` when all are.
     visible: [Option<Vec<bool>>; 4],
+    /// The product served at this endpoint (`None` at `/mcp`).
+    product: Option<Arc<Product>>,
+    /// Tools are offered through `search_tools` and `call_tool` (`mode: search`).
+    search: bool,
+    /// With a product's overrides: every shown tool by the name the product exposes it under
+    /// (catalog position); a renamed tool's catalog name is not in it.
+    names: Option<HashMap<Box<str>, u32>>,
+    /// Tool items the product's overrides rewrote, by catalog position.
+    rewritten: HashMap<u32, Box<str>>,
 }
 
 impl View {
@@ -108,30 +116,28 @@ impl View {
         let policy = &catalog.policy;
         let mut shown: [Vec<u32>; 4] = Default::default();
         let mut visible: [Option<Vec<bool>>; 4] = Default::default();
+        let product = catalog.products.at(key.endpoint).cloned();
+        // An endpoint whose product is gone shows nothing (its sessions find no route anyway).
+        let gone = key.endpoint != Endpoint::WHOLE && product.is_none();
+        let search = match &product {
+            Some(p) => p.cfg.mode == ToolMode::Search,
+            None => catalog.products.whole_mode == ToolMode::Search,
+        };
+        let mut names = None;
+        let mut rewritten = HashMap::new();
         for kind in ListKind::ALL {
             let n = catalog.len(kind);
-            let mut flags = vec![true; n];
+            let mut flags = vec![!gone; n];
             if key.modern && kind == ListKind::Tools {
                 for p in catalog.modern_hidden_positions() {
                     flags[p] = false;
                 }
             }
-            // A product index this catalog does not know (built before the product was
-            // added) shows nothing rather than everything.
-            if let Some(i) = key.endpoint.product_index()
-                && catalog.products.get(i).is_none()
-            {
-                flags.fill(false);
-            }
-            if let Some(product) = key
-                .endpoint
-                .product_index()
-                .and_then(|i| catalog.products.get(i))
-            {
+            if let Some(product) = &product {
                 let globs = match kind {
-                    ListKind::Tools => &product.tools,
-                    ListKind::Prompts => &product.prompts,
-                    ListKind::Resources | ListKind::Templates => &product.resources,
+                    ListKind::Tools => &product.cfg.tools,
+                    ListKind::Prompts => &product.cfg.prompts,
+                    ListKind::Resources | ListKind::Templates => &product.cfg.resources,
                 };
                 for (p, flag) in flags.iter_mut().enumerate() {
                     let e = catalog.entry(kind, p);
@@ -157,6 +163,13 @@ impl View {
                     }
                 }
             }
+            if kind == ListKind::Tools
+                && let Some(p) = product.as_ref().filter(|p| !p.cfg.overrides.is_empty())
+            {
+                let (table, items) = apply_overrides(&catalog, &p.cfg.overrides, &mut flags);
+                names = Some(table);
+                rewritten = items;
+            }
             shown[kind.index()] = (0..n)
                 .filter(|&p| flags[p])
                 .filter_map(|p| u32::try_from(p).ok())
@@ -170,7 +183,50 @@ impl View {
             catalog,
             shown,
             visible,
+            product,
+            search,
+            names,
+            rewritten,
         }
+    }
+
+    /// The product served at this endpoint (`None` at `/mcp`).
+    pub fn product(&self) -> Option<&Arc<Product>> {
+        self.product.as_ref()
+    }
+
+    /// Whether tools are offered through the search meta-tools (`mode: search`).
+    pub fn search_mode(&self) -> bool {
+        self.search
+    }
+
+    /// The item at catalog position `pos` as this view shows it.
+    fn item(&self, kind: ListKind, pos: usize) -> &str {
+        // Without overrides (every view but a product's with some) this is one branch: no hash.
+        if kind == ListKind::Tools
+            && !self.rewritten.is_empty()
+            && let Some(r) = u32::try_from(pos).ok().and_then(|p| self.rewritten.get(&p))
+        {
+            return r;
+        }
+        &self.catalog.entry(kind, pos).raw
+    }
+
+    /// The catalog position of a tool this view shows under `name`.
+    fn tool_position(&self, name: &str) -> Option<usize> {
+        match &self.names {
+            Some(names) => names.get(name).map(|&p| p as usize),
+            None => self
+                .catalog
+                .position(ListKind::Tools, name)
+                .filter(|&p| self.is_shown(ListKind::Tools, p)),
+        }
+    }
+
+    /// A tool this view shows, as it shows it (overrides applied).
+    pub fn tool_item(&self, name: &str) -> Option<&str> {
+        self.tool_position(name)
+            .map(|p| self.item(ListKind::Tools, p))
     }
 
     pub fn key(&self) -> ViewKey {
@@ -202,7 +258,7 @@ impl View {
     pub fn items(&self, kind: ListKind) -> impl ExactSizeIterator<Item = &str> + '_ {
         self.shown[kind.index()]
             .iter()
-            .map(move |&p| &*self.catalog.entry(kind, p as usize).raw)
+            .map(move |&p| self.item(kind, p as usize))
     }
 
     /// Resolves an exposed tool or prompt name, or a resource URI (`ListKind::Resources`: a
@@ -210,7 +266,10 @@ impl View {
     /// serves resources at all). `None` for an unknown name and a hidden one alike.
     pub fn resolve<'a>(&'a self, kind: ListKind, name: &'a str) -> Option<Target<'a>> {
         match kind {
-            ListKind::Tools | ListKind::Prompts => {
+            ListKind::Tools => self
+                .tool_position(name)
+                .map(|pos| to_target(self.catalog.entry(kind, pos), None)),
+            ListKind::Prompts => {
                 let pos = self.catalog.position(kind, name)?;
                 self.is_shown(kind, pos)
                     .then(|| to_target(self.catalog.entry(kind, pos), None))
@@ -258,7 +317,7 @@ impl View {
         name: &str,
         resolve: impl FnOnce() -> switchboard_telemetry::ToolMetrics,
     ) -> switchboard_telemetry::ToolMetrics {
-        match self.catalog.position(ListKind::Tools, name) {
+        match self.tool_position(name) {
             Some(p) => self
                 .catalog
                 .entry(ListKind::Tools, p)
@@ -271,19 +330,27 @@ impl View {
 
     /// The `x-mcp-header` annotations of a tool this view shows, if it has any.
     pub fn param_headers(&self, tool: &str) -> Option<&Arc<[ParamHeader]>> {
-        self.resolve(ListKind::Tools, tool)?;
-        self.catalog.param_headers(tool)
+        let pos = self.tool_position(tool)?;
+        if self.names.is_none() {
+            return self.catalog.param_headers(tool);
+        }
+        let own = exposed_name(ListKind::Tools, self.catalog.entry(ListKind::Tools, pos));
+        self.catalog.param_headers(&own)
     }
 
-    /// Whether a list differs between two views (what their clients must be told about).
+    /// Whether a list differs between two views (what their clients must be told about). A
+    /// search-mode tool list is the two meta-tools whatever the catalog holds.
     pub fn differs(&self, other: &View, kind: ListKind) -> bool {
-        !self.items(kind).eq(other.items(kind))
+        if kind == ListKind::Tools && self.search && other.search {
+            return false;
+        }
+        self.search != other.search || !self.items(kind).eq(other.items(kind))
     }
 }
 
 /// The name a product's globs match: the exposed (namespaced) name of a tool or prompt, the
 /// URI of a resource, the URI template of a template.
-fn exposed_name(kind: ListKind, e: &Entry) -> std::borrow::Cow<'_, str> {
+pub(crate) fn exposed_name(kind: ListKind, e: &Entry) -> std::borrow::Cow<'_, str> {
     match kind {
         ListKind::Tools | ListKind::Prompts => {
             switchboard_protocol::object::get_str(&e.raw, "name")
@@ -291,6 +358,72 @@ fn exposed_name(kind: ListKind, e: &Entry) -> std::borrow::Cow<'_, str> {
         }
         ListKind::Resources | ListKind::Templates => std::borrow::Cow::Borrowed(&e.original),
     }
+}
+
+/// A product's overrides over the shown tools (`flags`): the table of exposed names and the
+/// rewritten items. Two shown tools under one name (possible only when the catalog changed
+/// after the product was saved): the earlier in catalog order keeps it, the other is hidden
+/// from the product (and `product_report` says so).
+fn apply_overrides(
+    catalog: &Catalog,
+    overrides: &[ToolOverride],
+    flags: &mut [bool],
+) -> (HashMap<Box<str>, u32>, HashMap<u32, Box<str>>) {
+    let mut names: HashMap<Box<str>, u32> = HashMap::with_capacity(flags.len());
+    let mut rewritten = HashMap::new();
+    for (p, flag) in flags.iter_mut().enumerate() {
+        let Ok(pos) = u32::try_from(p) else { break };
+        if !*flag {
+            continue;
+        }
+        let e = catalog.entry(ListKind::Tools, p);
+        let own = exposed_name(ListKind::Tools, e);
+        let o = overrides.iter().find(|o| o.tool == *own);
+        let exposed = o.map_or(&*own, |o| o.exposed());
+        if names.contains_key(exposed) {
+            *flag = false;
+            continue;
+        }
+        names.insert(exposed.into(), pos);
+        if let Some(raw) = o.and_then(|o| rewrite(&e.raw, o)) {
+            rewritten.insert(pos, raw);
+        }
+    }
+    (names, rewritten)
+}
+
+/// A tool item with an override applied: name, title and description replaced, annotations
+/// merged over the tool's own. Every other byte is kept.
+fn rewrite(raw: &str, o: &ToolOverride) -> Option<Box<str>> {
+    let name = o.name.as_deref().map(object::json_string);
+    let title = o.title.as_deref().map(object::json_string);
+    let description = o.description.as_deref().map(object::json_string);
+    let annotations = o.annotations.as_ref().map(|add| {
+        let mut own = object::get(raw, "annotations")
+            .and_then(|a| {
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(a).ok()
+            })
+            .unwrap_or_default();
+        for (k, v) in add {
+            own.insert(k.clone(), v.clone());
+        }
+        serde_json::Value::Object(own).to_string()
+    });
+    let mut edits: Vec<(&str, Edit<'_>)> = Vec::with_capacity(4);
+    for (key, value) in [
+        ("name", &name),
+        ("title", &title),
+        ("description", &description),
+        ("annotations", &annotations),
+    ] {
+        if let Some(v) = value {
+            edits.push((key, Edit::Set(v)));
+        }
+    }
+    if edits.is_empty() {
+        return None;
+    }
+    object::edit(raw, &edits).map(String::into_boxed_str)
 }
 
 fn to_target<'a>(e: &'a Entry, uri: Option<&'a str>) -> Target<'a> {
@@ -398,6 +531,53 @@ mod tests {
         assert!(!modern.items(ListKind::Tools).any(|i| i.contains("a__bad")));
         let b = modern.resolve(ListKind::Tools, "b__echo").unwrap();
         assert_eq!((b.upstream.as_str(), b.original), ("b", "echo"));
+    }
+
+    #[test]
+    fn a_products_overrides_rename_rewrite_and_hide_the_old_name() {
+        let mut c = Arc::try_unwrap(catalog(1)).unwrap();
+        let product = switchboard_config::ProductConfig {
+            id: "p".into(),
+            tools: vec!["a__*".into(), "b__echo".into()],
+            overrides: vec![
+                ToolOverride {
+                    tool: "a__echo".into(),
+                    name: Some("say".into()),
+                    title: Some("Say".into()),
+                    annotations: Some(serde_json::from_str(r#"{"readOnlyHint":true}"#).unwrap()),
+                    ..ToolOverride::default()
+                },
+                // Collides with `say` only in the live catalog: the later tool is hidden.
+                ToolOverride {
+                    tool: "b__echo".into(),
+                    name: Some("say".into()),
+                    ..ToolOverride::default()
+                },
+            ],
+            ..Default::default()
+        };
+        c.products = Arc::new(crate::products::Products::numbered(&[product]));
+        let endpoint = Endpoint::product(0).unwrap();
+        let v = View::build(Arc::new(c), ViewKey::at(endpoint, false));
+        let items: Vec<&str> = v.items(ListKind::Tools).collect();
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert!(items[0].contains(r#""name":"say""#) && items[0].contains(r#""title":"Say""#));
+        assert!(
+            items[0].contains(r#""annotations":{"readOnlyHint":true}"#),
+            "{}",
+            items[0]
+        );
+        assert!(items[0].contains(r#""inputSchema":{"type":"object"}"#));
+        let t = v.resolve(ListKind::Tools, "say").unwrap();
+        assert_eq!((t.upstream.as_str(), t.original), ("a", "echo"));
+        assert_eq!(v.resolve(ListKind::Tools, "a__echo"), None);
+        assert_eq!(v.resolve(ListKind::Tools, "b__echo"), None);
+        assert!(v.resolve(ListKind::Tools, "a__bad").is_some());
+        assert_eq!(v.tool_item("say"), Some(items[0]));
+        // A product that is gone shows nothing.
+        let gone = View::build(catalog(2), ViewKey::at(endpoint, false));
+        assert_eq!(gone.len(ListKind::Tools), 0);
+        assert_eq!(gone.resolve(ListKind::Tools, "a__echo"), None);
     }
 
     #[test]

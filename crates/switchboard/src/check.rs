@@ -113,6 +113,11 @@ fn plan(c: &Config, file: &str) -> (String, bool) {
         let _ = writeln!(s, "products: {}", c.products.len());
         for p in &c.products {
             let _ = writeln!(s, "  {:<16} {:?}  tools {:?}", p.id, p.name, p.tools);
+            for o in &p.overrides {
+                if o.exposed() != o.tool {
+                    let _ = writeln!(s, "  {:<16} {} exposed as {}", "", o.tool, o.exposed());
+                }
+            }
         }
     }
     s.push_str(&crate::plugin::plan(c));
@@ -174,6 +179,18 @@ fn connected(gw: &Gateway) -> (String, bool) {
         };
         for n in names {
             let _ = writeln!(s, "  {n}");
+        }
+    }
+    // What the live catalog says about each product: globs that select nothing are a warning,
+    // two tools exposed under one name an error.
+    for p in gw.products().iter() {
+        let report = gw.product_report(&p.cfg);
+        for w in &report.warnings {
+            let _ = writeln!(s, "warning: product {}: {w}", p.cfg.id);
+        }
+        for c in &report.collisions {
+            healthy = false;
+            let _ = writeln!(s, "error: product {}: {c}", p.cfg.id);
         }
     }
     if !catalog.withheld.is_empty() {

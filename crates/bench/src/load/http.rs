@@ -39,6 +39,8 @@ pub struct HttpClient {
     target: Arc<HttpTarget>,
     host: HeaderValue,
     authorization: Option<HeaderValue>,
+    /// Boxed: rarely set, and it would make every client larger.
+    idempotency_key: Option<Box<HeaderValue>>,
     sender: Option<SendRequest<Full<Bytes>>>,
     session: Option<HeaderValue>,
     next_id: u64,
@@ -55,10 +57,17 @@ impl HttpClient {
             Some(a) => Some(HeaderValue::from_str(a).map_err(|e| e.to_string())?),
             None => None,
         };
+        let idempotency_key = match &target.idempotency_key {
+            Some(k) => Some(Box::new(
+                HeaderValue::from_str(k).map_err(|e| e.to_string())?,
+            )),
+            None => None,
+        };
         let mut c = HttpClient {
             target,
             host,
             authorization,
+            idempotency_key,
             sender: None,
             session: None,
             next_id: 1,
@@ -129,6 +138,9 @@ impl HttpClient {
         }
         if let Some(a) = &self.authorization {
             req = req.header(hyper::header::AUTHORIZATION, a.clone());
+        }
+        if let Some(k) = &self.idempotency_key {
+            req = req.header("idempotency-key", (**k).clone());
         }
         if let Some((mcp_method, name)) = mirrored {
             req = req

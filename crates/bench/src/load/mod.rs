@@ -108,6 +108,10 @@ pub struct Args {
     /// HTTP: send `Authorization: Bearer <CREDENTIAL>` on every request (an API key or a JWT).
     #[arg(long, value_name = "CREDENTIAL")]
     pub bearer: Option<String>,
+    /// HTTP: send `Idempotency-Key: KEY` on every request (all calls after the first are
+    /// replays of it when the arguments stay the same).
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
     /// Hard cap on each phase.
     #[arg(long, default_value = DEFAULT_MAX_DURATION, value_parser = parse_duration)]
     pub max_duration: Duration,
@@ -146,6 +150,7 @@ impl Args {
             (Some(url), false) => {
                 let mut t = HttpTarget::parse(url)?;
                 t.authorization = self.bearer.as_ref().map(|b| format!("Bearer {b}"));
+                t.idempotency_key = self.idempotency_key.clone();
                 Target::Http(t)
             }
             (None, true) => {

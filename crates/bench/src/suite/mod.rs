@@ -3,7 +3,7 @@
 //! It runs every measurement in turn — [`transport`] (direct vs gateway, HTTP and stdio, four
 //! concurrencies, with a bare-proxy floor beside the gateway), [`memory`], [`startup`],
 //! [`payload`] (1 MiB result), [`catalog`] (5,000 tools) and [`isolation`] (slow upstream beside
-//! a fast one) — each starting its own upstreams and gateway ([`process`], [`config`]) and
+//! a fast one) and [`replay`] (an idempotent replay at c=1) — each starting its own upstreams and gateway ([`process`], [`config`]) and
 //! driving `switchboard-load` ([`load`]). The results
 //! ([`results`]) are checked against the issue's [`targets`], written as JSON and rendered
 //! into `docs/performance.md` ([`markdown`]), and optionally compared with a baseline
@@ -21,6 +21,7 @@ pub mod otlp_sink;
 pub mod payload;
 pub mod plan;
 pub mod process;
+pub mod replay;
 pub mod results;
 pub mod rounds;
 pub mod startup;
@@ -47,15 +48,18 @@ pub enum Case {
     BigResult,
     Catalog,
     Isolation,
+    /// `tools/call` replayed from the idempotency store at c=1.
+    HttpReplay,
 }
 
-const ALL_CASES: [Case; 6] = [
+const ALL_CASES: [Case; 7] = [
     Case::Transport,
     Case::Memory,
     Case::Startup,
     Case::BigResult,
     Case::Catalog,
     Case::Isolation,
+    Case::HttpReplay,
 ];
 
 #[derive(Debug, Parser)]
@@ -184,6 +188,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             Case::BigResult => payload::run(&layout, &plan).map(|v| r.big_result = v),
             Case::Catalog => catalog::run(&layout, &plan).map(|v| r.catalog = Some(v)),
             Case::Isolation => isolation::run(&layout, &plan).map(|v| r.isolation = v),
+            Case::HttpReplay => replay::run(&layout, &plan).map(|v| r.transport.push(v)),
         };
         match outcome {
             Ok(()) => eprintln!("  {case:?} done in {:.1} s", tc.elapsed().as_secs_f64()),

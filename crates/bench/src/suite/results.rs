@@ -162,7 +162,7 @@ pub fn is_floor(path: &str) -> bool {
 pub const TCP_FLOOR: &str = "tcp-floor";
 
 /// Every transport path: its id in the JSON and its name on the page, in the page's order.
-const PATHS: [(&str, &str); 12] = [
+const PATHS: [(&str, &str); 13] = [
     ("http", "HTTP"),
     ("http-off", "HTTP, features off"),
     ("http-on", "HTTP, features on"),
@@ -175,6 +175,7 @@ const PATHS: [(&str, &str); 12] = [
     ("stdio", "stdio"),
     ("stdio-floor", "stdio floor (bare relay)"),
     ("http-stdio", "HTTP→stdio"),
+    (super::replay::PATH, "HTTP, idempotent replay"),
 ];
 
 /// A path's name on the page (`?` for one this build does not know).

@@ -47,6 +47,15 @@ fn find<'a>(r: &'a Results, path: &str, c: usize) -> Option<&'a Comparison> {
 /// Checks every target the run has numbers for.
 pub fn check(r: &Results) -> Vec<TargetCheck> {
     let mut out = Vec::new();
+    if let Some(c) = find(r, super::replay::PATH, 1) {
+        out.push(at_most(
+            "idempotent replay c=1: p50 latency",
+            c.gateway.latency_ms.p50,
+            0.1,
+            "ms",
+            c.key(),
+        ));
+    }
     if let Some(c) = find(r, "http", 1) {
         out.push(at_most(
             "HTTP c=1: added p50 latency",

@@ -325,7 +325,7 @@ impl Gateway {
         mark(span, "authorize");
         self.rate_limit(req, msg, method)?;
         mark(span, "rate_limit");
-        let decision = self.idempotency(req, msg, method)?;
+        let decision = self.idempotency(req, &view, msg, method)?;
         mark(span, "idempotency");
         Ok((view, decision))
     }
@@ -372,10 +372,16 @@ impl Gateway {
     }
 
     /// Stage 4: may this principal do this? Each method family needs its scope (`mcp.tools.read`
-    /// to list tools, `mcp.invoke` to call one, `mcp.prompts.read`, `mcp.resources.read`); a
-    /// refusal is -31041 (HTTP 403) naming the scopes it lacks.
+    /// to list tools, `mcp.invoke` to call one, `mcp.prompts.read`, `mcp.resources.read`), and
+    /// every request at a product needs the product's `scopes`; a refusal is -31041 (HTTP 403)
+    /// naming the scopes it lacks.
     #[inline]
-    fn authorize(&self, req: &Request<'_>, _view: &View, method: &str) -> Result<(), RpcError> {
+    fn authorize(&self, req: &Request<'_>, view: &View, method: &str) -> Result<(), RpcError> {
+        if let Some(p) = view.product()
+            && method != "ping"
+        {
+            check_product_scopes(req.principal, &p.cfg, method)?;
+        }
         let needed = match method {
             "tools/list" => "mcp.tools.read",
             "tools/call" => "mcp.invoke",
@@ -430,13 +436,26 @@ impl Gateway {
     /// Stage 6: a `tools/call`'s idempotency key, from the `Idempotency-Key` header or its
     /// `_meta`, must be well formed; a call made with one is answered at most once
     /// ([`crate::idempotency`]).
+    ///
+    /// Per product (`idempotency:`): `off` ignores keys; `required` refuses a call without one
+    /// to a tool the product does not show as `readOnlyHint: true`. Results are stored per
+    /// (principal, product, tool as called, key). In search mode, a `call_tool` is keyed and
+    /// judged by the tool it calls.
     fn idempotency(
         &self,
         req: &Request<'_>,
+        view: &View,
         msg: &Message,
         method: &str,
     ) -> Result<Option<Decision>, RpcError> {
+        use switchboard_config::IdempotencyPolicy;
         if method != "tools/call" {
+            return Ok(None);
+        }
+        let policy = view
+            .product()
+            .map_or(IdempotencyPolicy::Optional, |p| p.cfg.idempotency);
+        if policy == IdempotencyPolicy::Off {
             return Ok(None);
         }
         let from_meta;
@@ -446,6 +465,16 @@ impl Gateway {
                 .param("_meta")
                 .and_then(|m| switchboard_protocol::object::get(m, IDEMPOTENCY_META_KEY))
             {
+                None if policy == IdempotencyPolicy::Required => {
+                    let (tool, _) = methods::called_tool(view, msg);
+                    return match view.tool_item(&tool) {
+                        // An unknown (or hidden) name is the handler's to answer.
+                        Some(item) if !read_only(item) => {
+                            Err(crate::idempotency::key_required(&tool))
+                        }
+                        _ => Ok(None),
+                    };
+                }
                 None => return Ok(None),
                 Some(raw) => {
                     from_meta =
@@ -458,13 +487,12 @@ impl Gateway {
                 }
             },
         };
-        let tool = msg.param_str("name").unwrap_or_default();
-        // Scoped to who calls and what: another principal's or another tool's key is another.
-        let scoped = format!("{}\n{}\n{}", req.principal.id(), tool, key);
-        self.state
-            .idempotency
-            .begin(scoped, msg.param("arguments"))
-            .map(Some)
+        let (tool, arguments) = methods::called_tool(view, msg);
+        // Scoped to who calls, where and what: another principal's, another product's or
+        // another tool's key is another. `/mcp` is the empty product (no product id is empty).
+        let product = view.product().map_or("", |p| &p.id);
+        let scoped = format!("{}\n{product}\n{tool}\n{key}", req.principal.id());
+        self.state.idempotency.begin(scoped, arguments).map(Some)
     }
 
     /// Stage 9: exactly one answer in the caller's era (or none, for a cancelled request).
@@ -502,7 +530,10 @@ impl Gateway {
             ))),
             // Refusals that are HTTP's to make keep their status in every era: 401, 403, 409,
             // 429 and 503.
-            Err(e) if matches!(error::status_of(e.code), 401 | 403 | 409 | 429 | 503) => {
+            Err(e)
+                if matches!(error::status_of(e.code), 401 | 403 | 409 | 429 | 503)
+                    || e.code == crate::idempotency::KEY_REQUIRED =>
+            {
                 let status = error::status_of(e.code);
                 Answer::Status(status, error_response(id, e, req.request_id))
             }
@@ -554,12 +585,10 @@ impl Gateway {
         } else {
             switchboard_telemetry::UNKNOWN
         };
-        let product = req
-            .view
-            .endpoint()
-            .product_index()
-            .and_then(|i| catalog.products.get(i))
-            .map_or("", |p| p.id.as_str());
+        let product = catalog
+            .products
+            .at(req.view.endpoint())
+            .map_or("", |p| &*p.id);
         self.state
             .usage
             .count(req.principal.id(), product, tool, outcome);
@@ -698,6 +727,31 @@ impl Gateway {
             Err(e) => error(&e.to_json()),
         }
     }
+}
+
+/// Whether a tool item says it changes nothing (`annotations.readOnlyHint: true`).
+fn read_only(item: &str) -> bool {
+    switchboard_protocol::object::get(item, "annotations")
+        .is_some_and(|a| switchboard_protocol::object::is_true(a, "readOnlyHint"))
+}
+
+/// Every request at a product needs the product's `scopes` (a caller lacking one is refused as
+/// for a method scope: -31041, HTTP 403, naming what it lacks).
+pub(crate) fn check_product_scopes(
+    principal: &crate::principal::Principal,
+    product: &switchboard_config::ProductConfig,
+    method: &str,
+) -> Result<(), RpcError> {
+    if product.scopes.iter().all(|s| principal.may(s)) {
+        return Ok(());
+    }
+    let missing: Vec<&str> = product
+        .scopes
+        .iter()
+        .filter(|s| !principal.may(s))
+        .map(String::as_str)
+        .collect();
+    Err(error::insufficient_scope(method, &missing))
 }
 
 /// The result a call completed with, if it did: the upstream's result (an `isError` one

@@ -42,6 +42,11 @@ impl Gateway {
                 "initialize requires params.protocolVersion",
             ))
         })?;
+        // A product's `scopes` hold for opening a session there too.
+        if let Some(p) = self.products().at(endpoint) {
+            crate::pipeline::check_product_scopes(principal, &p.cfg, "initialize")
+                .map_err(SessionRefused::Invalid)?;
+        }
         let revision = switchboard_protocol::Revision::negotiate_served(&requested);
         let caps = ClientCaps::parse(object::get(params, "capabilities"));
         let client_info = object::get(params, "clientInfo").unwrap_or("{}");

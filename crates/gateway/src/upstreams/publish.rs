@@ -52,7 +52,7 @@ impl Gateway {
             members.iter().map(|u| &u.cfg),
             &self.state.config.auth.roles,
         ));
-        new.products = lock(&self.state.products).clone();
+        new.products = self.state.products.load_full();
         let new = Arc::new(new);
         let old = self.state.catalog.swap(new.clone());
         // Reported once, when an item starts being withheld (rebuilds happen often).

@@ -197,8 +197,11 @@ fn initialize(
             return Err(Rejection::overloaded(&format!("{why}; try again later")).with_id(Some(id)));
         }
         Err(SessionRefused::Invalid(e)) => {
+            // A refusal HTTP has a status for (a product's scopes: 403) keeps it.
+            let status = StatusCode::from_u16(switchboard_gateway::error::status_of(e.code))
+                .unwrap_or(StatusCode::OK);
             let body = encode::error(Some(&id), &e.with_str("request_id", rid).to_json());
-            return Ok(json(StatusCode::OK, Bytes::from(body)));
+            return Ok(json(status, Bytes::from(body)));
         }
     };
     let store = EventStore::new(srv.event_buffer, session.record.revision.has_sse_priming());

@@ -6,7 +6,10 @@ mod complete;
 mod lists;
 mod logging;
 mod resources;
+mod search;
 mod tasks;
+
+pub(crate) use search::called_tool;
 
 use switchboard_protocol::{ErrorCode, Message, RpcError};
 
@@ -38,10 +41,18 @@ pub(crate) async fn dispatch(
             ErrorCode::INVALID_REQUEST,
             "the session is already initialized",
         )),
+        "tools/list" if cx.view.search_mode() => Ok(Outcome::Local(search::LIST.to_owned())),
         "tools/list" => lists::list(cx, ListKind::Tools, msg),
         "prompts/list" => lists::list(cx, ListKind::Prompts, msg),
         "resources/list" => lists::list(cx, ListKind::Resources, msg),
         "resources/templates/list" => lists::list(cx, ListKind::Templates, msg),
+        // `mode: search`: only the two meta-tools are there to call.
+        "tools/call" if cx.view.search_mode() => match msg.param_str("name").as_deref() {
+            Some(search::SEARCH_TOOLS) => search::search(cx, msg),
+            Some(search::CALL_TOOL) => search::call_tool(gw, cx, msg).await,
+            Some(other) => Err(error::unknown_tool(other)),
+            None => Err(error::invalid_params("params.name must be a string")),
+        },
         "tools/call" => call::call_named(gw, cx, ListKind::Tools, msg).await,
         "prompts/get" => call::call_named(gw, cx, ListKind::Prompts, msg).await,
         "resources/read" => resources::read(gw, cx, msg).await,

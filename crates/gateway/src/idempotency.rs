@@ -42,7 +42,6 @@ pub fn key_required(tool: &str) -> RpcError {
             crate::pipeline::IDEMPOTENCY_META_KEY
         ),
     )
-    .with_str("category", "invalid_request")
     .with_str("tool", tool)
 }
 

@@ -173,7 +173,7 @@ catalogue! {
         UPSTREAM_CLOSED, SHUTTING_DOWN, OVERLOADED, CIRCUIT_OPEN, AUDIT_BACKLOG,
         CLIENT_LACKS_CAPABILITY, NO_CLIENT_FOR_REQUEST, CLIENT_TIMEOUT, STATE_EXPIRED,
         STATE_ELSEWHERE, TOO_MANY_ROUNDS, TOO_MANY_HELD, IDEMPOTENCY_CONFLICT,
-        IDEMPOTENCY_IN_FLIGHT, UNAUTHENTICATED, INSUFFICIENT_SCOPE, RATE_LIMITED,
+        IDEMPOTENCY_IN_FLIGHT, IDEMPOTENCY_KEY_REQUIRED, UNAUTHENTICATED, INSUFFICIENT_SCOPE, RATE_LIMITED,
     ];
 
     // JSON-RPC and MCP codes, with their spec meaning.
@@ -214,6 +214,7 @@ catalogue! {
     TOO_MANY_HELD = "too_many_held", -31023, 200, Overloaded;
     IDEMPOTENCY_CONFLICT = "idempotency_conflict", -31030, 409, IdempotencyConflict;
     IDEMPOTENCY_IN_FLIGHT = "idempotency_in_flight", -31031, 409, IdempotencyInFlight;
+    IDEMPOTENCY_KEY_REQUIRED = "idempotency_key_required", -31032, 400, InvalidRequest;
     UNAUTHENTICATED = "unauthenticated", -31040, 401, Auth;
     INSUFFICIENT_SCOPE = "insufficient_scope", -31041, 403, Scope;
     RATE_LIMITED = "rate_limited", -31042, 429, RateLimited;

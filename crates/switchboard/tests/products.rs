@@ -349,7 +349,7 @@ async fn a_products_scopes_are_required_at_its_endpoint() {
     .await;
     assert_eq!(r.status, 403, "{}", r.text);
     assert_eq!(r.error()["code"], -31041);
-    assert_eq!(r.error()["data"]["category"], "insufficient_scope");
+    assert_eq!(r.error()["data"]["category"], "scope");
     assert_eq!(r.error()["data"]["required_scopes"], json!(["desk.use"]));
     let r = post(
         &gw,

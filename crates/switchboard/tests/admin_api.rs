@@ -227,6 +227,38 @@ async fn bad_input_is_refused_with_the_field_it_is_about() {
         r.text
     );
 
+    // Two tools under one name: by the body alone (two overrides), and only against the live
+    // catalog (a rename onto a tool the product also selects). Both name the field and both
+    // tools, and neither is written.
+    let r = put(
+        r#"{"status": "published", "tools": ["fx__*"], "overrides": {"fx__echo": {"name": "same"}, "fx__test_simple_text": {"name": "same"}}}"#,
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let message = r.error()["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("fx__echo") && message.contains("fx__test_simple_text"),
+        "{}",
+        r.text
+    );
+    let r = put(
+        r#"{"status": "published", "tools": ["fx__*"], "overrides": {"fx__echo": {"name": "fx__test_simple_text"}}}"#,
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(
+        r.error()["data"]["field"],
+        "products.test.overrides",
+        "{}",
+        r.text
+    );
+    let message = r.error()["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("fx__echo") && message.contains("fx__test_simple_text"),
+        "{}",
+        r.text
+    );
+
     let r = put(r#"{"id": "other", "name": "Test"}"#).await;
     assert_eq!(r.status, 400, "{}", r.text);
     let r = put(r#"["not", "an", "object"]"#).await;

@@ -52,8 +52,9 @@ pub const FEATURES_AUDIT: Features = Features {
 };
 
 /// An API key for the authenticated case, made by the gateway binary itself
-/// (`switchboard keys create`): the key to send, and the `auth:` block that admits it (with the
-/// scopes a `tools/call` needs, so the scope check runs and passes).
+/// (`switchboard keys create`): the key to send, and the `auth:` block that admits it. The key
+/// holds a role whose scopes a `tools/call` needs and whose `allow`/`deny` globs narrow what it
+/// sees, so authentication, the scope check and the role policy all run on every call.
 pub fn api_key(gateway: &Path) -> anyhow::Result<(String, String)> {
     let out = std::process::Command::new(gateway)
         .args([
@@ -62,7 +63,9 @@ pub fn api_key(gateway: &Path) -> anyhow::Result<(String, String)> {
             "--name",
             "bench",
             "--scopes",
-            "mcp.tools.read,mcp.invoke",
+            "mcp.tools.read",
+            "--roles",
+            "caller",
         ])
         .output()?;
     anyhow::ensure!(out.status.success(), "switchboard keys create failed");
@@ -72,7 +75,12 @@ pub fn api_key(gateway: &Path) -> anyhow::Result<(String, String)> {
         .find(|l| l.trim_start().starts_with("- {"))
         .map(|l| l.trim().to_owned())
         .ok_or_else(|| anyhow::anyhow!("switchboard keys create printed no entry"))?;
-    Ok((key, format!("auth:\n  api_keys:\n    {entry}\n")))
+    Ok((
+        key,
+        format!(
+            "auth:\n  roles:\n    caller: {{ scopes: [mcp.invoke], allow: [\"up__*\"], deny: [\"up__admin*\"] }}\n  api_keys:\n    {entry}\n"
+        ),
+    ))
 }
 
 /// [`FEATURES_OFF`] plus tracing exported over OTLP/HTTP at 1 % sampling to `endpoint` (the

@@ -196,7 +196,9 @@ fn transport_section(w: &mut String, r: &Results) {
          off** and **HTTP, features on** — the HTTP path through gateways with every optional \
          call-path feature off (metrics and the circuit breaker disabled), and on (metrics, global \
          and per-upstream concurrency limits, per-tool timeouts, the breaker judging failure \
-         rates, the result limit), at one concurrency: a feature's cost per call is the gap between the two.{}{} Latencies in \
+         rates, the result limit), at one concurrency: a feature's cost per call is the gap between the two; \
+         **audit log on**, **tracing on**, **API key and role policy** and **cached JWT** are features \
+         off plus that one feature, measured in the same rounds.{}{} Latencies in \
          ms; *+p50*/*+p99* are gateway minus direct; *CPU/call* is the gateway's{} CPU time (all \
          threads) per call, over all rounds.\n",
         if floor { FLOOR_PATHS } else { "" },

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod compare;
 pub mod config;
 pub mod isolation;
+pub mod jwt;
 pub mod load;
 pub mod machine;
 pub mod markdown;

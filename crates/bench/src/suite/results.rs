@@ -162,12 +162,13 @@ pub fn is_floor(path: &str) -> bool {
 pub const TCP_FLOOR: &str = "tcp-floor";
 
 /// Every transport path: its id in the JSON and its name on the page, in the page's order.
-const PATHS: [(&str, &str); 13] = [
+const PATHS: [(&str, &str); 14] = [
     ("http", "HTTP"),
     ("http-off", "HTTP, features off"),
     ("http-on", "HTTP, features on"),
     ("http-audit", "HTTP, audit log on (file, fsync 100ms)"),
-    ("http-auth", "HTTP, features off, API key"),
+    ("http-auth", "HTTP, features off, API key and role policy"),
+    ("http-jwt", "HTTP, features off, cached JWT"),
     ("http-trace", "HTTP, tracing on (OTLP, 1% sampled)"),
     ("http-floor", "HTTP floor (bare proxy)"),
     (TCP_FLOOR, "TCP floor (splice)"),

@@ -125,6 +125,24 @@ pub fn check(r: &Results) -> Vec<TargetCheck> {
             format!("{} vs {}", on.key(), off.key()),
         ));
     }
+    // Issue 12's budget: authenticating every call adds at most 4 µs of gateway CPU with an
+    // API key and a role policy, at most 6 µs with a cached JWT.
+    for (path, what, budget) in [
+        ("http-auth", "API key and role policy", 4.0),
+        ("http-jwt", "cached JWT", 6.0),
+    ] {
+        if let (Some(off), Some(on)) = (find(r, "http-off", 32), find(r, path, 32))
+            && let (Some(a), Some(b)) = (off.gateway_cpu_us(), on.gateway_cpu_us())
+        {
+            out.push(at_most(
+                &format!("{what}: added gateway CPU per proxied tools/call"),
+                ((b - a) * 100.0).round() / 100.0,
+                budget,
+                "µs",
+                format!("{} vs {}", on.key(), off.key()),
+            ));
+        }
+    }
     if let Some(m) = &r.memory {
         out.push(at_most(
             &format!(

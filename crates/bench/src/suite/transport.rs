@@ -76,6 +76,24 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
             start_gateway(layout, "gateway-http-auth", &cfg)?,
             Vec::new(),
         ));
+        // Features off plus a JWT every call presents (EdDSA, key from a PEM file): the gap to
+        // `http-off` is a cached token's verification, scopes and view per call.
+        let minted = super::jwt::mint(&layout.run_dir)?;
+        let cfg = config::write_with(
+            &layout.run_dir,
+            "transport-http-jwt",
+            &up,
+            &config::FEATURES_OFF,
+        )?;
+        std::fs::write(
+            &cfg,
+            format!("{}{}", std::fs::read_to_string(&cfg)?, minted.auth),
+        )?;
+        featured.push((
+            "http-jwt",
+            start_gateway(layout, "gateway-http-jwt", &cfg)?,
+            Vec::new(),
+        ));
         let feature_c = plan.concurrency.iter().copied().filter(|&c| c <= 32).max();
         // Both floors, measured against the same direct runs: the bare proxy and the splice.
         // Each with its runs at the concurrency being measured.
@@ -124,6 +142,9 @@ pub fn run(layout: &Layout, plan: &Plan) -> anyhow::Result<Vec<Comparison>> {
                             .watch(gw.pid());
                         if *path == "http-auth" {
                             load = load.arg("bearer", &key);
+                        }
+                        if *path == "http-jwt" {
+                            load = load.arg("bearer", &minted.token);
                         }
                         runs.push(load.run(layout)?);
                     }

@@ -1,5 +1,5 @@
 //! The `idempotency:` block: how long `tools/call` results stored under an idempotency key are
-//! kept, and how many at most.
+//! kept, and how many (and how many bytes) at most.
 
 use std::time::Duration;
 
@@ -7,14 +7,19 @@ use serde::Deserialize;
 
 use crate::document::Scalar;
 use crate::error::ConfigError;
-use crate::model::{DEFAULT_IDEMPOTENCY_MAX_ENTRIES, DEFAULT_IDEMPOTENCY_TTL, IdempotencyConfig};
+use crate::model::{
+    DEFAULT_IDEMPOTENCY_MAX_BYTES, DEFAULT_IDEMPOTENCY_MAX_ENTRIES, DEFAULT_IDEMPOTENCY_TTL,
+    IdempotencyConfig,
+};
 use crate::resolve::Resolver;
+use crate::size::parse_size;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IdempotencyDoc {
     pub ttl: Option<Scalar>,
     pub max_entries: Option<Scalar>,
+    pub max_bytes: Option<Scalar>,
 }
 
 /// Longest a stored result may be kept.
@@ -32,8 +37,17 @@ impl Resolver<'_> {
                 "`ttl` must not exceed 7 days",
             ));
         }
+        let max_bytes = match &doc.max_bytes {
+            Some(scalar) => match parse_size(&self.text(scalar)?) {
+                Ok(0) => Err(self.error(scalar, "`max_bytes` must be greater than 0")),
+                Ok(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+                Err(m) => Err(self.error(scalar, format!("`max_bytes`: {m}"))),
+            }?,
+            None => DEFAULT_IDEMPOTENCY_MAX_BYTES,
+        };
         Ok(IdempotencyConfig {
             ttl,
+            max_bytes,
             max_entries: self.count_or(
                 "max_entries",
                 &doc.max_entries,

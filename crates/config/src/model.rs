@@ -995,6 +995,8 @@ impl Default for HealthConfig {
 pub const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// Results stored under idempotency keys at most, by default.
 pub const DEFAULT_IDEMPOTENCY_MAX_ENTRIES: usize = 100_000;
+/// Bytes of stored results kept by default: 64 MiB.
+pub const DEFAULT_IDEMPOTENCY_MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// Results of `tools/call`s made with an idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1003,6 +1005,8 @@ pub struct IdempotencyConfig {
     pub ttl: Duration,
     /// Stored results kept at most; the oldest go first.
     pub max_entries: usize,
+    /// Bytes of stored results (and their keys) kept at most; the oldest go first.
+    pub max_bytes: usize,
 }
 
 impl Default for IdempotencyConfig {
@@ -1010,6 +1014,7 @@ impl Default for IdempotencyConfig {
         IdempotencyConfig {
             ttl: DEFAULT_IDEMPOTENCY_TTL,
             max_entries: DEFAULT_IDEMPOTENCY_MAX_ENTRIES,
+            max_bytes: DEFAULT_IDEMPOTENCY_MAX_BYTES,
         }
     }
 }

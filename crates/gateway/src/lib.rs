@@ -104,7 +104,7 @@ struct State {
     /// Config reloads applied and refused, for `/status` and metrics.
     reloads: [AtomicU64; 2],
     /// Results of `tools/call`s made with an idempotency key.
-    idempotency: Arc<idempotency::Store>,
+    idempotency: Arc<dyn idempotency::ResultStore>,
     /// Who may call.
     auth: auth::Auth,
     /// `limits.rate`: per principal, and per principal and tool.
@@ -161,7 +161,8 @@ impl Gateway {
             .unwrap_or_else(|| token::random::<8>("").to_string());
         let shutdown = CancellationToken::new();
         let global_limit = resilience::global_limit(&config.limits);
-        let idempotency = Arc::new(idempotency::Store::new(config.idempotency.clone()));
+        let idempotency: Arc<dyn idempotency::ResultStore> =
+            Arc::new(idempotency::MemoryStore::new(config.idempotency.clone()));
         let auth = auth::Auth::new(&config.auth, upstreams::outbound::gateway_policy(&config));
         let rates = [
             config

@@ -7,6 +7,7 @@ mod durations;
 mod expansion;
 mod federation;
 mod files;
+mod idempotency;
 mod listen;
 mod modern;
 mod outbound;

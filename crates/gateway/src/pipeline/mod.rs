@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::catalog::ListKind;
-use crate::idempotency::Decision;
+use crate::idempotency::{Decision, Keyed};
 use crate::request::{Request, check_idempotency_key};
 use crate::view::View;
 use crate::{Gateway, error, modern};
@@ -281,13 +281,21 @@ impl Gateway {
         routed: Option<&OnceLock<Arc<str>>>,
         mut trace: Trace<'_, '_>,
     ) -> (Verdict, Result<Outcome, RpcError>) {
-        let (view, claim) = match self.decide(req, msg, method, &mut trace.span) {
+        let (view, keyed) = match self.decide(req, msg, method, &mut trace.span) {
             Err(refusal) => return (Verdict::Deny, Err(refusal)),
-            Ok((_, Some(Decision::Replay(result)))) => {
-                return (Verdict::Allow, Ok(Outcome::Replayed(result)));
-            }
-            Ok((view, Some(Decision::Claimed(claim)))) => (view, Some(claim)),
-            Ok((view, None)) => (view, None),
+            Ok(decided) => decided,
+        };
+        // Only a call with an idempotency key asks the store (which may be shared, so this
+        // may wait).
+        let claim = match keyed {
+            None => None,
+            Some(keyed) => match keyed.begin(&self.state.idempotency).await {
+                Err(refusal) => return (Verdict::Deny, Err(refusal)),
+                Ok(Decision::Replay(result)) => {
+                    return (Verdict::Allow, Ok(Outcome::Replayed(result)));
+                }
+                Ok(Decision::Claimed(claim)) => Some(claim),
+            },
         };
         let cx = Cx {
             req,
@@ -303,7 +311,7 @@ impl Gateway {
         if let Some(claim) = claim
             && let Some(result) = completed_result(&out)
         {
-            claim.complete(result);
+            claim.complete(result).await;
         }
         (Verdict::Allow, out)
     }
@@ -317,7 +325,7 @@ impl Gateway {
         msg: &Message,
         method: &str,
         span: &mut Option<&mut Span>,
-    ) -> Result<(Arc<View>, Option<Decision>), RpcError> {
+    ) -> Result<(Arc<View>, Option<Keyed>), RpcError> {
         self.authenticate_stage(req)?;
         mark(span, "authenticate");
         let view = self.caller_view(req.view, req.principal);
@@ -447,7 +455,7 @@ impl Gateway {
         view: &View,
         msg: &Message,
         method: &str,
-    ) -> Result<Option<Decision>, RpcError> {
+    ) -> Result<Option<Keyed>, RpcError> {
         use switchboard_config::IdempotencyPolicy;
         if method != "tools/call" {
             return Ok(None);
@@ -492,7 +500,7 @@ impl Gateway {
         // another tool's key is another. `/mcp` is the empty product (no product id is empty).
         let product = view.product().map_or("", |p| &p.id);
         let scoped = format!("{}\n{product}\n{tool}\n{key}", req.principal.id());
-        self.state.idempotency.begin(scoped, arguments).map(Some)
+        Ok(Some(Keyed::new(scoped, arguments)))
     }
 
     /// Stage 9: exactly one answer in the caller's era (or none, for a cancelled request).

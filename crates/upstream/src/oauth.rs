@@ -17,7 +17,7 @@ use crate::egress::{EgressPolicy, display_url_str};
 use switchboard_protocol::lock;
 
 /// A token's lifetime when the endpoint names none.
-const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 /// Refreshed this long before it expires (or at half its lifetime, if that is sooner).
 const EARLY: Duration = Duration::from_secs(60);
 
@@ -129,54 +129,70 @@ impl TokenSource {
             form.push_str("&audience=");
             form.push_str(&form_encode(aud));
         }
-        let basic = format!(
-            "{}:{}",
-            form_encode(&self.creds.client_id),
-            form_encode(&self.creds.client_secret)
-        );
-        let mut auth = HeaderValue::from_str(&format!(
-            "Basic {}",
-            switchboard_protocol::base64::encode(basic.as_bytes())
-        ))
-        .map_err(|_| fail("the client credentials cannot be sent as a header".to_owned()))?;
-        auth.set_sensitive(true);
-        let resp = self
+        let auth =
+            client_authorization(&self.creds.client_id, &self.creds.client_secret).map_err(fail)?;
+        let req = self
             .client()
             .map_err(fail)?
             .post(&self.creds.token_url)
-            .header(AUTHORIZATION, auth)
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(form)
-            .send()
-            .await
-            .map_err(|e| fail(crate::http::error_chain(&e.without_url())))?;
-        let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| fail(crate::http::error_chain(&e.without_url())))?;
-        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        if !status.is_success() {
-            let code = json["error"].as_str().unwrap_or("no error code");
-            return Err(fail(format!("HTTP {status} ({code})")));
-        }
-        let Some(token) = json["access_token"].as_str().filter(|t| !t.is_empty()) else {
-            return Err(fail("the answer has no access_token".to_owned()));
-        };
-        if let Some(kind) = json["token_type"].as_str()
-            && !kind.eq_ignore_ascii_case("bearer")
-        {
-            return Err(fail(format!("token_type {kind:?} is not bearer")));
-        }
-        let lifetime = json["expires_in"]
-            .as_u64()
-            .filter(|s| *s > 0)
-            .map_or(DEFAULT_LIFETIME, Duration::from_secs);
-        let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| fail("the access_token cannot be sent as a header".to_owned()))?;
-        value.set_sensitive(true);
-        Ok((value, lifetime))
+            .header(AUTHORIZATION, auth);
+        request_token(req, form).await.map_err(fail)
     }
+}
+
+/// `Authorization: Basic` for an OAuth client (RFC 6749 §2.3.1: id and secret each
+/// form-encoded first), marked sensitive.
+pub(crate) fn client_authorization(id: &str, secret: &str) -> Result<HeaderValue, String> {
+    let basic = format!("{}:{}", form_encode(id), form_encode(secret));
+    let mut auth = HeaderValue::from_str(&format!(
+        "Basic {}",
+        switchboard_protocol::base64::encode(basic.as_bytes())
+    ))
+    .map_err(|_| "the client credentials cannot be sent as a header".to_owned())?;
+    auth.set_sensitive(true);
+    Ok(auth)
+}
+
+/// Posts a token request (`form`, already encoded) and reads the endpoint's answer (RFC 6749
+/// §5): the access token as a sensitive `Bearer` value, and how long it lives (`expires_in`,
+/// else [`DEFAULT_LIFETIME`]). A failure names the status and the OAuth `error` code only,
+/// never the body (which may echo what was sent).
+pub(crate) async fn request_token(
+    req: reqwest::RequestBuilder,
+    form: String,
+) -> Result<(HeaderValue, Duration), String> {
+    let resp = req
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .map_err(|e| crate::http::error_chain(&e.without_url()))?;
+    let status = resp.status();
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| crate::http::error_chain(&e.without_url()))?;
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    if !status.is_success() {
+        let code = json["error"].as_str().unwrap_or("no error code");
+        return Err(format!("HTTP {status} ({code})"));
+    }
+    let Some(token) = json["access_token"].as_str().filter(|t| !t.is_empty()) else {
+        return Err("the answer has no access_token".to_owned());
+    };
+    if let Some(kind) = json["token_type"].as_str()
+        && !kind.eq_ignore_ascii_case("bearer")
+    {
+        return Err(format!("token_type {kind:?} is not bearer"));
+    }
+    let lifetime = json["expires_in"]
+        .as_u64()
+        .filter(|s| *s > 0)
+        .map_or(DEFAULT_LIFETIME, Duration::from_secs);
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| "the access_token cannot be sent as a header".to_owned())?;
+    value.set_sensitive(true);
+    Ok((value, lifetime))
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value.

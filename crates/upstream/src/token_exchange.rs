@@ -14,14 +14,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderValue};
 
 use crate::egress::{EgressPolicy, display_url_str};
-use crate::oauth::form_encode;
+use crate::oauth::{client_authorization, form_encode, request_token};
 use switchboard_protocol::lock;
 
-/// An exchanged token's lifetime when the endpoint names none.
-const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 /// Used until this long before it expires (or half its lifetime, if that is sooner).
 const EARLY: Duration = Duration::from_secs(30);
 /// Exchanged tokens remembered at most per upstream.
@@ -179,56 +177,13 @@ impl Exchanger {
             form.push_str("&scope=");
             form.push_str(&form_encode(&self.cfg.scopes.join(" ")));
         }
-        let mut req = self
-            .client()
-            .map_err(fail)?
-            .post(&self.cfg.token_url)
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+        let mut req = self.client().map_err(fail)?.post(&self.cfg.token_url);
         if let Some((id, secret)) = &self.cfg.client {
-            let basic = format!(
-                "{}:{}",
-                form_encode(id),
-                form_encode(secret.as_deref().unwrap_or_default())
-            );
-            let mut auth = HeaderValue::from_str(&format!(
-                "Basic {}",
-                switchboard_protocol::base64::encode(basic.as_bytes())
-            ))
-            .map_err(|_| fail("the client credentials cannot be sent as a header".to_owned()))?;
-            auth.set_sensitive(true);
+            let auth =
+                client_authorization(id, secret.as_deref().unwrap_or_default()).map_err(fail)?;
             req = req.header(AUTHORIZATION, auth);
         }
-        let resp = req
-            .body(form)
-            .send()
-            .await
-            .map_err(|e| fail(crate::http::error_chain(&e.without_url())))?;
-        let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| fail(crate::http::error_chain(&e.without_url())))?;
-        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        if !status.is_success() {
-            let code = json["error"].as_str().unwrap_or("no error code");
-            return Err(fail(format!("HTTP {status} ({code})")));
-        }
-        let Some(token) = json["access_token"].as_str().filter(|t| !t.is_empty()) else {
-            return Err(fail("the answer has no access_token".to_owned()));
-        };
-        if let Some(kind) = json["token_type"].as_str()
-            && !kind.eq_ignore_ascii_case("bearer")
-        {
-            return Err(fail(format!("token_type {kind:?} is not bearer")));
-        }
-        let lifetime = json["expires_in"]
-            .as_u64()
-            .filter(|s| *s > 0)
-            .map_or(DEFAULT_LIFETIME, Duration::from_secs);
-        let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| fail("the access_token cannot be sent as a header".to_owned()))?;
-        value.set_sensitive(true);
-        Ok((value, lifetime))
+        request_token(req, form).await.map_err(fail)
     }
 }
 

@@ -15,7 +15,6 @@ use std::net::SocketAddr;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use switchboard_config::Kind;
 use switchboard_gateway::admin::{AdminError, Item};
@@ -147,32 +146,14 @@ async fn put(
     id: &str,
 ) -> Result<Response, Rejection> {
     let principal = administrator(srv, &head.headers, client).await?;
-    let ctype = head
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !ctype
-        .split(';')
-        .next()
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-    {
+    if !super::body::is_json(&head.headers) {
         return Err(Rejection::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::INVALID_REQUEST,
             "Content-Type must be application/json",
         ));
     }
-    let bytes = match tokio::time::timeout(
-        srv.body_read_timeout,
-        Limited::new(body, srv.max_body).collect(),
-    )
-    .await
-    {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(_)) => return Err(Rejection::too_large(srv.max_body)),
-        Err(_) => return Err(Rejection::body_timeout(srv.body_read_timeout)),
-    };
+    let bytes = super::body::read(srv, body).await?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
         Rejection::new(
             StatusCode::BAD_REQUEST,

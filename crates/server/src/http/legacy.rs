@@ -21,7 +21,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -204,45 +203,15 @@ async fn call_message(
         #[serde(default, borrow)]
         arguments: Option<&'a RawValue>,
     }
-    let ctype = head
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !ctype
-        .split(';')
-        .next()
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-    {
+    if !super::body::is_json(&head.headers) {
         return Err((
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Content-Type must be application/json".to_owned(),
         ));
     }
-    let limit = srv.max_body;
-    let bytes = match tokio::time::timeout(
-        srv.body_read_timeout,
-        Limited::new(body, limit).collect(),
-    )
-    .await
-    {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(_)) => {
-            return Err((
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("body larger than {limit} bytes"),
-            ));
-        }
-        Err(_) => {
-            return Err((
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "the request body did not arrive within {} s",
-                    srv.body_read_timeout.as_secs_f64()
-                ),
-            ));
-        }
-    };
+    let bytes = super::body::read(srv, body)
+        .await
+        .map_err(|r| (r.status, r.message))?;
     const SHAPE: &str = "the body must be {\"name\": \"<tool>\", \"arguments\": {…}}";
     let invoke: Invoke<'_> = serde_json::from_slice(&bytes)
         .map_err(|e| (StatusCode::BAD_REQUEST, format!("{SHAPE}: {e}")))?;

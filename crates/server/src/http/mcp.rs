@@ -15,7 +15,6 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use switchboard_gateway::pipeline::Refused;
 use switchboard_gateway::principal::Principal;
@@ -67,12 +66,7 @@ async fn handle_post(
     at: At,
 ) -> Result<Response, Rejection> {
     let client = at.client;
-    let ctype = header_str(headers, header::CONTENT_TYPE.as_str()).unwrap_or("");
-    if !ctype
-        .split(';')
-        .next()
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-    {
+    if !super::body::is_json(headers) {
         return Err(Rejection::unsupported_media());
     }
     let accept = header_str(headers, header::ACCEPT.as_str()).unwrap_or("");
@@ -81,21 +75,7 @@ async fn handle_post(
             "application/json and text/event-stream",
         ));
     }
-    let limit = srv.max_body;
-    // A body that is already here (the common case) is read without arming the timer. Whatever
-    // else stops the read (too long, or the client went away mid-body) leaves nothing to answer
-    // but "too large": a client that is gone reads no answer. hyper closes the connection after
-    // either answer, since the rest of the body was never read.
-    let bytes = match tokio::time::timeout(
-        srv.body_read_timeout,
-        Limited::new(body, limit).collect(),
-    )
-    .await
-    {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(_)) => return Err(Rejection::too_large(limit)),
-        Err(_) => return Err(Rejection::body_timeout(srv.body_read_timeout)),
-    };
+    let bytes = super::body::read(srv, body).await?;
     let msg = Message::parse(bytes).map_err(|e| Rejection::parse(&e))?;
     match classify(headers, &msg) {
         Route::Handshake => {}

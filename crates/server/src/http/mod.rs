@@ -14,6 +14,7 @@
 //! flight get a drain period to deliver their responses before they close too.
 
 mod admin;
+mod body;
 mod classify;
 mod closing;
 mod events;

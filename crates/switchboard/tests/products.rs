@@ -562,3 +562,65 @@ async fn search_mode_finds_and_calls_only_what_the_caller_may_call() {
         r.text
     );
 }
+
+/// In search mode the audit record names the tool a `call_tool` ran (and hashes its
+/// arguments), not `call_tool`; so does the per-tool rate limit, which counts that tool.
+#[tokio::test]
+async fn search_mode_audits_and_rate_limits_the_tool_that_ran() {
+    let c = Config::new();
+    let log = c.path("audit.jsonl");
+    let gw = c
+        .upstream(Upstream::fixture("fx"))
+        .extra("mode: search\nlimits:\n  rate: { per_tool: 2/m }\n")
+        .extra(&format!(
+            "audit:\n  file: {{ path: {} }}\n",
+            support::q(&log.display().to_string())
+        ))
+        .start()
+        .await;
+    let s = gw.initialize().await;
+    let r = s
+        .call_tool(
+            "call_tool",
+            &json!({"name": "fx__echo", "arguments": {"message": "a"}}).to_string(),
+        )
+        .await;
+    assert_eq!(r.result()["content"][0]["text"], "a", "{}", r.text);
+
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    let record: Value = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(line) = text.lines().next() {
+            break serde_json::from_str(line).unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "no audit record");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(record["name"], "fx__echo", "{record}");
+    assert_eq!(record["upstream"], "fx", "{record}");
+    assert_eq!(record["outcome"], "ok", "{record}");
+
+    // Two calls of fx__echo per minute: the third through call_tool is refused, while another
+    // tool through the same meta-tool is not.
+    let r = s
+        .call_tool(
+            "call_tool",
+            &json!({"name": "fx__echo", "arguments": {"message": "b"}}).to_string(),
+        )
+        .await;
+    assert_eq!(r.result()["content"][0]["text"], "b", "{}", r.text);
+    let r = s
+        .call_tool(
+            "call_tool",
+            &json!({"name": "fx__echo", "arguments": {"message": "c"}}).to_string(),
+        )
+        .await;
+    assert_eq!(r.error()["code"], -31042, "{}", r.text);
+    let r = s
+        .call_tool(
+            "call_tool",
+            &json!({"name": "fx__test_simple_text", "arguments": {}}).to_string(),
+        )
+        .await;
+    assert!(r.result()["content"].is_array(), "{}", r.text);
+}

@@ -331,7 +331,7 @@ impl Gateway {
         let view = self.caller_view(req.view, req.principal);
         self.authorize(req, &view, method)?;
         mark(span, "authorize");
-        self.rate_limit(req, msg, method)?;
+        self.rate_limit(req, &view, msg, method)?;
         mark(span, "rate_limit");
         let decision = self.idempotency(req, &view, msg, method)?;
         mark(span, "idempotency");
@@ -413,7 +413,13 @@ impl Gateway {
     /// (`tools/call`), or the caller's role's own `rate` where it sets one; a refusal is -31042
     /// (HTTP 429, `Retry-After`).
     #[inline]
-    fn rate_limit(&self, req: &Request<'_>, msg: &Message, method: &str) -> Result<(), RpcError> {
+    fn rate_limit(
+        &self,
+        req: &Request<'_>,
+        view: &View,
+        msg: &Message,
+        method: &str,
+    ) -> Result<(), RpcError> {
         let [global_principal, global_tool] = &self.state.rates;
         let (per_principal, per_tool) = match req
             .principal
@@ -433,7 +439,12 @@ impl Gateway {
         if let Some(l) = per_tool
             && method == "tools/call"
         {
-            let tool = msg.param_str("name").unwrap_or_default();
+            // In search mode, the tool a `call_tool` calls is the one counted.
+            let tool = if view.search_mode() {
+                methods::called_tool(view, msg).0
+            } else {
+                msg.param_str("name").unwrap_or_default()
+            };
             let key = format!("{}\n{tool}", req.principal.id());
             l.check(&key)
                 .map_err(|wait| error::rate_limited(req.principal.id(), Some(&tool), wait))?;
@@ -602,6 +613,24 @@ impl Gateway {
             .count(req.principal.id(), product, tool, outcome);
     }
 
+    /// What an audit record reads the name and arguments from: the request's `params`, or, for
+    /// a `call_tool` in search mode, the call it makes (`{name, arguments}`, a slice of the same
+    /// bytes), so the record names the tool that ran and hashes its arguments.
+    fn audited_params(&self, req: &Request<'_>, msg: &Message) -> Option<bytes::Bytes> {
+        let params = msg.params_bytes()?;
+        if msg.param_str("name").as_deref() != Some(methods::CALL_TOOL)
+            || !self.caller_view(req.view, req.principal).search_mode()
+        {
+            return Some(params);
+        }
+        let inner = std::str::from_utf8(&params)
+            .ok()
+            .and_then(|p| switchboard_protocol::object::get(p, "arguments"))
+            .filter(|a| a.trim_start().starts_with('{'))
+            .map(|a| params.slice_ref(a.as_bytes()));
+        Some(inner.unwrap_or(params))
+    }
+
     /// Stage 11: the audit record, when audit is on. Audited: `tools/call`, `resources/read`,
     /// `prompts/get`, and every refusal. The record is built from what the
     /// request already holds — shared names, the params and answer as `Bytes` slices, two clock
@@ -637,7 +666,7 @@ impl Gateway {
             method: method_name(method),
             upstream: trail.upstream.into_inner(),
             product: self.product_id(req.view.endpoint()),
-            params: msg.params_bytes(),
+            params: self.audited_params(req, msg),
             answer,
             verdict,
             http_status,

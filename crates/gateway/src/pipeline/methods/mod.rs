@@ -9,7 +9,7 @@ mod resources;
 mod search;
 mod tasks;
 
-pub(crate) use search::called_tool;
+pub(crate) use search::{CALL_TOOL, called_tool};
 
 use switchboard_protocol::{ErrorCode, Message, RpcError};
 

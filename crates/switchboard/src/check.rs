@@ -22,7 +22,22 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    let (plan, refused) = plan(&config, &args.config.config.display().to_string());
+    // What `serve` would run: the file with the admin API's changes (its state file) laid over
+    // it; a state file that does not load fails the check as it would fail the start.
+    let (admin, config) = match setup::admin_state(&args.config.config, config) {
+        Ok(a) => a,
+        Err(code) => return Ok(code),
+    };
+    let (mut plan, refused) = plan(&config, &args.config.config.display().to_string());
+    let changes = admin.overlay.upstreams.len() + admin.overlay.products.len();
+    if changes > 0 {
+        plan.push_str(&format!(
+            "admin API changes laid over the file ({}): {} upstream(s), {} product(s)\n",
+            switchboard_gateway::admin::state_file(&admin.state_dir).display(),
+            admin.overlay.upstreams.len(),
+            admin.overlay.products.len(),
+        ));
+    }
     out!("{plan}")?;
     if !args.connect {
         return Ok(if refused {

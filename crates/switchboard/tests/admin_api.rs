@@ -122,6 +122,20 @@ async fn a_product_put_is_served_at_once_and_after_a_restart() {
     assert_eq!(saved["products"]["test"]["status"], "published", "{saved}");
     assert!(!gw.config.path("switchboard-state/admin.json.tmp").exists());
 
+    // `switchboard check` shows what `serve` would run: the file with the state file laid over.
+    let path = gw.config.path("switchboard.yaml");
+    let (status, out, err) = support::run_gateway(
+        &["check", "--config", path.to_str().unwrap()],
+        std::time::Duration::from_secs(20),
+    );
+    assert!(status.success(), "{out}{err}");
+    assert!(
+        out.contains("admin API changes laid over the file")
+            && out.contains("0 upstream(s), 1 product(s)"),
+        "{out}"
+    );
+    assert!(out.contains("test"), "{out}");
+
     // Back to draft: 404 at once.
     let draft = r#"{"name":"Test","status":"draft","tools":["fx__echo"]}"#;
     let r = send(
@@ -187,6 +201,13 @@ async fn a_corrupt_state_file_stops_the_start_with_a_clear_error() {
         err.contains("admin.json") && err.contains("not valid"),
         "{err}"
     );
+    // `check` refuses it the same way.
+    let (status, _, err) = support::run_gateway(
+        &["check", "--config", path.to_str().unwrap()],
+        std::time::Duration::from_secs(20),
+    );
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("admin.json"), "{err}");
 }
 
 #[tokio::test]

@@ -45,8 +45,7 @@ impl std::fmt::Debug for ClientCredentials {
 /// Fetches and caches one upstream's token.
 pub struct TokenSource {
     creds: ClientCredentials,
-    egress: EgressPolicy,
-    client: Mutex<Option<reqwest::Client>>,
+    endpoint: TokenEndpoint,
     cached: Mutex<Option<(HeaderValue, Instant)>>,
     fetching: tokio::sync::Mutex<()>,
 }
@@ -62,9 +61,8 @@ impl std::fmt::Debug for TokenSource {
 impl TokenSource {
     pub fn new(creds: ClientCredentials, egress: EgressPolicy) -> TokenSource {
         TokenSource {
+            endpoint: TokenEndpoint::new(creds.token_url.clone(), egress),
             creds,
-            egress,
-            client: Mutex::new(None),
             cached: Mutex::new(None),
             fetching: tokio::sync::Mutex::new(()),
         }
@@ -98,6 +96,55 @@ impl TokenSource {
         }
     }
 
+    async fn fetch(&self) -> Result<(HeaderValue, Duration), String> {
+        let shown = display_url_str(&self.creds.token_url);
+        let fail = |why: String| format!("token endpoint {shown}: {why}");
+        let mut form = String::from("grant_type=client_credentials");
+        if !self.creds.scopes.is_empty() {
+            form.push_str("&scope=");
+            form.push_str(&form_encode(&self.creds.scopes.join(" ")));
+        }
+        if let Some(aud) = &self.creds.audience {
+            form.push_str("&audience=");
+            form.push_str(&form_encode(aud));
+        }
+        let auth =
+            client_authorization(&self.creds.client_id, &self.creds.client_secret).map_err(fail)?;
+        let req = self
+            .endpoint
+            .post()
+            .map_err(fail)?
+            .header(AUTHORIZATION, auth);
+        request_token(req, form).await.map_err(fail)
+    }
+}
+
+/// A token endpoint and the client that reaches it: its URL checked against the upstream's
+/// egress policy before every request, the client built from that policy on first use. Shared
+/// by client credentials ([`TokenSource`]) and token exchange (`token_exchange::Exchanger`).
+pub(crate) struct TokenEndpoint {
+    url: String,
+    egress: EgressPolicy,
+    client: Mutex<Option<reqwest::Client>>,
+}
+
+impl TokenEndpoint {
+    pub(crate) fn new(url: String, egress: EgressPolicy) -> TokenEndpoint {
+        TokenEndpoint {
+            url,
+            egress,
+            client: Mutex::new(None),
+        }
+    }
+
+    /// A POST to the endpoint, once its URL passes the egress policy.
+    pub(crate) fn post(&self) -> Result<reqwest::RequestBuilder, String> {
+        self.egress
+            .check_url_str(&self.url)
+            .map_err(|e| e.to_string())?;
+        Ok(self.client()?.post(&self.url))
+    }
+
     fn client(&self) -> Result<reqwest::Client, String> {
         let mut slot = lock(&self.client);
         if let Some(c) = &*slot {
@@ -112,31 +159,6 @@ impl TokenSource {
             .map_err(|e| format!("token client: {e}"))?;
         *slot = Some(c.clone());
         Ok(c)
-    }
-
-    async fn fetch(&self) -> Result<(HeaderValue, Duration), String> {
-        let shown = display_url_str(&self.creds.token_url);
-        let fail = |why: String| format!("token endpoint {shown}: {why}");
-        self.egress
-            .check_url_str(&self.creds.token_url)
-            .map_err(|e| fail(e.to_string()))?;
-        let mut form = String::from("grant_type=client_credentials");
-        if !self.creds.scopes.is_empty() {
-            form.push_str("&scope=");
-            form.push_str(&form_encode(&self.creds.scopes.join(" ")));
-        }
-        if let Some(aud) = &self.creds.audience {
-            form.push_str("&audience=");
-            form.push_str(&form_encode(aud));
-        }
-        let auth =
-            client_authorization(&self.creds.client_id, &self.creds.client_secret).map_err(fail)?;
-        let req = self
-            .client()
-            .map_err(fail)?
-            .post(&self.creds.token_url)
-            .header(AUTHORIZATION, auth);
-        request_token(req, form).await.map_err(fail)
     }
 }
 

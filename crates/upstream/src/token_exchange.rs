@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 
 use crate::egress::{EgressPolicy, display_url_str};
-use crate::oauth::{client_authorization, form_encode, request_token};
+use crate::oauth::{TokenEndpoint, client_authorization, form_encode, request_token};
 use switchboard_protocol::lock;
 
 /// Used until this long before it expires (or half its lifetime, if that is sooner).
@@ -54,8 +54,7 @@ impl std::fmt::Debug for TokenExchange {
 /// Exchanges callers' tokens for one upstream, and remembers the results.
 pub struct Exchanger {
     cfg: TokenExchange,
-    egress: EgressPolicy,
-    client: Mutex<Option<reqwest::Client>>,
+    endpoint: TokenEndpoint,
     /// SHA-256 of the caller's token → the exchanged `Authorization` value, and until when it
     /// is used.
     cache: Mutex<HashMap<[u8; 32], (HeaderValue, Instant)>>,
@@ -82,9 +81,8 @@ impl std::fmt::Debug for Exchanger {
 impl Exchanger {
     pub fn new(cfg: TokenExchange, egress: EgressPolicy) -> Exchanger {
         Exchanger {
+            endpoint: TokenEndpoint::new(cfg.token_url.clone(), egress),
             cfg,
-            egress,
-            client: Mutex::new(None),
             cache: Mutex::new(HashMap::new()),
             inflight: Mutex::new(HashMap::new()),
         }
@@ -136,28 +134,9 @@ impl Exchanger {
         lock(&self.cache).remove(&digest(subject));
     }
 
-    fn client(&self) -> Result<reqwest::Client, String> {
-        let mut slot = lock(&self.client);
-        if let Some(c) = &*slot {
-            return Ok(c.clone());
-        }
-        let c = self
-            .egress
-            .client_builder()
-            .map_err(|e| e.to_string())?
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| format!("token exchange client: {e}"))?;
-        *slot = Some(c.clone());
-        Ok(c)
-    }
-
     async fn exchange(&self, subject: &str) -> Result<(HeaderValue, Duration), String> {
         let shown = display_url_str(&self.cfg.token_url);
         let fail = |why: String| format!("token exchange at {shown}: {why}");
-        self.egress
-            .check_url_str(&self.cfg.token_url)
-            .map_err(|e| fail(e.to_string()))?;
         let mut form = format!(
             "grant_type={}&subject_token={}&subject_token_type={}&requested_token_type={}",
             form_encode(GRANT),
@@ -177,7 +156,7 @@ impl Exchanger {
             form.push_str("&scope=");
             form.push_str(&form_encode(&self.cfg.scopes.join(" ")));
         }
-        let mut req = self.client().map_err(fail)?.post(&self.cfg.token_url);
+        let mut req = self.endpoint.post().map_err(fail)?;
         if let Some((id, secret)) = &self.cfg.client {
             let auth =
                 client_authorization(id, secret.as_deref().unwrap_or_default()).map_err(fail)?;

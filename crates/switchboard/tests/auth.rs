@@ -5,39 +5,13 @@
 
 mod support;
 
-use std::process::Command;
-
-use support::create_key;
+use support::{create_key, create_key_with};
 
 use std::time::Duration;
 
 use serde_json::json;
 use support::modern::{assert_error, call_tool as modern_call};
-use support::{Config, Gateway, Upstream, gateway_bin, run_gateway};
-
-fn create_key_with(name: &str, scopes: &str, more: &[&str]) -> (String, String) {
-    let out = Command::new(gateway_bin())
-        .args(["keys", "create", "--name", name, "--scopes", scopes])
-        .args(more)
-        .output()
-        .expect("run switchboard keys create");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let err = String::from_utf8(out.stderr).unwrap();
-    let entry = err
-        .lines()
-        .find(|l| l.trim_start().starts_with("- {"))
-        .expect("the entry to paste")
-        .trim()
-        .to_owned();
-    assert!(key.starts_with("sb_"), "{key}");
-    assert!(!err.contains(&key), "the key is printed once, on stdout");
-    (key, entry)
-}
+use support::{Config, Gateway, Upstream, run_gateway};
 
 #[tokio::test]
 async fn api_keys_admit_their_holders_and_refuse_everyone_else() {

@@ -9,11 +9,10 @@
 
 mod support;
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use support::{Config, Gateway, Upstream, gateway_bin, run_gateway};
+use support::{Config, Gateway, Upstream, run_gateway};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn upstream_in<'a>(st: &'a Value, name: &str) -> &'a Value {
@@ -175,24 +174,6 @@ async fn strict_mode_refuses_loopback_by_name_and_literal_and_the_opt_ins_allow_
     assert_eq!(r.result()["content"][0]["text"], "in", "{}", r.text);
 }
 
-/// A key made by the binary (`switchboard keys create`) and its config entry.
-fn create_key(name: &str) -> (String, String) {
-    let out = Command::new(gateway_bin())
-        .args(["keys", "create", "--name", name, "--scopes", "mcp.invoke"])
-        .output()
-        .expect("run switchboard keys create");
-    assert!(out.status.success());
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let err = String::from_utf8(out.stderr).unwrap();
-    let entry = err
-        .lines()
-        .find(|l| l.trim_start().starts_with("- {"))
-        .expect("the entry to paste")
-        .trim()
-        .to_owned();
-    (key, entry)
-}
-
 /// A recording Streamable HTTP upstream: every request's head is kept, and it answers
 /// `initialize`, `tools/list` (one tool, `whoami`) and `tools/call` with plain JSON. A stand-in:
 /// the test must see the exact headers on the wire, which no real MCP server reports.
@@ -282,7 +263,7 @@ async fn recording_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
 #[tokio::test]
 async fn an_upstream_gets_its_credentials_and_nothing_of_the_callers() {
     const SECRET: &str = "upstream-s3cret-7f2a9c";
-    let (client_key, entry) = create_key("caller");
+    let (client_key, entry) = support::create_key("caller", "mcp.invoke");
     let (bearer_url, bearer_heads) = recording_upstream().await;
     let (basic_url, basic_heads) = recording_upstream().await;
     let gw = Config::new()
@@ -650,7 +631,7 @@ async fn the_callers_token_is_exchanged_or_passed_through_only_where_configured(
     let (tx_url, tx_heads) = recording_upstream().await;
     let (pass_url, pass_heads) = recording_upstream().await;
     let (plain_url, plain_heads) = recording_upstream().await;
-    let (api_key, entry) = create_key("robot");
+    let (api_key, entry) = support::create_key("robot", "mcp.invoke");
     let c = Config::new();
     let pem = c.path("idp.pem");
     std::fs::write(&pem, key.pem()).unwrap();

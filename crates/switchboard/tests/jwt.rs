@@ -757,18 +757,7 @@ async fn an_unreachable_provider_neither_blocks_start_nor_api_keys() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let out = Command::new(support::gateway_bin())
-        .args(["keys", "create", "--name", "ci", "--scopes", "mcp.invoke"])
-        .output()
-        .unwrap();
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let entry = String::from_utf8(out.stderr)
-        .unwrap()
-        .lines()
-        .find(|l| l.trim_start().starts_with("- {"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let (key, entry) = support::create_key("ci", "mcp.invoke");
     let gw = Config::new()
         .upstream(Upstream::fixture("fx"))
         .extra(&format!(

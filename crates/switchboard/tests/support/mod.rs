@@ -1051,8 +1051,15 @@ pub fn upstream_in<'a>(status: &'a Value, name: &str) -> &'a Value {
 /// is printed once, on stdout only.
 #[allow(dead_code)]
 pub fn create_key(name: &str, scopes: &str) -> (String, String) {
+    create_key_with(name, scopes, &[])
+}
+
+/// [`create_key`] with more `keys create` arguments (`--roles`, `--expires`).
+#[allow(dead_code)]
+pub fn create_key_with(name: &str, scopes: &str, more: &[&str]) -> (String, String) {
     let out = Command::new(gateway_bin())
         .args(["keys", "create", "--name", name, "--scopes", scopes])
+        .args(more)
         .output()
         .expect("run switchboard keys create");
     assert!(

@@ -592,22 +592,19 @@ impl Gateway {
             .params()
             .and_then(|p| switchboard_protocol::object::get_str(p, "name"))
             .unwrap_or_default();
-        let catalog = self.state.catalog.load_full();
-        let known = called || {
-            let key = self.caller_key(req.view, req.principal);
-            let view = self.state.views.get(&catalog, key);
-            view.resolve(crate::catalog::ListKind::Tools, &sent)
-                .is_some()
-        };
+        // The view is looked up only for a call the handler did not reach (a refusal, an error).
+        let known = called
+            || self
+                .caller_view(req.view, req.principal)
+                .resolve(crate::catalog::ListKind::Tools, &sent)
+                .is_some();
         let tool = if known {
             &*sent
         } else {
             switchboard_telemetry::UNKNOWN
         };
-        let product = catalog
-            .products
-            .at(req.view.endpoint())
-            .map_or("", |p| &*p.id);
+        let products = self.state.products.load();
+        let product = products.at(req.view.endpoint()).map_or("", |p| &*p.id);
         self.state
             .usage
             .count(req.principal.id(), product, tool, outcome);

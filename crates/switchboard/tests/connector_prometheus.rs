@@ -7,27 +7,11 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{Config, Session, Upstream};
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 fn text(r: &Value) -> &str {
     r["content"][0]["text"].as_str().unwrap_or_default()
@@ -47,8 +31,10 @@ async fn call(s: &Session<'_>, tool: &str, args: &str) -> Value {
 #[tokio::test]
 async fn prometheus_connector_answers_real_promql_through_the_gateway() {
     let dir = tempfile::tempdir().unwrap();
-    let prom_port = free_port();
-    let gw_addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let prom_port = support::free_port();
+    let gw_addr: std::net::SocketAddr = format!("127.0.0.1:{}", support::free_port())
+        .parse()
+        .unwrap();
     let cfg = dir.path().join("prometheus.yml");
     std::fs::write(
         &cfg,
@@ -68,7 +54,7 @@ async fn prometheus_connector_answers_real_promql_through_the_gateway() {
         .stderr(Stdio::null())
         .spawn()
         .expect("the prometheus binary (Debian package `prometheus`)");
-    let _prometheus = Killed(child);
+    let _prometheus = support::Killed(child);
 
     let gw = Config::new()
         .listen(gw_addr)

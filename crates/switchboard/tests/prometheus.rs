@@ -4,27 +4,11 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{Config, Upstream};
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 #[tokio::test]
 async fn prometheus_scrapes_the_gateway_and_reads_a_series_back() {
@@ -46,7 +30,7 @@ async fn prometheus_scrapes_the_gateway_and_reads_a_series_back() {
     }
 
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = support::free_port();
     let cfg = dir.path().join("prometheus.yml");
     std::fs::write(
         &cfg,
@@ -67,7 +51,7 @@ async fn prometheus_scrapes_the_gateway_and_reads_a_series_back() {
         .stderr(Stdio::null())
         .spawn()
         .expect("the prometheus binary (Debian package `prometheus`; .ci/run installs it)");
-    let _prometheus = Killed(child);
+    let _prometheus = support::Killed(child);
 
     let query = format!(
         "http://127.0.0.1:{port}/api/v1/query?query=switchboard_tool_calls_total%7Bupstream%3D%22fx%22%2Ctool%3D%22echo%22%2Coutcome%3D%22ok%22%7D"

@@ -1079,3 +1079,23 @@ pub fn create_key_with(name: &str, scopes: &str, more: &[&str]) -> (String, Stri
     assert!(!err.contains(&key), "the key is printed once, on stdout");
     (key, entry)
 }
+
+/// A child process (a real Prometheus, say) killed and reaped when the test ends, pass or fail.
+#[allow(dead_code)]
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port nothing listens on now (for a process that must be told its port).
+#[allow(dead_code)]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
